@@ -1,0 +1,303 @@
+//! The checkpoint document: the one piece of state a run hands to the next.
+//!
+//! It is the same JSON document in every store (repository variable, file), versioned, and
+//! keyed by hook so one variable serves several hooks:
+//!
+//! ```json
+//! {"version":1,"hooks":{"app":{"checkpoint":"2026-11-28T15:00:00Z",
+//!   "events":{"0b989ba4-242f-11e5-81e1-c7b6966d2516":{"attempts":2,"last_attempt":1764342000}}}}}
+//! ```
+//!
+//! - `checkpoint`: every delivery before it (less the overlap margin) has been handled.
+//! - `events`: the retry bookkeeping of events that are still failing: how often this tool
+//!   redelivered each, when it last did, and whether it gave up. Entries go when the event is
+//!   delivered, or when GitHub no longer keeps it (the retention).
+//!
+//! The bare epoch-milliseconds value that GitHub's docs script writes is read too, as the
+//! checkpoint of every hook, so users can switch without losing their place.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context, bail};
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use serde::{Deserialize, Serialize};
+
+/// The format this build writes. A document with a larger `version` is refused.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// GitHub keeps at most 48 KB in one Actions variable; staying under 48,000 bytes holds
+/// whichever way "KB" is counted.
+/// <https://docs.github.com/en/actions/reference/workflows-and-actions/variables#limits-for-configuration-variables>
+pub const MAX_DOCUMENT_BYTES: usize = 48_000;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckpointDocument {
+    pub version: u32,
+    #[serde(default)]
+    pub hooks: BTreeMap<String, HookState>,
+    /// The docs script's checkpoint, for hooks that have none of their own yet.
+    #[serde(skip)]
+    pub legacy_checkpoint: Option<DateTime<Utc>>,
+}
+
+impl Default for CheckpointDocument {
+    fn default() -> Self {
+        Self {
+            version: FORMAT_VERSION,
+            hooks: BTreeMap::new(),
+            legacy_checkpoint: None,
+        }
+    }
+}
+
+/// The state of one hook.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HookState {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub events: BTreeMap<String, EventRecord>,
+}
+
+/// The retry bookkeeping of one failing event (GUID).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventRecord {
+    /// Redeliveries this tool has made of the event.
+    pub attempts: u32,
+    /// When the last of them was accepted (epoch seconds, to keep the document small).
+    #[serde(with = "chrono::serde::ts_seconds")]
+    pub last_attempt: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub given_up: bool,
+}
+
+impl CheckpointDocument {
+    /// Reads a stored value: empty (first run), the docs script's epoch milliseconds, or
+    /// this tool's JSON document.
+    ///
+    /// Anything else is an error: silently starting over would skip or repeat events.
+    pub fn parse(text: &str) -> anyhow::Result<Self> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Ok(Self::default());
+        }
+        if text.bytes().all(|b| b.is_ascii_digit()) {
+            let millis: i64 = text
+                .parse()
+                .with_context(|| format!("failed to read `{text}` as epoch milliseconds"))?;
+            let checkpoint = Utc
+                .timestamp_millis_opt(millis)
+                .single()
+                .with_context(|| format!("`{text}` is not a valid time in epoch milliseconds"))?;
+            return Ok(Self {
+                legacy_checkpoint: Some(checkpoint),
+                ..Self::default()
+            });
+        }
+        if !text.starts_with('{') {
+            bail!(
+                "the stored checkpoint is neither epoch milliseconds nor a redeliver-action document; fix or delete it"
+            );
+        }
+        #[derive(Deserialize)]
+        struct VersionOnly {
+            version: u32,
+        }
+        let VersionOnly { version } = serde_json::from_str(text)
+            .context("failed to read the stored checkpoint document; fix or delete it")?;
+        if version > FORMAT_VERSION {
+            bail!(
+                "the stored checkpoint is format version {version}, written by a newer redeliver-action; this one reads up to {FORMAT_VERSION}: upgrade the action"
+            );
+        }
+        serde_json::from_str(text)
+            .context("failed to read the stored checkpoint document; fix or delete it")
+    }
+
+    /// The state of one hook, falling back to the docs script's checkpoint.
+    pub fn hook(&self, key: &str) -> HookState {
+        self.hooks.get(key).cloned().unwrap_or_else(|| HookState {
+            checkpoint: self.legacy_checkpoint,
+            events: BTreeMap::new(),
+        })
+    }
+
+    pub fn set_hook(&mut self, key: &str, state: HookState) {
+        self.hooks.insert(key.to_owned(), state);
+    }
+
+    /// Serializes the document, first dropping bookkeeping GitHub no longer needs (older than
+    /// the retention) and then, if it is still over `limit` bytes, the oldest entries.
+    ///
+    /// Returns the JSON and how many entries had to be dropped for size: those events may be
+    /// retried more than `max-attempts` times, which the caller should warn about.
+    pub fn encode(
+        &mut self,
+        now: DateTime<Utc>,
+        retention: Duration,
+        limit: usize,
+    ) -> anyhow::Result<(String, usize)> {
+        let horizon = now - retention;
+        for state in self.hooks.values_mut() {
+            state
+                .events
+                .retain(|_, record| record.last_attempt >= horizon);
+        }
+        let mut dropped = 0;
+        loop {
+            let json = serde_json::to_string(self).context("failed to encode the checkpoint")?;
+            if json.len() <= limit {
+                return Ok((json, dropped));
+            }
+            // Drop roughly what is over the limit at once, oldest first, then check again.
+            let average = json.len() / self.event_count().max(1);
+            let excess = (json.len() - limit).div_ceil(average.max(1)).max(1);
+            let removed = self.drop_oldest_events(excess);
+            if removed == 0 {
+                bail!(
+                    "the checkpoint document is {} bytes, over the {limit} bytes a variable holds, even without bookkeeping",
+                    json.len()
+                );
+            }
+            dropped += removed;
+        }
+    }
+
+    fn event_count(&self) -> usize {
+        self.hooks.values().map(|state| state.events.len()).sum()
+    }
+
+    fn drop_oldest_events(&mut self, count: usize) -> usize {
+        let mut all: Vec<(DateTime<Utc>, String, String)> =
+            self.hooks
+                .iter()
+                .flat_map(|(hook, state)| {
+                    state.events.iter().map(move |(guid, record)| {
+                        (record.last_attempt, hook.clone(), guid.clone())
+                    })
+                })
+                .collect();
+        all.sort();
+        let mut removed = 0;
+        for (_, hook, guid) in all.into_iter().take(count) {
+            if let Some(state) = self.hooks.get_mut(&hook) {
+                state.events.remove(&guid);
+                removed += 1;
+            }
+        }
+        removed
+    }
+}
+
+impl HookState {
+    /// Counts one accepted redelivery of `guid`.
+    pub fn record_attempt(&mut self, guid: &str, at: DateTime<Utc>) {
+        let record = self.events.entry(guid.to_owned()).or_insert(EventRecord {
+            attempts: 0,
+            last_attempt: at,
+            given_up: false,
+        });
+        record.attempts += 1;
+        record.last_attempt = at;
+    }
+
+    /// Marks `guid` as given up: it is never redelivered again.
+    pub fn record_given_up(&mut self, guid: &str, at: DateTime<Utc>) {
+        let record = self.events.entry(guid.to_owned()).or_insert(EventRecord {
+            attempts: 0,
+            last_attempt: at,
+            given_up: true,
+        });
+        record.given_up = true;
+    }
+
+    /// Forgets `guid`: it has been delivered.
+    pub fn forget(&mut self, guid: &str) {
+        self.events.remove(guid);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(text: &str) -> DateTime<Utc> {
+        text.parse().expect("valid time")
+    }
+
+    #[test]
+    fn empty_value_is_a_first_run() {
+        for text in ["", "  ", "\n"] {
+            let doc = CheckpointDocument::parse(text).expect("parses");
+            assert_eq!(doc.hook("app"), HookState::default());
+        }
+    }
+
+    #[test]
+    fn docs_script_milliseconds_apply_to_every_hook() {
+        let doc = CheckpointDocument::parse("1764342000123").expect("parses");
+        let expected = Some(at("2025-11-28T15:00:00.123Z"));
+        assert_eq!(doc.hook("app").checkpoint, expected);
+        assert_eq!(doc.hook("org/acme/1").checkpoint, expected);
+    }
+
+    #[test]
+    fn garbage_and_newer_versions_are_refused() {
+        let err = CheckpointDocument::parse("yesterday").expect_err("refused");
+        assert!(format!("{err:#}").contains("fix or delete it"), "{err:#}");
+        let err = CheckpointDocument::parse("{\"version\":").expect_err("refused");
+        assert!(format!("{err:#}").contains("fix or delete it"), "{err:#}");
+        let err = CheckpointDocument::parse(r#"{"version":2,"hooks":{}}"#).expect_err("refused");
+        assert!(format!("{err:#}").contains("newer"), "{err:#}");
+    }
+
+    #[test]
+    fn round_trip() {
+        let mut doc = CheckpointDocument::default();
+        let mut state = HookState {
+            checkpoint: Some(at("2026-11-28T15:00:00Z")),
+            ..HookState::default()
+        };
+        state.record_attempt("g1", at("2026-11-28T14:00:00Z"));
+        state.record_attempt("g1", at("2026-11-28T14:30:00Z"));
+        state.record_given_up("g2", at("2026-11-28T14:00:00Z"));
+        doc.set_hook("app", state.clone());
+        let (json, dropped) = doc
+            .encode(
+                at("2026-11-28T15:00:00Z"),
+                Duration::days(3),
+                MAX_DOCUMENT_BYTES,
+            )
+            .expect("encodes");
+        assert_eq!(dropped, 0);
+        assert_eq!(
+            json,
+            r#"{"version":1,"hooks":{"app":{"checkpoint":"2026-11-28T15:00:00Z","events":{"g1":{"attempts":2,"last_attempt":1795876200},"g2":{"attempts":0,"last_attempt":1795874400,"given_up":true}}}}}"#
+        );
+        let back = CheckpointDocument::parse(&json).expect("parses");
+        assert_eq!(back.hook("app"), state);
+    }
+
+    #[test]
+    fn encode_prunes_by_retention_then_by_size() {
+        let now = at("2026-11-28T15:00:00Z");
+        let mut state = HookState::default();
+        state.record_attempt("expired", now - Duration::days(4));
+        for i in 0..2000 {
+            state.record_attempt(&format!("{i:036}"), now - Duration::seconds(2000 - i));
+        }
+        let mut doc = CheckpointDocument::default();
+        doc.set_hook("app", state);
+        let (json, dropped) = doc
+            .encode(now, Duration::days(3), MAX_DOCUMENT_BYTES)
+            .expect("encodes");
+        assert!(json.len() <= MAX_DOCUMENT_BYTES, "{}", json.len());
+        assert!(dropped > 0);
+        let events = &doc.hooks["app"].events;
+        assert!(!events.contains_key("expired"));
+        assert_eq!(events.len(), 2000 - dropped);
+        // The newest survive.
+        assert!(events.contains_key(&format!("{:036}", 1999)));
+        assert!(!events.contains_key(&format!("{:036}", 0)));
+    }
+}

@@ -1,0 +1,642 @@
+//! The GitHub REST client: octocrab for HTTP, TLS and the `Link` header, with our own
+//! authentication, retries and rate-limit handling on top.
+//!
+//! Why not octocrab's own:
+//! - its App auth attaches `Authorization` only to `api.github.com` or relative routes, and
+//!   cannot use a client ID as the JWT issuer; we sign with [`crate::app_auth`] and set the
+//!   header on every request, which only ever goes to the configured API host;
+//! - its retry policy repeats POSTs at once, with no backoff, and never waits out a rate
+//!   limit; [`RetryPolicy`] follows GitHub's guidance instead:
+//!   <https://docs.github.com/en/rest/using-the-rest-api/best-practices-for-using-the-rest-api#handle-rate-limit-errors-appropriately>
+
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use chrono::{DateTime, TimeZone, Utc};
+use http::header::{ACCEPT, AUTHORIZATION, HeaderMap, HeaderValue, USER_AGENT};
+use http::{Method, StatusCode, Uri};
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full};
+use octocrab::{FromResponse, Octocrab, Page};
+use rand::Rng;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use crate::app_auth::AppSigner;
+use crate::log::Log;
+
+/// What GitHub wants in every request.
+/// <https://docs.github.com/en/rest/about-the-rest-api/api-versions>
+pub const API_VERSION: &str = "2022-11-28";
+pub const USER_AGENT_VALUE: &str = concat!("redeliver-action/", env!("CARGO_PKG_VERSION"));
+
+/// Which credential a request carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Credential {
+    /// The App's JWT: `/app/...` endpoints and the installation lookup.
+    AppJwt,
+    /// The `token` input or an installation token: variables and org/repo hooks.
+    Token,
+}
+
+/// What a request was for, to count requests by kind (the benchmark and the tests check
+/// that no request is spent needlessly).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestKind {
+    List,
+    Redeliver,
+    Other,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct RequestCounts {
+    pub list: u32,
+    pub redeliver: u32,
+    pub other: u32,
+}
+
+/// How transient failures and rate limits are handled.
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    /// Retries of one request after a transient failure (connection error, timeout, 5xx).
+    pub max_retries: u32,
+    /// The first backoff; it doubles on each retry, with jitter.
+    pub base_delay: Duration,
+    pub max_delay: Duration,
+    /// The longest single wait for a rate limit; past it the run stops cleanly.
+    pub max_wait: Duration,
+    /// A secondary rate limit without `retry-after`: GitHub says wait at least a minute.
+    pub secondary_min_wait: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_retries: 4,
+            base_delay: Duration::from_secs(1),
+            max_delay: Duration::from_secs(30),
+            max_wait: Duration::from_secs(300),
+            secondary_min_wait: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Sleeps for real, or (in tests) records the wait and returns at once.
+#[derive(Debug, Clone, Default)]
+pub enum Sleeper {
+    #[default]
+    Real,
+    Recording(Arc<Mutex<Vec<Duration>>>),
+}
+
+impl Sleeper {
+    pub async fn sleep(&self, duration: Duration) {
+        match self {
+            Sleeper::Real => tokio::time::sleep(duration).await,
+            Sleeper::Recording(waits) => {
+                if let Ok(mut waits) = waits.lock() {
+                    waits.push(duration);
+                }
+            }
+        }
+    }
+}
+
+/// A request that did not succeed, with what the user needs to act on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApiError {
+    /// GitHub answered with an error status (after any retries).
+    Status {
+        request: String,
+        status: u16,
+        message: String,
+        documentation_url: Option<String>,
+    },
+    /// A rate limit that resets later than `max-wait` allows waiting.
+    RateLimited {
+        request: String,
+        retry_at: DateTime<Utc>,
+    },
+    /// No answer (after retries): connection refused or dropped, timeout, unreadable body.
+    Transport { request: String, detail: String },
+}
+
+impl ApiError {
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ApiError::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ApiError::Status {
+                request,
+                status,
+                message,
+                documentation_url,
+            } => {
+                write!(f, "{request} answered {status}: {message}")?;
+                if let Some(url) = documentation_url {
+                    write!(f, " ({url})")?;
+                }
+                Ok(())
+            }
+            ApiError::RateLimited { request, retry_at } => write!(
+                f,
+                "{request} hit GitHub's rate limit, which resets at {}; run again after that",
+                retry_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            ),
+            ApiError::Transport { request, detail } => {
+                write!(f, "{request} got no answer: {detail}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+/// GitHub's error body.
+/// <https://docs.github.com/en/rest/using-the-rest-api/troubleshooting-the-rest-api>
+#[derive(Deserialize)]
+struct ErrorBody {
+    message: Option<String>,
+    documentation_url: Option<String>,
+}
+
+/// A successful answer, read in full (so that a connection dropped mid-body is retried
+/// like any other transport failure).
+pub struct ApiResponse {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl ApiResponse {
+    /// The answer in the form octocrab's parsers take.
+    fn into_http(self) -> http::Response<BoxBody<Bytes, octocrab::Error>> {
+        let mut response = http::Response::new(BoxBody::new(
+            Full::new(self.body).map_err(|never| match never {}),
+        ));
+        *response.status_mut() = self.status;
+        *response.headers_mut() = self.headers;
+        response
+    }
+}
+
+pub struct GitHubClient {
+    octocrab: Octocrab,
+    api_base: Uri,
+    app: Option<Arc<AppSigner>>,
+    token: Mutex<Option<SecretString>>,
+    policy: RetryPolicy,
+    sleeper: Sleeper,
+    log: Log,
+    counts: Mutex<RequestCounts>,
+}
+
+impl GitHubClient {
+    /// A client for the REST API at `api_url` (`https://api.github.com`, or GHES's
+    /// `https://HOST/api/v3`).
+    pub fn new(
+        api_url: &Uri,
+        app: Option<Arc<AppSigner>>,
+        token: Option<SecretString>,
+        policy: RetryPolicy,
+        sleeper: Sleeper,
+        log: Log,
+    ) -> anyhow::Result<Self> {
+        use anyhow::Context;
+        let octocrab = Octocrab::builder()
+            .base_uri(api_url.clone())
+            .with_context(|| format!("failed to use `{api_url}` as the API URL"))?
+            .add_header(ACCEPT, "application/vnd.github+json".to_owned())
+            .add_header(
+                http::HeaderName::from_static("x-github-api-version"),
+                API_VERSION.to_owned(),
+            )
+            .add_header(USER_AGENT, USER_AGENT_VALUE.to_owned())
+            .set_connect_timeout(Some(Duration::from_secs(10)))
+            .set_read_timeout(Some(Duration::from_secs(60)))
+            .set_write_timeout(Some(Duration::from_secs(60)))
+            .build()
+            .context("failed to set up the HTTP client (are CA certificates installed?)")?;
+        Ok(Self {
+            octocrab,
+            api_base: api_url.clone(),
+            app,
+            token: Mutex::new(token),
+            policy,
+            sleeper,
+            log,
+            counts: Mutex::new(RequestCounts::default()),
+        })
+    }
+
+    pub fn has_app(&self) -> bool {
+        self.app.is_some()
+    }
+
+    pub fn has_token(&self) -> bool {
+        self.token
+            .lock()
+            .map(|token| token.is_some())
+            .unwrap_or(false)
+    }
+
+    /// Uses `token` from now on for [`Credential::Token`] requests.
+    pub fn set_token(&self, token: SecretString) {
+        self.log.mask(token.expose_secret());
+        if let Ok(mut slot) = self.token.lock() {
+            *slot = Some(token);
+        }
+    }
+
+    pub fn counts(&self) -> RequestCounts {
+        self.counts.lock().map(|counts| *counts).unwrap_or_default()
+    }
+
+    pub fn sleeper(&self) -> &Sleeper {
+        &self.sleeper
+    }
+
+    /// GET a JSON document.
+    pub async fn get_json<T: DeserializeOwned>(
+        &self,
+        route: &str,
+        credential: Credential,
+    ) -> Result<T, ApiError> {
+        let answer = self
+            .send(Method::GET, route, credential, None, RequestKind::Other)
+            .await?;
+        read_json(answer, &describe(&Method::GET, route)).await
+    }
+
+    /// GET one page of a list, and the route of the next page from the `Link` header.
+    ///
+    /// The next page's URL is turned back into a route on our API base, so that it keeps
+    /// the credentials and the path prefix (`/api/v3`), and can never send them elsewhere.
+    pub async fn get_page<T: DeserializeOwned>(
+        &self,
+        route: &str,
+        credential: Credential,
+    ) -> Result<(Vec<T>, Option<String>), ApiError> {
+        let request = describe(&Method::GET, route);
+        let answer = self
+            .send(Method::GET, route, credential, None, RequestKind::List)
+            .await?;
+        let page = Page::<T>::from_response(answer.into_http())
+            .await
+            .map_err(|error| body_error(&request, error))?;
+        let next = match page.next {
+            Some(next) => Some(self.route_of(&next).ok_or_else(|| ApiError::Transport {
+                request: request.clone(),
+                detail: format!(
+                    "the next page's link `{next}` points outside the API URL `{}`",
+                    self.api_base
+                ),
+            })?),
+            None => None,
+        };
+        Ok((page.items, next))
+    }
+
+    /// POST `body` (or nothing), for its status only.
+    pub async fn post(
+        &self,
+        route: &str,
+        credential: Credential,
+        body: Option<&serde_json::Value>,
+        kind: RequestKind,
+    ) -> Result<StatusCode, ApiError> {
+        let answer = self
+            .send(Method::POST, route, credential, body, kind)
+            .await?;
+        Ok(answer.status)
+    }
+
+    /// POST `body` and read the JSON answer.
+    pub async fn post_json<T: DeserializeOwned>(
+        &self,
+        route: &str,
+        credential: Credential,
+        body: &serde_json::Value,
+    ) -> Result<T, ApiError> {
+        let answer = self
+            .send(
+                Method::POST,
+                route,
+                credential,
+                Some(body),
+                RequestKind::Other,
+            )
+            .await?;
+        read_json(answer, &describe(&Method::POST, route)).await
+    }
+
+    /// PATCH `body`, for its status only.
+    pub async fn patch(
+        &self,
+        route: &str,
+        credential: Credential,
+        body: &serde_json::Value,
+    ) -> Result<StatusCode, ApiError> {
+        let answer = self
+            .send(
+                Method::PATCH,
+                route,
+                credential,
+                Some(body),
+                RequestKind::Other,
+            )
+            .await?;
+        Ok(answer.status)
+    }
+
+    /// The route (path and query) of `url` on our API base, if it is on it.
+    fn route_of(&self, url: &Uri) -> Option<String> {
+        let same_origin =
+            url.scheme() == self.api_base.scheme() && url.authority() == self.api_base.authority();
+        let base_path = self.api_base.path().trim_end_matches('/');
+        let path_and_query = url.path_and_query()?;
+        (same_origin && path_and_query.path().starts_with(base_path))
+            .then(|| path_and_query.as_str().to_owned())
+    }
+
+    fn authorization(&self, credential: Credential) -> Result<HeaderValue, String> {
+        let bearer = match credential {
+            Credential::AppJwt => {
+                let signer = self.app.as_ref().ok_or(
+                    "this request needs the App's credentials (`app-id` and `private-key`)",
+                )?;
+                let jwt = signer
+                    .bearer(Utc::now())
+                    .map_err(|_| "failed to sign the App JWT".to_owned())?;
+                if jwt.fresh {
+                    self.log.mask(jwt.token.expose_secret());
+                }
+                jwt.token
+            }
+            Credential::Token => self
+                .token
+                .lock()
+                .ok()
+                .and_then(|token| token.clone())
+                .ok_or("this request needs a token (the `token` input)")?,
+        };
+        let mut value = HeaderValue::from_str(&format!("Bearer {}", bearer.expose_secret()))
+            .map_err(|_| {
+                "the token holds characters that cannot go in an HTTP header".to_owned()
+            })?;
+        value.set_sensitive(true);
+        Ok(value)
+    }
+
+    fn count(&self, kind: RequestKind) {
+        if let Ok(mut counts) = self.counts.lock() {
+            match kind {
+                RequestKind::List => counts.list += 1,
+                RequestKind::Redeliver => counts.redeliver += 1,
+                RequestKind::Other => counts.other += 1,
+            }
+        }
+    }
+
+    /// Sends one request, retrying transient failures and waiting out rate limits.
+    async fn send(
+        &self,
+        method: Method,
+        route: &str,
+        credential: Credential,
+        body: Option<&serde_json::Value>,
+        kind: RequestKind,
+    ) -> Result<ApiResponse, ApiError> {
+        let request = describe(&method, route);
+        let mut retries = 0;
+        let mut rate_limit_waits = 0;
+        loop {
+            let authorization =
+                self.authorization(credential)
+                    .map_err(|detail| ApiError::Transport {
+                        request: request.clone(),
+                        detail,
+                    })?;
+            let builder = http::Request::builder()
+                .method(method.clone())
+                .uri(route)
+                .header(AUTHORIZATION, authorization);
+            let built = self
+                .octocrab
+                .build_request(builder, body)
+                .map_err(|error| ApiError::Transport {
+                    request: request.clone(),
+                    detail: format!("failed to build the request: {error}"),
+                })?;
+            self.count(kind);
+            self.log.debug(&request);
+            let outcome = self.octocrab.execute(built).await;
+
+            let response = match outcome {
+                Ok(response) => response,
+                Err(error) => {
+                    let detail = format!("got no answer ({})", transport_detail(&error));
+                    if self
+                        .wait_before_retry(&mut retries, &request, &detail)
+                        .await
+                    {
+                        continue;
+                    }
+                    return Err(ApiError::Transport { request, detail });
+                }
+            };
+
+            let status = response.status();
+            let (parts, body) = response.into_parts();
+            let body = match body.collect().await {
+                Ok(collected) => collected.to_bytes(),
+                Err(error) => {
+                    let detail = format!("got a broken answer ({})", transport_detail(&error));
+                    if self
+                        .wait_before_retry(&mut retries, &request, &detail)
+                        .await
+                    {
+                        continue;
+                    }
+                    return Err(ApiError::Transport { request, detail });
+                }
+            };
+            let headers = parts.headers;
+            if status.is_success() || status.is_redirection() {
+                return Ok(ApiResponse {
+                    status,
+                    headers,
+                    body,
+                });
+            }
+            let error_body: Option<ErrorBody> = serde_json::from_slice(&body).ok();
+            let message = error_body
+                .as_ref()
+                .and_then(|body| body.message.clone())
+                .unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_owned());
+            let documentation_url = error_body.and_then(|body| body.documentation_url);
+
+            if let Some(wait) = self.rate_limit_wait(status, &headers, &message, rate_limit_waits) {
+                let (delay, reason) = wait;
+                if delay > self.policy.max_wait || rate_limit_waits >= 5 {
+                    let retry_at = Utc::now()
+                        + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::zero());
+                    return Err(ApiError::RateLimited { request, retry_at });
+                }
+                rate_limit_waits += 1;
+                self.log.warning(&format!(
+                    "{request}: {reason}; waiting {} before going on",
+                    format_duration(delay)
+                ));
+                self.sleeper.sleep(delay).await;
+                continue;
+            }
+
+            let transient = matches!(status.as_u16(), 500 | 502 | 503 | 504);
+            if transient
+                && self
+                    .wait_before_retry(&mut retries, &request, &format!("answered {status}"))
+                    .await
+            {
+                continue;
+            }
+            return Err(ApiError::Status {
+                request,
+                status: status.as_u16(),
+                message,
+                documentation_url,
+            });
+        }
+    }
+
+    /// After a transient failure: waits (with backoff) and says so, or returns `false` when
+    /// the retries are used up.
+    async fn wait_before_retry(&self, retries: &mut u32, request: &str, what: &str) -> bool {
+        if *retries >= self.policy.max_retries {
+            return false;
+        }
+        *retries += 1;
+        let delay = self.backoff(*retries);
+        self.log.warning(&format!(
+            "{request} {what}; retry {retries} of {} in {}",
+            self.policy.max_retries,
+            format_duration(delay)
+        ));
+        self.sleeper.sleep(delay).await;
+        true
+    }
+
+    /// How long to wait for a rate limit, and why; `None` when the answer is not one.
+    fn rate_limit_wait(
+        &self,
+        status: StatusCode,
+        headers: &HeaderMap,
+        message: &str,
+        waits_so_far: u32,
+    ) -> Option<(Duration, String)> {
+        if status != StatusCode::FORBIDDEN && status != StatusCode::TOO_MANY_REQUESTS {
+            return None;
+        }
+        let header = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
+        if let Some(seconds) =
+            header("retry-after").and_then(|value| value.trim().parse::<u64>().ok())
+        {
+            return Some((
+                Duration::from_secs(seconds),
+                format!("secondary rate limit, GitHub asks to retry after {seconds} s"),
+            ));
+        }
+        if header("x-ratelimit-remaining") == Some("0") {
+            let reset = header("x-ratelimit-reset")
+                .and_then(|value| value.trim().parse::<i64>().ok())
+                .and_then(|epoch| Utc.timestamp_opt(epoch, 0).single());
+            let wait = reset
+                .map(|reset| (reset - Utc::now()).to_std().unwrap_or(Duration::ZERO))
+                .unwrap_or(self.policy.secondary_min_wait)
+                + Duration::from_secs(1);
+            let resource = header("x-ratelimit-resource").unwrap_or("core");
+            return Some((
+                wait,
+                format!("primary rate limit for `{resource}` used up until its reset"),
+            ));
+        }
+        let secondary = status == StatusCode::TOO_MANY_REQUESTS
+            || message
+                .to_ascii_lowercase()
+                .contains("secondary rate limit");
+        secondary.then(|| {
+            let wait = self.policy.secondary_min_wait * 2u32.saturating_pow(waits_so_far);
+            (wait, "secondary rate limit without retry-after".to_owned())
+        })
+    }
+
+    /// Exponential backoff with equal jitter: half the delay fixed, half random.
+    fn backoff(&self, retry: u32) -> Duration {
+        let exponential = self
+            .policy
+            .base_delay
+            .saturating_mul(2u32.saturating_pow(retry.saturating_sub(1)))
+            .min(self.policy.max_delay);
+        let half = exponential / 2;
+        half + half.mul_f64(rand::rng().random_range(0.0..=1.0))
+    }
+}
+
+fn describe(method: &Method, route: &str) -> String {
+    let path = route.split('?').next().unwrap_or(route);
+    format!("{method} {path}")
+}
+
+/// The chain of causes of a transport error, without backtraces.
+fn transport_detail(error: &octocrab::Error) -> String {
+    let mut detail = match error {
+        octocrab::Error::Service { source, .. } => source.to_string(),
+        octocrab::Error::Hyper { source, .. } => source.to_string(),
+        other => other.to_string(),
+    };
+    let mut cause = std::error::Error::source(error);
+    while let Some(inner) = cause {
+        let text = inner.to_string();
+        if !detail.contains(&text) {
+            detail.push_str(": ");
+            detail.push_str(&text);
+        }
+        cause = inner.source();
+    }
+    detail.lines().next().unwrap_or_default().to_owned()
+}
+
+fn body_error(request: &str, error: octocrab::Error) -> ApiError {
+    ApiError::Transport {
+        request: request.to_owned(),
+        detail: format!("failed to read the answer: {}", transport_detail(&error)),
+    }
+}
+
+async fn read_json<T: DeserializeOwned>(answer: ApiResponse, request: &str) -> Result<T, ApiError> {
+    T::from_response(answer.into_http())
+        .await
+        .map_err(|error| body_error(request, error))
+}
+
+/// `1.5s`, `2m`, `250ms`: how waits are shown.
+pub fn format_duration(duration: Duration) -> String {
+    let millis = duration.as_millis();
+    if millis < 1000 {
+        format!("{millis}ms")
+    } else if millis < 120_000 {
+        format!("{:.1}s", duration.as_secs_f64())
+    } else {
+        format!("{}m{}s", duration.as_secs() / 60, duration.as_secs() % 60)
+    }
+}

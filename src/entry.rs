@@ -1,0 +1,143 @@
+//! From validated settings to an exit code: one run, or `--every` runs until a signal;
+//! publishing each run's report as outputs, job summary, log lines or JSON.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use crate::log::Log;
+use crate::report::{RunReport, append_to_file, format_outputs};
+use crate::run::{RunContext, run_once};
+use crate::settings::Settings;
+use crate::store::StoreBusy;
+
+/// The exit codes, documented in the README.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// Everything found was handled (or nothing needed handling).
+    Success = 0,
+    /// Something failed; the checkpoint covers what was not done, the next run goes on.
+    Failure = 1,
+    /// Bad input: nothing was sent to GitHub.
+    BadInput = 2,
+    /// Another run holds the state file's lock: this run did nothing.
+    Busy = 3,
+}
+
+impl From<Exit> for ExitCode {
+    fn from(exit: Exit) -> Self {
+        ExitCode::from(exit as u8)
+    }
+}
+
+/// Runs as the settings ask and tells how it went.
+pub async fn execute(settings: Settings, log: Log) -> Exit {
+    let context = RunContext::new(log, &settings);
+    match settings.every {
+        None => run_and_publish(&settings, &context).await,
+        Some(every) => crate::service::run_every(&settings, &context, every).await,
+    }
+}
+
+/// One run, with its report published.
+pub async fn run_and_publish(settings: &Settings, context: &RunContext) -> Exit {
+    let log = &context.log;
+    match run_once(settings, context).await {
+        Ok(report) => {
+            if let Err(error) = publish(&report, settings, log) {
+                log.error(&format!("{error:#}"));
+                return Exit::Failure;
+            }
+            if report.succeeded() {
+                Exit::Success
+            } else {
+                Exit::Failure
+            }
+        }
+        Err(error) if error.downcast_ref::<StoreBusy>().is_some() => {
+            log.notice(&format!("{error:#}"));
+            Exit::Busy
+        }
+        Err(error) => {
+            log.error(&format!("{error:#}"));
+            Exit::Failure
+        }
+    }
+}
+
+/// Writes the report where this run's caller looks for it.
+fn publish(report: &RunReport, settings: &Settings, log: &Log) -> anyhow::Result<()> {
+    let verb = if report.dry_run {
+        "would redeliver"
+    } else {
+        "redelivered"
+    };
+    log.info(&format!(
+        "Done: scanned {} deliveries, {} event(s) failing, {verb} {}, gave up {}, {} left for later.",
+        report.scanned_count(),
+        report.failed_count(),
+        report.redelivered_count(),
+        report.given_up_count(),
+        report.deferred_count()
+    ));
+    if let Some(path) = &settings.output_file {
+        append_to_file(path, &log.redact(&format_outputs(&report.outputs()?)))?;
+    }
+    if let Some(path) = &settings.summary_file {
+        append_to_file(path, &log.redact(&report.summary_markdown()))?;
+    }
+    if settings.json {
+        let json = serde_json::to_string(report)?;
+        println!("{}", log.redact(&json));
+    }
+    Ok(())
+}
+
+/// Flags `stop` when SIGTERM or SIGINT arrives.
+pub fn stop_on_signals(context: &RunContext) -> Arc<tokio::sync::Notify> {
+    let notify = Arc::new(tokio::sync::Notify::new());
+    let stop = context.stop.clone();
+    let log = context.log.clone();
+    let notified = notify.clone();
+    tokio::spawn(async move {
+        let signal = wait_for_signal().await;
+        log.notice(&format!(
+            "{signal} received: finishing the current redelivery, then saving the checkpoint and exiting"
+        ));
+        stop.store(true, Ordering::SeqCst);
+        notified.notify_one();
+    });
+    notify
+}
+
+#[cfg(unix)]
+async fn wait_for_signal() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(mut term), Ok(mut int)) => tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        },
+        _ => {
+            let _ = tokio::signal::ctrl_c().await;
+            "SIGINT"
+        }
+    }
+}
+
+#[cfg(not(unix))]
+async fn wait_for_signal() -> &'static str {
+    let _ = tokio::signal::ctrl_c().await;
+    "Ctrl-C"
+}
+
+/// The wait before the next run after `failures` failed runs in a row: the interval,
+/// doubled per failure, at most an hour (or the interval, if longer).
+pub fn delay_after(every: Duration, failures: u32) -> Duration {
+    let backed_off = every.saturating_mul(2u32.saturating_pow(failures.min(6)));
+    backed_off.min(every.max(Duration::from_secs(3600)))
+}

@@ -1,0 +1,26 @@
+//! redeliver-action: finds failed GitHub webhook deliveries and redelivers each event once,
+//! with bounded retries and a checkpoint that never skips an event.
+//!
+//! The binary (`src/main.rs`) only wires these modules together:
+//! - [`inputs`] gathers settings from the runner's `INPUT_*`, the command line and the
+//!   environment; [`settings`] checks them before any request;
+//! - [`client`] talks to GitHub (octocrab underneath), with [`app_auth`] for the App JWT;
+//! - [`plan`] is the pure core that decides what to redeliver;
+//! - [`checkpoint`] is the state document and [`store`] where it is kept;
+//! - [`run`] is the pipeline, [`entry`] and [`service`] run it once or `--every`;
+//! - [`report`] and [`log`] tell the user what happened.
+
+pub mod app_auth;
+pub mod checkpoint;
+pub mod client;
+pub mod entry;
+pub mod filter;
+pub mod hooks;
+pub mod inputs;
+pub mod log;
+pub mod plan;
+pub mod report;
+pub mod run;
+pub mod service;
+pub mod settings;
+pub mod store;

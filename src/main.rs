@@ -1,0 +1,44 @@
+//! `redeliver`: the action's entrypoint and a command-line tool. See the crate docs.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use redeliver_action::entry::{Exit, execute};
+use redeliver_action::inputs::{Cli, Environment, RawSettings};
+use redeliver_action::log::{Log, Sink};
+use redeliver_action::settings::Settings;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let env: Environment = std::env::vars_os()
+        .filter_map(|(key, value)| Some((key.into_string().ok()?, value.into_string().ok()?)))
+        .collect();
+    let actions = env.get("GITHUB_ACTIONS").map(String::as_str) == Some("true");
+    let fail = |message: &str| {
+        let log = Log::new(actions, false, Sink::Console);
+        for line in message.lines() {
+            log.error(line);
+        }
+        ExitCode::from(Exit::BadInput)
+    };
+    let raw = match RawSettings::gather(cli, &env) {
+        Ok(raw) => raw,
+        Err(error) => return fail(&format!("{error:#}")),
+    };
+    let settings = match Settings::from_raw(raw) {
+        Ok(settings) => settings,
+        Err(errors) => return fail(&errors.to_string()),
+    };
+    let log = Log::new(settings.actions, settings.debug, Sink::Console);
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            log.error(&format!("failed to start the async runtime: {error}"));
+            return ExitCode::from(Exit::Failure);
+        }
+    };
+    runtime.block_on(execute(settings, log)).into()
+}

@@ -1,0 +1,340 @@
+//! The pure planning core: given the deliveries of one hook, the checkpoint document's
+//! bookkeeping for that hook, the clock reading and the options, decide what to redeliver.
+//!
+//! Nothing here does I/O, reads the clock or the environment, so every rule is tested
+//! with plain tables of cases (see `tests/plan_tests.rs`).
+//!
+//! The rules, in the order they apply to each event (GUID) seen in the window:
+//! 1. a GUID with any `"OK"` delivery in the window needs nothing;
+//! 2. a GUID filtered out by `events`/`exclude-events` is counted as *filtered*;
+//! 3. a GUID given up by an earlier run is left alone for good;
+//! 4. a GUID whose last redelivery by us has no recorded result yet is *pending*;
+//! 5. a GUID redelivered `max_attempts` times already is *given up* now;
+//! 6. everything else is redelivered once, oldest first, up to `max_redeliveries`;
+//!    the rest is *deferred* to the next run.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::checkpoint::HookState;
+use crate::filter::EventFilter;
+
+/// One webhook delivery, with only the fields planning needs.
+///
+/// The list endpoints return more; see
+/// <https://docs.github.com/en/rest/apps/webhooks#list-deliveries-for-an-app-webhook>.
+/// `id` is a `u64` end to end: ids passed 2^53 in 2026 and must never go through `f64`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct Delivery {
+    pub id: u64,
+    pub guid: String,
+    pub delivered_at: DateTime<Utc>,
+    #[serde(default)]
+    pub redelivery: bool,
+    pub status: String,
+    pub event: String,
+    #[serde(default)]
+    pub action: Option<String>,
+}
+
+impl Delivery {
+    /// GitHub's `status` is `"OK"` for a delivered event and a description of the failure
+    /// otherwise (`"Invalid HTTP Response: 503"`, `"timed out"`, ...).
+    pub fn is_ok(&self) -> bool {
+        self.status == "OK"
+    }
+}
+
+/// Knobs of the planning rules.
+#[derive(Debug, Clone)]
+pub struct PlanOptions {
+    /// How many redeliveries one event gets before it is given up.
+    pub max_attempts: u32,
+    /// The most redeliveries in one run.
+    pub max_redeliveries: usize,
+    /// How long a redelivery of ours may take to show up in the list before we stop waiting
+    /// for its result and count it as lost.
+    pub pending_grace: Duration,
+    pub filter: EventFilter,
+}
+
+/// What is known of one event (GUID) from the deliveries in the window.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct EventHistory {
+    event: String,
+    action: Option<String>,
+    delivered: bool,
+    /// The newest failed delivery (time, id): the one to redeliver.
+    newest_failed: Option<(DateTime<Utc>, u64)>,
+    /// The oldest failure in the window: shown in the summary.
+    first_failure_status: String,
+    first_failed_at: Option<DateTime<Utc>>,
+    /// The oldest and newest delivery of this GUID in the window.
+    earliest_at: DateTime<Utc>,
+    latest_at: DateTime<Utc>,
+}
+
+/// Collects the deliveries of one hook, page by page, keeping only what planning needs.
+///
+/// Pages come newest first; the planner does not depend on that order.
+#[derive(Debug, Default)]
+pub struct Planner {
+    events: HashMap<String, EventHistory>,
+    scanned: usize,
+}
+
+/// An event, as it is reported.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EventSummary {
+    pub guid: String,
+    pub event: String,
+    pub action: Option<String>,
+    /// The status of the first failed delivery in the window.
+    pub first_failure_status: String,
+    pub first_failed_at: DateTime<Utc>,
+    /// Redeliveries made by this tool before this run.
+    pub previous_attempts: u32,
+}
+
+/// One redelivery to make.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PlannedRedelivery {
+    /// The delivery to redeliver: the newest failed one of the event.
+    pub delivery_id: u64,
+    #[serde(flatten)]
+    pub summary: EventSummary,
+}
+
+/// The decision for one hook.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    /// Deliveries examined in the window.
+    pub scanned: usize,
+    /// Events with no successful delivery in the window.
+    pub failing: usize,
+    /// To redeliver now, oldest first.
+    pub redeliver: Vec<PlannedRedelivery>,
+    /// Given up in this run: `max_attempts` redeliveries all failed.
+    pub given_up: Vec<EventSummary>,
+    /// Left alone because of the event filters.
+    pub filtered: Vec<EventSummary>,
+    /// Over `max_redeliveries`: for the next run.
+    pub deferred: Vec<EventSummary>,
+    /// Redelivered by an earlier run whose result GitHub has not recorded yet.
+    pub pending: Vec<EventSummary>,
+    /// Given up by an earlier run and still failing.
+    pub already_given_up: usize,
+    /// Events in the bookkeeping that are now delivered: their entries can go.
+    pub resolved: Vec<String>,
+    /// The oldest delivery of an event this run leaves unhandled (deferred or pending).
+    /// The checkpoint must not move past it.
+    pub oldest_unhandled_at: Option<DateTime<Utc>>,
+}
+
+impl Planner {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds one delivery of the window.
+    pub fn observe(&mut self, delivery: Delivery) {
+        self.scanned += 1;
+        let ok = delivery.is_ok();
+        let at = delivery.delivered_at;
+        let history = self
+            .events
+            .entry(delivery.guid)
+            .or_insert_with(|| EventHistory {
+                event: delivery.event,
+                action: delivery.action,
+                delivered: false,
+                newest_failed: None,
+                first_failure_status: String::new(),
+                first_failed_at: None,
+                earliest_at: at,
+                latest_at: at,
+            });
+        history.earliest_at = history.earliest_at.min(at);
+        history.latest_at = history.latest_at.max(at);
+        if ok {
+            history.delivered = true;
+            // Nothing else about a delivered event matters; free what it held.
+            history.first_failure_status = String::new();
+            return;
+        }
+        if history.delivered {
+            return;
+        }
+        match history.first_failed_at {
+            Some(first) if first <= at => {}
+            _ => {
+                history.first_failed_at = Some(at);
+                history.first_failure_status = delivery.status;
+            }
+        }
+        // Ties on time go to the larger id, which GitHub assigns later.
+        if history.newest_failed < Some((at, delivery.id)) {
+            history.newest_failed = Some((at, delivery.id));
+        }
+    }
+
+    /// Number of deliveries observed so far.
+    pub fn scanned(&self) -> usize {
+        self.scanned
+    }
+
+    /// Decides what to do for each event, given the bookkeeping of earlier runs.
+    pub fn plan(self, state: &HookState, now: DateTime<Utc>, options: &PlanOptions) -> Plan {
+        let mut plan = Plan {
+            scanned: self.scanned,
+            ..Plan::default()
+        };
+        let mut candidates: Vec<(DateTime<Utc>, PlannedRedelivery)> = Vec::new();
+
+        for (guid, history) in self.events {
+            let record = state.events.get(&guid);
+            if history.delivered {
+                if record.is_some() {
+                    plan.resolved.push(guid);
+                }
+                continue;
+            }
+            let Some((_, delivery_id)) = history.newest_failed else {
+                continue;
+            };
+            plan.failing += 1;
+            let previous_attempts = record.map_or(0, |record| record.attempts);
+            let summary = EventSummary {
+                guid,
+                event: history.event,
+                action: history.action,
+                first_failure_status: history.first_failure_status,
+                first_failed_at: history.first_failed_at.unwrap_or(history.earliest_at),
+                previous_attempts,
+            };
+
+            if !options
+                .filter
+                .allows(&summary.event, summary.action.as_deref())
+            {
+                plan.filtered.push(summary);
+                continue;
+            }
+            if let Some(record) = record {
+                if record.given_up {
+                    plan.already_given_up += 1;
+                    continue;
+                }
+                let result_recorded = history.latest_at >= record.last_attempt;
+                let within_grace = now - record.last_attempt < options.pending_grace;
+                if !result_recorded && within_grace {
+                    let oldest = history.earliest_at.min(record.last_attempt);
+                    plan.note_unhandled(oldest);
+                    plan.pending.push(summary);
+                    continue;
+                }
+            }
+            if previous_attempts >= options.max_attempts {
+                plan.given_up.push(summary);
+                continue;
+            }
+            candidates.push((
+                history.earliest_at,
+                PlannedRedelivery {
+                    delivery_id,
+                    summary,
+                },
+            ));
+        }
+
+        // Oldest first: they are closest to falling out of GitHub's retention, and deferring
+        // the newest lets the checkpoint advance the furthest.
+        candidates.sort_by(|a, b| (a.0, &a.1.summary.guid).cmp(&(b.0, &b.1.summary.guid)));
+        for (index, (earliest_at, planned)) in candidates.into_iter().enumerate() {
+            if index < options.max_redeliveries {
+                plan.redeliver.push(planned);
+            } else {
+                plan.note_unhandled(earliest_at);
+                plan.deferred.push(planned.summary);
+            }
+        }
+        sort_by_time(&mut plan.given_up);
+        sort_by_time(&mut plan.filtered);
+        sort_by_time(&mut plan.pending);
+        plan.resolved.sort();
+        plan
+    }
+}
+
+impl Plan {
+    fn note_unhandled(&mut self, at: DateTime<Utc>) {
+        self.oldest_unhandled_at = Some(self.oldest_unhandled_at.map_or(at, |old| old.min(at)));
+    }
+}
+
+fn sort_by_time(events: &mut [EventSummary]) {
+    events.sort_by(|a, b| (a.first_failed_at, &a.guid).cmp(&(b.first_failed_at, &b.guid)));
+}
+
+/// Plans from a list of deliveries at once: the convenience form of [`Planner`].
+pub fn plan_redeliveries(
+    deliveries: impl IntoIterator<Item = Delivery>,
+    state: &HookState,
+    now: DateTime<Utc>,
+    options: &PlanOptions,
+) -> Plan {
+    let mut planner = Planner::new();
+    for delivery in deliveries {
+        planner.observe(delivery);
+    }
+    planner.plan(state, now, options)
+}
+
+/// How far back a run scans.
+#[derive(Debug, Clone)]
+pub struct WindowOptions {
+    /// Where a first run (no checkpoint yet) starts: this long before now.
+    pub first_run_lookback: Duration,
+    /// How far before the checkpoint the scan starts again, so that deliveries GitHub
+    /// recorded a little after they started (receivers get 10 s, 30 s on GHES) are not missed.
+    pub overlap: Duration,
+    /// How long GitHub keeps deliveries: nothing older can be listed or redelivered.
+    pub retention: Duration,
+}
+
+/// The start of the window a run scans.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub since: DateTime<Utc>,
+    /// The checkpoint is older than GitHub's retention: events in between are lost for good.
+    pub checkpoint_expired: bool,
+}
+
+/// Computes the window from the checkpoint: a safety margin before it, never older than
+/// the retention, and `first_run_lookback` when there is no checkpoint.
+pub fn scan_window(
+    checkpoint: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+    options: &WindowOptions,
+) -> Window {
+    let oldest_listed = now - options.retention;
+    let since = match checkpoint {
+        Some(checkpoint) => checkpoint - options.overlap,
+        None => now - options.first_run_lookback,
+    };
+    Window {
+        since: since.max(oldest_listed),
+        checkpoint_expired: checkpoint.is_some_and(|checkpoint| checkpoint < oldest_listed),
+    }
+}
+
+/// Where the next run's checkpoint goes, given that the listing started at `listed_at`.
+///
+/// The checkpoint never moves past an event this run leaves unhandled. The window the next
+/// run scans starts a safety margin before it (see [`crate::window`]).
+pub fn next_checkpoint(plan: &Plan, listed_at: DateTime<Utc>) -> DateTime<Utc> {
+    plan.oldest_unhandled_at
+        .map_or(listed_at, |oldest| oldest.min(listed_at))
+}

@@ -1,0 +1,404 @@
+//! What a run tells its caller: step outputs (`$GITHUB_OUTPUT`), the job summary
+//! (`$GITHUB_STEP_SUMMARY`) and the JSON report (`--json`, and the `report` output).
+//!
+//! <https://docs.github.com/en/actions/reference/workflows-and-actions/workflow-commands#setting-an-output-parameter>
+//! <https://docs.github.com/en/actions/reference/workflows-and-actions/workflow-commands#adding-a-job-summary>
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::Path;
+
+use anyhow::Context;
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+
+use crate::client::RequestCounts;
+use crate::plan::EventSummary;
+
+/// The result of one hook in one run.
+#[derive(Debug, Clone, Serialize)]
+pub struct HookReport {
+    pub hook: String,
+    /// Start of the scanned window.
+    pub since: DateTime<Utc>,
+    /// The checkpoint after this run (the previous one when it was not advanced).
+    pub checkpoint: Option<DateTime<Utc>>,
+    pub checkpoint_advanced: bool,
+    /// The checkpoint was older than GitHub's retention: deliveries in between are lost.
+    pub checkpoint_expired: bool,
+    pub scanned: usize,
+    pub failing: usize,
+    /// Redelivered (in a dry run: would be redelivered).
+    pub redelivered: Vec<RedeliveredEvent>,
+    pub given_up: Vec<EventSummary>,
+    pub filtered: Vec<EventSummary>,
+    /// Left for a later run: over the cap, awaiting an earlier redelivery's result, or not
+    /// reached because of an error or a shutdown.
+    pub deferred: Vec<EventSummary>,
+    pub already_given_up: usize,
+    /// Redeliveries GitHub refused.
+    pub refused: Vec<RefusedRedelivery>,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RedeliveredEvent {
+    pub delivery_id: u64,
+    /// The attempt this was, counting this tool's redeliveries of the event.
+    pub attempt: u32,
+    #[serde(flatten)]
+    pub event: EventSummary,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RefusedRedelivery {
+    pub delivery_id: u64,
+    pub reason: String,
+    #[serde(flatten)]
+    pub event: EventSummary,
+}
+
+/// The result of one run, over all hooks.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    pub dry_run: bool,
+    pub max_attempts: u32,
+    pub hooks: Vec<HookReport>,
+    pub requests: RequestCounts,
+    pub checkpoint_saved: bool,
+    pub errors: Vec<String>,
+}
+
+impl RunReport {
+    fn sum(&self, count: impl Fn(&HookReport) -> usize) -> usize {
+        self.hooks.iter().map(count).sum()
+    }
+
+    pub fn redelivered_count(&self) -> usize {
+        self.sum(|hook| hook.redelivered.len())
+    }
+
+    pub fn failed_count(&self) -> usize {
+        self.sum(|hook| hook.failing)
+    }
+
+    pub fn scanned_count(&self) -> usize {
+        self.sum(|hook| hook.scanned)
+    }
+
+    pub fn given_up_count(&self) -> usize {
+        self.sum(|hook| hook.given_up.len())
+    }
+
+    pub fn filtered_count(&self) -> usize {
+        self.sum(|hook| hook.filtered.len())
+    }
+
+    pub fn deferred_count(&self) -> usize {
+        self.sum(|hook| hook.deferred.len() + hook.refused.len())
+    }
+
+    pub fn redelivered_guids(&self) -> Vec<&str> {
+        self.hooks
+            .iter()
+            .flat_map(|hook| hook.redelivered.iter().map(|r| r.event.guid.as_str()))
+            .collect()
+    }
+
+    pub fn given_up_guids(&self) -> Vec<&str> {
+        self.hooks
+            .iter()
+            .flat_map(|hook| hook.given_up.iter().map(|e| e.guid.as_str()))
+            .collect()
+    }
+
+    /// The oldest window start over all hooks.
+    pub fn since(&self) -> Option<DateTime<Utc>> {
+        self.hooks.iter().map(|hook| hook.since).min()
+    }
+
+    /// The oldest checkpoint over all hooks: where the next run resumes at the latest.
+    pub fn checkpoint(&self) -> Option<DateTime<Utc>> {
+        self.hooks.iter().filter_map(|hook| hook.checkpoint).min()
+    }
+
+    pub fn succeeded(&self) -> bool {
+        self.errors.is_empty()
+    }
+
+    /// The step outputs, in the order `action.yml` declares them.
+    pub fn outputs(&self) -> anyhow::Result<Vec<(&'static str, String)>> {
+        let time = |at: Option<DateTime<Utc>>| at.map(rfc3339).unwrap_or_default();
+        Ok(vec![
+            ("redelivered-count", self.redelivered_count().to_string()),
+            (
+                "redelivered-guids",
+                serde_json::to_string(&self.redelivered_guids())?,
+            ),
+            ("failed-count", self.failed_count().to_string()),
+            ("scanned-count", self.scanned_count().to_string()),
+            ("given-up-count", self.given_up_count().to_string()),
+            (
+                "given-up-guids",
+                serde_json::to_string(&self.given_up_guids())?,
+            ),
+            ("filtered-count", self.filtered_count().to_string()),
+            ("deferred-count", self.deferred_count().to_string()),
+            ("since", time(self.since())),
+            ("checkpoint", time(self.checkpoint())),
+            ("report", serde_json::to_string(self)?),
+        ])
+    }
+
+    /// The job summary, in Markdown.
+    pub fn summary_markdown(&self) -> String {
+        let mut md = String::new();
+        let title = if self.dry_run {
+            "Webhook redelivery (dry run: nothing was redelivered)"
+        } else {
+            "Webhook redelivery"
+        };
+        let _ = writeln!(md, "## {title}\n");
+        let redelivered_header = if self.dry_run {
+            "Would redeliver"
+        } else {
+            "Redelivered"
+        };
+        let _ = writeln!(
+            md,
+            "| Hook | Scanned since | Deliveries scanned | Events failing | {redelivered_header} | Given up | Filtered out | Left for later | Checkpoint |"
+        );
+        let _ = writeln!(md, "|---|---|---:|---:|---:|---:|---:|---:|---|");
+        for hook in &self.hooks {
+            let checkpoint = match (hook.checkpoint, hook.checkpoint_advanced) {
+                (Some(at), true) => rfc3339(at),
+                (Some(at), false) => format!("{} (kept)", rfc3339(at)),
+                (None, _) => "none".to_owned(),
+            };
+            let _ = writeln!(
+                md,
+                "| `{}` | {} | {} | {} | {} | {} | {} | {} | {} |",
+                hook.hook,
+                rfc3339(hook.since),
+                hook.scanned,
+                hook.failing,
+                hook.redelivered.len(),
+                hook.given_up.len(),
+                hook.filtered.len(),
+                hook.deferred.len() + hook.refused.len(),
+                checkpoint
+            );
+        }
+        if self.hooks.len() > 1 {
+            let _ = writeln!(
+                md,
+                "| **Total** | | {} | {} | {} | {} | {} | {} | |",
+                self.scanned_count(),
+                self.failed_count(),
+                self.redelivered_count(),
+                self.given_up_count(),
+                self.filtered_count(),
+                self.deferred_count()
+            );
+        }
+        md.push('\n');
+
+        let expired: Vec<&str> = self
+            .hooks
+            .iter()
+            .filter(|hook| hook.checkpoint_expired)
+            .map(|hook| hook.hook.as_str())
+            .collect();
+        if !expired.is_empty() {
+            let _ = writeln!(
+                md,
+                "> [!WARNING]\n> The checkpoint of {} was older than GitHub keeps deliveries: failed events from that gap are lost. Run this job more often than the retention.\n",
+                expired.join(", ")
+            );
+        }
+
+        let rows = |events: Vec<(&str, &EventSummary, String)>| -> String {
+            let mut table = String::from(
+                "| Hook | Event | Action | GUID | First failure | First failed at | Note |\n|---|---|---|---|---|---|---|\n",
+            );
+            let total = events.len();
+            for (hook, event, note) in events.into_iter().take(MAX_SUMMARY_ROWS) {
+                let _ = writeln!(
+                    table,
+                    "| `{hook}` | {} | {} | `{}` | {} | {} | {} |",
+                    cell(&event.event),
+                    cell(event.action.as_deref().unwrap_or("")),
+                    cell(&event.guid),
+                    cell(&event.first_failure_status),
+                    rfc3339(event.first_failed_at),
+                    cell(&note)
+                );
+            }
+            if total > MAX_SUMMARY_ROWS {
+                let _ = writeln!(table, "\n… and {} more.", total - MAX_SUMMARY_ROWS);
+            }
+            table
+        };
+        let section =
+            |md: &mut String, heading: &str, events: Vec<(&str, &EventSummary, String)>| {
+                if !events.is_empty() {
+                    let _ = writeln!(md, "### {heading}\n\n{}", rows(events));
+                }
+            };
+        section(
+            &mut md,
+            if self.dry_run {
+                "Would redeliver"
+            } else {
+                "Redelivered"
+            },
+            self.hooks
+                .iter()
+                .flat_map(|hook| {
+                    hook.redelivered.iter().map(move |r| {
+                        (
+                            hook.hook.as_str(),
+                            &r.event,
+                            format!("attempt {} of {}", r.attempt, self.max_attempts),
+                        )
+                    })
+                })
+                .collect(),
+        );
+        section(
+            &mut md,
+            &format!("Given up after {} redeliveries", self.max_attempts),
+            self.hooks
+                .iter()
+                .flat_map(|hook| {
+                    hook.given_up
+                        .iter()
+                        .map(move |e| (hook.hook.as_str(), e, "never retried again".to_owned()))
+                })
+                .collect(),
+        );
+        section(
+            &mut md,
+            "Refused by GitHub",
+            self.hooks
+                .iter()
+                .flat_map(|hook| {
+                    hook.refused
+                        .iter()
+                        .map(move |r| (hook.hook.as_str(), &r.event, r.reason.clone()))
+                })
+                .collect(),
+        );
+        section(
+            &mut md,
+            "Left for the next run",
+            self.hooks
+                .iter()
+                .flat_map(|hook| {
+                    hook.deferred
+                        .iter()
+                        .map(move |e| (hook.hook.as_str(), e, String::new()))
+                })
+                .collect(),
+        );
+        section(
+            &mut md,
+            "Filtered out by `events` / `exclude-events`",
+            self.hooks
+                .iter()
+                .flat_map(|hook| {
+                    hook.filtered
+                        .iter()
+                        .map(move |e| (hook.hook.as_str(), e, String::new()))
+                })
+                .collect(),
+        );
+        if !self.errors.is_empty() {
+            let _ = writeln!(md, "### Errors\n");
+            for error in &self.errors {
+                let _ = writeln!(md, "- {}", cell(error));
+            }
+            md.push('\n');
+        }
+        let _ = writeln!(
+            md,
+            "<sub>{} list, {} redelivery and {} other requests to GitHub.{}</sub>",
+            self.requests.list,
+            self.requests.redeliver,
+            self.requests.other,
+            if self.checkpoint_saved {
+                ""
+            } else {
+                " The checkpoint was not saved."
+            }
+        );
+        md
+    }
+}
+
+/// Rows per table in the summary: the summary must stay well under 1 MiB.
+const MAX_SUMMARY_ROWS: usize = 300;
+
+pub fn rfc3339(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// Makes text safe for a Markdown table cell.
+fn cell(text: &str) -> String {
+    text.replace('|', "\\|").replace(['\n', '\r'], " ")
+}
+
+/// Formats outputs for `$GITHUB_OUTPUT`: `name=value`, or the heredoc form with a random
+/// delimiter for values that hold a newline.
+pub fn format_outputs(outputs: &[(&str, String)]) -> String {
+    let mut text = String::new();
+    for (name, value) in outputs {
+        if value.contains('\n') || value.contains('\r') {
+            let delimiter = loop {
+                let candidate = format!("ghadelimiter_{:032x}", rand::random::<u128>());
+                if !value.contains(&candidate) {
+                    break candidate;
+                }
+            };
+            let _ = write!(text, "{name}<<{delimiter}\n{value}\n{delimiter}\n");
+        } else {
+            let _ = writeln!(text, "{name}={value}");
+        }
+    }
+    text
+}
+
+/// Appends `text` to the file the runner named, in one write.
+pub fn append_to_file(path: &Path, text: &str) -> anyhow::Result<()> {
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+        .with_context(|| format!("failed to open `{}`", path.display()))?;
+    file.write_all(text.as_bytes())
+        .with_context(|| format!("failed to write `{}`", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outputs_use_heredocs_only_for_multiline_values() {
+        let text = format_outputs(&[("count", "3".to_owned()), ("text", "a\nb".to_owned())]);
+        let mut lines = text.lines();
+        assert_eq!(lines.next(), Some("count=3"));
+        let opener = lines.next().expect("heredoc opener");
+        let delimiter = opener.strip_prefix("text<<").expect("heredoc");
+        assert!(delimiter.starts_with("ghadelimiter_"));
+        assert_eq!(lines.next(), Some("a"));
+        assert_eq!(lines.next(), Some("b"));
+        assert_eq!(lines.next(), Some(delimiter));
+        assert!(text.ends_with('\n'));
+    }
+
+    #[test]
+    fn table_cells_cannot_break_the_table() {
+        assert_eq!(cell("a|b\nc"), "a\\|b c");
+    }
+}

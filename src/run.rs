@@ -1,0 +1,549 @@
+//! One run, as a pipeline of verbs: `load_checkpoint`, then for each hook
+//! `list_deliveries` → `plan_redeliveries` → `redeliver` → `advance_checkpoint`, then
+//! `save_checkpoint`.
+//!
+//! The safety rules live here and in [`crate::plan`]:
+//! - the checkpoint of a hook only moves when every step for it succeeded, and never past
+//!   an event left for later;
+//! - the retry bookkeeping is saved even when a run fails, so the next run neither repeats
+//!   what was done nor forgets how often an event was tried.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use anyhow::Context;
+use chrono::Utc;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::checkpoint::{CheckpointDocument, HookState, MAX_DOCUMENT_BYTES};
+use crate::client::{ApiError, Credential, GitHubClient, RequestKind, RetryPolicy, Sleeper};
+use crate::hooks::Hook;
+use crate::log::Log;
+use crate::plan::{
+    Delivery, Plan, PlanOptions, Planner, WindowOptions, next_checkpoint, scan_window,
+};
+use crate::report::{HookReport, RedeliveredEvent, RefusedRedelivery, RunReport, rfc3339};
+use crate::settings::Settings;
+use crate::store::{CheckpointStore, StoreSpec};
+
+/// How far before the checkpoint each scan starts again: deliveries can be recorded a while
+/// after they started (receivers get 10 s, 30 s on GHES), and clocks drift.
+pub const OVERLAP: chrono::Duration = chrono::Duration::minutes(5);
+/// How long a redelivery may take to appear in the list before it is counted as lost.
+pub const PENDING_GRACE: chrono::Duration = chrono::Duration::minutes(10);
+/// GitHub's maximum page size for delivery lists.
+pub const PER_PAGE: u32 = 100;
+
+/// What a run needs besides its settings: where it logs, how it sleeps, and whether it
+/// was asked to stop (SIGTERM in `--every` mode).
+#[derive(Clone, Debug)]
+pub struct RunContext {
+    pub log: Log,
+    pub sleeper: Sleeper,
+    pub retry: RetryPolicy,
+    pub stop: Arc<AtomicBool>,
+}
+
+impl RunContext {
+    pub fn new(log: Log, settings: &Settings) -> Self {
+        Self {
+            log,
+            sleeper: Sleeper::Real,
+            retry: RetryPolicy {
+                max_wait: settings.max_wait,
+                ..RetryPolicy::default()
+            },
+            stop: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    fn stop_requested(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
+    }
+}
+
+/// The installation of the App on a repository.
+/// <https://docs.github.com/en/rest/apps/apps#get-a-repository-installation-for-the-authenticated-app>
+#[derive(Deserialize)]
+struct Installation {
+    id: u64,
+}
+
+/// <https://docs.github.com/en/rest/apps/apps#create-an-installation-access-token-for-an-app>
+#[derive(Deserialize)]
+struct InstallationToken {
+    token: String,
+}
+
+/// Runs once over every hook. `Err` means nothing could be done at all (the checkpoint
+/// could not be read); partial failures are in the report's `errors`.
+pub async fn run_once(settings: &Settings, context: &RunContext) -> anyhow::Result<RunReport> {
+    let log = &context.log;
+    if let Some(token) = &settings.token {
+        log.mask(secrecy::ExposeSecret::expose_secret(token));
+    }
+    let client = GitHubClient::new(
+        &settings.api_url,
+        settings.app.clone(),
+        settings.token.clone(),
+        context.retry.clone(),
+        context.sleeper.clone(),
+        log.clone(),
+    )?;
+    let mut store = CheckpointStore::open(&settings.store)?;
+
+    if settings.store.needs_token() && !client.has_token() {
+        obtain_installation_token(&client, settings).await?;
+    }
+    let mut document = load_checkpoint(&mut store, &client, settings, log).await?;
+
+    let mut report = RunReport {
+        dry_run: settings.dry_run,
+        max_attempts: settings.max_attempts,
+        hooks: Vec::new(),
+        requests: Default::default(),
+        checkpoint_saved: false,
+        errors: Vec::new(),
+    };
+    let mut rate_limited = false;
+    for hook in &settings.hooks {
+        let key = hook.to_string();
+        let _group = log.group(&format!("Hook `{key}`"));
+        let mut state = if settings.store == StoreSpec::None {
+            HookState::default()
+        } else {
+            document.hook(&key)
+        };
+        let hook_report = process_hook(
+            hook,
+            &mut state,
+            &client,
+            settings,
+            context,
+            &mut rate_limited,
+        )
+        .await;
+        if let Some(error) = &hook_report.error {
+            log.error(&format!("hook `{key}`: {error}"));
+            report.errors.push(format!("hook `{key}`: {error}"));
+        }
+        report.hooks.push(hook_report);
+        document.set_hook(&key, state);
+    }
+
+    if settings.dry_run || settings.store == StoreSpec::None {
+        log.info("Dry run or stateless: no checkpoint written.");
+    } else {
+        match save_checkpoint(&mut store, &client, &mut document, settings, log).await {
+            Ok(()) => report.checkpoint_saved = true,
+            Err(error) => {
+                let error = format!("{error:#}");
+                log.error(&error);
+                report.errors.push(error);
+            }
+        }
+    }
+    report.requests = client.counts();
+    Ok(report)
+}
+
+/// Gets an installation token for the workflow's repository, narrowed to writing its
+/// variables, so no personal access token is needed.
+async fn obtain_installation_token(
+    client: &GitHubClient,
+    settings: &Settings,
+) -> anyhow::Result<()> {
+    let StoreSpec::Variable { repository, .. } = &settings.store else {
+        return Ok(());
+    };
+    let installation: Installation = client
+        .get_json(
+            &format!("/repos/{repository}/installation"),
+            Credential::AppJwt,
+        )
+        .await
+        .map_err(|error| explain_app_error(error, repository))
+        .with_context(|| format!("failed to find the App's installation on {repository}"))?;
+    let name = repository.rsplit('/').next().unwrap_or(repository);
+    let body = json!({ "repositories": [name], "permissions": { "variables": "write" } });
+    let token: InstallationToken = client
+        .post_json(
+            &format!("/app/installations/{}/access_tokens", installation.id),
+            Credential::AppJwt,
+            &body,
+        )
+        .await
+        .map_err(|error| match error.status() {
+            Some(403) | Some(422) => anyhow::Error::new(error).context(
+                "the App needs the repository permission \"Variables: write\" (App settings → Permissions), and the installation must accept it",
+            ),
+            _ => explain_app_error(error, repository),
+        })
+        .context("failed to get an installation token for the checkpoint variable")?;
+    client.set_token(secrecy::SecretString::from(token.token));
+    Ok(())
+}
+
+fn explain_app_error(error: ApiError, repository: &str) -> anyhow::Error {
+    match error.status() {
+        Some(401) => anyhow::Error::new(error)
+            .context("GitHub refused the App's JWT: check `app-id` (or `client-id`) and that `private-key` is this App's current key"),
+        Some(404) => anyhow::Error::new(error).context(format!(
+            "the App is not installed on {repository}: install it there, or pass a `token`"
+        )),
+        _ => anyhow::Error::new(error),
+    }
+}
+
+async fn load_checkpoint(
+    store: &mut CheckpointStore,
+    client: &GitHubClient,
+    settings: &Settings,
+    log: &Log,
+) -> anyhow::Result<CheckpointDocument> {
+    let _group = log.group(&format!("Checkpoint: {}", settings.store));
+    let document = store.load(client).await?;
+    if document.legacy_checkpoint.is_some() {
+        log.info("Read the docs script's checkpoint (epoch milliseconds); it will be rewritten in this tool's format.");
+    }
+    Ok(document)
+}
+
+async fn save_checkpoint(
+    store: &mut CheckpointStore,
+    client: &GitHubClient,
+    document: &mut CheckpointDocument,
+    settings: &Settings,
+    log: &Log,
+) -> anyhow::Result<()> {
+    let (json, dropped) = document.encode(Utc::now(), settings.retention, MAX_DOCUMENT_BYTES)?;
+    if dropped > 0 {
+        log.warning(&format!(
+            "the checkpoint would exceed {MAX_DOCUMENT_BYTES} bytes: forgot the retry counts of the {dropped} oldest failing events, which may be retried again"
+        ));
+    }
+    store.save(client, &json).await?;
+    log.info(&format!("Saved the checkpoint to the {}.", settings.store));
+    Ok(())
+}
+
+/// Lists, plans and redelivers for one hook, and updates its state.
+async fn process_hook(
+    hook: &Hook,
+    state: &mut HookState,
+    client: &GitHubClient,
+    settings: &Settings,
+    context: &RunContext,
+    rate_limited: &mut bool,
+) -> HookReport {
+    let log = &context.log;
+    let listed_at = Utc::now();
+    let window = scan_window(
+        state.checkpoint,
+        listed_at,
+        &WindowOptions {
+            first_run_lookback: settings.since,
+            overlap: OVERLAP,
+            retention: settings.retention,
+        },
+    );
+    let mut report = HookReport {
+        hook: hook.to_string(),
+        since: window.since,
+        checkpoint: state.checkpoint,
+        checkpoint_advanced: false,
+        checkpoint_expired: window.checkpoint_expired,
+        scanned: 0,
+        failing: 0,
+        redelivered: Vec::new(),
+        given_up: Vec::new(),
+        filtered: Vec::new(),
+        deferred: Vec::new(),
+        already_given_up: 0,
+        refused: Vec::new(),
+        error: None,
+    };
+    if window.checkpoint_expired {
+        log.warning(&format!(
+            "the checkpoint of `{hook}` ({}) is older than GitHub's {}-day retention: failed events from before {} are lost for good; schedule this job more often",
+            state.checkpoint.map(rfc3339).unwrap_or_default(),
+            settings.retention.num_days(),
+            rfc3339(window.since)
+        ));
+    }
+    log.info(&format!(
+        "Scanning deliveries since {}.",
+        rfc3339(window.since)
+    ));
+
+    let planner = match list_deliveries(hook, window.since, client, log).await {
+        Ok(planner) => planner,
+        Err(error) => {
+            *rate_limited |= matches!(error, ApiError::RateLimited { .. });
+            report.error = Some(format!("{:#}", explain_hook_error(error, hook)));
+            return report;
+        }
+    };
+    let plan = planner.plan(
+        state,
+        listed_at,
+        &PlanOptions {
+            max_attempts: settings.max_attempts,
+            max_redeliveries: settings.max_redeliveries,
+            pending_grace: PENDING_GRACE,
+            filter: settings.filter.clone(),
+        },
+    );
+    log_plan(&plan, log);
+    report.scanned = plan.scanned;
+    report.failing = plan.failing;
+    report.already_given_up = plan.already_given_up;
+    report.filtered = plan.filtered.clone();
+    report.deferred = plan.deferred.iter().chain(&plan.pending).cloned().collect();
+    report.given_up = plan.given_up.clone();
+    for event in &plan.given_up {
+        log.warning(&format!(
+            "giving up on {} event {} of `{hook}` after {} failed redeliveries (first failure: {})",
+            event.event, event.guid, event.previous_attempts, event.first_failure_status
+        ));
+    }
+
+    if settings.dry_run {
+        report.redelivered = plan
+            .redeliver
+            .iter()
+            .map(|planned| RedeliveredEvent {
+                delivery_id: planned.delivery_id,
+                attempt: planned.summary.previous_attempts + 1,
+                event: planned.summary.clone(),
+            })
+            .collect();
+        for planned in &plan.redeliver {
+            log.info(&format!(
+                "Would redeliver {} {} (delivery {}).",
+                planned.summary.event, planned.summary.guid, planned.delivery_id
+            ));
+        }
+        return report;
+    }
+
+    // From here on, the bookkeeping records what is done, as it is done.
+    let now = Utc::now();
+    for event in &plan.given_up {
+        state.record_given_up(&event.guid, now);
+    }
+    for guid in &plan.resolved {
+        state.forget(guid);
+    }
+    let completed = redeliver(
+        hook,
+        &plan,
+        state,
+        client,
+        settings,
+        context,
+        rate_limited,
+        &mut report,
+    )
+    .await;
+    if completed && report.error.is_none() {
+        let checkpoint = match report
+            .deferred
+            .iter()
+            .map(|event| event.first_failed_at)
+            .min()
+        {
+            // Events not reached because of a stop: the checkpoint stays before them.
+            Some(oldest) => next_checkpoint(&plan, listed_at).min(oldest),
+            None => next_checkpoint(&plan, listed_at),
+        };
+        state.checkpoint = Some(checkpoint);
+        report.checkpoint = Some(checkpoint);
+        report.checkpoint_advanced = true;
+    } else {
+        log.warning(&format!(
+            "the checkpoint of `{hook}` stays at {}: the next run scans this window again",
+            state
+                .checkpoint
+                .map(rfc3339)
+                .unwrap_or_else(|| "its first-run look-back".to_owned())
+        ));
+    }
+    report
+}
+
+/// Lists the hook's deliveries, newest first, page by page, and stops at the first page
+/// that reaches back past `since`: no page is fetched that the window does not need.
+async fn list_deliveries(
+    hook: &Hook,
+    since: chrono::DateTime<Utc>,
+    client: &GitHubClient,
+    log: &Log,
+) -> Result<Planner, ApiError> {
+    let credential = if hook.uses_app_jwt() {
+        Credential::AppJwt
+    } else {
+        Credential::Token
+    };
+    let mut planner = Planner::new();
+    let mut route = Some(format!("{}?per_page={PER_PAGE}", hook.deliveries_path()));
+    let mut pages = 0;
+    while let Some(current) = route.take() {
+        let (deliveries, next) = client.get_page::<Delivery>(&current, credential).await?;
+        pages += 1;
+        let mut reached_since = false;
+        for delivery in deliveries {
+            if delivery.delivered_at >= since {
+                planner.observe(delivery);
+            } else {
+                reached_since = true;
+            }
+        }
+        if !reached_since {
+            route = next;
+        }
+    }
+    log.info(&format!(
+        "Scanned {} deliveries in {pages} page(s).",
+        planner.scanned()
+    ));
+    Ok(planner)
+}
+
+fn log_plan(plan: &Plan, log: &Log) {
+    log.info(&format!(
+        "{} event(s) failing: {} to redeliver, {} given up now, {} filtered out, {} left for later, {} awaiting an earlier redelivery's result, {} given up before.",
+        plan.failing,
+        plan.redeliver.len(),
+        plan.given_up.len(),
+        plan.filtered.len(),
+        plan.deferred.len(),
+        plan.pending.len(),
+        plan.already_given_up
+    ));
+}
+
+/// Redelivers the plan's events one at a time, paced. Returns `false` when it stopped
+/// early (rate limit, GitHub failing, shutdown); the events not reached are reported as
+/// left for later.
+#[allow(clippy::too_many_arguments)]
+async fn redeliver(
+    hook: &Hook,
+    plan: &Plan,
+    state: &mut HookState,
+    client: &GitHubClient,
+    settings: &Settings,
+    context: &RunContext,
+    rate_limited: &mut bool,
+    report: &mut HookReport,
+) -> bool {
+    let log = &context.log;
+    let credential = if hook.uses_app_jwt() {
+        Credential::AppJwt
+    } else {
+        Credential::Token
+    };
+    if !plan.redeliver.is_empty() && !settings.redelivery_interval.is_zero() {
+        log.info(&format!(
+            "Redelivering {} event(s), {} apart.",
+            plan.redeliver.len(),
+            crate::client::format_duration(settings.redelivery_interval)
+        ));
+    }
+    for (index, planned) in plan.redeliver.iter().enumerate() {
+        if *rate_limited || context.stop_requested() {
+            let reason = if *rate_limited {
+                "rate limit"
+            } else {
+                "shutdown requested"
+            };
+            log.notice(&format!(
+                "stopping redeliveries of `{hook}` ({reason}); {} event(s) left for the next run",
+                plan.redeliver.len() - index
+            ));
+            report
+                .deferred
+                .extend(plan.redeliver[index..].iter().map(|p| p.summary.clone()));
+            return !*rate_limited;
+        }
+        if index > 0 && !settings.redelivery_interval.is_zero() {
+            client.sleeper().sleep(settings.redelivery_interval).await;
+        }
+        let route = hook.redelivery_path(planned.delivery_id);
+        let attempt = planned.summary.previous_attempts + 1;
+        match client
+            .post(&route, credential, None, RequestKind::Redeliver)
+            .await
+        {
+            Ok(_) => {
+                state.record_attempt(&planned.summary.guid, Utc::now());
+                log.info(&format!(
+                    "Redelivered {} {} (delivery {}, attempt {attempt} of {}).",
+                    planned.summary.event,
+                    planned.summary.guid,
+                    planned.delivery_id,
+                    settings.max_attempts
+                ));
+                report.redelivered.push(RedeliveredEvent {
+                    delivery_id: planned.delivery_id,
+                    attempt,
+                    event: planned.summary.clone(),
+                });
+            }
+            Err(ApiError::Status {
+                status, message, ..
+            }) if (400..500).contains(&status) && status != 401 && status != 403 => {
+                // This one delivery is refused (too old, gone, validation): count the attempt
+                // so it is bounded like any failure, and go on with the others.
+                state.record_attempt(&planned.summary.guid, Utc::now());
+                let reason = format!("{status}: {message}");
+                log.warning(&format!(
+                    "GitHub refused to redeliver {} (delivery {}): {reason}",
+                    planned.summary.guid, planned.delivery_id
+                ));
+                report.refused.push(RefusedRedelivery {
+                    delivery_id: planned.delivery_id,
+                    reason,
+                    event: planned.summary.clone(),
+                });
+                report.error.get_or_insert_with(|| {
+                    "GitHub refused some redeliveries; they are retried next run".to_owned()
+                });
+            }
+            Err(error) => {
+                *rate_limited |= matches!(error, ApiError::RateLimited { .. });
+                report.error = Some(format!("{:#}", explain_hook_error(error, hook)));
+                report
+                    .deferred
+                    .extend(plan.redeliver[index..].iter().map(|p| p.summary.clone()));
+                return false;
+            }
+        }
+    }
+    true
+}
+
+fn explain_hook_error(error: ApiError, hook: &Hook) -> anyhow::Error {
+    let advice = match (error.status(), hook) {
+        (Some(401), Hook::App) => Some("GitHub refused the App's JWT: check `app-id` (or `client-id`) and that `private-key` is this App's current key".to_owned()),
+        (Some(401), _) => Some("GitHub refused the token: it is invalid, expired or revoked".to_owned()),
+        (Some(404), Hook::Repo { owner, repo, .. }) => Some(format!(
+            "hook not found: check the hook id, and that the token has admin on {owner}/{repo} (GitHub answers 404 to tokens without it)"
+        )),
+        (Some(404), Hook::Org { org, .. }) => Some(format!(
+            "hook not found: check the hook id, and that the token belongs to an owner of {org} with `admin:org_hook`"
+        )),
+        (Some(403), Hook::Org { org, .. }) => Some(format!(
+            "the token may not manage the hooks of {org}: it needs `admin:org_hook` (classic) or \"Webhooks\" (fine-grained) as an owner"
+        )),
+        (Some(403), Hook::Repo { owner, repo, .. }) => Some(format!(
+            "the token may not manage the hooks of {owner}/{repo}: it needs admin on the repository"
+        )),
+        _ => None,
+    };
+    match advice {
+        Some(advice) => anyhow::Error::new(error).context(advice),
+        None => anyhow::Error::new(error),
+    }
+}

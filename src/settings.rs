@@ -1,0 +1,504 @@
+//! Checks every setting before any request, and turns them into [`Settings`].
+//!
+//! Each problem becomes one line that names the input (`app-id` inside Actions, `--app-id`
+//! on the command line) and says what to do; all problems are reported at once.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::Uri;
+use secrecy::SecretString;
+
+use crate::app_auth::{AppSigner, Issuer};
+use crate::filter::{EventFilter, parse_event_list};
+use crate::hooks::{Hook, parse_hooks};
+use crate::inputs::RawSettings;
+use crate::store::{StoreSpec, check_state_path};
+
+/// The checkpoint variable's name when none is given.
+pub const DEFAULT_VARIABLE_NAME: &str = "WEBHOOK_REDELIVERY_CHECKPOINT";
+/// The state file outside Actions when none is given.
+pub const DEFAULT_STATE_FILE: &str = "redeliver-state.json";
+pub const DEFAULT_API_URL: &str = "https://api.github.com";
+
+/// Validated settings of a run.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub actions: bool,
+    pub hooks: Vec<Hook>,
+    pub app: Option<Arc<AppSigner>>,
+    pub token: Option<SecretString>,
+    pub api_url: Uri,
+    pub store: StoreSpec,
+    /// `owner/name` of the repository the workflow runs in, when known.
+    pub repository: Option<String>,
+    pub dry_run: bool,
+    pub filter: EventFilter,
+    pub max_attempts: u32,
+    pub max_redeliveries: usize,
+    pub redelivery_interval: Duration,
+    pub max_wait: Duration,
+    pub retention: chrono::Duration,
+    pub since: chrono::Duration,
+    pub json: bool,
+    pub every: Option<Duration>,
+    pub debug: bool,
+    pub output_file: Option<PathBuf>,
+    pub summary_file: Option<PathBuf>,
+}
+
+/// Everything wrong with the settings, one line each.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputErrors(pub Vec<String>);
+
+impl fmt::Display for InputErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0.join("\n"))
+    }
+}
+
+impl std::error::Error for InputErrors {}
+
+/// Collects problems, naming settings the way the user wrote them.
+struct Problems {
+    actions: bool,
+    list: Vec<String>,
+}
+
+impl Problems {
+    fn fail(&mut self, input: &str, problem: String) {
+        let name = if self.actions {
+            format!("input `{input}`")
+        } else {
+            format!("`--{input}`")
+        };
+        self.list.push(format!("{name} {problem}"));
+    }
+
+    /// A whole number in `min..=max`, or `default` when not given.
+    fn number(
+        &mut self,
+        input: &str,
+        text: &Option<String>,
+        default: u64,
+        min: u64,
+        max: u64,
+    ) -> u64 {
+        let Some(text) = text else {
+            return default;
+        };
+        match text.trim().parse::<u64>() {
+            Ok(value) if (min..=max).contains(&value) => value,
+            _ => {
+                self.fail(
+                    input,
+                    format!(
+                        "must be a whole number from {min} to {max} (got `{}`)",
+                        text.trim()
+                    ),
+                );
+                default
+            }
+        }
+    }
+
+    /// A duration, or `default` when not given.
+    fn duration(&mut self, input: &str, text: &Option<String>, default: Duration) -> Duration {
+        let Some(text) = text else {
+            return default;
+        };
+        parse_duration(text).unwrap_or_else(|| {
+            self.fail(
+                input,
+                format!(
+                    "must be a duration such as `1s`, `500ms` or `5m` (got `{}`)",
+                    text.trim()
+                ),
+            );
+            default
+        })
+    }
+}
+
+fn parse_bool(text: &str) -> Option<bool> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "true" | "yes" | "1" | "on" => Some(true),
+        "false" | "no" | "0" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+/// `90s`, `5m`, `1h 30m`, `500ms`; a bare number is seconds.
+fn parse_duration(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    if let Ok(seconds) = text.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    humantime::parse_duration(text).ok()
+}
+
+/// Repository Actions variable names: `[A-Za-z0-9_]`, not starting with a digit or with
+/// `GITHUB_`. <https://docs.github.com/en/actions/reference/workflows-and-actions/variables#naming-conventions-for-configuration-variables>
+pub fn check_variable_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("must not be empty".to_owned());
+    }
+    if let Some(bad) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '_'))
+    {
+        return Err(format!(
+            "`{name}` may only hold letters, digits and `_` (found `{bad}`)"
+        ));
+    }
+    if name.starts_with(|c: char| c.is_ascii_digit()) {
+        return Err(format!("`{name}` must not start with a digit"));
+    }
+    if name.to_ascii_uppercase().starts_with("GITHUB_") {
+        return Err(format!("`{name}` must not start with GITHUB_"));
+    }
+    Ok(())
+}
+
+fn check_repository(repository: &str) -> bool {
+    let mut parts = repository.split('/');
+    let valid = |part: Option<&str>| {
+        part.is_some_and(|part| {
+            !part.is_empty()
+                && part != "."
+                && part != ".."
+                && part
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        })
+    };
+    valid(parts.next()) && valid(parts.next()) && parts.next().is_none()
+}
+
+fn parse_api_url(text: &str) -> Result<Uri, String> {
+    let trimmed = text.trim().trim_end_matches('/');
+    let uri: Uri = trimmed.parse().map_err(|_| {
+        format!("`{text}` is not a URL; use e.g. https://api.github.com or https://HOST/api/v3")
+    })?;
+    match uri.scheme_str() {
+        Some("http") | Some("https") if uri.host().is_some_and(|host| !host.is_empty()) => {}
+        _ => {
+            return Err(format!(
+                "`{text}` is not an http(s) URL; use e.g. https://api.github.com or https://HOST/api/v3"
+            ));
+        }
+    }
+    if uri.query().is_some() {
+        return Err(format!("`{text}` must not have a query string"));
+    }
+    Ok(uri)
+}
+
+/// github.com and GHE.com keep deliveries 3 days, GHES 7.
+/// <https://docs.github.com/en/webhooks/testing-and-troubleshooting-webhooks/redelivering-webhooks>
+fn default_retention_days(api_url: &Uri) -> i64 {
+    match api_url.host() {
+        Some(host) if host == "api.github.com" || host.ends_with(".ghe.com") => 3,
+        _ => 7,
+    }
+}
+
+fn read_secret_file(path: &str) -> Result<String, String> {
+    std::fs::read_to_string(path).map_err(|error| format!("cannot read `{path}`: {error}"))
+}
+
+impl Settings {
+    /// Checks everything that can be checked without the network.
+    pub fn from_raw(raw: RawSettings) -> Result<Settings, InputErrors> {
+        let mut problems = Problems {
+            actions: raw.actions,
+            list: Vec::new(),
+        };
+
+        let hooks = match parse_hooks(raw.hooks.as_deref().unwrap_or("app")) {
+            Ok(hooks) => hooks,
+            Err(problem) => {
+                problems.fail("hooks", format!("has a bad line: {problem}"));
+                Vec::new()
+            }
+        };
+
+        // Credentials.
+        let private_key = match (&raw.private_key, &raw.private_key_file) {
+            (Some(key), _) => Some(key.clone()),
+            (None, Some(path)) => match read_secret_file(path) {
+                Ok(key) => Some(key),
+                Err(problem) => {
+                    problems.fail("private-key-file", problem);
+                    None
+                }
+            },
+            (None, None) => None,
+        };
+        let token = match (&raw.token, &raw.token_file) {
+            (Some(token), _) => Some(token.trim().to_owned()),
+            (None, Some(path)) => match read_secret_file(path) {
+                Ok(token) => Some(token.trim().to_owned()).filter(|token| !token.is_empty()),
+                Err(problem) => {
+                    problems.fail("token-file", problem);
+                    None
+                }
+            },
+            (None, None) => None,
+        };
+        if let Some(token) = &token
+            && token.chars().any(|c| c.is_whitespace() || c.is_control())
+        {
+            problems.fail(
+                "token",
+                "holds spaces or line breaks: pass the token alone".to_owned(),
+            );
+        }
+        let issuer = match (&raw.client_id, &raw.app_id) {
+            (Some(client_id), _) => {
+                let client_id = client_id.trim();
+                if client_id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '.')
+                {
+                    Some(Issuer::ClientId(client_id.to_owned()))
+                } else {
+                    problems.fail(
+                        "client-id",
+                        format!("`{client_id}` is not a client ID (like Iv23li...)"),
+                    );
+                    None
+                }
+            }
+            (None, Some(app_id)) => match app_id.trim().parse::<u64>() {
+                Ok(id) if id > 0 => Some(Issuer::AppId(id)),
+                _ => {
+                    problems.fail(
+                        "app-id",
+                        format!(
+                            "must be the App's numeric ID, e.g. 123456 (got `{}`)",
+                            app_id.trim()
+                        ),
+                    );
+                    None
+                }
+            },
+            (None, None) => None,
+        };
+        let wants_app = hooks.contains(&Hook::App);
+        let app = match (issuer, private_key) {
+            (Some(issuer), Some(key)) => match AppSigner::new(&SecretString::from(key), issuer) {
+                Ok(signer) => Some(Arc::new(signer)),
+                Err(problem) => {
+                    problems.fail("private-key", problem);
+                    None
+                }
+            },
+            (Some(_), None) if wants_app => {
+                problems.fail(
+                    "private-key",
+                    "is missing: the `app` hook needs the App's private key".to_owned(),
+                );
+                None
+            }
+            (None, Some(_)) if wants_app && raw.app_id.is_none() && raw.client_id.is_none() => {
+                problems.fail(
+                    "app-id",
+                    "is missing: the `app` hook needs the App's ID (or `client-id`)".to_owned(),
+                );
+                None
+            }
+            (None, None) if wants_app => {
+                problems.fail(
+                    "app-id",
+                    "is missing: the `app` hook needs `app-id` (or `client-id`) and `private-key`"
+                        .to_owned(),
+                );
+                None
+            }
+            _ => None,
+        };
+        if hooks.iter().any(|hook| !hook.uses_app_jwt()) && token.is_none() {
+            problems.fail(
+                "token",
+                "is missing: org and repo hooks need a token with admin on the hook (`admin:org_hook` or repository admin)".to_owned(),
+            );
+        }
+
+        // Where the checkpoint lives.
+        let store = match (&raw.state, &raw.variable_name) {
+            (Some(state), _) => parse_store(state.trim(), &mut problems),
+            (None, Some(name)) => Some(StoreSpec::Variable {
+                repository: String::new(),
+                name: name.trim().to_owned(),
+            }),
+            (None, None) if raw.actions => Some(StoreSpec::Variable {
+                repository: String::new(),
+                name: DEFAULT_VARIABLE_NAME.to_owned(),
+            }),
+            (None, None) => Some(StoreSpec::File(PathBuf::from(DEFAULT_STATE_FILE))),
+        };
+        let repository = raw.repository.as_deref().map(str::trim).map(str::to_owned);
+        let store = match store {
+            Some(StoreSpec::Variable { name, .. }) => {
+                let input = if raw.state.is_some() {
+                    "state"
+                } else {
+                    "variable-name"
+                };
+                if let Err(problem) = check_variable_name(&name) {
+                    problems.fail(input, problem);
+                }
+                let repository = match &repository {
+                    Some(repository) if check_repository(repository) => repository.clone(),
+                    Some(repository) => {
+                        problems.fail(
+                            "repository",
+                            format!("`{repository}` is not of the form owner/name"),
+                        );
+                        String::new()
+                    }
+                    None => {
+                        problems.fail("repository", missing_repository(raw.actions));
+                        String::new()
+                    }
+                };
+                if token.is_none() && app.is_none() {
+                    problems.fail(
+                        "token",
+                        "is missing: the checkpoint variable needs a token with \"Variables: write\", or the App's credentials to get an installation token".to_owned(),
+                    );
+                }
+                Some(StoreSpec::Variable { repository, name })
+            }
+            other => other,
+        };
+
+        let api_url = match parse_api_url(raw.api_url.as_deref().unwrap_or(DEFAULT_API_URL)) {
+            Ok(uri) => Some(uri),
+            Err(problem) => {
+                problems.fail("api-url", problem);
+                None
+            }
+        };
+
+        let dry_run = match raw.dry_run.as_deref().map(parse_bool) {
+            None => false,
+            Some(Some(value)) => value,
+            Some(None) => {
+                problems.fail("dry-run", "must be `true` or `false`".to_owned());
+                false
+            }
+        };
+
+        let mut filter = EventFilter::default();
+        for (input, text, list) in [
+            ("events", &raw.events, &mut filter.include),
+            ("exclude-events", &raw.exclude_events, &mut filter.exclude),
+        ] {
+            if let Some(text) = text {
+                match parse_event_list(text) {
+                    Ok(patterns) => *list = patterns,
+                    Err(entry) => problems.fail(
+                        input,
+                        format!("has `{entry}`, which is not `event` or `event.action` (e.g. `workflow_job.queued`)"),
+                    ),
+                }
+            }
+        }
+
+        let max_attempts = problems.number("max-attempts", &raw.max_attempts, 3, 1, 100) as u32;
+        let max_redeliveries =
+            problems.number("max-redeliveries", &raw.max_redeliveries, 200, 1, 100_000) as usize;
+        let retention_days = raw
+            .retention_days
+            .as_ref()
+            .map(|_| problems.number("retention-days", &raw.retention_days, 3, 1, 90) as i64);
+
+        let redelivery_interval = problems.duration(
+            "redelivery-interval",
+            &raw.redelivery_interval,
+            Duration::from_secs(1),
+        );
+        let max_wait = problems.duration("max-wait", &raw.max_wait, Duration::from_secs(300));
+        let since = problems.duration("since", &raw.since, Duration::from_secs(24 * 3600));
+        let every = raw
+            .every
+            .as_ref()
+            .map(|_| problems.duration("every", &raw.every, Duration::from_secs(300)));
+        if every.is_some_and(|every| every.is_zero()) {
+            problems.fail("every", "must be longer than zero".to_owned());
+        }
+        if since.is_zero() {
+            problems.fail("since", "must be longer than zero".to_owned());
+        }
+
+        if let Some(StoreSpec::File(path)) = &store
+            && let Err(problem) = check_state_path(path)
+        {
+            problems.fail("state", problem);
+        }
+
+        let output_file = raw.output_file.as_ref().map(PathBuf::from);
+        let summary_file = raw.summary_file.as_ref().map(PathBuf::from);
+        match (problems.list.is_empty(), api_url, store) {
+            (true, Some(api_url), Some(store)) => {
+                let retention_days =
+                    retention_days.unwrap_or_else(|| default_retention_days(&api_url));
+                Ok(Settings {
+                    actions: raw.actions,
+                    hooks,
+                    app,
+                    token: token.map(SecretString::from),
+                    api_url,
+                    store,
+                    repository,
+                    dry_run,
+                    filter,
+                    max_attempts,
+                    max_redeliveries,
+                    redelivery_interval,
+                    max_wait,
+                    retention: chrono::Duration::days(retention_days),
+                    since: chrono::Duration::from_std(since).unwrap_or(chrono::Duration::days(1)),
+                    json: raw.json,
+                    every,
+                    debug: raw.debug,
+                    output_file,
+                    summary_file,
+                })
+            }
+            _ => Err(InputErrors(problems.list)),
+        }
+    }
+}
+
+fn missing_repository(actions: bool) -> String {
+    if actions {
+        "is unknown: GITHUB_REPOSITORY is not set, and the checkpoint variable needs it".to_owned()
+    } else {
+        "is missing: the `variable:` store needs the repository (owner/name), or use `--state file:PATH`".to_owned()
+    }
+}
+
+fn parse_store(text: &str, problems: &mut Problems) -> Option<StoreSpec> {
+    if text == "none" {
+        return Some(StoreSpec::None);
+    }
+    if let Some(name) = text.strip_prefix("variable:") {
+        return Some(StoreSpec::Variable {
+            repository: String::new(),
+            name: name.trim().to_owned(),
+        });
+    }
+    if let Some(path) = text.strip_prefix("file:") {
+        return Some(StoreSpec::File(PathBuf::from(path.trim())));
+    }
+    problems.fail(
+        "state",
+        format!("`{text}` is not a store: use `file:PATH`, `variable:NAME` or `none`"),
+    );
+    None
+}

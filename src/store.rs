@@ -1,0 +1,338 @@
+//! Where the checkpoint document lives between runs: one interface, three stores.
+//!
+//! - `variable:NAME`: a repository Actions variable (the default inside GitHub Actions);
+//! - `file:PATH`: a JSON file written atomically and guarded by a lock (the default outside);
+//! - `none`: nothing kept; every run scans a fixed look-back (`--since`).
+//!
+//! Every store holds the same [`CheckpointDocument`].
+
+use std::fmt;
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::checkpoint::CheckpointDocument;
+use crate::client::{ApiError, Credential, GitHubClient, RequestKind};
+
+/// Where the checkpoint is kept, as configured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreSpec {
+    Variable { repository: String, name: String },
+    File(PathBuf),
+    None,
+}
+
+impl StoreSpec {
+    /// Whether the store needs a token for GitHub.
+    pub fn needs_token(&self) -> bool {
+        matches!(self, StoreSpec::Variable { .. })
+    }
+}
+
+impl fmt::Display for StoreSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreSpec::Variable { repository, name } => {
+                write!(f, "variable `{name}` of {repository}")
+            }
+            StoreSpec::File(path) => write!(f, "file `{}`", path.display()),
+            StoreSpec::None => f.write_str("nowhere (stateless)"),
+        }
+    }
+}
+
+/// Another run holds the state file's lock: this run must not redeliver too.
+#[derive(Debug)]
+pub struct StoreBusy(pub PathBuf);
+
+impl fmt::Display for StoreBusy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "another run holds the lock `{}`; this run did nothing",
+            self.0.display()
+        )
+    }
+}
+
+impl std::error::Error for StoreBusy {}
+
+/// An open store. The file store holds its lock until it is dropped.
+pub enum CheckpointStore {
+    Variable(VariableStore),
+    File(FileStore),
+    None,
+}
+
+pub struct VariableStore {
+    repository: String,
+    name: String,
+    /// Known after `load`: whether to PATCH (it exists) or POST (it does not).
+    exists: bool,
+}
+
+pub struct FileStore {
+    path: PathBuf,
+    _lock: File,
+}
+
+impl CheckpointStore {
+    /// Opens the store; for a file, takes its lock or fails with [`StoreBusy`].
+    pub fn open(spec: &StoreSpec) -> anyhow::Result<Self> {
+        Ok(match spec {
+            StoreSpec::Variable { repository, name } => CheckpointStore::Variable(VariableStore {
+                repository: repository.clone(),
+                name: name.clone(),
+                exists: false,
+            }),
+            StoreSpec::File(path) => CheckpointStore::File(FileStore::open(path)?),
+            StoreSpec::None => CheckpointStore::None,
+        })
+    }
+
+    pub async fn load(&mut self, client: &GitHubClient) -> anyhow::Result<CheckpointDocument> {
+        match self {
+            CheckpointStore::Variable(store) => store.load(client).await,
+            CheckpointStore::File(store) => store.load(),
+            CheckpointStore::None => Ok(CheckpointDocument::default()),
+        }
+    }
+
+    pub async fn save(&mut self, client: &GitHubClient, json: &str) -> anyhow::Result<()> {
+        match self {
+            CheckpointStore::Variable(store) => store.save(client, json).await,
+            CheckpointStore::File(store) => store.save(json),
+            CheckpointStore::None => Ok(()),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct Variable {
+    value: String,
+}
+
+impl VariableStore {
+    fn route(&self) -> String {
+        format!("/repos/{}/actions/variables", self.repository)
+    }
+
+    /// Advice for the errors a user can fix.
+    fn explain(&self, error: ApiError) -> anyhow::Error {
+        let advice = match error.status() {
+            Some(401) => Some("the token is not valid (expired or revoked?)".to_owned()),
+            Some(403) => Some(format!(
+                "the token needs \"Variables: write\" on {} (fine-grained PAT or the App's installation), or `repo` (classic PAT)",
+                self.repository
+            )),
+            Some(404) => Some(format!(
+                "the token cannot see the repository {}: check `GITHUB_REPOSITORY` and the token's repository access",
+                self.repository
+            )),
+            _ => None,
+        };
+        match advice {
+            Some(advice) => anyhow::Error::new(error).context(advice),
+            None => anyhow::Error::new(error),
+        }
+    }
+
+    /// <https://docs.github.com/en/rest/actions/variables#get-a-repository-variable>
+    async fn load(&mut self, client: &GitHubClient) -> anyhow::Result<CheckpointDocument> {
+        let route = format!("{}/{}", self.route(), self.name);
+        match client.get_json::<Variable>(&route, Credential::Token).await {
+            Ok(variable) => {
+                self.exists = true;
+                CheckpointDocument::parse(&variable.value).with_context(|| {
+                    format!(
+                        "failed to read the checkpoint variable `{}` of {}",
+                        self.name, self.repository
+                    )
+                })
+            }
+            Err(error) if error.status() == Some(404) => {
+                self.exists = false;
+                Ok(CheckpointDocument::default())
+            }
+            Err(error) => Err(self.explain(error))
+                .with_context(|| format!("failed to read the checkpoint variable `{}`", self.name)),
+        }
+    }
+
+    /// <https://docs.github.com/en/rest/actions/variables#update-a-repository-variable> and
+    /// <https://docs.github.com/en/rest/actions/variables#create-a-repository-variable>
+    async fn save(&mut self, client: &GitHubClient, json: &str) -> anyhow::Result<()> {
+        let context = || format!("failed to save the checkpoint variable `{}`", self.name);
+        if !self.exists {
+            let body = json!({ "name": self.name, "value": json });
+            match client
+                .post(
+                    &self.route(),
+                    Credential::Token,
+                    Some(&body),
+                    RequestKind::Other,
+                )
+                .await
+            {
+                Ok(_) => {
+                    self.exists = true;
+                    return Ok(());
+                }
+                // Created meanwhile (another run): update it instead.
+                Err(error) if error.status() == Some(409) => self.exists = true,
+                Err(error) => return Err(self.explain(error)).with_context(context),
+            }
+        }
+        let route = format!("{}/{}", self.route(), self.name);
+        client
+            .patch(&route, Credential::Token, &json!({ "value": json }))
+            .await
+            .map_err(|error| self.explain(error))
+            .with_context(context)?;
+        Ok(())
+    }
+}
+
+impl FileStore {
+    fn open(path: &Path) -> anyhow::Result<Self> {
+        let lock_path = lock_path_of(path);
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .with_context(|| format!("failed to open the lock file `{}`", lock_path.display()))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => return Err(StoreBusy(lock_path).into()),
+            Err(TryLockError::Error(error)) => {
+                return Err(error).with_context(|| {
+                    format!("failed to lock the lock file `{}`", lock_path.display())
+                });
+            }
+        }
+        Ok(Self {
+            path: path.to_owned(),
+            _lock: lock,
+        })
+    }
+
+    fn load(&self) -> anyhow::Result<CheckpointDocument> {
+        let text = match std::fs::read_to_string(&self.path) {
+            Ok(text) => text,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(error) => {
+                return Err(error).with_context(|| {
+                    format!("failed to read the state file `{}`", self.path.display())
+                });
+            }
+        };
+        CheckpointDocument::parse(&text)
+            .with_context(|| format!("failed to read the state file `{}`", self.path.display()))
+    }
+
+    /// Writes a temporary file beside the state file, syncs it and renames it over, so a
+    /// crash leaves either the old or the new document, never half of one.
+    fn save(&self, json: &str) -> anyhow::Result<()> {
+        let context = || format!("failed to write the state file `{}`", self.path.display());
+        let directory = match self.path.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent.to_owned(),
+            _ => PathBuf::from("."),
+        };
+        let mut temporary = tempfile::NamedTempFile::new_in(&directory).with_context(context)?;
+        temporary.write_all(json.as_bytes()).with_context(context)?;
+        temporary.write_all(b"\n").with_context(context)?;
+        temporary.as_file().sync_all().with_context(context)?;
+        temporary
+            .persist(&self.path)
+            .map_err(|error| error.error)
+            .with_context(context)?;
+        if let Ok(directory) = File::open(&directory) {
+            // Makes the rename itself durable; not every filesystem supports it.
+            let _ = directory.sync_all();
+        }
+        Ok(())
+    }
+}
+
+fn lock_path_of(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".lock");
+    PathBuf::from(name)
+}
+
+/// Checks a state file path before anything runs: its folder must exist.
+pub fn check_state_path(path: &Path) -> Result<(), String> {
+    let directory = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    if path.as_os_str().is_empty() {
+        bail_string("the state file path is empty")?;
+    }
+    if !directory.is_dir() {
+        return Err(format!(
+            "the folder `{}` of the state file does not exist",
+            directory.display()
+        ));
+    }
+    if path.is_dir() {
+        return Err(format!("`{}` is a folder, not a file", path.display()));
+    }
+    Ok(())
+}
+
+fn bail_string(message: &str) -> Result<(), String> {
+    Err(message.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_open_of_the_same_file_is_busy() {
+        let folder = tempfile::tempdir().expect("temp dir");
+        let path = folder.path().join("state.json");
+        let first = CheckpointStore::open(&StoreSpec::File(path.clone())).expect("opens");
+        let second = CheckpointStore::open(&StoreSpec::File(path.clone()));
+        let error = second.err().expect("busy");
+        assert!(error.downcast_ref::<StoreBusy>().is_some(), "{error:#}");
+        drop(first);
+        assert!(CheckpointStore::open(&StoreSpec::File(path)).is_ok());
+    }
+
+    #[test]
+    fn saves_atomically_and_reads_back() {
+        let folder = tempfile::tempdir().expect("temp dir");
+        let path = folder.path().join("state.json");
+        let store = FileStore::open(&path).expect("opens");
+        assert_eq!(store.load().expect("loads"), CheckpointDocument::default());
+        store.save(r#"{"version":1,"hooks":{}}"#).expect("saves");
+        assert_eq!(store.load().expect("loads"), CheckpointDocument::default());
+        let leftovers: Vec<_> = std::fs::read_dir(folder.path())
+            .expect("lists")
+            .filter_map(Result::ok)
+            .map(|entry| entry.file_name())
+            .collect();
+        assert_eq!(leftovers.len(), 2, "{leftovers:?}");
+    }
+
+    #[test]
+    fn a_corrupt_file_is_an_error_not_a_reset() {
+        let folder = tempfile::tempdir().expect("temp dir");
+        let path = folder.path().join("state.json");
+        std::fs::write(&path, "{ half a docu").expect("writes");
+        let store = FileStore::open(&path).expect("opens");
+        let error = store.load().expect_err("corrupt");
+        let text = format!("{error:#}");
+        assert!(
+            text.contains("state.json") && text.contains("fix or delete it"),
+            "{text}"
+        );
+    }
+}
