@@ -1,0 +1,252 @@
+//! Table tests of the pure planning core: no I/O, no clock.
+
+use chrono::{DateTime, Duration, Utc};
+use redeliver_action::checkpoint::HookState;
+use redeliver_action::filter::{EventFilter, parse_event_list};
+use redeliver_action::plan::{
+    Delivery, PlanOptions, WindowOptions, next_checkpoint, plan_redeliveries, scan_window,
+};
+
+fn now() -> DateTime<Utc> {
+    "2026-11-28T12:00:00Z".parse().expect("valid time")
+}
+
+fn minutes_ago(minutes: i64) -> DateTime<Utc> {
+    now() - Duration::minutes(minutes)
+}
+
+fn delivery(id: u64, guid: &str, minutes: i64, status: &str) -> Delivery {
+    Delivery {
+        id,
+        guid: guid.to_owned(),
+        delivered_at: minutes_ago(minutes),
+        redelivery: false,
+        status: status.to_owned(),
+        event: "push".to_owned(),
+        action: None,
+    }
+}
+
+fn ok(id: u64, guid: &str, minutes: i64) -> Delivery {
+    delivery(id, guid, minutes, "OK")
+}
+
+fn failed(id: u64, guid: &str, minutes: i64) -> Delivery {
+    delivery(id, guid, minutes, "Invalid HTTP Response: 503")
+}
+
+fn options() -> PlanOptions {
+    PlanOptions {
+        max_attempts: 3,
+        max_redeliveries: 100,
+        pending_grace: Duration::minutes(10),
+        filter: EventFilter::default(),
+    }
+}
+
+/// The delivery ids the plan redelivers.
+fn redelivered_ids(deliveries: Vec<Delivery>, state: &HookState, options: &PlanOptions) -> Vec<u64> {
+    plan_redeliveries(deliveries, state, now(), options)
+        .redeliver
+        .iter()
+        .map(|planned| planned.delivery_id)
+        .collect()
+}
+
+#[test]
+fn table_of_windows() {
+    let big = 3_804_004_623_172_239_366_u64;
+    let cases: Vec<(&str, Vec<Delivery>, Vec<u64>)> = vec![
+        ("empty window", vec![], vec![]),
+        ("all OK", vec![ok(3, "a", 1), ok(2, "b", 2), ok(1, "c", 3)], vec![]),
+        ("failed then OK", vec![ok(2, "a", 1), failed(1, "a", 5)], vec![]),
+        (
+            "failed several times: the newest failure is redelivered once",
+            vec![failed(3, "a", 1), failed(2, "a", 3), failed(1, "a", 5)],
+            vec![3],
+        ),
+        (
+            "OK then failed (a manual redelivery failed later): already delivered",
+            vec![failed(2, "a", 1), ok(1, "a", 5)],
+            vec![],
+        ),
+        (
+            "several events: oldest first",
+            vec![failed(3, "new", 1), ok(2, "fine", 2), failed(1, "old", 9)],
+            vec![1, 3],
+        ),
+        (
+            "ids above 2^53 come through exactly",
+            vec![failed(big + 1, "a", 1), failed(big, "b", 2)],
+            vec![big, big + 1],
+        ),
+        (
+            "same time: the larger id is the newer",
+            vec![failed(big, "a", 1), failed(big + 2, "a", 1)],
+            vec![big + 2],
+        ),
+    ];
+    for (name, deliveries, expected) in cases {
+        assert_eq!(
+            redelivered_ids(deliveries, &HookState::default(), &options()),
+            expected,
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn a_delivery_exactly_at_the_window_start_is_in_the_window() {
+    let checkpoint = minutes_ago(60);
+    let window = scan_window(
+        Some(checkpoint),
+        now(),
+        &WindowOptions {
+            first_run_lookback: Duration::hours(24),
+            overlap: Duration::minutes(5),
+            retention: Duration::days(3),
+        },
+    );
+    assert_eq!(window.since, checkpoint - Duration::minutes(5));
+    assert!(!window.checkpoint_expired);
+    // The listing keeps `delivered_at >= since`: the boundary delivery is planned.
+    let at_boundary = Delivery {
+        delivered_at: window.since,
+        ..failed(7, "edge", 0)
+    };
+    assert!(at_boundary.delivered_at >= window.since);
+    assert_eq!(
+        redelivered_ids(vec![at_boundary], &HookState::default(), &options()),
+        vec![7]
+    );
+}
+
+#[test]
+fn windows_start_at_the_lookback_and_never_before_the_retention() {
+    let options = WindowOptions {
+        first_run_lookback: Duration::hours(24),
+        overlap: Duration::minutes(5),
+        retention: Duration::days(3),
+    };
+    let first = scan_window(None, now(), &options);
+    assert_eq!(first.since, now() - Duration::hours(24));
+    assert!(!first.checkpoint_expired);
+
+    let stale = scan_window(Some(now() - Duration::days(5)), now(), &options);
+    assert_eq!(stale.since, now() - Duration::days(3));
+    assert!(stale.checkpoint_expired);
+}
+
+#[test]
+fn bounded_retries_then_given_up_and_never_again() {
+    let mut state = HookState::default();
+    let opts = options();
+    // Three runs: each redelivers, each redelivery fails again.
+    for run in 0..3 {
+        let plan = plan_redeliveries(vec![failed(10 + run, "g", 20 - run as i64 * 5)], &state, now(), &opts);
+        assert_eq!(plan.redeliver.len(), 1, "run {run}");
+        assert_eq!(plan.redeliver[0].summary.previous_attempts, run as u32);
+        state.record_attempt("g", minutes_ago(30));
+    }
+    let plan = plan_redeliveries(vec![failed(20, "g", 1)], &state, now(), &opts);
+    assert!(plan.redeliver.is_empty());
+    assert_eq!(plan.given_up.len(), 1);
+    assert_eq!(plan.given_up[0].previous_attempts, 3);
+    state.record_given_up("g", now());
+
+    let plan = plan_redeliveries(vec![failed(21, "g", 1)], &state, now(), &opts);
+    assert!(plan.redeliver.is_empty() && plan.given_up.is_empty());
+    assert_eq!(plan.already_given_up, 1);
+}
+
+#[test]
+fn a_redelivery_without_a_recorded_result_is_pending_not_repeated() {
+    let mut state = HookState::default();
+    state.record_attempt("g", minutes_ago(2));
+    // Only the original failure, from before our redelivery, is listed so far.
+    let plan = plan_redeliveries(vec![failed(1, "g", 30)], &state, now(), &options());
+    assert!(plan.redeliver.is_empty());
+    assert_eq!(plan.pending.len(), 1);
+    assert_eq!(plan.oldest_unhandled_at, Some(minutes_ago(30)));
+    assert_eq!(next_checkpoint(&plan, now()), minutes_ago(30));
+
+    // Past the grace period, the redelivery is counted lost and made again.
+    let mut state = HookState::default();
+    state.record_attempt("g", minutes_ago(20));
+    let plan = plan_redeliveries(vec![failed(1, "g", 30)], &state, now(), &options());
+    assert_eq!(plan.redeliver.len(), 1);
+}
+
+#[test]
+fn delivered_events_leave_the_bookkeeping() {
+    let mut state = HookState::default();
+    state.record_attempt("g", minutes_ago(30));
+    let plan = plan_redeliveries(vec![ok(2, "g", 5), failed(1, "g", 40)], &state, now(), &options());
+    assert!(plan.redeliver.is_empty());
+    assert_eq!(plan.resolved, vec!["g".to_owned()]);
+}
+
+#[test]
+fn the_cap_defers_the_newest_and_holds_the_checkpoint_before_them() {
+    let opts = PlanOptions {
+        max_redeliveries: 2,
+        ..options()
+    };
+    let deliveries = vec![failed(4, "d", 10), failed(3, "c", 20), failed(2, "b", 30), failed(1, "a", 40)];
+    let plan = plan_redeliveries(deliveries, &HookState::default(), now(), &opts);
+    let ids: Vec<u64> = plan.redeliver.iter().map(|p| p.delivery_id).collect();
+    assert_eq!(ids, vec![1, 2]);
+    let deferred: Vec<&str> = plan.deferred.iter().map(|e| e.guid.as_str()).collect();
+    assert_eq!(deferred, vec!["c", "d"]);
+    assert_eq!(next_checkpoint(&plan, now()), minutes_ago(20));
+
+    let all = plan_redeliveries(vec![failed(1, "a", 40)], &HookState::default(), now(), &opts);
+    assert_eq!(next_checkpoint(&all, now()), now());
+}
+
+#[test]
+fn filters_count_what_they_leave_out() {
+    let opts = PlanOptions {
+        filter: EventFilter {
+            include: parse_event_list("push, workflow_job.queued").expect("valid"),
+            exclude: parse_event_list("").expect("valid"),
+        },
+        ..options()
+    };
+    let job = |id, guid: &str, action: &str| Delivery {
+        event: "workflow_job".to_owned(),
+        action: Some(action.to_owned()),
+        ..failed(id, guid, 5)
+    };
+    let plan = plan_redeliveries(
+        vec![failed(1, "p", 3), job(2, "q", "queued"), job(3, "c", "completed")],
+        &HookState::default(),
+        now(),
+        &opts,
+    );
+    let mut ids: Vec<u64> = plan.redeliver.iter().map(|p| p.delivery_id).collect();
+    ids.sort();
+    assert_eq!(ids, vec![1, 2]);
+    assert_eq!(plan.filtered.len(), 1);
+    assert_eq!(plan.filtered[0].guid, "c");
+    assert_eq!(plan.failing, 3);
+}
+
+#[test]
+fn the_summary_shows_the_first_failure() {
+    let plan = plan_redeliveries(
+        vec![
+            delivery(3, "g", 1, "timed out"),
+            delivery(2, "g", 3, "failed to connect"),
+            delivery(1, "g", 5, "Invalid HTTP Response: 502"),
+        ],
+        &HookState::default(),
+        now(),
+        &options(),
+    );
+    let summary = &plan.redeliver[0].summary;
+    assert_eq!(summary.first_failure_status, "Invalid HTTP Response: 502");
+    assert_eq!(summary.first_failed_at, minutes_ago(5));
+    assert_eq!(plan.redeliver[0].delivery_id, 3);
+    assert_eq!(plan.scanned, 3);
+}

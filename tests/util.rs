@@ -1,0 +1,222 @@
+//! Helpers: run the built binary as the Actions runner does, and read what it wrote.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::fake_github::{FakeGitHub, FakeOptions, FakeToken};
+
+pub const APP_KEY: &str = include_str!("resources/app-key.pem");
+pub const APP_KEY_PKCS8: &str = include_str!("resources/app-key-pkcs8.pem");
+pub const APP_ID: &str = "4242";
+pub const TOKEN: &str = "ghp_testtoken0123456789abcdefghijklmnop";
+pub const REPO: &str = "octo/demo";
+pub const VARIABLE: &str = "WEBHOOK_REDELIVERY_CHECKPOINT";
+
+pub fn minutes_ago(minutes: i64) -> DateTime<Utc> {
+    Utc::now() - Duration::minutes(minutes)
+}
+
+/// A fake GitHub with the test PAT (admin on `octo/demo`, variables write) and the App.
+pub async fn fake() -> FakeGitHub {
+    fake_with(FakeOptions::default()).await
+}
+
+pub async fn fake_with(options: FakeOptions) -> FakeGitHub {
+    let fake = FakeGitHub::start(options).await;
+    fake.add_token(
+        FakeToken::new(TOKEN)
+            .admin_repo(REPO)
+            .admin_org("acme")
+            .variables_write(true),
+    );
+    fake
+}
+
+/// The inputs `action.yml` declares, with their defaults, as the runner sets them.
+pub fn declared_inputs() -> Vec<(String, String)> {
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("action.yml"))
+        .expect("action.yml is readable");
+    let yaml: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).expect("action.yml is YAML");
+    yaml["inputs"]
+        .as_mapping()
+        .expect("action.yml has inputs")
+        .iter()
+        .map(|(id, spec)| {
+            let id = id.as_str().expect("input ids are strings").to_owned();
+            let default = match &spec["default"] {
+                serde_yaml_ng::Value::String(text) => text.clone(),
+                serde_yaml_ng::Value::Number(number) => number.to_string(),
+                serde_yaml_ng::Value::Bool(flag) => flag.to_string(),
+                _ => String::new(),
+            };
+            (id, default)
+        })
+        .collect()
+}
+
+/// What a run of the binary left behind.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    pub outputs: HashMap<String, String>,
+    pub raw_outputs: String,
+    pub summary: String,
+}
+
+impl Run {
+    pub fn output(&self, name: &str) -> &str {
+        self.outputs
+            .get(name)
+            .unwrap_or_else(|| panic!("no output `{name}` in {:?}\nstdout:\n{}", self.outputs, self.stdout))
+    }
+
+    pub fn count(&self, name: &str) -> usize {
+        self.output(name).parse().expect("a count")
+    }
+
+    pub fn json_output(&self, name: &str) -> serde_json::Value {
+        serde_json::from_str(self.output(name)).expect("JSON output")
+    }
+
+    pub fn everything(&self) -> String {
+        format!("{}\n{}\n{}\n{}", self.stdout, self.stderr, self.raw_outputs, self.summary)
+    }
+
+    #[track_caller]
+    pub fn assert_code(&self, code: i32) {
+        assert_eq!(
+            self.code, code,
+            "exit code\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+    }
+}
+
+/// Parses `$GITHUB_OUTPUT`: `name=value` lines and `name<<DELIM` heredocs.
+pub fn parse_outputs(text: &str) -> HashMap<String, String> {
+    let mut outputs = HashMap::new();
+    let mut lines = text.lines();
+    while let Some(line) = lines.next() {
+        if let Some((name, delimiter)) = line.split_once("<<") {
+            let mut value = Vec::new();
+            for line in lines.by_ref() {
+                if line == delimiter {
+                    break;
+                }
+                value.push(line);
+            }
+            outputs.insert(name.to_owned(), value.join("\n"));
+        } else if let Some((name, value)) = line.split_once('=') {
+            outputs.insert(name.to_owned(), value.to_owned());
+        }
+    }
+    outputs
+}
+
+/// Runs the binary as a Docker action step: every declared input set (defaults from
+/// `action.yml`, `""` otherwise), overridden by `inputs`, as `INPUT_<ID>` with hyphens
+/// kept; the runner's environment; file commands in a temporary folder.
+pub async fn run_action(fake: &FakeGitHub, inputs: &[(&str, &str)]) -> Run {
+    run_action_with_env(fake, inputs, &[]).await
+}
+
+pub async fn run_action_with_env(fake: &FakeGitHub, inputs: &[(&str, &str)], env: &[(&str, &str)]) -> Run {
+    let folder = tempfile::tempdir().expect("temp dir");
+    let output_file = folder.path().join("set_output");
+    let summary_file = folder.path().join("step_summary");
+    std::fs::write(&output_file, "").expect("output file");
+    std::fs::write(&summary_file, "").expect("summary file");
+    let mut values: HashMap<String, String> = declared_inputs().into_iter().collect();
+    values.insert("app-id".into(), APP_ID.into());
+    values.insert("private-key".into(), APP_KEY.into());
+    values.insert("token".into(), TOKEN.into());
+    values.insert("redelivery-interval".into(), "0s".into());
+    for (id, value) in inputs {
+        values.insert((*id).to_owned(), (*value).to_owned());
+    }
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_redeliver"));
+    command
+        .env_clear()
+        .current_dir(folder.path())
+        .env("GITHUB_ACTIONS", "true")
+        .env("CI", "true")
+        .env("GITHUB_REPOSITORY", REPO)
+        .env("GITHUB_REPOSITORY_OWNER", "octo")
+        .env("GITHUB_API_URL", fake.url())
+        .env("GITHUB_SERVER_URL", "https://github.com")
+        .env("GITHUB_RUN_ID", "1")
+        .env("GITHUB_OUTPUT", &output_file)
+        .env("GITHUB_STEP_SUMMARY", &summary_file)
+        .env("HOME", folder.path());
+    for (id, value) in &values {
+        command.env(format!("INPUT_{}", id.to_uppercase().replace(' ', "_")), value);
+    }
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let output = command.output().await.expect("the binary runs");
+    let raw_outputs = std::fs::read_to_string(&output_file).expect("outputs readable");
+    let summary = std::fs::read_to_string(&summary_file).expect("summary readable");
+    finish(output, raw_outputs, summary)
+}
+
+fn finish(output: Output, raw_outputs: String, summary: String) -> Run {
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        outputs: parse_outputs(&raw_outputs),
+        raw_outputs,
+        summary,
+    }
+}
+
+/// Runs the binary as a command-line tool, outside Actions, in `folder`.
+pub async fn run_cli(folder: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_redeliver"));
+    command.env_clear().current_dir(folder).env("HOME", folder).args(args);
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let output = command.output().await.expect("the binary runs");
+    finish(output, String::new(), String::new())
+}
+
+pub fn key_file(folder: &Path) -> PathBuf {
+    let path = folder.join("app-key.pem");
+    std::fs::write(&path, APP_KEY).expect("key written");
+    path
+}
+
+/// The checkpoint document stored in the fake's variable.
+pub fn stored_document(fake: &FakeGitHub) -> serde_json::Value {
+    let text = fake.variable(REPO, VARIABLE).expect("the variable exists");
+    serde_json::from_str(&text).expect("the variable holds JSON")
+}
+
+pub fn stored_checkpoint(fake: &FakeGitHub, hook: &str) -> DateTime<Utc> {
+    stored_document(fake)["hooks"][hook]["checkpoint"]
+        .as_str()
+        .expect("a checkpoint")
+        .parse()
+        .expect("RFC 3339")
+}
+
+/// Counts the fake's requests by method and path fragment.
+pub fn count_requests(fake: &FakeGitHub, method: &str, path_contains: &str) -> usize {
+    fake.requests()
+        .iter()
+        .filter(|r| r.method == method && r.path.contains(path_contains))
+        .count()
+}
+
+#[track_caller]
+pub fn assert_no_unexpected(fake: &FakeGitHub) {
+    let unexpected = fake.unexpected_requests();
+    assert!(unexpected.is_empty(), "unexpected requests: {unexpected:#?}");
+}
