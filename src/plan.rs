@@ -21,6 +21,10 @@ use serde::{Deserialize, Serialize};
 use crate::checkpoint::HookState;
 use crate::filter::EventFilter;
 
+/// GitHub's clock and ours differ a little, and GitHub records times to the second: a
+/// delivery this close before our redelivery counts as its result.
+pub const CLOCK_TOLERANCE: Duration = Duration::seconds(5);
+
 /// One webhook delivery, with only the fields planning needs.
 ///
 /// The list endpoints return more; see
@@ -227,7 +231,7 @@ impl Planner {
                     plan.already_given_up += 1;
                     continue;
                 }
-                let result_recorded = history.latest_at >= record.last_attempt;
+                let result_recorded = history.latest_at >= record.last_attempt - CLOCK_TOLERANCE;
                 let within_grace = now - record.last_attempt < options.pending_grace;
                 if !result_recorded && within_grace {
                     let oldest = history.earliest_at.min(record.last_attempt);

@@ -472,12 +472,14 @@ async fn redeliver(
         }
         let route = hook.redelivery_path(planned.delivery_id);
         let attempt = planned.summary.previous_attempts + 1;
+        // Taken before the request: the redelivery GitHub records is never older.
+        let attempted_at = Utc::now();
         match client
             .post(&route, credential, None, RequestKind::Redeliver)
             .await
         {
             Ok(_) => {
-                state.record_attempt(&planned.summary.guid, Utc::now());
+                state.record_attempt(&planned.summary.guid, attempted_at);
                 log.info(&format!(
                     "Redelivered {} {} (delivery {}, attempt {attempt} of {}).",
                     planned.summary.event,
@@ -496,7 +498,7 @@ async fn redeliver(
             }) if (400..500).contains(&status) && status != 401 && status != 403 => {
                 // This one delivery is refused (too old, gone, validation): count the attempt
                 // so it is bounded like any failure, and go on with the others.
-                state.record_attempt(&planned.summary.guid, Utc::now());
+                state.record_attempt(&planned.summary.guid, attempted_at);
                 let reason = format!("{status}: {message}");
                 log.warning(&format!(
                     "GitHub refused to redeliver {} (delivery {}): {reason}",

@@ -9,11 +9,26 @@ use crate::util::*;
 async fn first_run_without_a_variable_redelivers_each_failed_event_once() {
     let fake = fake().await;
     let app = Hook::App;
-    fake.add_delivery(&app, NewDelivery::failed("g-failed-once", minutes_ago(50)).event("push", None));
-    fake.add_delivery(&app, NewDelivery::failed("g-failed-twice", minutes_ago(40)).event("workflow_job", Some("queued")));
-    fake.add_delivery(&app, NewDelivery::failed("g-failed-twice", minutes_ago(30)).event("workflow_job", Some("queued")).redelivery(true));
+    fake.add_delivery(
+        &app,
+        NewDelivery::failed("g-failed-once", minutes_ago(50)).event("push", None),
+    );
+    fake.add_delivery(
+        &app,
+        NewDelivery::failed("g-failed-twice", minutes_ago(40))
+            .event("workflow_job", Some("queued")),
+    );
+    fake.add_delivery(
+        &app,
+        NewDelivery::failed("g-failed-twice", minutes_ago(30))
+            .event("workflow_job", Some("queued"))
+            .redelivery(true),
+    );
     fake.add_delivery(&app, NewDelivery::failed("g-recovered", minutes_ago(20)));
-    fake.add_delivery(&app, NewDelivery::ok("g-recovered", minutes_ago(10)).redelivery(true));
+    fake.add_delivery(
+        &app,
+        NewDelivery::ok("g-recovered", minutes_ago(10)).redelivery(true),
+    );
     fake.add_delivery(&app, NewDelivery::ok("g-fine", minutes_ago(5)));
     fake.add_delivery(&app, NewDelivery::failed("g-too-old", minutes_ago(25 * 60)));
 
@@ -25,22 +40,37 @@ async fn first_run_without_a_variable_redelivers_each_failed_event_once() {
     assert_eq!(run.count("failed-count"), 2);
     assert_eq!(run.count("scanned-count"), 6);
     assert_eq!(run.count("given-up-count"), 0);
-    let mut guids: Vec<String> = serde_json::from_value(run.json_output("redelivered-guids")).expect("array");
+    let mut guids: Vec<String> =
+        serde_json::from_value(run.json_output("redelivered-guids")).expect("array");
     guids.sort();
     assert_eq!(guids, ["g-failed-once", "g-failed-twice"]);
 
     // The window of a first run is the last 24 hours; the checkpoint is this run's start.
     let since: chrono::DateTime<Utc> = run.output("since").parse().expect("RFC 3339");
-    assert!((started - Duration::hours(24) - since).num_seconds().abs() < 60, "{since}");
+    assert!(
+        (started - Duration::hours(24) - since).num_seconds().abs() < 60,
+        "{since}"
+    );
     let checkpoint: chrono::DateTime<Utc> = run.output("checkpoint").parse().expect("RFC 3339");
-    assert!((checkpoint - started).num_seconds().abs() < 60, "{checkpoint}");
-    assert_eq!(stored_checkpoint(&fake, "app").timestamp(), checkpoint.timestamp());
+    assert!(
+        (checkpoint - started).num_seconds().abs() < 60,
+        "{checkpoint}"
+    );
+    assert_eq!(
+        stored_checkpoint(&fake, "app").timestamp(),
+        checkpoint.timestamp()
+    );
 
     // Each failing event once, the newest failed delivery of it.
     let redeliveries = fake.redeliveries();
     assert_eq!(redeliveries.len(), 2);
-    let twice = fake.deliveries(&app).into_iter().filter(|d| d["guid"] == "g-failed-twice" && d["redelivery"] == true && d["status"] != "OK").collect::<Vec<_>>();
-    assert!(redeliveries.iter().any(|r| r.guid == "g-failed-twice" && Some(r.delivery_id) == twice.last().and_then(|d| d["id"].as_u64())));
+    let twice = fake
+        .deliveries(&app)
+        .into_iter()
+        .filter(|d| d["guid"] == "g-failed-twice" && d["redelivery"] == true && d["status"] != "OK")
+        .collect::<Vec<_>>();
+    assert!(redeliveries.iter().any(|r| r.guid == "g-failed-twice"
+        && Some(r.delivery_id) == twice.last().and_then(|d| d["id"].as_u64())));
 
     // Requests: one list page (per_page=100, JWT), one POST per event, GET 404 + POST variable.
     assert_eq!(count_requests(&fake, "GET", "/app/hook/deliveries"), 1);
@@ -51,20 +81,44 @@ async fn first_run_without_a_variable_redelivers_each_failed_event_once() {
     for request in fake.requests() {
         if request.path.starts_with("/app/") {
             assert_eq!(request.auth, AuthSeen::AppJwt, "{request:?}");
-            assert_eq!(request.query_param("per_page").filter(|_| request.method == "GET").as_deref().unwrap_or("100"), "100");
+            assert_eq!(
+                request
+                    .query_param("per_page")
+                    .filter(|_| request.method == "GET")
+                    .as_deref()
+                    .unwrap_or("100"),
+                "100"
+            );
         } else {
-            assert_eq!(request.auth, AuthSeen::Token(TOKEN.to_owned()), "{request:?}");
+            assert_eq!(
+                request.auth,
+                AuthSeen::Token(TOKEN.to_owned()),
+                "{request:?}"
+            );
         }
         assert_eq!(request.header("x-github-api-version"), Some("2022-11-28"));
-        assert_eq!(request.header("accept"), Some("application/vnd.github+json"));
+        assert_eq!(
+            request.header("accept"),
+            Some("application/vnd.github+json")
+        );
     }
     assert_no_unexpected(&fake);
 
     // The summary tables what was redelivered.
-    assert!(run.summary.contains("## Webhook redelivery"), "{}", run.summary);
+    assert!(
+        run.summary.contains("## Webhook redelivery"),
+        "{}",
+        run.summary
+    );
     assert!(run.summary.contains("| `app` |"), "{}", run.summary);
-    assert!(run.summary.contains("g-failed-once") && run.summary.contains("Invalid HTTP Response: 503"));
-    assert!(run.summary.contains("workflow_job | queued"), "{}", run.summary);
+    assert!(
+        run.summary.contains("g-failed-once") && run.summary.contains("Invalid HTTP Response: 503")
+    );
+    assert!(
+        run.summary.contains("workflow_job | queued"),
+        "{}",
+        run.summary
+    );
     assert!(run.stdout.contains("::group::Hook `app`") && run.stdout.contains("::endgroup::"));
 }
 
@@ -73,15 +127,27 @@ async fn a_later_run_reads_the_docs_scripts_checkpoint_and_patches_it() {
     let fake = fake().await;
     let checkpoint = minutes_ago(120);
     fake.set_variable(REPO, VARIABLE, &checkpoint.timestamp_millis().to_string());
-    fake.add_delivery(&Hook::App, NewDelivery::failed("before-checkpoint", minutes_ago(180)));
-    fake.add_delivery(&Hook::App, NewDelivery::failed("after-checkpoint", minutes_ago(60)));
+    fake.add_delivery(
+        &Hook::App,
+        NewDelivery::failed("before-checkpoint", minutes_ago(180)),
+    );
+    fake.add_delivery(
+        &Hook::App,
+        NewDelivery::failed("after-checkpoint", minutes_ago(60)),
+    );
 
     let run = run_action(&fake, &[]).await;
     run.assert_code(0);
     assert_eq!(run.count("redelivered-count"), 1);
-    assert_eq!(run.json_output("redelivered-guids"), serde_json::json!(["after-checkpoint"]));
+    assert_eq!(
+        run.json_output("redelivered-guids"),
+        serde_json::json!(["after-checkpoint"])
+    );
     let since: chrono::DateTime<Utc> = run.output("since").parse().expect("RFC 3339");
-    assert_eq!(since.timestamp(), (checkpoint - Duration::minutes(5)).timestamp());
+    assert_eq!(
+        since.timestamp(),
+        (checkpoint - Duration::minutes(5)).timestamp()
+    );
     assert_eq!(count_requests(&fake, "PATCH", "/actions/variables/"), 1);
     assert_eq!(count_requests(&fake, "POST", "/actions/variables"), 0);
     assert_eq!(stored_document(&fake)["version"], 1);
@@ -147,7 +213,11 @@ async fn eleven_pages(prefix: &str) {
     assert_eq!(lists.len(), 11);
     for list in &lists {
         assert_eq!(list.query_param("per_page").as_deref(), Some("100"));
-        assert_eq!(list.auth, AuthSeen::AppJwt, "credentials kept on every page");
+        assert_eq!(
+            list.auth,
+            AuthSeen::AppJwt,
+            "credentials kept on every page"
+        );
         assert!(list.full_path.starts_with(prefix));
     }
     assert!(lists[0].query_param("cursor").is_none());
@@ -172,7 +242,11 @@ async fn stops_at_the_first_page_that_reaches_the_checkpoint() {
     for i in 0..1000 {
         fake.add_delivery(&Hook::App, NewDelivery::ok(format!("g{i}"), minutes_ago(i)));
     }
-    fake.set_variable(REPO, VARIABLE, &minutes_ago(60).timestamp_millis().to_string());
+    fake.set_variable(
+        REPO,
+        VARIABLE,
+        &minutes_ago(60).timestamp_millis().to_string(),
+    );
     let run = run_action(&fake, &[]).await;
     run.assert_code(0);
     assert_eq!(count_requests(&fake, "GET", "/app/hook/deliveries"), 1);
@@ -189,7 +263,10 @@ async fn dry_run_reports_what_it_would_do_and_changes_nothing() {
     let run = run_action(&fake, &[("dry-run", "true")]).await;
     run.assert_code(0);
     assert_eq!(run.count("redelivered-count"), 2);
-    assert_eq!(run.json_output("redelivered-guids"), serde_json::json!(["g1", "g2"]));
+    assert_eq!(
+        run.json_output("redelivered-guids"),
+        serde_json::json!(["g1", "g2"])
+    );
     assert_eq!(run.json_output("report")["dry_run"], true);
     assert!(run.summary.contains("dry run"), "{}", run.summary);
     assert!(run.summary.contains("Would redeliver"));
@@ -203,12 +280,25 @@ async fn dry_run_reports_what_it_would_do_and_changes_nothing() {
 async fn ids_above_2_pow_53_reach_the_redelivery_path_unchanged() {
     let fake = fake().await;
     let id = 3_804_004_623_172_239_366_u64;
-    fake.add_delivery(&Hook::App, NewDelivery::failed("big", minutes_ago(10)).id(id));
-    fake.add_delivery(&Hook::App, NewDelivery::ok("neighbour", minutes_ago(9)).id(id + 1));
+    fake.add_delivery(
+        &Hook::App,
+        NewDelivery::failed("big", minutes_ago(10)).id(id),
+    );
+    fake.add_delivery(
+        &Hook::App,
+        NewDelivery::ok("neighbour", minutes_ago(9)).id(id + 1),
+    );
     let run = run_action(&fake, &[]).await;
     run.assert_code(0);
-    let posts: Vec<_> = fake.requests().into_iter().filter(|r| r.path.ends_with("/attempts")).collect();
+    let posts: Vec<_> = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.ends_with("/attempts"))
+        .collect();
     assert_eq!(posts.len(), 1);
     assert_eq!(posts[0].path, format!("/app/hook/deliveries/{id}/attempts"));
-    assert_eq!(run.json_output("report")["hooks"][0]["redelivered"][0]["delivery_id"].as_u64(), Some(id));
+    assert_eq!(
+        run.json_output("report")["hooks"][0]["redelivered"][0]["delivery_id"].as_u64(),
+        Some(id)
+    );
 }

@@ -70,9 +70,12 @@ pub struct Run {
 
 impl Run {
     pub fn output(&self, name: &str) -> &str {
-        self.outputs
-            .get(name)
-            .unwrap_or_else(|| panic!("no output `{name}` in {:?}\nstdout:\n{}", self.outputs, self.stdout))
+        self.outputs.get(name).unwrap_or_else(|| {
+            panic!(
+                "no output `{name}` in {:?}\nstdout:\n{}",
+                self.outputs, self.stdout
+            )
+        })
     }
 
     pub fn count(&self, name: &str) -> usize {
@@ -84,7 +87,10 @@ impl Run {
     }
 
     pub fn everything(&self) -> String {
-        format!("{}\n{}\n{}\n{}", self.stdout, self.stderr, self.raw_outputs, self.summary)
+        format!(
+            "{}\n{}\n{}\n{}",
+            self.stdout, self.stderr, self.raw_outputs, self.summary
+        )
     }
 
     #[track_caller]
@@ -125,7 +131,11 @@ pub async fn run_action(fake: &FakeGitHub, inputs: &[(&str, &str)]) -> Run {
     run_action_with_env(fake, inputs, &[]).await
 }
 
-pub async fn run_action_with_env(fake: &FakeGitHub, inputs: &[(&str, &str)], env: &[(&str, &str)]) -> Run {
+pub async fn run_action_with_env(
+    fake: &FakeGitHub,
+    inputs: &[(&str, &str)],
+    env: &[(&str, &str)],
+) -> Run {
     let folder = tempfile::tempdir().expect("temp dir");
     let output_file = folder.path().join("set_output");
     let summary_file = folder.path().join("step_summary");
@@ -154,7 +164,10 @@ pub async fn run_action_with_env(fake: &FakeGitHub, inputs: &[(&str, &str)], env
         .env("GITHUB_STEP_SUMMARY", &summary_file)
         .env("HOME", folder.path());
     for (id, value) in &values {
-        command.env(format!("INPUT_{}", id.to_uppercase().replace(' ', "_")), value);
+        command.env(
+            format!("INPUT_{}", id.to_uppercase().replace(' ', "_")),
+            value,
+        );
     }
     for (name, value) in env {
         command.env(name, value);
@@ -179,7 +192,11 @@ fn finish(output: Output, raw_outputs: String, summary: String) -> Run {
 /// Runs the binary as a command-line tool, outside Actions, in `folder`.
 pub async fn run_cli(folder: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_redeliver"));
-    command.env_clear().current_dir(folder).env("HOME", folder).args(args);
+    command
+        .env_clear()
+        .current_dir(folder)
+        .env("HOME", folder)
+        .args(args);
     for (name, value) in env {
         command.env(name, value);
     }
@@ -218,5 +235,50 @@ pub fn count_requests(fake: &FakeGitHub, method: &str, path_contains: &str) -> u
 #[track_caller]
 pub fn assert_no_unexpected(fake: &FakeGitHub) {
     let unexpected = fake.unexpected_requests();
-    assert!(unexpected.is_empty(), "unexpected requests: {unexpected:#?}");
+    assert!(
+        unexpected.is_empty(),
+        "unexpected requests: {unexpected:#?}"
+    );
+}
+
+/// Settings as the command line would give them, pointed at `fake`, with the checkpoint
+/// in the repository variable.
+pub fn raw_settings(fake: &FakeGitHub) -> redeliver_action::inputs::RawSettings {
+    redeliver_action::inputs::RawSettings {
+        app_id: Some(APP_ID.into()),
+        private_key: Some(APP_KEY.into()),
+        token: Some(TOKEN.into()),
+        state: Some(format!("variable:{VARIABLE}")),
+        repository: Some(REPO.into()),
+        api_url: Some(fake.url()),
+        redelivery_interval: Some("0s".into()),
+        ..Default::default()
+    }
+}
+
+/// A run made inside the test process: waits are recorded instead of slept.
+pub struct InProcess {
+    pub report: redeliver_action::report::RunReport,
+    pub log: String,
+    pub waits: Vec<std::time::Duration>,
+}
+
+pub async fn run_in_process(raw: redeliver_action::inputs::RawSettings) -> InProcess {
+    use redeliver_action::client::Sleeper;
+    use redeliver_action::log::{Log, Sink};
+    use redeliver_action::run::{RunContext, run_once};
+    use std::sync::{Arc, Mutex};
+
+    let settings = redeliver_action::settings::Settings::from_raw(raw).expect("valid settings");
+    let buffer = Arc::new(Mutex::new(String::new()));
+    let waits = Arc::new(Mutex::new(Vec::new()));
+    let mut context = RunContext::new(
+        Log::new(false, true, Sink::Memory(buffer.clone())),
+        &settings,
+    );
+    context.sleeper = Sleeper::Recording(waits.clone());
+    let report = run_once(&settings, &context).await.expect("the run starts");
+    let log = buffer.lock().expect("log").clone();
+    let waits = waits.lock().expect("waits").clone();
+    InProcess { report, log, waits }
 }

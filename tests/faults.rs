@@ -1,0 +1,400 @@
+//! What happens when things go wrong: GitHub's errors, dropped connections, rate limits,
+//! runs that die midway, receivers that stay broken. Waits are recorded, not slept.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::Utc;
+
+use crate::fake_github::{FakeGitHub, Fault, FaultKind, Hook, NewDelivery};
+use crate::util::*;
+
+/// Eight failed events and some delivered ones, with fixed ids so two fakes match.
+fn seed(fake: &FakeGitHub) {
+    for i in 0..250u64 {
+        let at = minutes_ago(300 - i as i64);
+        let guid = format!("event-{i:03}");
+        let delivery = if i % 31 == 0 {
+            NewDelivery::failed(guid, at)
+        } else {
+            NewDelivery::ok(guid, at)
+        };
+        fake.add_delivery(&Hook::App, delivery.id(9_007_199_254_740_993 + i));
+    }
+}
+
+fn redelivered_guids(fake: &FakeGitHub) -> BTreeMap<String, usize> {
+    let mut counts = BTreeMap::new();
+    for redelivery in fake.redeliveries() {
+        *counts.entry(redelivery.guid).or_insert(0) += 1;
+    }
+    counts
+}
+
+fn stored_events(fake: &FakeGitHub) -> serde_json::Value {
+    stored_document(fake)["hooks"]["app"]["events"].clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scattered_transient_faults_give_the_same_result_as_a_clean_run() {
+    let clean = fake().await;
+    seed(&clean);
+    let clean_run = run_in_process(raw_settings(&clean)).await;
+    assert!(clean_run.report.succeeded(), "{}", clean_run.log);
+    assert!(clean_run.waits.is_empty());
+
+    let faulty = fake().await;
+    seed(&faulty);
+    faulty.push_fault(Fault::new("/actions/variables/", FaultKind::Status(502)).method("GET"));
+    faulty.push_fault(
+        Fault::new("/app/hook/deliveries", FaultKind::Status(500))
+            .method("GET")
+            .skip(1),
+    );
+    faulty.push_fault(
+        Fault::new("/app/hook/deliveries", FaultKind::DropConnection)
+            .method("GET")
+            .skip(2),
+    );
+    faulty.push_fault(Fault::new("/attempts", FaultKind::Status(503)).skip(1));
+    faulty.push_fault(Fault::new("/attempts", FaultKind::DropConnection).skip(3));
+    faulty.push_fault(
+        Fault::new("/attempts", FaultKind::Status(504))
+            .skip(5)
+            .times(2),
+    );
+    faulty.push_fault(Fault::new("/actions/variables", FaultKind::Status(500)).method("POST"));
+    let faulty_run = run_in_process(raw_settings(&faulty)).await;
+    assert!(faulty_run.report.succeeded(), "{}", faulty_run.log);
+    assert_eq!(faulty.pending_faults(), 0, "every fault was hit");
+
+    assert_eq!(redelivered_guids(&faulty), redelivered_guids(&clean));
+    assert_eq!(redelivered_guids(&clean).len(), 9);
+    assert!(redelivered_guids(&clean).values().all(|count| *count == 1));
+    assert_eq!(stored_events(&faulty), stored_events(&clean));
+    assert_eq!(
+        faulty_run.report.redelivered_count(),
+        clean_run.report.redelivered_count()
+    );
+    // Every retry waited, with backoff, and said so.
+    assert_eq!(faulty_run.waits.len(), 8, "{:?}", faulty_run.waits);
+    assert_eq!(
+        faulty_run.log.matches("; retry ").count(),
+        8,
+        "{}",
+        faulty_run.log
+    );
+    assert!(
+        faulty_run
+            .log
+            .contains("answered 503 Service Unavailable; retry 1 of 4"),
+        "{}",
+        faulty_run.log
+    );
+    assert_no_unexpected(&faulty);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_that_dies_midway_is_finished_by_the_next_without_repeats() {
+    let fake = fake().await;
+    seed(&fake);
+    // GitHub starts failing after three redeliveries, for longer than the retries last.
+    fake.push_fault(
+        Fault::new("/attempts", FaultKind::Status(500))
+            .skip(3)
+            .times(1000),
+    );
+    let broken = run_in_process(raw_settings(&fake)).await;
+    assert!(!broken.report.succeeded());
+    assert_eq!(broken.report.redelivered_count(), 3);
+    assert_eq!(broken.report.deferred_count(), 6);
+    assert!(
+        broken.report.errors[0].contains("answered 500"),
+        "{:?}",
+        broken.report.errors
+    );
+    // The bookkeeping was saved, the checkpoint was not set.
+    assert!(
+        stored_document(&fake)["hooks"]["app"]
+            .get("checkpoint")
+            .is_none()
+    );
+    assert_eq!(
+        stored_events(&fake).as_object().map(|events| events.len()),
+        Some(3)
+    );
+
+    fake.clear_faults();
+    let next = run_in_process(raw_settings(&fake)).await;
+    assert!(next.report.succeeded(), "{}", next.log);
+    assert_eq!(next.report.redelivered_count(), 6);
+    let counts = redelivered_guids(&fake);
+    assert_eq!(counts.len(), 9);
+    assert!(counts.values().all(|count| *count == 1), "{counts:?}");
+    // Events seen delivered leave the bookkeeping; this run's redeliveries enter it.
+    let first_three: Vec<String> = broken
+        .report
+        .redelivered_guids()
+        .iter()
+        .map(|g| g.to_string())
+        .collect();
+    let events = stored_events(&fake);
+    let events = events.as_object().expect("bookkeeping");
+    assert_eq!(events.len(), 6);
+    assert!(
+        first_three.iter().all(|guid| !events.contains_key(guid)),
+        "{events:?}"
+    );
+    let third = run_in_process(raw_settings(&fake)).await;
+    assert_eq!(third.report.redelivered_count(), 0);
+    assert_eq!(stored_events(&fake), serde_json::Value::Null);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivery_recorded_late_is_caught_by_the_next_run() {
+    let fake = fake().await;
+    let first = run_in_process(raw_settings(&fake)).await;
+    assert!(first.report.succeeded());
+    let checkpoint = stored_checkpoint(&fake, "app");
+    // It started 40 s before the checkpoint, but GitHub recorded it after the first run.
+    fake.add_delivery(
+        &Hook::App,
+        NewDelivery::failed("late", checkpoint - chrono::Duration::seconds(40)),
+    );
+    let second = run_in_process(raw_settings(&fake)).await;
+    assert_eq!(second.report.redelivered_guids(), ["late"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_that_keeps_failing_is_redelivered_max_attempts_times_then_given_up() {
+    let fake = fake().await;
+    fake.add_delivery(&Hook::App, NewDelivery::failed("stubborn", minutes_ago(30)));
+    fake.add_delivery(&Hook::App, NewDelivery::failed("healed", minutes_ago(29)));
+    fake.set_receiver_failing("stubborn", true);
+
+    let mut given_up_reported = Vec::new();
+    for run_number in 1..=5 {
+        let run = run_action(&fake, &[("max-attempts", "3")]).await;
+        run.assert_code(0);
+        given_up_reported.push(run.count("given-up-count"));
+        if run_number == 4 {
+            assert_eq!(
+                run.json_output("given-up-guids"),
+                serde_json::json!(["stubborn"])
+            );
+            assert!(
+                run.stdout
+                    .contains("::warning::giving up on push event stubborn"),
+                "{}",
+                run.stdout
+            );
+            assert!(
+                run.summary.contains("### Given up after 3 redeliveries"),
+                "{}",
+                run.summary
+            );
+            assert!(run.summary.contains("`stubborn`"));
+        }
+    }
+    assert_eq!(given_up_reported, [0, 0, 0, 1, 0]);
+    let counts = redelivered_guids(&fake);
+    assert_eq!(counts.get("stubborn"), Some(&3));
+    assert_eq!(counts.get("healed"), Some(&1));
+    let record = &stored_events(&fake)["stubborn"];
+    assert_eq!(record["attempts"], 3);
+    assert_eq!(record["given_up"], true);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redeliveries_are_paced() {
+    let fake = fake().await;
+    for i in 0..4 {
+        fake.add_delivery(
+            &Hook::App,
+            NewDelivery::failed(format!("g{i}"), minutes_ago(10 + i)),
+        );
+    }
+    let mut raw = raw_settings(&fake);
+    raw.redelivery_interval = Some("1s".into());
+    let run = run_in_process(raw).await;
+    assert!(run.report.succeeded());
+    assert_eq!(run.waits, vec![Duration::from_secs(1); 3]);
+    assert!(
+        run.log.contains("Redelivering 4 event(s), 1.0s apart."),
+        "{}",
+        run.log
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cap_leaves_the_rest_queued_and_the_checkpoint_before_them() {
+    let fake = fake().await;
+    for i in 0..5 {
+        fake.add_delivery(
+            &Hook::App,
+            NewDelivery::failed(format!("g{i}"), minutes_ago(50 - i * 10)),
+        );
+    }
+    let mut raw = raw_settings(&fake);
+    raw.max_redeliveries = Some("2".into());
+    let first = run_in_process(raw.clone()).await;
+    assert!(first.report.succeeded());
+    assert_eq!(first.report.redelivered_guids(), ["g0", "g1"]);
+    assert_eq!(first.report.deferred_count(), 3);
+    let oldest_deferred = minutes_ago(30);
+    let checkpoint = stored_checkpoint(&fake, "app");
+    assert!(
+        (checkpoint - oldest_deferred).num_seconds().abs() <= 2,
+        "{checkpoint} vs {oldest_deferred}"
+    );
+
+    let second = run_in_process(raw.clone()).await;
+    assert_eq!(second.report.redelivered_guids(), ["g2", "g3"]);
+    let third = run_in_process(raw).await;
+    assert_eq!(third.report.redelivered_guids(), ["g4"]);
+    assert!(redelivered_guids(&fake).values().all(|count| *count == 1));
+    assert!(stored_checkpoint(&fake, "app") > Utc::now() - chrono::Duration::minutes(1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_primary_rate_limit_within_max_wait_is_waited_out() {
+    let fake = fake().await;
+    fake.add_delivery(&Hook::App, NewDelivery::failed("g", minutes_ago(10)));
+    fake.push_fault(Fault::new(
+        "/attempts",
+        FaultKind::PrimaryExhausted { reset_in_secs: 20 },
+    ));
+    let run = run_in_process(raw_settings(&fake)).await;
+    assert!(run.report.succeeded(), "{}", run.log);
+    assert_eq!(run.waits.len(), 1);
+    assert!(
+        (19..=22).contains(&run.waits[0].as_secs()),
+        "{:?}",
+        run.waits
+    );
+    assert!(
+        run.log.contains("primary rate limit for `core` used up"),
+        "{}",
+        run.log
+    );
+    assert_eq!(redelivered_guids(&fake).len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_primary_rate_limit_beyond_max_wait_stops_cleanly() {
+    let fake = fake().await;
+    for i in 0..3 {
+        fake.add_delivery(
+            &Hook::App,
+            NewDelivery::failed(format!("g{i}"), minutes_ago(30 - i)),
+        );
+    }
+    fake.set_variable(
+        REPO,
+        VARIABLE,
+        &minutes_ago(60).timestamp_millis().to_string(),
+    );
+    fake.push_fault(
+        Fault::new(
+            "/attempts",
+            FaultKind::PrimaryExhausted {
+                reset_in_secs: 3600,
+            },
+        )
+        .skip(1)
+        .times(10),
+    );
+    let run = run_in_process(raw_settings(&fake)).await;
+    assert!(!run.report.succeeded());
+    assert!(
+        run.waits.is_empty(),
+        "no wait beyond max-wait: {:?}",
+        run.waits
+    );
+    let error = &run.report.errors[0];
+    assert!(
+        error.contains("rate limit") && error.contains("run again after that"),
+        "{error}"
+    );
+    assert_eq!(run.report.redelivered_count(), 1);
+    assert_eq!(run.report.deferred_count(), 2);
+    // The checkpoint stays where it was; the one redelivery is remembered.
+    let document = stored_document(&fake);
+    let kept: chrono::DateTime<Utc> = document["hooks"]["app"]["checkpoint"]
+        .as_str()
+        .expect("kept")
+        .parse()
+        .expect("time");
+    assert!((kept - minutes_ago(60)).num_seconds().abs() <= 2);
+    assert_eq!(document["hooks"]["app"]["events"]["g0"]["attempts"], 1);
+
+    fake.clear_faults();
+    let next = run_in_process(raw_settings(&fake)).await;
+    assert!(next.report.succeeded());
+    assert_eq!(next.report.redelivered_guids(), ["g1", "g2"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secondary_rate_limits_honour_retry_after_or_wait_a_minute() {
+    let fake = fake().await;
+    fake.add_delivery(&Hook::App, NewDelivery::failed("g", minutes_ago(10)));
+    fake.push_fault(Fault::new(
+        "/attempts",
+        FaultKind::SecondaryRateLimit {
+            status: 403,
+            retry_after: Some(7),
+        },
+    ));
+    fake.push_fault(Fault::new(
+        "/attempts",
+        FaultKind::SecondaryRateLimit {
+            status: 429,
+            retry_after: None,
+        },
+    ));
+    let run = run_in_process(raw_settings(&fake)).await;
+    assert!(run.report.succeeded(), "{}", run.log);
+    assert_eq!(
+        run.waits,
+        vec![Duration::from_secs(7), Duration::from_secs(120)]
+    );
+    assert!(run.log.contains("retry after 7 s"), "{}", run.log);
+    assert_eq!(redelivered_guids(&fake).len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redelivery_accepted_then_answered_502_is_sent_twice_the_documented_window() {
+    let fake = fake().await;
+    fake.add_delivery(&Hook::App, NewDelivery::failed("g", minutes_ago(10)));
+    fake.push_fault(Fault::new("/attempts", FaultKind::ApplyThenStatus(502)));
+    let run = run_in_process(raw_settings(&fake)).await;
+    assert!(run.report.succeeded());
+    // GitHub queued the first POST before failing to answer; the retry queues another.
+    // Both carry the same X-GitHub-Delivery GUID, so a receiver that dedupes is safe.
+    assert_eq!(redelivered_guids(&fake).get("g"), Some(&2));
+    assert_eq!(run.report.redelivered_count(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listing_failures_never_move_the_checkpoint() {
+    let fake = fake().await;
+    let before = minutes_ago(90);
+    fake.set_variable(REPO, VARIABLE, &before.timestamp_millis().to_string());
+    fake.add_delivery(&Hook::App, NewDelivery::failed("g", minutes_ago(10)));
+    fake.push_fault(
+        Fault::new("/app/hook/deliveries", FaultKind::Status(502))
+            .method("GET")
+            .times(100),
+    );
+    let run = run_in_process(raw_settings(&fake)).await;
+    assert!(!run.report.succeeded());
+    assert_eq!(
+        run.waits.len(),
+        4,
+        "four retries, then give up: {:?}",
+        run.waits
+    );
+    assert!(fake.redeliveries().is_empty());
+    let kept = stored_checkpoint(&fake, "app");
+    assert!((kept - before).num_seconds().abs() <= 1);
+}
