@@ -33,13 +33,21 @@ fn each_input_reaches_the_inputs_struct() {
     // check each one arrives (a renamed field would leave its input silently ignored).
     let mut env: redeliver_action::inputs::Environment = ACTION_INPUT_IDS
         .iter()
-        .map(|id| (format!("INPUT_{}", id.to_uppercase()), format!("value-of-{id}")))
+        .map(|id| {
+            (
+                format!("INPUT_{}", id.to_uppercase()),
+                format!("value-of-{id}"),
+            )
+        })
         .collect();
     env.insert("GITHUB_ACTIONS".into(), "true".into());
     let inputs = redeliver_action::inputs::ActionInputs::from_env(&env).expect("reads");
     let debug = format!("{inputs:?}");
     for id in ACTION_INPUT_IDS {
-        assert!(debug.contains(&format!("value-of-{id}")), "input `{id}` is not read: {debug}");
+        assert!(
+            debug.contains(&format!("value-of-{id}")),
+            "input `{id}` is not read: {debug}"
+        );
     }
 }
 
@@ -64,8 +72,16 @@ fn every_output_written_is_declared_with_a_description() {
     assert_eq!(declared, written);
     for name in &declared {
         let output = &yaml["outputs"][name.as_str()];
-        assert!(output["description"].as_str().is_some_and(|d| !d.is_empty()), "{name}");
-        assert!(output.get("value").is_none(), "Docker action outputs have no `value`: {name}");
+        assert!(
+            output["description"]
+                .as_str()
+                .is_some_and(|d| !d.is_empty()),
+            "{name}"
+        );
+        assert!(
+            output.get("value").is_none(),
+            "Docker action outputs have no `value`: {name}"
+        );
     }
 }
 
@@ -79,10 +95,19 @@ fn marketplace_metadata_is_complete() {
     assert!(yaml["branding"]["color"].as_str().is_some());
     assert_eq!(yaml["runs"]["using"].as_str(), Some("docker"));
     for (id, spec) in yaml["inputs"].as_mapping().expect("inputs") {
-        assert!(spec["description"].as_str().is_some_and(|d| !d.is_empty()), "{id:?}");
-        assert!(spec["required"].as_bool().is_some(), "{id:?} states `required`");
+        assert!(
+            spec["description"].as_str().is_some_and(|d| !d.is_empty()),
+            "{id:?}"
+        );
+        assert!(
+            spec["required"].as_bool().is_some(),
+            "{id:?} states `required`"
+        );
         assert!(spec.get("default").is_some(), "{id:?} states a default");
     }
     let args = &yaml["runs"]["args"];
-    assert!(args.is_null(), "secrets must not travel on the command line: {args:?}");
+    assert!(
+        args.is_null(),
+        "secrets must not travel on the command line: {args:?}"
+    );
 }

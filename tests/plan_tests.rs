@@ -45,7 +45,11 @@ fn options() -> PlanOptions {
 }
 
 /// The delivery ids the plan redelivers.
-fn redelivered_ids(deliveries: Vec<Delivery>, state: &HookState, options: &PlanOptions) -> Vec<u64> {
+fn redelivered_ids(
+    deliveries: Vec<Delivery>,
+    state: &HookState,
+    options: &PlanOptions,
+) -> Vec<u64> {
     plan_redeliveries(deliveries, state, now(), options)
         .redeliver
         .iter()
@@ -58,8 +62,16 @@ fn table_of_windows() {
     let big = 3_804_004_623_172_239_366_u64;
     let cases: Vec<(&str, Vec<Delivery>, Vec<u64>)> = vec![
         ("empty window", vec![], vec![]),
-        ("all OK", vec![ok(3, "a", 1), ok(2, "b", 2), ok(1, "c", 3)], vec![]),
-        ("failed then OK", vec![ok(2, "a", 1), failed(1, "a", 5)], vec![]),
+        (
+            "all OK",
+            vec![ok(3, "a", 1), ok(2, "b", 2), ok(1, "c", 3)],
+            vec![],
+        ),
+        (
+            "failed then OK",
+            vec![ok(2, "a", 1), failed(1, "a", 5)],
+            vec![],
+        ),
         (
             "failed several times: the newest failure is redelivered once",
             vec![failed(3, "a", 1), failed(2, "a", 3), failed(1, "a", 5)],
@@ -143,7 +155,12 @@ fn bounded_retries_then_given_up_and_never_again() {
     let opts = options();
     // Three runs: each redelivers, each redelivery fails again.
     for run in 0..3 {
-        let plan = plan_redeliveries(vec![failed(10 + run, "g", 20 - run as i64 * 5)], &state, now(), &opts);
+        let plan = plan_redeliveries(
+            vec![failed(10 + run, "g", 20 - run as i64 * 5)],
+            &state,
+            now(),
+            &opts,
+        );
         assert_eq!(plan.redeliver.len(), 1, "run {run}");
         assert_eq!(plan.redeliver[0].summary.previous_attempts, run as u32);
         state.record_attempt("g", minutes_ago(30));
@@ -181,7 +198,12 @@ fn a_redelivery_without_a_recorded_result_is_pending_not_repeated() {
 fn delivered_events_leave_the_bookkeeping() {
     let mut state = HookState::default();
     state.record_attempt("g", minutes_ago(30));
-    let plan = plan_redeliveries(vec![ok(2, "g", 5), failed(1, "g", 40)], &state, now(), &options());
+    let plan = plan_redeliveries(
+        vec![ok(2, "g", 5), failed(1, "g", 40)],
+        &state,
+        now(),
+        &options(),
+    );
     assert!(plan.redeliver.is_empty());
     assert_eq!(plan.resolved, vec!["g".to_owned()]);
 }
@@ -192,7 +214,12 @@ fn the_cap_defers_the_newest_and_holds_the_checkpoint_before_them() {
         max_redeliveries: 2,
         ..options()
     };
-    let deliveries = vec![failed(4, "d", 10), failed(3, "c", 20), failed(2, "b", 30), failed(1, "a", 40)];
+    let deliveries = vec![
+        failed(4, "d", 10),
+        failed(3, "c", 20),
+        failed(2, "b", 30),
+        failed(1, "a", 40),
+    ];
     let plan = plan_redeliveries(deliveries, &HookState::default(), now(), &opts);
     let ids: Vec<u64> = plan.redeliver.iter().map(|p| p.delivery_id).collect();
     assert_eq!(ids, vec![1, 2]);
@@ -200,7 +227,12 @@ fn the_cap_defers_the_newest_and_holds_the_checkpoint_before_them() {
     assert_eq!(deferred, vec!["c", "d"]);
     assert_eq!(next_checkpoint(&plan, now()), minutes_ago(20));
 
-    let all = plan_redeliveries(vec![failed(1, "a", 40)], &HookState::default(), now(), &opts);
+    let all = plan_redeliveries(
+        vec![failed(1, "a", 40)],
+        &HookState::default(),
+        now(),
+        &opts,
+    );
     assert_eq!(next_checkpoint(&all, now()), now());
 }
 
@@ -219,7 +251,11 @@ fn filters_count_what_they_leave_out() {
         ..failed(id, guid, 5)
     };
     let plan = plan_redeliveries(
-        vec![failed(1, "p", 3), job(2, "q", "queued"), job(3, "c", "completed")],
+        vec![
+            failed(1, "p", 3),
+            job(2, "q", "queued"),
+            job(3, "c", "completed"),
+        ],
         &HookState::default(),
         now(),
         &opts,
