@@ -1,1 +1,252 @@
-fn main() {}
+//! `cargo bench --bench e2e`: the release binary against the fake GitHub, as the action runs.
+//!
+//! For each case it prints the median and the spread (min–max) over several runs of wall
+//! time, peak RSS of the child (from `wait4`), the requests by kind, the ideal time for
+//! the case (list pages × latency + redeliveries × pacing) and the ratio to it.
+//! Nothing is asserted: these machines are shared and noisy. `BENCH_RUNS` sets the runs.
+
+#[path = "../tests/support/fake_github.rs"]
+mod fake_github;
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use fake_github::{FakeGitHub, FakeOptions, FakeToken, Hook, NewDelivery};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_redeliver");
+const KEY: &str = include_str!("../tests/resources/app-key.pem");
+const TOKEN: &str = "ghp_benchtoken0123456789abcdefghijkl";
+
+struct Case {
+    name: &'static str,
+    deliveries: usize,
+    failed_ratio: f64,
+    latency: Duration,
+    pacing: Duration,
+}
+
+#[derive(Default, Clone, Copy)]
+struct Sample {
+    wall: Duration,
+    peak_rss_kib: i64,
+    list: usize,
+    redeliver: usize,
+    other: usize,
+}
+
+/// Runs `command` and returns its wall time and peak RSS (KiB), from `wait4`.
+fn measure(command: &mut Command) -> (Duration, i64, i32) {
+    let started = Instant::now();
+    let child = command
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the binary starts");
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: `rusage` is plain data that wait4 fills; `pid` is our own child, not yet waited.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    let wall = started.elapsed();
+    assert_eq!(waited, pid, "wait4 failed");
+    std::mem::forget(child);
+    let code = if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        -1
+    };
+    (wall, usage.ru_maxrss, code)
+}
+
+async fn seeded(case: &Case) -> FakeGitHub {
+    let fake = FakeGitHub::start(FakeOptions {
+        latency: case.latency,
+        ..FakeOptions::default()
+    })
+    .await;
+    fake.add_token(
+        FakeToken::new(TOKEN)
+            .admin_repo("octo/demo")
+            .variables_write(true),
+    );
+    let failed_every = if case.failed_ratio > 0.0 {
+        (1.0 / case.failed_ratio).round() as usize
+    } else {
+        usize::MAX
+    };
+    let now = Utc::now();
+    // Spread over the last 23 hours: all inside a first run's 24-hour window.
+    let step = 23 * 3600 * 1000 / case.deliveries.max(1) as i64;
+    for i in 0..case.deliveries {
+        let at = now - chrono::Duration::milliseconds(1000 + step * i as i64);
+        let guid = format!("{:08x}-0000-4000-8000-{:012x}", i, i);
+        let delivery = if i % failed_every == failed_every / 2 {
+            NewDelivery::failed(guid, at)
+        } else {
+            NewDelivery::ok(guid, at)
+        }
+        .event("workflow_job", Some("queued"));
+        fake.add_delivery(&Hook::App, delivery);
+    }
+    fake
+}
+
+fn run_once(runtime: &tokio::runtime::Runtime, case: &Case) -> Sample {
+    let fake = runtime.block_on(seeded(case));
+    let folder = std::env::temp_dir().join(format!("redeliver-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&folder).expect("temp folder");
+    let output = folder.join("output");
+    let summary = folder.join("summary");
+    std::fs::write(&output, "").expect("output file");
+    std::fs::write(&summary, "").expect("summary file");
+    let mut command = Command::new(BINARY);
+    command
+        .env_clear()
+        .current_dir(&folder)
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_REPOSITORY", "octo/demo")
+        .env("GITHUB_API_URL", fake.url())
+        .env("GITHUB_OUTPUT", &output)
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .env("INPUT_APP-ID", "4242")
+        .env("INPUT_PRIVATE-KEY", KEY)
+        .env("INPUT_TOKEN", TOKEN)
+        .env("INPUT_MAX-REDELIVERIES", "100000")
+        .env(
+            "INPUT_REDELIVERY-INTERVAL",
+            format!("{}ms", case.pacing.as_millis()),
+        );
+    let (wall, peak_rss_kib, code) = measure(&mut command);
+    assert_eq!(code, 0, "the run failed");
+    let requests = fake.requests();
+    let list = requests
+        .iter()
+        .filter(|r| r.method == "GET" && r.path.ends_with("/deliveries"))
+        .count();
+    let redeliver = requests
+        .iter()
+        .filter(|r| r.path.ends_with("/attempts"))
+        .count();
+    Sample {
+        wall,
+        peak_rss_kib,
+        list,
+        redeliver,
+        other: requests.len() - list - redeliver,
+    }
+}
+
+fn median_and_spread<T: Copy + PartialOrd>(values: &mut [T]) -> (T, T, T) {
+    values.sort_by(|a, b| a.partial_cmp(b).expect("comparable"));
+    (
+        values[values.len() / 2],
+        values[0],
+        values[values.len() - 1],
+    )
+}
+
+fn main() {
+    let runs: usize = std::env::var("BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let cases = [
+        Case {
+            name: "scan only",
+            deliveries: 10_000,
+            failed_ratio: 0.0,
+            latency: Duration::from_millis(20),
+            pacing: Duration::ZERO,
+        },
+        Case {
+            name: "busy",
+            deliveries: 30_000,
+            failed_ratio: 0.05,
+            latency: Duration::ZERO,
+            pacing: Duration::ZERO,
+        },
+        Case {
+            name: "small",
+            deliveries: 50,
+            failed_ratio: 0.2,
+            latency: Duration::ZERO,
+            pacing: Duration::ZERO,
+        },
+    ];
+    println!(
+        "machine: {} cores; {runs} runs per case; release binary {BINARY}",
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(0)
+    );
+    println!(
+        "binary size: {} bytes",
+        std::fs::metadata(BINARY).map(|m| m.len()).unwrap_or(0)
+    );
+    println!();
+    println!(
+        "{:<10} {:>22} {:>22} {:>6} {:>9} {:>6} {:>10} {:>7}",
+        "case",
+        "wall ms (min-max)",
+        "peak RSS MiB (min-max)",
+        "list",
+        "redeliver",
+        "other",
+        "ideal ms",
+        "ratio"
+    );
+    for case in &cases {
+        let samples: Vec<Sample> = (0..runs).map(|_| run_once(&runtime, case)).collect();
+        let mut walls: Vec<f64> = samples
+            .iter()
+            .map(|s| s.wall.as_secs_f64() * 1000.0)
+            .collect();
+        let mut rss: Vec<f64> = samples
+            .iter()
+            .map(|s| s.peak_rss_kib as f64 / 1024.0)
+            .collect();
+        let (wall, wall_min, wall_max) = median_and_spread(&mut walls);
+        let (peak, peak_min, peak_max) = median_and_spread(&mut rss);
+        let first = samples[0];
+        let ideal_ms = first.list as f64 * case.latency.as_secs_f64() * 1000.0
+            + first.redeliver as f64 * case.pacing.as_secs_f64() * 1000.0;
+        let ratio = if ideal_ms > 0.0 {
+            format!("{:.3}", wall / ideal_ms)
+        } else {
+            "n/a".to_owned()
+        };
+        println!(
+            "{:<10} {:>8.1} ({:>5.1}-{:>6.1}) {:>8.1} ({:>4.1}-{:>4.1}) {:>6} {:>9} {:>6} {:>10.1} {:>7}",
+            case.name,
+            wall,
+            wall_min,
+            wall_max,
+            peak,
+            peak_min,
+            peak_max,
+            first.list,
+            first.redeliver,
+            first.other,
+            ideal_ms,
+            ratio
+        );
+    }
+    let mut startup: Vec<f64> = (0..runs.max(20))
+        .map(|_| {
+            let (wall, _, code) = measure(Command::new(BINARY).arg("--version"));
+            assert_eq!(code, 0);
+            wall.as_secs_f64() * 1000.0
+        })
+        .collect();
+    let (median, min, max) = median_and_spread(&mut startup);
+    println!(
+        "{:<10} {:>8.2} ({:>5.2}-{:>6.2})   (--version)",
+        "start-up", median, min, max
+    );
+}

@@ -221,6 +221,9 @@ async fn eleven_pages(prefix: &str) {
         assert!(list.full_path.starts_with(prefix));
     }
     assert!(lists[0].query_param("cursor").is_none());
+    // The minimum and nothing more: the pages, one POST per failing event, GET + POST of
+    // the variable.
+    assert_eq!(fake.requests().len(), 11 + 11 + 2);
     assert!(lists[1..].iter().all(|r| r.query_param("cursor").is_some()));
     assert_no_unexpected(&fake);
 }
