@@ -8,50 +8,17 @@
 #[path = "../tests/support/fake_github.rs"]
 mod fake_github;
 
-use chrono::{Duration, Utc};
-use fake_github::{FakeGitHub, FakeOptions, FakeToken, Hook, NewDelivery};
+use demo_data::{DEMO_TOKEN, seed};
+use fake_github::{FakeGitHub, FakeOptions, Hook};
 use redeliver_action::entry::execute;
 use redeliver_action::inputs::{Cli, Environment, RawSettings};
 use redeliver_action::log::{Log, Sink};
 use redeliver_action::settings::Settings;
 
-const KEY: &str = include_str!("../tests/resources/app-key.pem");
-const TOKEN: &str = "ghp_demotoken0123456789abcdefghijklmn";
+#[path = "../tests/support/demo_data.rs"]
+mod demo_data;
 
-/// A day of deliveries: most delivered, a few failed, one whose receiver never recovers.
-fn seed(fake: &FakeGitHub) {
-    let now = Utc::now();
-    let events = [
-        ("push", None),
-        ("workflow_job", Some("queued")),
-        ("issues", Some("opened")),
-    ];
-    for i in 0..240i64 {
-        let (event, action) = events[(i % 3) as usize];
-        let at = now - Duration::minutes(6 * i + 3);
-        let guid = format!("{:08x}-1f2e-11f0-8a3b-{:012x}", 0x5eed_0000 + i, i);
-        let delivery = if i % 37 == 5 {
-            NewDelivery::failed(guid, at)
-        } else {
-            NewDelivery::ok(guid, at)
-        };
-        fake.add_delivery(&Hook::App, delivery.event(event, action));
-    }
-    fake.add_delivery(
-        &Hook::App,
-        NewDelivery::failed(
-            "deadbeef-0000-4000-8000-000000000001",
-            now - Duration::minutes(90),
-        )
-        .event("workflow_job", Some("queued")),
-    );
-    fake.set_receiver_failing("deadbeef-0000-4000-8000-000000000001", true);
-    fake.add_token(
-        FakeToken::new(TOKEN)
-            .admin_repo("octo/demo")
-            .variables_write(true),
-    );
-}
+const KEY: &str = include_str!("../tests/resources/app-key.pem");
 
 async fn run_as_the_runner(fake: &FakeGitHub, number: usize) {
     let folder = tempfile::tempdir().expect("a temporary folder");
@@ -65,7 +32,7 @@ async fn run_as_the_runner(fake: &FakeGitHub, number: usize) {
         ("GITHUB_STEP_SUMMARY", summary.display().to_string()),
         ("INPUT_APP-ID", "4242".to_owned()),
         ("INPUT_PRIVATE-KEY", KEY.to_owned()),
-        ("INPUT_TOKEN", TOKEN.to_owned()),
+        ("INPUT_TOKEN", DEMO_TOKEN.to_owned()),
         ("INPUT_REDELIVERY-INTERVAL", "100ms".to_owned()),
         ("INPUT_MAX-ATTEMPTS", "1".to_owned()),
     ]

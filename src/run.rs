@@ -32,6 +32,8 @@ use crate::store::{CheckpointStore, StoreSpec};
 pub const OVERLAP: chrono::Duration = chrono::Duration::minutes(5);
 /// How long a redelivery may take to appear in the list before it is counted as lost.
 pub const PENDING_GRACE: chrono::Duration = chrono::Duration::minutes(10);
+/// Installation tokens are valid for an hour; past this age one is renewed before use.
+const INSTALLATION_TOKEN_RENEW_AFTER: std::time::Duration = std::time::Duration::from_secs(50 * 60);
 /// GitHub's maximum page size for delivery lists.
 pub const PER_PAGE: u32 = 100;
 
@@ -93,9 +95,13 @@ pub async fn run_once(settings: &Settings, context: &RunContext) -> anyhow::Resu
     )?;
     let mut store = CheckpointStore::open(&settings.store)?;
 
-    if settings.store.needs_token() && !client.has_token() {
+    // Installation tokens live an hour; a long run renews its token before saving.
+    let installation_token_minted = if settings.store.needs_token() && !client.has_token() {
         obtain_installation_token(&client, settings).await?;
-    }
+        Some(std::time::Instant::now())
+    } else {
+        None
+    };
     let mut document = load_checkpoint(&mut store, &client, settings, log).await?;
 
     let mut report = RunReport {
@@ -135,7 +141,17 @@ pub async fn run_once(settings: &Settings, context: &RunContext) -> anyhow::Resu
     if settings.dry_run || settings.store == StoreSpec::None {
         log.info("Dry run or stateless: no checkpoint written.");
     } else {
-        match save_checkpoint(&mut store, &client, &mut document, settings, log).await {
+        let renewed = match installation_token_minted {
+            Some(minted) if minted.elapsed() > INSTALLATION_TOKEN_RENEW_AFTER => {
+                obtain_installation_token(&client, settings).await
+            }
+            _ => Ok(()),
+        };
+        let saved = match renewed {
+            Ok(()) => save_checkpoint(&mut store, &client, &mut document, settings, log).await,
+            Err(error) => Err(error),
+        };
+        match saved {
             Ok(()) => report.checkpoint_saved = true,
             Err(error) => {
                 let error = format!("{error:#}");

@@ -305,7 +305,7 @@ async fn every_runs_until_sigterm_and_leaves_consistent_state() {
     let s = setup(&fake);
     let mut args = base_args(&s.url, &s.key, &s.state);
     args.extend(["--every", "1s"]);
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_redeliver"))
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_redeliver"))
         .env_clear()
         .current_dir(s.folder.path())
         .args(&args)

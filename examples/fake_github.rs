@@ -1,0 +1,64 @@
+//! The test suite's fake GitHub as a server of its own, seeded with the demo's data:
+//!
+//! ```sh
+//! cargo run --example fake_github -- --serve 127.0.0.1:8080 [--prefix /api/v3]
+//! ```
+//!
+//! It prints `ready <url>` once it listens, and serves until it is stopped. It accepts App
+//! JWTs signed with `tests/resources/app-key.pem` (App ID 4242) and the token `test-token`.
+//! CI's `uses: ./` job and `scripts/container-run.sh` run the action against it.
+
+#[path = "../tests/support/demo_data.rs"]
+mod demo_data;
+#[path = "../tests/support/fake_github.rs"]
+mod fake_github;
+
+use std::io::Write;
+use std::net::SocketAddr;
+
+use fake_github::{FakeGitHub, FakeOptions};
+
+const USAGE: &str = "usage: fake_github --serve ADDR:PORT [--prefix /api/v3]";
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut bind: Option<SocketAddr> = None;
+    let mut prefix = String::new();
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        match (arg.as_str(), rest.next()) {
+            ("--serve", Some(addr)) => match addr.parse() {
+                Ok(addr) => bind = Some(addr),
+                Err(_) => exit_with(&format!("`{addr}` is not ADDR:PORT\n{USAGE}")),
+            },
+            ("--prefix", Some(value)) => prefix = value.clone(),
+            _ => exit_with(USAGE),
+        }
+    }
+    let Some(bind) = bind else { exit_with(USAGE) };
+    let fake = FakeGitHub::start(FakeOptions {
+        bind: Some(bind),
+        path_prefix: prefix,
+        ..FakeOptions::default()
+    })
+    .await;
+    demo_data::seed(&fake);
+    println!("ready {}", fake.url());
+    let _ = std::io::stdout().flush();
+    let _ = tokio::signal::ctrl_c().await;
+    for request in fake.requests() {
+        eprintln!(
+            "{} {}{} -> {}",
+            request.method,
+            request.full_path,
+            request.query.map(|q| format!("?{q}")).unwrap_or_default(),
+            request.status
+        );
+    }
+}
+
+fn exit_with(message: &str) -> ! {
+    eprintln!("{message}");
+    std::process::exit(2);
+}

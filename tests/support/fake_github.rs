@@ -1,0 +1,2029 @@
+//! An in-process fake of the parts of GitHub's REST API that the redelivery action uses.
+//!
+//! It follows `shared/docs/github-api.md`: webhook deliveries of the three hook scopes with
+//! cursor pagination and 64-bit ids above 2^53, redelivery attempts, App JWT checks,
+//! installation tokens, repository Actions variables, rate-limit headers and injectable faults.
+//!
+//! Self-contained on purpose (no dependency on the library crate, no child modules): it is
+//! included with `#[path = ...]` by the tests, an example and a benchmark.
+#![allow(dead_code)]
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io;
+use std::net::SocketAddr;
+use std::ops::Bound;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::connect_info::Connected;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::Response;
+use axum::serve::{IncomingStream, Listener};
+use base64::Engine as _;
+use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode};
+use rand::Rng as _;
+use serde_json::{Map, Value, json};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+
+/// First delivery id the fake assigns. Above 2^53, like GitHub's ids since 2026: a client that
+/// parses ids through `f64` rounds them and redelivers the wrong (unknown) delivery.
+pub const BIG_ID_BASE: u64 = 3_804_004_623_172_239_366;
+/// `x-ratelimit-limit` of every answer.
+pub const RATE_LIMIT: u64 = 5000;
+/// Largest accepted Actions variable value, in bytes (48 KB).
+pub const MAX_VARIABLE_VALUE_BYTES: usize = 49_152;
+/// Variables per repository.
+pub const MAX_VARIABLES_PER_REPO: usize = 500;
+/// Deliveries older than this cannot be redelivered (github.com).
+pub const RETENTION_DAYS: i64 = 3;
+/// `per_page` default and maximum of the deliveries listing.
+pub const DEFAULT_PER_PAGE: usize = 30;
+pub const MAX_PER_PAGE: usize = 100;
+/// Largest request body the fake reads.
+const MAX_REQUEST_BODY: usize = 8 * 1024 * 1024;
+
+const DOC_REST: &str = "https://docs.github.com/rest";
+const DOC_APP_DELIVERIES: &str = "https://docs.github.com/rest/apps/webhooks";
+const DOC_ORG_DELIVERIES: &str = "https://docs.github.com/rest/orgs/webhooks";
+const DOC_REPO_DELIVERIES: &str = "https://docs.github.com/rest/repos/webhooks";
+const DOC_APPS: &str = "https://docs.github.com/rest/apps/apps";
+const DOC_VARIABLES: &str = "https://docs.github.com/rest/actions/variables";
+const DOC_PRIMARY_LIMIT: &str = "https://docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api#about-primary-rate-limits";
+const DOC_SECONDARY_LIMIT: &str = "https://docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api#about-secondary-rate-limits";
+
+const JWT_MESSAGE: &str = "A JSON web token could not be decoded";
+const BAD_CREDENTIALS: &str = "Bad credentials";
+const NOT_ACCESSIBLE: &str = "Resource not accessible by integration";
+
+// ---------------------------------------------------------------------------------------------
+// Public types
+// ---------------------------------------------------------------------------------------------
+
+/// How to start a [`FakeGitHub`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct FakeOptions {
+    /// `""` (github.com) or e.g. `"/api/v3"` (GHES): every route lives under it.
+    pub path_prefix: String,
+    /// A JWT's `iss` may be this number (as a JSON number or a string)...
+    pub app_id: u64,
+    /// ...or this client id.
+    pub client_id: String,
+    /// RS256 public key (PEM, SPKI or PKCS#1) that verifies App JWTs.
+    pub public_key_pem: String,
+    /// Slept before answering each request (see also [`FakeGitHub::set_latency`]).
+    pub latency: Duration,
+    /// Where to listen; `None`: 127.0.0.1 on a free port.
+    pub bind: Option<SocketAddr>,
+}
+
+impl Default for FakeOptions {
+    fn default() -> Self {
+        FakeOptions {
+            path_prefix: String::new(),
+            app_id: 4242,
+            client_id: "Iv23liFakeClientId".to_owned(),
+            public_key_pem: include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/resources/app-key.pub.pem"
+            ))
+            .to_owned(),
+            latency: Duration::ZERO,
+            bind: None,
+        }
+    }
+}
+
+/// A webhook whose deliveries the fake serves.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Hook {
+    /// The GitHub App's webhook (`/app/hook/deliveries`, App JWT).
+    App,
+    /// An organization webhook (`/orgs/{org}/hooks/{hook_id}/deliveries`).
+    Org { org: String, hook_id: u64 },
+    /// A repository webhook (`/repos/{owner}/{repo}/hooks/{hook_id}/deliveries`).
+    Repo {
+        owner: String,
+        repo: String,
+        hook_id: u64,
+    },
+}
+
+impl Hook {
+    pub fn org(org: &str, hook_id: u64) -> Hook {
+        Hook::Org {
+            org: org.to_owned(),
+            hook_id,
+        }
+    }
+
+    /// `repo` is `"owner/name"`.
+    pub fn repo(repo: &str, hook_id: u64) -> Hook {
+        let (owner, name) = repo.split_once('/').unwrap_or((repo, ""));
+        Hook::Repo {
+            owner: owner.to_owned(),
+            repo: name.to_owned(),
+            hook_id,
+        }
+    }
+
+    /// The listing path, without the API prefix.
+    pub fn deliveries_path(&self) -> String {
+        match self {
+            Hook::App => "/app/hook/deliveries".to_owned(),
+            Hook::Org { org, hook_id } => format!("/orgs/{org}/hooks/{hook_id}/deliveries"),
+            Hook::Repo {
+                owner,
+                repo,
+                hook_id,
+            } => format!("/repos/{owner}/{repo}/hooks/{hook_id}/deliveries"),
+        }
+    }
+
+    /// The redelivery path of one delivery, without the API prefix.
+    pub fn attempts_path(&self, delivery_id: u64) -> String {
+        format!("{}/{delivery_id}/attempts", self.deliveries_path())
+    }
+
+    /// Owners, organizations and repositories are case-insensitive on GitHub.
+    fn key(&self) -> Hook {
+        match self {
+            Hook::App => Hook::App,
+            Hook::Org { org, hook_id } => Hook::Org {
+                org: org.to_ascii_lowercase(),
+                hook_id: *hook_id,
+            },
+            Hook::Repo {
+                owner,
+                repo,
+                hook_id,
+            } => Hook::Repo {
+                owner: owner.to_ascii_lowercase(),
+                repo: repo.to_ascii_lowercase(),
+                hook_id: *hook_id,
+            },
+        }
+    }
+
+    fn doc(&self) -> &'static str {
+        match self {
+            Hook::App => DOC_APP_DELIVERIES,
+            Hook::Org { .. } => DOC_ORG_DELIVERIES,
+            Hook::Repo { .. } => DOC_REPO_DELIVERIES,
+        }
+    }
+}
+
+/// A delivery to put into a hook's list with [`FakeGitHub::add_delivery`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewDelivery {
+    pub guid: String,
+    /// Stored with whole-second precision, like GitHub's `delivered_at`.
+    pub delivered_at: DateTime<Utc>,
+    /// `true`: status `"OK"`, 200. `false`: `"Invalid HTTP Response: 503"`, 503.
+    pub ok: bool,
+    pub event: String,
+    pub action: Option<String>,
+    pub redelivery: bool,
+    /// `None`: the fake assigns the next big id.
+    pub id: Option<u64>,
+}
+
+impl NewDelivery {
+    pub fn failed(guid: impl Into<String>, delivered_at: DateTime<Utc>) -> Self {
+        NewDelivery {
+            guid: guid.into(),
+            delivered_at,
+            ok: false,
+            event: "push".to_owned(),
+            action: None,
+            redelivery: false,
+            id: None,
+        }
+    }
+
+    pub fn ok(guid: impl Into<String>, delivered_at: DateTime<Utc>) -> Self {
+        NewDelivery {
+            ok: true,
+            ..NewDelivery::failed(guid, delivered_at)
+        }
+    }
+
+    pub fn event(mut self, event: &str, action: Option<&str>) -> Self {
+        self.event = event.to_owned();
+        self.action = action.map(str::to_owned);
+        self
+    }
+
+    pub fn id(mut self, id: u64) -> Self {
+        self.id = Some(id);
+        self
+    }
+
+    pub fn redelivery(mut self, redelivery: bool) -> Self {
+        self.redelivery = redelivery;
+        self
+    }
+}
+
+/// An accepted `POST .../deliveries/{delivery_id}/attempts`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Redelivery {
+    /// The hook as it was first given to [`FakeGitHub::add_delivery`].
+    pub hook: Hook,
+    /// The id in the request's path.
+    pub delivery_id: u64,
+    pub guid: String,
+}
+
+/// A personal access token the fake accepts.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FakeToken {
+    pub token: String,
+    /// `"owner/name"` repositories the token has admin on (repository hooks).
+    pub admin_repos: Vec<String>,
+    /// Organizations the token's user owns (organization hooks, and the hooks of their repos).
+    pub admin_orgs: Vec<String>,
+    /// "Variables: write" (fine-grained) or `repo` (classic): for every repository.
+    pub variables_write: bool,
+}
+
+impl FakeToken {
+    pub fn new(token: &str) -> Self {
+        FakeToken {
+            token: token.to_owned(),
+            ..FakeToken::default()
+        }
+    }
+
+    pub fn admin_repo(mut self, repo: &str) -> Self {
+        self.admin_repos.push(repo.to_owned());
+        self
+    }
+
+    pub fn admin_org(mut self, org: &str) -> Self {
+        self.admin_orgs.push(org.to_owned());
+        self
+    }
+
+    pub fn variables_write(mut self, yes: bool) -> Self {
+        self.variables_write = yes;
+        self
+    }
+}
+
+/// An installation access token the fake handed out.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MintedToken {
+    pub token: String,
+    pub installation_id: u64,
+    /// The request body it was minted with (`Value::Null` when there was none).
+    pub body: Value,
+}
+
+/// One request the fake answered (or dropped).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RecordedRequest {
+    pub method: String,
+    /// Without the path prefix (the full path when it was not under the prefix).
+    pub path: String,
+    /// As received.
+    pub full_path: String,
+    pub query: Option<String>,
+    pub auth: AuthSeen,
+    /// The JSON body; a body that is not JSON is kept as a `Value::String`.
+    pub body: Option<Value>,
+    /// The status answered; 0 for [`FaultKind::DropConnection`].
+    pub status: u16,
+    /// Request headers, names in lower case, in the order received.
+    pub headers: Vec<(String, String)>,
+}
+
+impl RecordedRequest {
+    /// The first value of a request header (name case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// A query parameter's (raw) value.
+    pub fn query_param(&self, name: &str) -> Option<String> {
+        parse_query(self.query.as_deref())
+            .into_iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v)
+    }
+}
+
+/// What the `Authorization` header of a request was.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AuthSeen {
+    None,
+    /// A JWT that verified as this App's (signature, `iss`, `iat`, `exp`).
+    AppJwt,
+    /// A known personal access token or an unexpired minted installation token.
+    Token(String),
+    /// Anything else (bad JWT, unknown token, other scheme).
+    Invalid,
+}
+
+/// A fault to inject, see [`FakeGitHub::push_fault`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct Fault {
+    /// `None`: any method.
+    pub method: Option<String>,
+    /// Matched against the path without the prefix.
+    pub path_contains: String,
+    /// Let this many matching requests through first...
+    pub skip: usize,
+    /// ...then apply to this many.
+    pub times: usize,
+    pub kind: FaultKind,
+}
+
+impl Fault {
+    /// Applies once, to the first request of any method whose path contains `path_contains`.
+    pub fn new(path_contains: &str, kind: FaultKind) -> Self {
+        Fault {
+            method: None,
+            path_contains: path_contains.to_owned(),
+            skip: 0,
+            times: 1,
+            kind,
+        }
+    }
+
+    pub fn method(mut self, method: &str) -> Self {
+        self.method = Some(method.to_owned());
+        self
+    }
+
+    pub fn skip(mut self, skip: usize) -> Self {
+        self.skip = skip;
+        self
+    }
+
+    pub fn times(mut self, times: usize) -> Self {
+        self.times = times;
+        self
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FaultKind {
+    /// Answer this status with GitHub's JSON error body, without doing the work.
+    Status(u16),
+    /// Close the connection without any answer.
+    DropConnection,
+    /// Do the real work (e.g. record the redelivery), then answer this status.
+    ApplyThenStatus(u16),
+    /// 403 or 429 with the secondary-limit message and `retry-after` when given.
+    SecondaryRateLimit {
+        status: u16,
+        retry_after: Option<u64>,
+    },
+    /// 403 with `x-ratelimit-remaining: 0` and `x-ratelimit-reset` = now + `reset_in_secs`.
+    PrimaryExhausted { reset_in_secs: u64 },
+}
+
+// ---------------------------------------------------------------------------------------------
+// The server
+// ---------------------------------------------------------------------------------------------
+
+/// The fake GitHub. The server stops when this is dropped.
+pub struct FakeGitHub {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl std::fmt::Debug for FakeGitHub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FakeGitHub")
+            .field("url", &self.url())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for FakeGitHub {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl FakeGitHub {
+    /// Binds 127.0.0.1 on a free port and serves in a spawned task.
+    pub async fn start(options: FakeOptions) -> FakeGitHub {
+        let decoding_key = DecodingKey::from_rsa_pem(options.public_key_pem.as_bytes())
+            .expect("FakeOptions::public_key_pem must be an RSA public key in PEM");
+        let prefix = options.path_prefix.trim_end_matches('/').to_owned();
+        assert!(
+            prefix.is_empty() || prefix.starts_with('/'),
+            "FakeOptions::path_prefix must be empty or start with '/'"
+        );
+        let bind = options
+            .bind
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
+        let listener = TcpListener::bind(bind)
+            .await
+            .unwrap_or_else(|error| panic!("failed to bind {bind} for the fake GitHub: {error}"));
+        let addr = listener
+            .local_addr()
+            .expect("local address of the fake GitHub");
+        let now = Utc::now();
+        let shared = Arc::new(Shared {
+            origin: format!("http://{addr}"),
+            prefix,
+            app_id: options.app_id,
+            client_id: options.client_id,
+            decoding_key,
+            latency_nanos: AtomicU64::new(
+                u64::try_from(options.latency.as_nanos()).unwrap_or(u64::MAX),
+            ),
+            rate_reset: now.timestamp() + 3600,
+            inner: Mutex::new(Inner::default()),
+        });
+        let app = Router::new()
+            .fallback(handle)
+            .with_state(shared.clone())
+            .into_make_service_with_connect_info::<ConnHandle>();
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(FakeListener { inner: listener }, app).await;
+        });
+        FakeGitHub {
+            shared,
+            addr,
+            server,
+        }
+    }
+
+    /// `http://127.0.0.1:PORT` + path prefix, no trailing slash: what `GITHUB_API_URL` would be.
+    pub fn url(&self) -> String {
+        format!("{}{}", self.shared.origin, self.shared.prefix)
+    }
+
+    /// `http://127.0.0.1:PORT`, without the prefix.
+    pub fn origin(&self) -> String {
+        self.shared.origin.clone()
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Changes the per-request latency from now on.
+    pub fn set_latency(&self, latency: Duration) {
+        self.shared.latency_nanos.store(
+            u64::try_from(latency.as_nanos()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
+    }
+
+    // --- webhook deliveries ---
+
+    /// Adds one delivery and returns its id.
+    ///
+    /// Panics if `delivery.id` is already on that hook.
+    pub fn add_delivery(&self, hook: &Hook, delivery: NewDelivery) -> u64 {
+        self.shared.lock().add_delivery(hook, delivery)
+    }
+
+    /// Adds many deliveries at once (any order; each insertion is O(log n)).
+    pub fn add_deliveries(
+        &self,
+        hook: &Hook,
+        deliveries: impl IntoIterator<Item = NewDelivery>,
+    ) -> Vec<u64> {
+        let mut inner = self.shared.lock();
+        deliveries
+            .into_iter()
+            .map(|d| inner.add_delivery(hook, d))
+            .collect()
+    }
+
+    /// The hook's current deliveries, newest first, as GitHub's JSON.
+    pub fn deliveries(&self, hook: &Hook) -> Vec<Value> {
+        let inner = self.shared.lock();
+        match inner.hooks.get(&hook.key()) {
+            Some(data) => data.by_key.values().rev().map(Delivery::to_json).collect(),
+            None => Vec::new(),
+        }
+    }
+
+    pub fn delivery_count(&self, hook: &Hook) -> usize {
+        let inner = self.shared.lock();
+        inner.hooks.get(&hook.key()).map_or(0, |d| d.by_key.len())
+    }
+
+    /// Every accepted redelivery request, in order.
+    pub fn redeliveries(&self) -> Vec<Redelivery> {
+        self.shared.lock().redeliveries.clone()
+    }
+
+    /// Redeliveries of this guid produce a failed delivery while `failing`.
+    pub fn set_receiver_failing(&self, guid: &str, failing: bool) {
+        let mut inner = self.shared.lock();
+        if failing {
+            inner.failing_guids.insert(guid.to_owned());
+        } else {
+            inner.failing_guids.remove(guid);
+        }
+    }
+
+    /// While down, every redelivery produces a failed delivery.
+    pub fn set_receiver_down(&self, down: bool) {
+        self.shared.lock().receiver_down = down;
+    }
+
+    // --- Actions variables & credentials ---
+
+    /// Creates or updates a variable; `repo` is `"owner/name"`.
+    pub fn set_variable(&self, repo: &str, name: &str, value: &str) {
+        let now = Utc::now();
+        let mut inner = self.shared.lock();
+        let vars = inner
+            .variables
+            .entry(repo.to_ascii_lowercase())
+            .or_default();
+        let name = name.to_ascii_uppercase();
+        match vars.get_mut(&name) {
+            Some(var) => {
+                var.value = value.to_owned();
+                var.updated_at = now;
+            }
+            None => {
+                vars.insert(
+                    name,
+                    Variable {
+                        value: value.to_owned(),
+                        created_at: now,
+                        updated_at: now,
+                    },
+                );
+            }
+        }
+    }
+
+    pub fn variable(&self, repo: &str, name: &str) -> Option<String> {
+        let inner = self.shared.lock();
+        inner
+            .variables
+            .get(&repo.to_ascii_lowercase())
+            .and_then(|vars| vars.get(&name.to_ascii_uppercase()))
+            .map(|var| var.value.clone())
+    }
+
+    pub fn remove_variable(&self, repo: &str, name: &str) {
+        let mut inner = self.shared.lock();
+        if let Some(vars) = inner.variables.get_mut(&repo.to_ascii_lowercase()) {
+            vars.remove(&name.to_ascii_uppercase());
+        }
+    }
+
+    /// A personal access token the fake accepts (replaces one with the same string).
+    pub fn add_token(&self, token: FakeToken) {
+        let mut inner = self.shared.lock();
+        inner.tokens.insert(token.token.clone(), token);
+    }
+
+    /// The App is installed on `repo` (`"owner/name"`) with this installation id. Several
+    /// repositories can share one installation.
+    pub fn set_installation(&self, repo: &str, installation_id: u64) {
+        let mut inner = self.shared.lock();
+        let key = repo.to_ascii_lowercase();
+        let repo_id = match inner.installations.get(&key) {
+            Some(existing) => existing.repo_id,
+            None => inner.installations.len() as u64 + 1,
+        };
+        inner.installations.insert(
+            key,
+            Installation {
+                full_name: repo.to_owned(),
+                id: installation_id,
+                repo_id,
+            },
+        );
+    }
+
+    /// The permissions the installation was granted (default
+    /// `{"metadata":"read","variables":"write"}`). Tokens minted without a `permissions`
+    /// narrowing get these; asking for more is answered 422.
+    pub fn set_installation_permissions(&self, installation_id: u64, permissions: Value) {
+        let map = match permissions {
+            Value::Object(map) => map,
+            other => panic!("installation permissions must be a JSON object, got {other}"),
+        };
+        self.shared
+            .lock()
+            .installation_permissions
+            .insert(installation_id, map);
+    }
+
+    /// Installation tokens handed out, in order.
+    pub fn minted_tokens(&self) -> Vec<MintedToken> {
+        self.shared.lock().minted.clone()
+    }
+
+    // --- observation & faults ---
+
+    /// Every request, in the order they were answered.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.shared.lock().requests.clone()
+    }
+
+    pub fn clear_requests(&self) {
+        let mut inner = self.shared.lock();
+        inner.requests.clear();
+        inner.unexpected.clear();
+    }
+
+    /// Requests to routes the fake does not know (answered 404).
+    pub fn unexpected_requests(&self) -> Vec<RecordedRequest> {
+        self.shared.lock().unexpected.clone()
+    }
+
+    /// Sets how many requests count as used in the current rate-limit window, e.g. to make
+    /// `x-ratelimit-remaining` low. Each request adds one; `x-ratelimit-remaining` is
+    /// `5000 - used` but never below 1 (use [`FaultKind::PrimaryExhausted`] for 0).
+    pub fn set_rate_used(&self, used: u64) {
+        self.shared.lock().rate_used = used;
+    }
+
+    /// Faults are checked in push order before a request is handled.
+    pub fn push_fault(&self, fault: Fault) {
+        self.shared
+            .lock()
+            .faults
+            .push(FaultSlot { fault, matched: 0 });
+    }
+
+    /// Removes every fault, applied or not.
+    pub fn clear_faults(&self) {
+        self.shared.lock().faults.clear();
+    }
+
+    /// How many pushed faults have not been used up yet.
+    pub fn pending_faults(&self) -> usize {
+        self.shared
+            .lock()
+            .faults
+            .iter()
+            .filter(|slot| slot.matched < slot.fault.skip + slot.fault.times)
+            .count()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// State
+// ---------------------------------------------------------------------------------------------
+
+struct Shared {
+    origin: String,
+    prefix: String,
+    app_id: u64,
+    client_id: String,
+    decoding_key: DecodingKey,
+    latency_nanos: AtomicU64,
+    rate_reset: i64,
+    inner: Mutex<Inner>,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().expect("fake GitHub state lock poisoned")
+    }
+
+    fn latency(&self) -> Duration {
+        Duration::from_nanos(self.latency_nanos.load(Ordering::Relaxed))
+    }
+
+    /// The path without the prefix; the full path when it is not under the prefix.
+    fn strip_prefix<'a>(&self, full_path: &'a str) -> (&'a str, bool) {
+        if self.prefix.is_empty() {
+            return (full_path, true);
+        }
+        match full_path.strip_prefix(self.prefix.as_str()) {
+            Some(rest) if rest.starts_with('/') => (rest, true),
+            _ => (full_path, false),
+        }
+    }
+
+    fn verify_jwt(&self, token: &str, now: i64) -> bool {
+        let mut validation = Validation::new(Algorithm::RS256);
+        validation.required_spec_claims = HashSet::new();
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.validate_aud = false;
+        validation.leeway = 0;
+        let claims = match decode::<Value>(token, &self.decoding_key, &validation) {
+            Ok(data) => data.claims,
+            Err(_) => return false,
+        };
+        let iss_ok = match claims.get("iss") {
+            Some(Value::Number(n)) => n.as_u64() == Some(self.app_id),
+            Some(Value::String(s)) => *s == self.client_id || *s == self.app_id.to_string(),
+            _ => false,
+        };
+        let (Some(iat), Some(exp)) = (numeric_date(&claims, "iat"), numeric_date(&claims, "exp"))
+        else {
+            return false;
+        };
+        iss_ok && exp > now && exp >= iat && exp - iat <= 660 && iat <= now + 60 && exp <= now + 660
+    }
+}
+
+fn numeric_date(claims: &Value, name: &str) -> Option<i64> {
+    let value = claims.get(name)?;
+    value
+        .as_i64()
+        .or_else(|| value.as_f64().filter(|f| f.is_finite()).map(|f| f as i64))
+}
+
+#[derive(Default)]
+struct Inner {
+    hooks: HashMap<Hook, HookData>,
+    next_id: u64,
+    redeliveries: Vec<Redelivery>,
+    failing_guids: HashSet<String>,
+    receiver_down: bool,
+    /// repo (lower case) -> NAME (upper case) -> variable
+    variables: HashMap<String, BTreeMap<String, Variable>>,
+    tokens: HashMap<String, FakeToken>,
+    /// repo (lower case) -> installation
+    installations: HashMap<String, Installation>,
+    installation_permissions: HashMap<u64, Map<String, Value>>,
+    minted: Vec<MintedToken>,
+    grants: HashMap<String, Grant>,
+    requests: Vec<RecordedRequest>,
+    unexpected: Vec<RecordedRequest>,
+    faults: Vec<FaultSlot>,
+    rate_used: u64,
+}
+
+/// A delivery's position: (delivered_at in whole seconds, id). The listing is these keys in
+/// descending order; a cursor is the key of the last item of a page, so the next page starts
+/// strictly after it, whatever was inserted in the meantime.
+type DeliveryKey = (i64, u64);
+
+struct HookData {
+    /// The hook as first given (for [`Redelivery::hook`]).
+    hook: Hook,
+    by_key: BTreeMap<DeliveryKey, Delivery>,
+    by_id: HashMap<u64, DeliveryKey>,
+}
+
+#[derive(Clone, Debug)]
+struct Delivery {
+    id: u64,
+    guid: String,
+    delivered_at: DateTime<Utc>,
+    redelivery: bool,
+    ok: bool,
+    event: String,
+    action: Option<String>,
+    installation_id: Option<u64>,
+    repository_id: Option<u64>,
+}
+
+impl Delivery {
+    fn to_json(&self) -> Value {
+        let (status, status_code) = if self.ok {
+            ("OK", 200)
+        } else {
+            ("Invalid HTTP Response: 503", 503)
+        };
+        json!({
+            "id": self.id,
+            "guid": self.guid,
+            "delivered_at": rfc3339(self.delivered_at),
+            "redelivery": self.redelivery,
+            "duration": 0.5,
+            "status": status,
+            "status_code": status_code,
+            "event": self.event,
+            "action": self.action,
+            "installation_id": self.installation_id,
+            "repository_id": self.repository_id,
+            "throttled_at": null,
+        })
+    }
+}
+
+struct Variable {
+    value: String,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+struct Installation {
+    full_name: String,
+    id: u64,
+    repo_id: u64,
+}
+
+#[derive(Clone)]
+struct Grant {
+    installation_id: u64,
+    permissions: Map<String, Value>,
+    /// Lower-case `owner/name`s the token is good for.
+    repos: Vec<String>,
+    expires_at: DateTime<Utc>,
+}
+
+struct FaultSlot {
+    fault: Fault,
+    matched: usize,
+}
+
+enum Principal {
+    Pat(FakeToken),
+    Installation(Grant),
+}
+
+impl Inner {
+    fn alloc_id(&mut self) -> u64 {
+        if self.next_id < BIG_ID_BASE {
+            self.next_id = BIG_ID_BASE;
+        }
+        let id = self.next_id;
+        self.next_id += 1;
+        id
+    }
+
+    fn add_delivery(&mut self, hook: &Hook, new: NewDelivery) -> u64 {
+        let id = match new.id {
+            Some(id) => {
+                if id >= self.next_id && id >= BIG_ID_BASE {
+                    self.next_id = id + 1;
+                }
+                id
+            }
+            None => self.alloc_id(),
+        };
+        let delivered_at = whole_seconds(new.delivered_at);
+        let delivery = Delivery {
+            id,
+            guid: new.guid,
+            delivered_at,
+            redelivery: new.redelivery,
+            ok: new.ok,
+            event: new.event,
+            action: new.action,
+            installation_id: matches!(hook, Hook::App).then_some(1),
+            repository_id: matches!(hook, Hook::Repo { .. }).then_some(1),
+        };
+        self.insert(hook, delivery);
+        id
+    }
+
+    fn insert(&mut self, hook: &Hook, delivery: Delivery) {
+        let data = self.hooks.entry(hook.key()).or_insert_with(|| HookData {
+            hook: hook.clone(),
+            by_key: BTreeMap::new(),
+            by_id: HashMap::new(),
+        });
+        let key = (delivery.delivered_at.timestamp(), delivery.id);
+        assert!(
+            !data.by_id.contains_key(&delivery.id),
+            "delivery id {} is already on {:?}",
+            delivery.id,
+            data.hook
+        );
+        data.by_id.insert(delivery.id, key);
+        data.by_key.insert(key, delivery);
+    }
+
+    /// Returns the fault to apply, if any, counting the matches.
+    fn take_fault(&mut self, method: &str, path: &str) -> Option<FaultKind> {
+        for slot in &mut self.faults {
+            let method_ok = slot
+                .fault
+                .method
+                .as_deref()
+                .is_none_or(|m| m.eq_ignore_ascii_case(method));
+            if !method_ok || !path.contains(slot.fault.path_contains.as_str()) {
+                continue;
+            }
+            if slot.matched < slot.fault.skip {
+                slot.matched += 1;
+                continue;
+            }
+            if slot.matched < slot.fault.skip + slot.fault.times {
+                slot.matched += 1;
+                return Some(slot.fault.kind.clone());
+            }
+        }
+        None
+    }
+
+    fn classify(&self, header: &AuthHeader, jwt_valid: bool, now: DateTime<Utc>) -> AuthSeen {
+        match header {
+            AuthHeader::Missing => AuthSeen::None,
+            AuthHeader::Other => AuthSeen::Invalid,
+            AuthHeader::Bearer(_) if jwt_valid => AuthSeen::AppJwt,
+            AuthHeader::Bearer(token) | AuthHeader::Token(token) => {
+                let known = self.tokens.contains_key(token)
+                    || self
+                        .grants
+                        .get(token)
+                        .is_some_and(|grant| grant.expires_at > now);
+                if known {
+                    AuthSeen::Token(token.clone())
+                } else {
+                    AuthSeen::Invalid
+                }
+            }
+        }
+    }
+
+    /// For routes that take a PAT or an installation token.
+    fn principal(&self, auth: &AuthSeen, doc: &str) -> Result<Principal, Reply> {
+        match auth {
+            AuthSeen::Token(token) => {
+                if let Some(pat) = self.tokens.get(token) {
+                    Ok(Principal::Pat(pat.clone()))
+                } else if let Some(grant) = self.grants.get(token) {
+                    Ok(Principal::Installation(grant.clone()))
+                } else {
+                    Err(Reply::error(401, BAD_CREDENTIALS, doc))
+                }
+            }
+            AuthSeen::None => Err(Reply::error(401, "Requires authentication", doc)),
+            AuthSeen::AppJwt | AuthSeen::Invalid => Err(Reply::error(401, BAD_CREDENTIALS, doc)),
+        }
+    }
+
+    fn installation_permissions(&self, installation_id: u64) -> Map<String, Value> {
+        match self.installation_permissions.get(&installation_id) {
+            Some(perms) => perms.clone(),
+            None => {
+                let mut perms = Map::new();
+                perms.insert("metadata".to_owned(), json!("read"));
+                perms.insert("variables".to_owned(), json!("write"));
+                perms
+            }
+        }
+    }
+}
+
+fn whole_seconds(t: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp(t.timestamp(), 0).unwrap_or(t)
+}
+
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Connections: a listener whose connections a handler can drop without answering
+// ---------------------------------------------------------------------------------------------
+
+struct FakeListener {
+    inner: TcpListener,
+}
+
+impl Listener for FakeListener {
+    type Io = FakeStream;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (FakeStream, SocketAddr) {
+        loop {
+            match self.inner.accept().await {
+                Ok((stream, addr)) => {
+                    let _ = stream.set_nodelay(true);
+                    let stream = FakeStream {
+                        inner: stream,
+                        killed: Arc::new(AtomicBool::new(false)),
+                    };
+                    return (stream, addr);
+                }
+                // e.g. too many open files: wait a little, like axum's own listener does.
+                Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+            }
+        }
+    }
+
+    fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.local_addr()
+    }
+}
+
+/// A TCP stream that fails every read and write once killed: hyper then gives up the
+/// connection without writing the response, and dropping the stream closes the socket. The
+/// client sees the connection closed with no answer at all.
+struct FakeStream {
+    inner: TcpStream,
+    killed: Arc<AtomicBool>,
+}
+
+impl FakeStream {
+    fn killed_error(&self) -> Option<io::Error> {
+        self.killed.load(Ordering::SeqCst).then(|| {
+            io::Error::new(
+                io::ErrorKind::ConnectionAborted,
+                "fake GitHub: connection dropped by a fault",
+            )
+        })
+    }
+}
+
+impl AsyncRead for FakeStream {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        if let Some(err) = self.killed_error() {
+            return Poll::Ready(Err(err));
+        }
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for FakeStream {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        if let Some(err) = self.killed_error() {
+            return Poll::Ready(Err(err));
+        }
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        if let Some(err) = self.killed_error() {
+            return Poll::Ready(Err(err));
+        }
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if let Some(err) = self.killed_error() {
+            return Poll::Ready(Err(err));
+        }
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if let Some(err) = self.killed_error() {
+            return Poll::Ready(Err(err));
+        }
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// Handed to every request of a connection (axum `ConnectInfo`).
+#[derive(Clone, Debug)]
+struct ConnHandle {
+    killed: Arc<AtomicBool>,
+}
+
+impl ConnHandle {
+    fn kill(&self) {
+        self.killed.store(true, Ordering::SeqCst);
+    }
+}
+
+impl Connected<IncomingStream<'_, FakeListener>> for ConnHandle {
+    fn connect_info(stream: IncomingStream<'_, FakeListener>) -> Self {
+        ConnHandle {
+            killed: stream.io().killed.clone(),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Request handling
+// ---------------------------------------------------------------------------------------------
+
+enum AuthHeader {
+    Missing,
+    Bearer(String),
+    Token(String),
+    Other,
+}
+
+fn parse_authorization(headers: &HeaderMap) -> AuthHeader {
+    let Some(value) = headers.get(axum::http::header::AUTHORIZATION) else {
+        return AuthHeader::Missing;
+    };
+    let Ok(value) = value.to_str() else {
+        return AuthHeader::Other;
+    };
+    let Some((scheme, credential)) = value.trim().split_once(' ') else {
+        return AuthHeader::Other;
+    };
+    let credential = credential.trim().to_owned();
+    if credential.is_empty() {
+        AuthHeader::Other
+    } else if scheme.eq_ignore_ascii_case("bearer") {
+        AuthHeader::Bearer(credential)
+    } else if scheme.eq_ignore_ascii_case("token") {
+        AuthHeader::Token(credential)
+    } else {
+        AuthHeader::Other
+    }
+}
+
+enum BodyProblem {
+    NotJson,
+    Unreadable,
+}
+
+/// What a route sees of a request.
+struct Ctx<'a> {
+    method: &'a str,
+    path: &'a str,
+    under_prefix: bool,
+    query: Option<&'a str>,
+    auth: &'a AuthSeen,
+    body: Option<&'a Value>,
+    body_problem: Option<&'a BodyProblem>,
+    has_user_agent: bool,
+    /// `http://` + the request's `Host` header: where links point, as GitHub builds them
+    /// from the host it was reached at.
+    origin: Option<String>,
+    now: DateTime<Utc>,
+}
+
+/// A response before the common headers are added.
+struct Reply {
+    status: u16,
+    body: Option<String>,
+    headers: Vec<(&'static str, String)>,
+    unexpected: bool,
+}
+
+impl Reply {
+    fn json(status: u16, body: &Value) -> Reply {
+        Reply {
+            status,
+            body: Some(body.to_string()),
+            headers: Vec::new(),
+            unexpected: false,
+        }
+    }
+
+    fn empty(status: u16) -> Reply {
+        Reply {
+            status,
+            body: None,
+            headers: Vec::new(),
+            unexpected: false,
+        }
+    }
+
+    fn error(status: u16, message: &str, doc: &str) -> Reply {
+        Reply::json(
+            status,
+            &json!({ "message": message, "documentation_url": doc }),
+        )
+    }
+
+    fn validation_failed(doc: &str, resource: &str, field: &str, code: &str) -> Reply {
+        Reply::json(
+            422,
+            &json!({
+                "message": "Validation Failed",
+                "errors": [{ "resource": resource, "field": field, "code": code }],
+                "documentation_url": doc,
+            }),
+        )
+    }
+
+    fn not_found(doc: &str) -> Reply {
+        Reply::error(404, "Not Found", doc)
+    }
+
+    fn unexpected() -> Reply {
+        Reply {
+            unexpected: true,
+            ..Reply::not_found(DOC_REST)
+        }
+    }
+}
+
+fn status_message(status: u16) -> &'static str {
+    match status {
+        400 => "Problems parsing JSON",
+        401 => BAD_CREDENTIALS,
+        403 => "Forbidden",
+        404 => "Not Found",
+        409 => "Conflict",
+        410 => "Gone",
+        422 => "Validation Failed",
+        429 => "Too Many Requests",
+        500 => "Server Error",
+        502 => "Server Error",
+        503 => "Service Unavailable",
+        504 => {
+            "We couldn't respond to your request in time. Sorry about that. Please try resubmitting your request and contact us if the problem persists."
+        }
+        _ => "Error",
+    }
+}
+
+async fn handle(
+    State(shared): State<Arc<Shared>>,
+    ConnectInfo(conn): ConnectInfo<ConnHandle>,
+    request: Request,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    let bytes = axum::body::to_bytes(body, MAX_REQUEST_BODY).await;
+
+    let latency = shared.latency();
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+
+    let now = Utc::now();
+    let method = parts.method.as_str().to_owned();
+    let full_path = parts.uri.path().to_owned();
+    let (path, under_prefix) = shared.strip_prefix(&full_path);
+    let path = path.to_owned();
+    let query = parts.uri.query().map(str::to_owned);
+    let headers: Vec<(String, String)> = parts
+        .headers
+        .iter()
+        .map(|(name, value)| {
+            (
+                name.as_str().to_owned(),
+                String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let has_user_agent = parts
+        .headers
+        .get(axum::http::header::USER_AGENT)
+        .is_some_and(|v| !v.is_empty());
+
+    let (body, body_problem) = match bytes {
+        Ok(b) if b.is_empty() => (None, None),
+        Ok(b) => match serde_json::from_slice::<Value>(&b) {
+            Ok(v) => (Some(v), None),
+            Err(_) => (
+                Some(Value::String(String::from_utf8_lossy(&b).into_owned())),
+                Some(BodyProblem::NotJson),
+            ),
+        },
+        Err(_) => (None, Some(BodyProblem::Unreadable)),
+    };
+
+    let auth_header = parse_authorization(&parts.headers);
+    let jwt_valid = match &auth_header {
+        AuthHeader::Bearer(token) if token.split('.').count() == 3 => {
+            shared.verify_jwt(token, now.timestamp())
+        }
+        _ => false,
+    };
+
+    let mut inner = shared.lock();
+    inner.rate_used += 1;
+    let used = inner.rate_used;
+    let auth = inner.classify(&auth_header, jwt_valid, now);
+    let fault = inner.take_fault(&method, &path);
+    let ctx = Ctx {
+        method: &method,
+        path: &path,
+        under_prefix,
+        query: query.as_deref(),
+        auth: &auth,
+        body: body.as_ref(),
+        body_problem: body_problem.as_ref(),
+        has_user_agent,
+        origin: headers
+            .iter()
+            .find(|(name, _)| name == "host")
+            .map(|(_, host)| format!("http://{host}")),
+        now,
+    };
+
+    let mut remaining = RATE_LIMIT.saturating_sub(used).max(1);
+    let mut used_header = used;
+    let mut reset = shared.rate_reset;
+    let mut drop_connection = false;
+    let reply = match fault {
+        None => route(&shared, &mut inner, &ctx),
+        Some(FaultKind::Status(status)) => Reply::error(status, status_message(status), DOC_REST),
+        Some(FaultKind::ApplyThenStatus(status)) => {
+            let done = route(&shared, &mut inner, &ctx);
+            Reply {
+                unexpected: done.unexpected,
+                ..Reply::error(status, status_message(status), DOC_REST)
+            }
+        }
+        Some(FaultKind::SecondaryRateLimit {
+            status,
+            retry_after,
+        }) => {
+            let mut reply = Reply::error(
+                status,
+                "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. If you reach out to GitHub Support for help, please include the request ID FAKE:0000:0000000:0000000:00000000.",
+                DOC_SECONDARY_LIMIT,
+            );
+            if let Some(secs) = retry_after {
+                reply.headers.push(("retry-after", secs.to_string()));
+            }
+            reply
+        }
+        Some(FaultKind::PrimaryExhausted { reset_in_secs }) => {
+            remaining = 0;
+            used_header = RATE_LIMIT;
+            reset = now.timestamp() + i64::try_from(reset_in_secs).unwrap_or(i64::MAX / 2);
+            Reply::error(
+                403,
+                "API rate limit exceeded for installation ID 1. If you reach out to GitHub Support for help, please include the request ID FAKE:0000:0000000:0000000:00000000.",
+                DOC_PRIMARY_LIMIT,
+            )
+        }
+        Some(FaultKind::DropConnection) => {
+            drop_connection = true;
+            Reply::empty(500)
+        }
+    };
+
+    let record = RecordedRequest {
+        method: method.clone(),
+        path: path.clone(),
+        full_path: full_path.clone(),
+        query: query.clone(),
+        auth: auth.clone(),
+        body: body.clone(),
+        status: if drop_connection { 0 } else { reply.status },
+        headers,
+    };
+    if reply.unexpected {
+        inner.unexpected.push(record.clone());
+    }
+    inner.requests.push(record);
+    drop(inner);
+
+    if drop_connection {
+        // Reads and writes on this connection now fail, so hyper drops it without writing
+        // this response; the client sees the connection closed without an answer.
+        conn.kill();
+    }
+    build_response(reply, remaining, used_header, reset)
+}
+
+fn build_response(reply: Reply, remaining: u64, used: u64, reset: i64) -> Response {
+    let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = match reply.body {
+        Some(body) => {
+            let mut response = Response::new(Body::from(body));
+            response.headers_mut().insert(
+                axum::http::header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json; charset=utf-8"),
+            );
+            response
+        }
+        None => Response::new(Body::empty()),
+    };
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    let mut put = |name: &'static str, value: String| {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.insert(name, value);
+        }
+    };
+    put("x-ratelimit-limit", RATE_LIMIT.to_string());
+    put("x-ratelimit-remaining", remaining.to_string());
+    put("x-ratelimit-used", used.to_string());
+    put("x-ratelimit-reset", reset.to_string());
+    put("x-ratelimit-resource", "core".to_owned());
+    put("x-github-api-version-selected", "2022-11-28".to_owned());
+    put("x-github-media-type", "github.v3; format=json".to_owned());
+    for (name, value) in reply.headers {
+        put(name, value);
+    }
+    response
+}
+
+fn route(shared: &Shared, inner: &mut Inner, ctx: &Ctx<'_>) -> Reply {
+    if !ctx.under_prefix {
+        return Reply::unexpected();
+    }
+    let Some(rest) = ctx.path.strip_prefix('/') else {
+        return Reply::unexpected();
+    };
+    let segments: Vec<&str> = rest.split('/').collect();
+    if segments.iter().any(|s| s.is_empty()) {
+        return Reply::unexpected();
+    }
+    if !ctx.has_user_agent {
+        return Reply::error(
+            403,
+            "Request forbidden by administrative rules. Please make sure your request has a User-Agent header (https://docs.github.com/rest/overview/resources-in-the-rest-api#user-agent-required). Check https://developer.github.com for other possible causes.",
+            DOC_REST,
+        );
+    }
+    if matches!(ctx.body_problem, Some(BodyProblem::Unreadable)) {
+        return Reply::error(400, "Problems parsing JSON", DOC_REST);
+    }
+
+    match (ctx.method, segments.as_slice()) {
+        ("GET", ["app", "hook", "deliveries"]) => {
+            if let Err(reply) = require_jwt(ctx) {
+                return reply;
+            }
+            list_deliveries(shared, inner, &Hook::App, ctx)
+        }
+        ("POST", ["app", "hook", "deliveries", id, "attempts"]) => {
+            if let Err(reply) = require_jwt(ctx) {
+                return reply;
+            }
+            redeliver(inner, &Hook::App, id, ctx)
+        }
+        ("GET", ["orgs", org, "hooks", hook_id, "deliveries"]) => {
+            let Ok(hook_id) = hook_id.parse::<u64>() else {
+                return Reply::unexpected();
+            };
+            let hook = Hook::org(org, hook_id);
+            if let Err(reply) = require_hook_access(inner, ctx, &hook) {
+                return reply;
+            }
+            list_deliveries(shared, inner, &hook, ctx)
+        }
+        ("POST", ["orgs", org, "hooks", hook_id, "deliveries", id, "attempts"]) => {
+            let Ok(hook_id) = hook_id.parse::<u64>() else {
+                return Reply::unexpected();
+            };
+            let hook = Hook::org(org, hook_id);
+            if let Err(reply) = require_hook_access(inner, ctx, &hook) {
+                return reply;
+            }
+            redeliver(inner, &hook, id, ctx)
+        }
+        ("GET", ["repos", owner, repo, "hooks", hook_id, "deliveries"]) => {
+            let Ok(hook_id) = hook_id.parse::<u64>() else {
+                return Reply::unexpected();
+            };
+            let hook = Hook::Repo {
+                owner: (*owner).to_owned(),
+                repo: (*repo).to_owned(),
+                hook_id,
+            };
+            if let Err(reply) = require_hook_access(inner, ctx, &hook) {
+                return reply;
+            }
+            list_deliveries(shared, inner, &hook, ctx)
+        }
+        (
+            "POST",
+            [
+                "repos",
+                owner,
+                repo,
+                "hooks",
+                hook_id,
+                "deliveries",
+                id,
+                "attempts",
+            ],
+        ) => {
+            let Ok(hook_id) = hook_id.parse::<u64>() else {
+                return Reply::unexpected();
+            };
+            let hook = Hook::Repo {
+                owner: (*owner).to_owned(),
+                repo: (*repo).to_owned(),
+                hook_id,
+            };
+            if let Err(reply) = require_hook_access(inner, ctx, &hook) {
+                return reply;
+            }
+            redeliver(inner, &hook, id, ctx)
+        }
+        ("GET", ["repos", owner, repo, "installation"]) => {
+            if let Err(reply) = require_jwt(ctx) {
+                return reply;
+            }
+            get_installation(shared, inner, owner, repo)
+        }
+        ("POST", ["app", "installations", id, "access_tokens"]) => {
+            if let Err(reply) = require_jwt(ctx) {
+                return reply;
+            }
+            mint_token(inner, id, ctx)
+        }
+        ("GET", ["repos", owner, repo, "actions", "variables", name]) => {
+            let repo = format!("{owner}/{repo}");
+            if let Err(reply) = require_variables(inner, ctx, &repo, false) {
+                return reply;
+            }
+            get_variable(inner, &repo, name)
+        }
+        ("PATCH", ["repos", owner, repo, "actions", "variables", name]) => {
+            let repo = format!("{owner}/{repo}");
+            if let Err(reply) = require_variables(inner, ctx, &repo, true) {
+                return reply;
+            }
+            update_variable(inner, &repo, name, ctx)
+        }
+        ("POST", ["repos", owner, repo, "actions", "variables"]) => {
+            let repo = format!("{owner}/{repo}");
+            if let Err(reply) = require_variables(inner, ctx, &repo, true) {
+                return reply;
+            }
+            create_variable(inner, &repo, ctx)
+        }
+        _ => Reply::unexpected(),
+    }
+}
+
+// --- auth ---
+
+fn require_jwt(ctx: &Ctx<'_>) -> Result<(), Reply> {
+    if *ctx.auth == AuthSeen::AppJwt {
+        Ok(())
+    } else {
+        Err(Reply::error(401, JWT_MESSAGE, DOC_REST))
+    }
+}
+
+fn require_hook_access(inner: &Inner, ctx: &Ctx<'_>, hook: &Hook) -> Result<(), Reply> {
+    let doc = hook.doc();
+    let allowed = match inner.principal(ctx.auth, doc)? {
+        Principal::Pat(pat) => match hook {
+            Hook::App => false,
+            Hook::Org { org, .. } => contains_ci(&pat.admin_orgs, org),
+            Hook::Repo { owner, repo, .. } => {
+                contains_ci(&pat.admin_orgs, owner)
+                    || contains_ci(&pat.admin_repos, &format!("{owner}/{repo}"))
+            }
+        },
+        // Installation tokens of this fake have no webhook permissions.
+        Principal::Installation(_) => false,
+    };
+    if allowed {
+        Ok(())
+    } else {
+        // GitHub hides what the token may not see.
+        Err(Reply::not_found(doc))
+    }
+}
+
+fn require_variables(inner: &Inner, ctx: &Ctx<'_>, repo: &str, write: bool) -> Result<(), Reply> {
+    let allowed = match inner.principal(ctx.auth, DOC_VARIABLES)? {
+        Principal::Pat(pat) => pat.variables_write,
+        Principal::Installation(grant) => {
+            let level = grant
+                .permissions
+                .get("variables")
+                .and_then(Value::as_str)
+                .map_or(0, permission_level);
+            let needed = if write { 2 } else { 1 };
+            level >= needed && contains_ci(&grant.repos, repo)
+        }
+    };
+    if allowed {
+        Ok(())
+    } else {
+        Err(Reply::error(403, NOT_ACCESSIBLE, DOC_VARIABLES))
+    }
+}
+
+fn contains_ci(list: &[String], item: &str) -> bool {
+    list.iter().any(|x| x.eq_ignore_ascii_case(item))
+}
+
+fn permission_level(level: &str) -> u8 {
+    match level {
+        "read" => 1,
+        "write" => 2,
+        "admin" => 3,
+        _ => 0,
+    }
+}
+
+// --- deliveries ---
+
+fn parse_query(query: Option<&str>) -> Vec<(String, String)> {
+    query
+        .unwrap_or("")
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (percent_decode(k), percent_decode(v))
+        })
+        .collect()
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b == b'%' && i + 2 < bytes.len() {
+            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
+            if let Some(v) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(if b == b'+' { b' ' } else { b });
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn encode_cursor(key: DeliveryKey) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("v1:{}:{}", key.0, key.1))
+}
+
+fn decode_cursor(cursor: &str) -> Option<DeliveryKey> {
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()?;
+    let text = String::from_utf8(raw).ok()?;
+    let mut parts = text.split(':');
+    if parts.next()? != "v1" {
+        return None;
+    }
+    let secs = parts.next()?.parse::<i64>().ok()?;
+    let id = parts.next()?.parse::<u64>().ok()?;
+    if parts.next().is_some() {
+        return None;
+    }
+    Some((secs, id))
+}
+
+fn list_deliveries(shared: &Shared, inner: &Inner, hook: &Hook, ctx: &Ctx<'_>) -> Reply {
+    let doc = hook.doc();
+    let mut per_page = DEFAULT_PER_PAGE;
+    let mut cursor: Option<String> = None;
+    for (name, value) in parse_query(ctx.query) {
+        match name.as_str() {
+            "per_page" => match value.parse::<u64>() {
+                Ok(n) if n >= 1 => per_page = n.min(MAX_PER_PAGE as u64) as usize,
+                _ => return Reply::validation_failed(doc, "Hook", "per_page", "invalid"),
+            },
+            "cursor" => cursor = Some(value),
+            _ => {}
+        }
+    }
+    let data = inner.hooks.get(&hook.key());
+    let upper = match cursor.as_deref() {
+        None => Bound::Unbounded,
+        Some(cursor) => {
+            let known = decode_cursor(cursor)
+                .filter(|key| data.is_some_and(|d| d.by_key.contains_key(key)));
+            match known {
+                Some(key) => Bound::Excluded(key),
+                None => return Reply::validation_failed(doc, "Hook", "cursor", "invalid"),
+            }
+        }
+    };
+    let Some(data) = data else {
+        return Reply {
+            body: Some("[]".to_owned()),
+            ..Reply::empty(200)
+        };
+    };
+    let mut items = data.by_key.range((Bound::Unbounded, upper)).rev();
+    let page: Vec<(&DeliveryKey, &Delivery)> = items.by_ref().take(per_page).collect();
+    let more = items.next().is_some();
+    let body = Value::Array(page.iter().map(|(_, d)| d.to_json()).collect());
+    let mut reply = Reply::json(200, &body);
+    if let (true, Some((last, _))) = (more, page.last()) {
+        reply.headers.push((
+            "link",
+            format!(
+                "<{}{}{}?per_page={}&cursor={}>; rel=\"next\"",
+                ctx.origin.as_deref().unwrap_or(&shared.origin),
+                shared.prefix,
+                ctx.path,
+                per_page,
+                encode_cursor(**last)
+            ),
+        ));
+    }
+    reply
+}
+
+fn redeliver(inner: &mut Inner, hook: &Hook, id: &str, ctx: &Ctx<'_>) -> Reply {
+    let doc = hook.doc();
+    let Ok(id) = id.parse::<u64>() else {
+        return Reply::not_found(doc);
+    };
+    let key = hook.key();
+    let Some(data) = inner.hooks.get(&key) else {
+        return Reply::not_found(doc);
+    };
+    let Some(original) = data.by_id.get(&id).and_then(|k| data.by_key.get(k)) else {
+        return Reply::not_found(doc);
+    };
+    if ctx.now - original.delivered_at > TimeDelta::days(RETENTION_DAYS) {
+        return Reply::validation_failed(doc, "Hook", "delivery", "invalid");
+    }
+    let original = original.clone();
+    let registered_hook = data.hook.clone();
+    let ok = !inner.receiver_down && !inner.failing_guids.contains(&original.guid);
+    let new_id = inner.alloc_id();
+    inner.insert(
+        hook,
+        Delivery {
+            id: new_id,
+            delivered_at: whole_seconds(ctx.now),
+            redelivery: true,
+            ok,
+            ..original.clone()
+        },
+    );
+    inner.redeliveries.push(Redelivery {
+        hook: registered_hook,
+        delivery_id: id,
+        guid: original.guid,
+    });
+    Reply::json(202, &json!({}))
+}
+
+// --- App installations ---
+
+fn get_installation(shared: &Shared, inner: &Inner, owner: &str, repo: &str) -> Reply {
+    let key = format!("{owner}/{repo}").to_ascii_lowercase();
+    let Some(installation) = inner.installations.get(&key) else {
+        return Reply::not_found(DOC_APPS);
+    };
+    let id = installation.id;
+    Reply::json(
+        200,
+        &json!({
+            "id": id,
+            "app_id": shared.app_id,
+            "client_id": shared.client_id,
+            "account": { "login": owner },
+            "repository_selection": "selected",
+            "access_tokens_url": format!("{}{}/app/installations/{id}/access_tokens", shared.origin, shared.prefix),
+            "permissions": inner.installation_permissions(id),
+            "events": [],
+            "target_type": "Organization",
+        }),
+    )
+}
+
+fn mint_token(inner: &mut Inner, id: &str, ctx: &Ctx<'_>) -> Reply {
+    let Ok(installation_id) = id.parse::<u64>() else {
+        return Reply::not_found(DOC_APPS);
+    };
+    let mut installed: Vec<(&String, &Installation)> = inner
+        .installations
+        .iter()
+        .filter(|(_, inst)| inst.id == installation_id)
+        .collect();
+    installed.sort_by(|a, b| a.0.cmp(b.0));
+    if installed.is_empty() {
+        return Reply::not_found(DOC_APPS);
+    }
+    if matches!(ctx.body_problem, Some(BodyProblem::NotJson)) {
+        return Reply::error(400, "Problems parsing JSON", DOC_APPS);
+    }
+    let empty = Map::new();
+    let body = match ctx.body {
+        None | Some(Value::Null) => &empty,
+        Some(Value::Object(map)) => map,
+        Some(_) => return Reply::error(400, "Problems parsing JSON", DOC_APPS),
+    };
+
+    // Repositories: names without the owner.
+    let granted: Vec<&Installation> = match body.get("repositories") {
+        None | Some(Value::Null) => installed.iter().map(|(_, inst)| *inst).collect(),
+        Some(Value::Array(names)) => {
+            let mut chosen = Vec::new();
+            for name in names {
+                let Some(name) = name.as_str() else {
+                    return Reply::validation_failed(
+                        DOC_APPS,
+                        "Installation",
+                        "repositories",
+                        "invalid",
+                    );
+                };
+                let found = installed.iter().find(|(_, inst)| {
+                    inst.full_name
+                        .split_once('/')
+                        .is_some_and(|(_, n)| n.eq_ignore_ascii_case(name))
+                });
+                match found {
+                    Some((_, inst)) => chosen.push(*inst),
+                    None => {
+                        return Reply::error(
+                            422,
+                            "There is at least one repository that does not exist or is not accessible to the parent installation.",
+                            DOC_APPS,
+                        );
+                    }
+                }
+            }
+            chosen
+        }
+        Some(_) => {
+            return Reply::validation_failed(DOC_APPS, "Installation", "repositories", "invalid");
+        }
+    };
+
+    let available = inner.installation_permissions(installation_id);
+    let permissions = match body.get("permissions") {
+        None | Some(Value::Null) => available,
+        Some(Value::Object(requested)) => {
+            for (name, level) in requested {
+                let wanted = level.as_str().map_or(0, permission_level);
+                let has = available
+                    .get(name)
+                    .and_then(Value::as_str)
+                    .map_or(0, permission_level);
+                if wanted == 0 || wanted > has {
+                    return Reply::error(
+                        422,
+                        "The permissions requested are not granted to this installation.",
+                        DOC_APPS,
+                    );
+                }
+            }
+            requested.clone()
+        }
+        Some(_) => {
+            return Reply::validation_failed(DOC_APPS, "Installation", "permissions", "invalid");
+        }
+    };
+
+    let suffix: String = rand::rng()
+        .sample_iter(rand::distr::Alphanumeric)
+        .take(36)
+        .map(char::from)
+        .collect();
+    let token = format!("ghs_{suffix}");
+    let expires_at = ctx.now + TimeDelta::hours(1);
+    let repositories: Vec<Value> = granted
+        .iter()
+        .map(|inst| {
+            let name = inst.full_name.split_once('/').map_or("", |(_, n)| n);
+            json!({ "id": inst.repo_id, "name": name, "full_name": inst.full_name })
+        })
+        .collect();
+    let grant = Grant {
+        installation_id,
+        permissions: permissions.clone(),
+        repos: granted
+            .iter()
+            .map(|inst| inst.full_name.to_ascii_lowercase())
+            .collect(),
+        expires_at,
+    };
+    inner.grants.insert(token.clone(), grant);
+    inner.minted.push(MintedToken {
+        token: token.clone(),
+        installation_id,
+        body: ctx.body.cloned().unwrap_or(Value::Null),
+    });
+    Reply::json(
+        201,
+        &json!({
+            "token": token,
+            "expires_at": rfc3339(expires_at),
+            "permissions": permissions,
+            "repository_selection": "selected",
+            "repositories": repositories,
+        }),
+    )
+}
+
+// --- variables ---
+
+fn valid_variable_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && !name.as_bytes()[0].is_ascii_digit()
+        && !name.to_ascii_uppercase().starts_with("GITHUB_")
+}
+
+fn get_variable(inner: &Inner, repo: &str, name: &str) -> Reply {
+    let name = name.to_ascii_uppercase();
+    match inner
+        .variables
+        .get(&repo.to_ascii_lowercase())
+        .and_then(|vars| vars.get(&name))
+    {
+        Some(var) => Reply::json(
+            200,
+            &json!({
+                "name": name,
+                "value": var.value,
+                "created_at": rfc3339(var.created_at),
+                "updated_at": rfc3339(var.updated_at),
+            }),
+        ),
+        None => Reply::not_found(DOC_VARIABLES),
+    }
+}
+
+fn body_object<'a>(ctx: &Ctx<'a>) -> Result<&'a Map<String, Value>, Reply> {
+    if matches!(ctx.body_problem, Some(BodyProblem::NotJson)) {
+        return Err(Reply::error(400, "Problems parsing JSON", DOC_VARIABLES));
+    }
+    match ctx.body {
+        Some(Value::Object(map)) => Ok(map),
+        Some(_) => Err(Reply::error(400, "Problems parsing JSON", DOC_VARIABLES)),
+        None => Err(Reply::validation_failed(
+            DOC_VARIABLES,
+            "Variable",
+            "value",
+            "missing_field",
+        )),
+    }
+}
+
+fn create_variable(inner: &mut Inner, repo: &str, ctx: &Ctx<'_>) -> Reply {
+    let body = match body_object(ctx) {
+        Ok(body) => body,
+        Err(reply) => return reply,
+    };
+    let Some(name) = body.get("name").and_then(Value::as_str) else {
+        return Reply::validation_failed(DOC_VARIABLES, "Variable", "name", "missing_field");
+    };
+    let Some(value) = body.get("value").and_then(Value::as_str) else {
+        return Reply::validation_failed(DOC_VARIABLES, "Variable", "value", "missing_field");
+    };
+    if !valid_variable_name(name) {
+        return Reply::validation_failed(DOC_VARIABLES, "Variable", "name", "invalid");
+    }
+    if value.len() > MAX_VARIABLE_VALUE_BYTES {
+        return Reply::validation_failed(DOC_VARIABLES, "Variable", "value", "too_large");
+    }
+    let vars = inner
+        .variables
+        .entry(repo.to_ascii_lowercase())
+        .or_default();
+    let name = name.to_ascii_uppercase();
+    if vars.contains_key(&name) {
+        return Reply::error(
+            409,
+            "Already exists - Variable already exists",
+            DOC_VARIABLES,
+        );
+    }
+    if vars.len() >= MAX_VARIABLES_PER_REPO {
+        return Reply::validation_failed(DOC_VARIABLES, "Variable", "name", "too_many");
+    }
+    vars.insert(
+        name,
+        Variable {
+            value: value.to_owned(),
+            created_at: ctx.now,
+            updated_at: ctx.now,
+        },
+    );
+    Reply::json(201, &json!({}))
+}
+
+fn update_variable(inner: &mut Inner, repo: &str, name: &str, ctx: &Ctx<'_>) -> Reply {
+    let name = name.to_ascii_uppercase();
+    let exists = inner
+        .variables
+        .get(&repo.to_ascii_lowercase())
+        .is_some_and(|vars| vars.contains_key(&name));
+    if !exists {
+        return Reply::not_found(DOC_VARIABLES);
+    }
+    let body = match body_object(ctx) {
+        Ok(body) => body,
+        Err(reply) => return reply,
+    };
+    let Some(value) = body.get("value").and_then(Value::as_str) else {
+        return Reply::validation_failed(DOC_VARIABLES, "Variable", "value", "missing_field");
+    };
+    if value.len() > MAX_VARIABLE_VALUE_BYTES {
+        return Reply::validation_failed(DOC_VARIABLES, "Variable", "value", "too_large");
+    }
+    if let Some(var) = inner
+        .variables
+        .get_mut(&repo.to_ascii_lowercase())
+        .and_then(|vars| vars.get_mut(&name))
+    {
+        var.value = value.to_owned();
+        var.updated_at = ctx.now;
+    }
+    Reply::empty(204)
+}
