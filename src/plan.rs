@@ -13,7 +13,8 @@
 //! 6. everything else is redelivered once, oldest first, up to `max_redeliveries`;
 //!    the rest is *deferred* to the next run.
 
-use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -64,28 +65,45 @@ pub struct PlanOptions {
     pub filter: EventFilter,
 }
 
-/// What is known of one event (GUID) from the deliveries in the window.
+/// What is known of one failing event (GUID) from the deliveries in the window.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct EventHistory {
+struct FailureHistory {
     event: String,
     action: Option<String>,
-    delivered: bool,
     /// The newest failed delivery (time, id): the one to redeliver.
-    newest_failed: Option<(DateTime<Utc>, u64)>,
-    /// The oldest failure in the window: shown in the summary.
-    first_failure_status: String,
-    first_failed_at: Option<DateTime<Utc>>,
-    /// The oldest and newest delivery of this GUID in the window.
-    earliest_at: DateTime<Utc>,
-    latest_at: DateTime<Utc>,
+    newest: (DateTime<Utc>, u64),
+    /// The oldest failure in the window: shown in the summary, and where the checkpoint
+    /// must stay if the event is left for later.
+    first_at: DateTime<Utc>,
+    first_status: String,
 }
 
-/// Collects the deliveries of one hook, page by page, keeping only what planning needs.
+/// A GUID as a compact set key: GitHub's GUIDs are UUIDs, 16 bytes instead of a 36-byte
+/// string. Delivered events are only ever looked up, so that is all that is kept of them.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum GuidKey {
+    Uuid(u128),
+    Text(Box<str>),
+}
+
+impl GuidKey {
+    fn of(guid: &str) -> Self {
+        let hex: String = guid.chars().filter(|c| *c != '-').collect();
+        match u128::from_str_radix(&hex, 16) {
+            Ok(value) if hex.len() == 32 && guid.len() == 36 => GuidKey::Uuid(value),
+            _ => GuidKey::Text(guid.into()),
+        }
+    }
+}
+
+/// Collects the deliveries of one hook, page by page, keeping only what planning needs:
+/// the set of delivered events, and the history of the failing ones.
 ///
 /// Pages come newest first; the planner does not depend on that order.
 #[derive(Debug, Default)]
 pub struct Planner {
-    events: HashMap<String, EventHistory>,
+    delivered: HashSet<GuidKey>,
+    failing: HashMap<String, FailureHistory>,
     scanned: usize,
 }
 
@@ -145,42 +163,34 @@ impl Planner {
     /// Adds one delivery of the window.
     pub fn observe(&mut self, delivery: Delivery) {
         self.scanned += 1;
-        let ok = delivery.is_ok();
         let at = delivery.delivered_at;
-        let history = self
-            .events
-            .entry(delivery.guid)
-            .or_insert_with(|| EventHistory {
-                event: delivery.event,
-                action: delivery.action,
-                delivered: false,
-                newest_failed: None,
-                first_failure_status: String::new(),
-                first_failed_at: None,
-                earliest_at: at,
-                latest_at: at,
-            });
-        history.earliest_at = history.earliest_at.min(at);
-        history.latest_at = history.latest_at.max(at);
-        if ok {
-            history.delivered = true;
-            // Nothing else about a delivered event matters; free what it held.
-            history.first_failure_status = String::new();
+        if delivery.is_ok() {
+            self.failing.remove(&delivery.guid);
+            self.delivered.insert(GuidKey::of(&delivery.guid));
             return;
         }
-        if history.delivered {
+        if self.delivered.contains(&GuidKey::of(&delivery.guid)) {
             return;
         }
-        match history.first_failed_at {
-            Some(first) if first <= at => {}
-            _ => {
-                history.first_failed_at = Some(at);
-                history.first_failure_status = delivery.status;
+        match self.failing.entry(delivery.guid) {
+            Entry::Vacant(vacant) => {
+                vacant.insert(FailureHistory {
+                    event: delivery.event,
+                    action: delivery.action,
+                    newest: (at, delivery.id),
+                    first_at: at,
+                    first_status: delivery.status,
+                });
             }
-        }
-        // Ties on time go to the larger id, which GitHub assigns later.
-        if history.newest_failed < Some((at, delivery.id)) {
-            history.newest_failed = Some((at, delivery.id));
+            Entry::Occupied(mut occupied) => {
+                let history = occupied.get_mut();
+                if at < history.first_at {
+                    history.first_at = at;
+                    history.first_status = delivery.status;
+                }
+                // Ties on time go to the larger id, which GitHub assigns later.
+                history.newest = history.newest.max((at, delivery.id));
+            }
         }
     }
 
@@ -197,25 +207,23 @@ impl Planner {
         };
         let mut candidates: Vec<(DateTime<Utc>, PlannedRedelivery)> = Vec::new();
 
-        for (guid, history) in self.events {
+        plan.resolved = state
+            .events
+            .keys()
+            .filter(|guid| self.delivered.contains(&GuidKey::of(guid)))
+            .cloned()
+            .collect();
+        for (guid, history) in self.failing {
             let record = state.events.get(&guid);
-            if history.delivered {
-                if record.is_some() {
-                    plan.resolved.push(guid);
-                }
-                continue;
-            }
-            let Some((_, delivery_id)) = history.newest_failed else {
-                continue;
-            };
+            let (latest_at, delivery_id) = history.newest;
             plan.failing += 1;
             let previous_attempts = record.map_or(0, |record| record.attempts);
             let summary = EventSummary {
                 guid,
                 event: history.event,
                 action: history.action,
-                first_failure_status: history.first_failure_status,
-                first_failed_at: history.first_failed_at.unwrap_or(history.earliest_at),
+                first_failure_status: history.first_status,
+                first_failed_at: history.first_at,
                 previous_attempts,
             };
 
@@ -231,10 +239,10 @@ impl Planner {
                     plan.already_given_up += 1;
                     continue;
                 }
-                let result_recorded = history.latest_at >= record.last_attempt - CLOCK_TOLERANCE;
+                let result_recorded = latest_at >= record.last_attempt - CLOCK_TOLERANCE;
                 let within_grace = now - record.last_attempt < options.pending_grace;
                 if !result_recorded && within_grace {
-                    let oldest = history.earliest_at.min(record.last_attempt);
+                    let oldest = history.first_at.min(record.last_attempt);
                     plan.note_unhandled(oldest);
                     plan.pending.push(summary);
                     continue;
@@ -245,7 +253,7 @@ impl Planner {
                 continue;
             }
             candidates.push((
-                history.earliest_at,
+                history.first_at,
                 PlannedRedelivery {
                     delivery_id,
                     summary,
@@ -341,4 +349,28 @@ pub fn scan_window(
 pub fn next_checkpoint(plan: &Plan, listed_at: DateTime<Utc>) -> DateTime<Utc> {
     plan.oldest_unhandled_at
         .map_or(listed_at, |oldest| oldest.min(listed_at))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::GuidKey;
+
+    #[test]
+    fn uuids_become_compact_keys_and_other_guids_stay_text() {
+        let uuid = "0b989ba4-242f-11e5-81e1-c7b6966d2516";
+        assert_eq!(
+            GuidKey::of(uuid),
+            GuidKey::Uuid(0x0b989ba4_242f_11e5_81e1_c7b6966d2516)
+        );
+        assert_ne!(
+            GuidKey::of(uuid),
+            GuidKey::of("0b989ba4-242f-11e5-81e1-c7b6966d2517")
+        );
+        assert_eq!(GuidKey::of("event-7"), GuidKey::Text("event-7".into()));
+        // 32 hex digits without hyphens are not a UUID string: kept as text.
+        assert!(matches!(
+            GuidKey::of("0b989ba4242f11e581e1c7b6966d2516"),
+            GuidKey::Text(_)
+        ));
+    }
 }
