@@ -38,7 +38,14 @@ const RENEW_BEFORE: Duration = Duration::seconds(60);
 pub struct AppSigner {
     key: EncodingKey,
     issuer: Issuer,
-    cached: Mutex<Option<(SecretString, DateTime<Utc>)>>,
+    cached: Mutex<Option<CachedJwt>>,
+}
+
+struct CachedJwt {
+    token: SecretString,
+    expires: DateTime<Utc>,
+    /// Whether it was handed out already (and so masked by the caller).
+    handed_out: bool,
 }
 
 impl std::fmt::Debug for AppSigner {
@@ -65,14 +72,21 @@ impl AppSigner {
         let key = EncodingKey::from_rsa_pem(pem.as_bytes()).map_err(|_| {
             "is not a readable RSA private key (truncated or damaged?): paste the whole .pem file GitHub gave you".to_owned()
         })?;
-        let signer = Self {
+        let mut signer = Self {
             key,
             issuer,
             cached: Mutex::new(None),
         };
-        signer.sign(Utc::now()).map_err(|_| {
+        let probe = signer.sign(Utc::now()).map_err(|_| {
             "could not sign with this key: it must be the App's RSA private key (.pem)".to_owned()
         })?;
+        // The proof is a valid JWT: the first request uses it instead of signing again.
+        let (token, expires) = probe;
+        signer.cached = Mutex::new(Some(CachedJwt {
+            token,
+            expires,
+            handed_out: false,
+        }));
         Ok(signer)
     }
 
@@ -100,18 +114,24 @@ impl AppSigner {
             .cached
             .lock()
             .map_err(|_| anyhow::anyhow!("failed to lock the JWT cache"))?;
-        if let Some((token, expires)) = cached.as_ref()
-            && now + RENEW_BEFORE < *expires
+        if let Some(jwt) = cached.as_mut()
+            && now + RENEW_BEFORE < jwt.expires
         {
+            let fresh = !jwt.handed_out;
+            jwt.handed_out = true;
             return Ok(SignedJwt {
-                token: token.clone(),
-                fresh: false,
+                token: jwt.token.clone(),
+                fresh,
             });
         }
         let (token, expires) = self
             .sign(now)
             .map_err(|_| anyhow::anyhow!("failed to sign the App JWT"))?;
-        *cached = Some((token.clone(), expires));
+        *cached = Some(CachedJwt {
+            token: token.clone(),
+            expires,
+            handed_out: true,
+        });
         Ok(SignedJwt { token, fresh: true })
     }
 }
@@ -222,6 +242,7 @@ mod tests {
     fn jwts_are_reused_until_shortly_before_they_expire() {
         let signer = signer(PKCS1).expect("valid key");
         let now = Utc::now();
+        // The JWT signed to check the key is the first one handed out, still to be masked.
         let first = signer.bearer(now).expect("signs");
         assert!(first.fresh);
         let again = signer.bearer(now + Duration::minutes(5)).expect("signs");

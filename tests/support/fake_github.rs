@@ -78,7 +78,8 @@ pub struct FakeOptions {
     pub client_id: String,
     /// RS256 public key (PEM, SPKI or PKCS#1) that verifies App JWTs.
     pub public_key_pem: String,
-    /// Slept before answering each request (see also [`FakeGitHub::set_latency`]).
+    /// Each request's response time, the fake's own work included (see also
+    /// [`FakeGitHub::set_latency`]).
     pub latency: Duration,
     /// Where to listen; `None`: 127.0.0.1 on a free port.
     pub bind: Option<SocketAddr>,
@@ -1242,18 +1243,29 @@ fn status_message(status: u16) -> &'static str {
     }
 }
 
+/// Answers a request `latency` after it arrived: the latency is the server's whole response
+/// time, its own processing included, so a benchmark's ideal (requests × latency) is fair.
 async fn handle(
     State(shared): State<Arc<Shared>>,
+    connection: ConnectInfo<ConnHandle>,
+    request: Request,
+) -> Response {
+    let arrived = tokio::time::Instant::now();
+    let latency = shared.latency();
+    let response = answer(shared, connection, request).await;
+    if !latency.is_zero() {
+        tokio::time::sleep_until(arrived + latency).await;
+    }
+    response
+}
+
+async fn answer(
+    shared: Arc<Shared>,
     ConnectInfo(conn): ConnectInfo<ConnHandle>,
     request: Request,
 ) -> Response {
     let (parts, body) = request.into_parts();
     let bytes = axum::body::to_bytes(body, MAX_REQUEST_BODY).await;
-
-    let latency = shared.latency();
-    if !latency.is_zero() {
-        tokio::time::sleep(latency).await;
-    }
 
     let now = Utc::now();
     let method = parts.method.as_str().to_owned();
