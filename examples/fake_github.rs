@@ -1,8 +1,10 @@
 //! The test suite's fake GitHub as a server of its own, seeded with the demo's data:
 //!
 //! ```sh
-//! cargo run --example fake_github -- --serve 127.0.0.1:8080 [--prefix /api/v3]
+//! cargo run --example fake_github -- --serve 127.0.0.1:8080 [--prefix /api/v3] [--deliveries N]
 //! ```
+//!
+//! `--deliveries N` adds N delivered events over the last 23 hours, for profiling.
 //!
 //! It prints `ready <url>` once it listens, and serves until it is stopped. It accepts App
 //! JWTs signed with `tests/resources/app-key.pem` (App ID 4242) and the token `test-token`.
@@ -18,13 +20,14 @@ use std::net::SocketAddr;
 
 use fake_github::{FakeGitHub, FakeOptions};
 
-const USAGE: &str = "usage: fake_github --serve ADDR:PORT [--prefix /api/v3]";
+const USAGE: &str = "usage: fake_github --serve ADDR:PORT [--prefix /api/v3] [--deliveries N]";
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut bind: Option<SocketAddr> = None;
     let mut prefix = String::new();
+    let mut extra_deliveries = 0i64;
     let mut rest = args.iter();
     while let Some(arg) = rest.next() {
         match (arg.as_str(), rest.next()) {
@@ -33,6 +36,10 @@ async fn main() {
                 Err(_) => exit_with(&format!("`{addr}` is not ADDR:PORT\n{USAGE}")),
             },
             ("--prefix", Some(value)) => prefix = value.clone(),
+            ("--deliveries", Some(value)) => match value.parse() {
+                Ok(count) => extra_deliveries = count,
+                Err(_) => exit_with(&format!("`{value}` is not a number\n{USAGE}")),
+            },
             _ => exit_with(USAGE),
         }
     }
@@ -44,6 +51,16 @@ async fn main() {
     })
     .await;
     demo_data::seed(&fake);
+    let now = chrono::Utc::now();
+    for i in 0..extra_deliveries {
+        let at =
+            now - chrono::Duration::milliseconds(500 + i * (23 * 3_600_000 / extra_deliveries));
+        let guid = format!("{i:08x}-0000-4000-8000-{i:012x}");
+        fake.add_delivery(
+            &fake_github::Hook::App,
+            fake_github::NewDelivery::ok(guid, at),
+        );
+    }
     println!("ready {}", fake.url());
     let _ = std::io::stdout().flush();
     let _ = tokio::signal::ctrl_c().await;

@@ -170,6 +170,24 @@ struct ErrorBody {
     documentation_url: Option<String>,
 }
 
+/// One page of a list endpoint.
+pub struct ListPage {
+    request: String,
+    body: Bytes,
+    /// The route of the next page, if there is one.
+    pub next: Option<String>,
+}
+
+impl ListPage {
+    /// The page's items, borrowing strings from the body where they have no escapes.
+    pub fn items<'a, T: Deserialize<'a>>(&'a self) -> Result<Vec<T>, ApiError> {
+        serde_json::from_slice(&self.body).map_err(|error| ApiError::Transport {
+            request: self.request.clone(),
+            detail: format!("failed to read the answer: {error}"),
+        })
+    }
+}
+
 /// A successful answer, read in full (so that a connection dropped mid-body is retried
 /// like any other transport failure).
 pub struct ApiResponse {
@@ -278,20 +296,29 @@ impl GitHubClient {
         read_json(answer, &describe(&Method::GET, route)).await
     }
 
-    /// GET one page of a list, and the route of the next page from the `Link` header.
+    /// GET one page of a list: its body, and the route of the next page from the `Link`
+    /// header.
     ///
     /// The next page's URL is turned back into a route on our API base, so that it keeps
     /// the credentials and the path prefix (`/api/v3`), and can never send them elsewhere.
-    pub async fn get_page<T: DeserializeOwned>(
+    pub async fn get_page(
         &self,
         route: &str,
         credential: Credential,
-    ) -> Result<(Vec<T>, Option<String>), ApiError> {
+    ) -> Result<ListPage, ApiError> {
         let request = describe(&Method::GET, route);
         let answer = self
             .send(Method::GET, route, credential, None, RequestKind::List)
             .await?;
-        let page = Page::<T>::from_response(answer.into_http())
+        let body = answer.body.clone();
+        // octocrab parses the `Link` header; the items are parsed by the caller, straight
+        // into borrowed structs, without octocrab's intermediate `serde_json::Value` (which
+        // cost a sixth of a scan's CPU time).
+        let links = ApiResponse {
+            body: Bytes::from_static(b"[]"),
+            ..answer
+        };
+        let page = Page::<serde::de::IgnoredAny>::from_response(links.into_http())
             .await
             .map_err(|error| body_error(&request, error))?;
         let next = match page.next {
@@ -304,7 +331,11 @@ impl GitHubClient {
             })?),
             None => None,
         };
-        Ok((page.items, next))
+        Ok(ListPage {
+            request,
+            body,
+            next,
+        })
     }
 
     /// POST `body` (or nothing), for its status only.

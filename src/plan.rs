@@ -13,6 +13,7 @@
 //! 6. everything else is redelivered once, oldest first, up to `max_redeliveries`;
 //!    the rest is *deferred* to the next run.
 
+use std::borrow::Cow;
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 
@@ -26,25 +27,29 @@ use crate::filter::EventFilter;
 /// delivery this close before our redelivery counts as its result.
 pub const CLOCK_TOLERANCE: Duration = Duration::seconds(5);
 
-/// One webhook delivery, with only the fields planning needs.
+/// One webhook delivery, with only the fields planning needs, borrowing its strings from
+/// the page it was read from where it can.
 ///
 /// The list endpoints return more; see
 /// <https://docs.github.com/en/rest/apps/webhooks#list-deliveries-for-an-app-webhook>.
 /// `id` is a `u64` end to end: ids passed 2^53 in 2026 and must never go through `f64`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
-pub struct Delivery {
+pub struct Delivery<'a> {
     pub id: u64,
-    pub guid: String,
+    #[serde(borrow)]
+    pub guid: Cow<'a, str>,
     pub delivered_at: DateTime<Utc>,
     #[serde(default)]
     pub redelivery: bool,
-    pub status: String,
-    pub event: String,
-    #[serde(default)]
-    pub action: Option<String>,
+    #[serde(borrow)]
+    pub status: Cow<'a, str>,
+    #[serde(borrow)]
+    pub event: Cow<'a, str>,
+    #[serde(default, borrow)]
+    pub action: Option<Cow<'a, str>>,
 }
 
-impl Delivery {
+impl Delivery<'_> {
     /// GitHub's `status` is `"OK"` for a delivered event and a description of the failure
     /// otherwise (`"Invalid HTTP Response: 503"`, `"timed out"`, ...).
     pub fn is_ok(&self) -> bool {
@@ -165,28 +170,28 @@ impl Planner {
         self.scanned += 1;
         let at = delivery.delivered_at;
         if delivery.is_ok() {
-            self.failing.remove(&delivery.guid);
+            self.failing.remove(delivery.guid.as_ref());
             self.delivered.insert(GuidKey::of(&delivery.guid));
             return;
         }
         if self.delivered.contains(&GuidKey::of(&delivery.guid)) {
             return;
         }
-        match self.failing.entry(delivery.guid) {
+        match self.failing.entry(delivery.guid.into_owned()) {
             Entry::Vacant(vacant) => {
                 vacant.insert(FailureHistory {
-                    event: delivery.event,
-                    action: delivery.action,
+                    event: delivery.event.into_owned(),
+                    action: delivery.action.map(Cow::into_owned),
                     newest: (at, delivery.id),
                     first_at: at,
-                    first_status: delivery.status,
+                    first_status: delivery.status.into_owned(),
                 });
             }
             Entry::Occupied(mut occupied) => {
                 let history = occupied.get_mut();
                 if at < history.first_at {
                     history.first_at = at;
-                    history.first_status = delivery.status;
+                    history.first_status = delivery.status.into_owned();
                 }
                 // Ties on time go to the larger id, which GitHub assigns later.
                 history.newest = history.newest.max((at, delivery.id));
@@ -291,8 +296,8 @@ fn sort_by_time(events: &mut [EventSummary]) {
 }
 
 /// Plans from a list of deliveries at once: the convenience form of [`Planner`].
-pub fn plan_redeliveries(
-    deliveries: impl IntoIterator<Item = Delivery>,
+pub fn plan_redeliveries<'a>(
+    deliveries: impl IntoIterator<Item = Delivery<'a>>,
     state: &HookState,
     now: DateTime<Utc>,
     options: &PlanOptions,

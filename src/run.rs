@@ -406,10 +406,10 @@ async fn list_deliveries(
     let mut route = Some(format!("{}?per_page={PER_PAGE}", hook.deliveries_path()));
     let mut pages = 0;
     while let Some(current) = route.take() {
-        let (deliveries, next) = client.get_page::<Delivery>(&current, credential).await?;
+        let page = client.get_page(&current, credential).await?;
         pages += 1;
         let mut reached_since = false;
-        for delivery in deliveries {
+        for delivery in page.items::<Delivery>()? {
             if delivery.delivered_at >= since {
                 planner.observe(delivery);
             } else {
@@ -417,7 +417,7 @@ async fn list_deliveries(
             }
         }
         if !reached_since {
-            route = next;
+            route = page.next;
         }
     }
     log.info(&format!(

@@ -15,23 +15,23 @@ fn minutes_ago(minutes: i64) -> DateTime<Utc> {
     now() - Duration::minutes(minutes)
 }
 
-fn delivery(id: u64, guid: &str, minutes: i64, status: &str) -> Delivery {
+fn delivery(id: u64, guid: &str, minutes: i64, status: &str) -> Delivery<'static> {
     Delivery {
         id,
-        guid: guid.to_owned(),
+        guid: guid.to_owned().into(),
         delivered_at: minutes_ago(minutes),
         redelivery: false,
-        status: status.to_owned(),
-        event: "push".to_owned(),
+        status: status.to_owned().into(),
+        event: "push".into(),
         action: None,
     }
 }
 
-fn ok(id: u64, guid: &str, minutes: i64) -> Delivery {
+fn ok(id: u64, guid: &str, minutes: i64) -> Delivery<'static> {
     delivery(id, guid, minutes, "OK")
 }
 
-fn failed(id: u64, guid: &str, minutes: i64) -> Delivery {
+fn failed(id: u64, guid: &str, minutes: i64) -> Delivery<'static> {
     delivery(id, guid, minutes, "Invalid HTTP Response: 503")
 }
 
@@ -246,8 +246,8 @@ fn filters_count_what_they_leave_out() {
         ..options()
     };
     let job = |id, guid: &str, action: &str| Delivery {
-        event: "workflow_job".to_owned(),
-        action: Some(action.to_owned()),
+        event: "workflow_job".into(),
+        action: Some(action.to_owned().into()),
         ..failed(id, guid, 5)
     };
     let plan = plan_redeliveries(
