@@ -4,7 +4,6 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
 
 use crate::log::Log;
 use crate::report::{RunReport, append_to_file, format_outputs};
@@ -133,11 +132,4 @@ async fn wait_for_signal() -> &'static str {
 async fn wait_for_signal() -> &'static str {
     let _ = tokio::signal::ctrl_c().await;
     "Ctrl-C"
-}
-
-/// The wait before the next run after `failures` failed runs in a row: the interval,
-/// doubled per failure, at most an hour (or the interval, if longer).
-pub fn delay_after(every: Duration, failures: u32) -> Duration {
-    let backed_off = every.saturating_mul(2u32.saturating_pow(failures.min(6)));
-    backed_off.min(every.max(Duration::from_secs(3600)))
 }

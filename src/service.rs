@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use crate::client::format_duration;
-use crate::entry::{Exit, delay_after, run_and_publish, stop_on_signals};
+use crate::entry::{Exit, run_and_publish, stop_on_signals};
 use crate::run::RunContext;
 use crate::settings::Settings;
 
@@ -41,6 +41,13 @@ pub async fn run_every(settings: &Settings, context: &RunContext, every: Duratio
             }
         }
     }
+}
+
+/// The wait before the next run after `failures` failed runs in a row: the interval,
+/// doubled per failure, at most an hour (or the interval, if longer).
+pub fn delay_after(every: Duration, failures: u32) -> Duration {
+    let backed_off = every.saturating_mul(2u32.saturating_pow(failures.min(6)));
+    backed_off.min(every.max(Duration::from_secs(3600)))
 }
 
 #[cfg(test)]

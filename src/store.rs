@@ -267,27 +267,23 @@ fn lock_path_of(path: &Path) -> PathBuf {
 
 /// Checks a state file path before anything runs: its folder must exist.
 pub fn check_state_path(path: &Path) -> Result<(), String> {
+    if path.as_os_str().is_empty() {
+        return Err("has an empty state file path: use `file:PATH`".to_owned());
+    }
     let directory = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => Path::new("."),
     };
-    if path.as_os_str().is_empty() {
-        bail_string("the state file path is empty")?;
-    }
     if !directory.is_dir() {
         return Err(format!(
-            "the folder `{}` of the state file does not exist",
+            "names a state file in `{}`, a folder that does not exist",
             directory.display()
         ));
     }
     if path.is_dir() {
-        return Err(format!("`{}` is a folder, not a file", path.display()));
+        return Err(format!("names `{}`, a folder, not a file", path.display()));
     }
     Ok(())
-}
-
-fn bail_string(message: &str) -> Result<(), String> {
-    Err(message.to_owned())
 }
 
 #[cfg(test)]
