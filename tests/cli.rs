@@ -292,7 +292,7 @@ async fn bad_flags_name_the_flag_and_exit_2() {
     .await;
     run.assert_code(2);
     assert!(
-        run.stderr.contains("of the state file does not exist"),
+        run.stderr.contains("a folder that does not exist"),
         "{}",
         run.stderr
     );
