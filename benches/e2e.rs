@@ -3,7 +3,9 @@
 //! For each case it prints the median and the spread (min–max) over several runs of wall
 //! time, peak RSS of the child (from `wait4`), the requests by kind, the ideal time for
 //! the case (list pages × latency + redeliveries × pacing) and the ratio to it.
-//! Nothing is asserted: these machines are shared and noisy. `BENCH_RUNS` sets the runs.
+//! It also replays the same requests from a bare client, so that what the fake GitHub and
+//! loopback cost is told apart from what the binary adds. Nothing is asserted: these
+//! machines are shared and noisy. `BENCH_RUNS` sets the runs.
 
 #[path = "../tests/support/fake_github.rs"]
 mod fake_github;
@@ -35,6 +37,9 @@ struct Sample {
     list: usize,
     redeliver: usize,
     other: usize,
+    /// The same requests, replayed one at a time by a bare octocrab client that only reads
+    /// each answer: what the fake GitHub and loopback cost, before the binary does anything.
+    floor: Duration,
 }
 
 /// Runs `command` and returns its wall time, peak RSS (KiB), exit code and CPU time.
@@ -181,6 +186,7 @@ fn run_once(runtime: &tokio::runtime::Runtime, case: &Case) -> Sample {
         .iter()
         .filter(|r| r.path.ends_with("/attempts"))
         .count();
+    let floor = replay(&fake, &requests);
     Sample {
         wall,
         cpu,
@@ -188,7 +194,48 @@ fn run_once(runtime: &tokio::runtime::Runtime, case: &Case) -> Sample {
         list,
         redeliver,
         other: requests.len() - list - redeliver,
+        floor,
     }
+}
+
+/// Sends `requests` again, in order, with their credentials and bodies, from a bare octocrab
+/// client on a single-threaded runtime of its own (as the binary runs), and returns the time
+/// it took. Only GitHub's side of a run costs anything here: no parsing, no planning.
+fn replay(fake: &FakeGitHub, requests: &[fake_github::RecordedRequest]) -> Duration {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("replay runtime");
+    runtime.block_on(async {
+        let client = octocrab::Octocrab::builder()
+            .base_uri(fake.url())
+            .expect("the fake's URL")
+            .build()
+            .expect("a bare octocrab client");
+        let started = Instant::now();
+        for request in requests {
+            let mut uri = format!("{}{}", fake.url(), request.full_path);
+            if let Some(query) = &request.query {
+                uri = format!("{uri}?{query}");
+            }
+            let mut builder = http::Request::builder()
+                .method(request.method.as_str())
+                .uri(uri);
+            for name in ["authorization", "accept", "x-github-api-version"] {
+                if let Some(value) = request.header(name) {
+                    builder = builder.header(name, value);
+                }
+            }
+            let built = client
+                .build_request(builder, request.body.as_ref())
+                .expect("a replayed request");
+            let response = client.execute(built).await.expect("the fake answers");
+            let _ = http_body_util::BodyExt::collect(response.into_body())
+                .await
+                .expect("the whole answer");
+        }
+        started.elapsed()
+    })
 }
 
 fn median_and_spread<T: Copy + PartialOrd>(values: &mut [T]) -> (T, T, T) {
@@ -288,6 +335,11 @@ fn main() {
             .map(|s| s.cpu.as_secs_f64() * 1000.0)
             .collect();
         let (cpu, _, _) = median_and_spread(&mut cpu);
+        let mut floor: Vec<f64> = samples
+            .iter()
+            .map(|s| s.floor.as_secs_f64() * 1000.0)
+            .collect();
+        let (floor, _, _) = median_and_spread(&mut floor);
         let first = samples[0];
         let ideal_ms = first.list as f64 * case.latency.as_secs_f64() * 1000.0
             + first.redeliver as f64 * case.pacing.as_secs_f64() * 1000.0;
@@ -311,6 +363,12 @@ fn main() {
             first.other,
             ideal_ms,
             ratio
+        );
+        println!(
+            "{:<10} the same {} requests from a bare client: {floor:.1} ms; the binary's own share: {:.1} ms",
+            "",
+            first.list + first.redeliver + first.other,
+            wall - floor
         );
     }
     let mut startup: Vec<f64> = (0..runs.max(20))

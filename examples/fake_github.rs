@@ -1,10 +1,11 @@
 //! The test suite's fake GitHub as a server of its own, seeded with the demo's data:
 //!
 //! ```sh
-//! cargo run --example fake_github -- --serve 127.0.0.1:8080 [--prefix /api/v3] [--deliveries N]
+//! cargo run --example fake_github -- --serve 127.0.0.1:8080 [--prefix /api/v3] [--deliveries N] [--latency-ms MS]
 //! ```
 //!
-//! `--deliveries N` adds N delivered events over the last 23 hours, for profiling.
+//! `--deliveries N` adds N delivered events over the last 23 hours, and `--latency-ms MS`
+//! answers each request MS milliseconds after it arrived, for profiling.
 //!
 //! It prints `ready <url>` once it listens, and serves until it is stopped. It accepts App
 //! JWTs signed with `tests/resources/app-key.pem` (App ID 4242) and the token `test-token`.
@@ -20,7 +21,8 @@ use std::net::SocketAddr;
 
 use fake_github::{FakeGitHub, FakeOptions};
 
-const USAGE: &str = "usage: fake_github --serve ADDR:PORT [--prefix /api/v3] [--deliveries N]";
+const USAGE: &str =
+    "usage: fake_github --serve ADDR:PORT [--prefix /api/v3] [--deliveries N] [--latency-ms MS]";
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
@@ -28,6 +30,7 @@ async fn main() {
     let mut bind: Option<SocketAddr> = None;
     let mut prefix = String::new();
     let mut extra_deliveries = 0i64;
+    let mut latency = std::time::Duration::ZERO;
     let mut rest = args.iter();
     while let Some(arg) = rest.next() {
         match (arg.as_str(), rest.next()) {
@@ -40,6 +43,10 @@ async fn main() {
                 Ok(count) => extra_deliveries = count,
                 Err(_) => exit_with(&format!("`{value}` is not a number\n{USAGE}")),
             },
+            ("--latency-ms", Some(value)) => match value.parse() {
+                Ok(ms) => latency = std::time::Duration::from_millis(ms),
+                Err(_) => exit_with(&format!("`{value}` is not a number\n{USAGE}")),
+            },
             _ => exit_with(USAGE),
         }
     }
@@ -47,6 +54,7 @@ async fn main() {
     let fake = FakeGitHub::start(FakeOptions {
         bind: Some(bind),
         path_prefix: prefix,
+        latency,
         ..FakeOptions::default()
     })
     .await;
