@@ -1004,7 +1004,6 @@ impl Listener for FakeListener {
                     let stream = FakeStream {
                         inner: stream,
                         killed: Arc::new(AtomicBool::new(false)),
-                        last_read: Arc::new(Mutex::new(None)),
                     };
                     return (stream, addr);
                 }
@@ -1022,13 +1021,9 @@ impl Listener for FakeListener {
 /// A TCP stream that fails every read and write once killed: hyper then gives up the
 /// connection without writing the response, and dropping the stream closes the socket. The
 /// client sees the connection closed with no answer at all.
-///
-/// It also notes when it last read bytes: hyper reads a request before it calls the
-/// handler, so that is when the request arrived, and the latency is counted from there.
 struct FakeStream {
     inner: TcpStream,
     killed: Arc<AtomicBool>,
-    last_read: Arc<Mutex<Option<tokio::time::Instant>>>,
 }
 
 impl FakeStream {
@@ -1042,13 +1037,6 @@ impl FakeStream {
     }
 }
 
-/// A plain timestamp behind a mutex: a panic elsewhere cannot leave it half-written.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
 impl AsyncRead for FakeStream {
     fn poll_read(
         mut self: Pin<&mut Self>,
@@ -1058,12 +1046,7 @@ impl AsyncRead for FakeStream {
         if let Some(err) = self.killed_error() {
             return Poll::Ready(Err(err));
         }
-        let filled_before = buf.filled().len();
-        let poll = Pin::new(&mut self.inner).poll_read(cx, buf);
-        if matches!(poll, Poll::Ready(Ok(()))) && buf.filled().len() > filled_before {
-            *lock(&self.last_read) = Some(tokio::time::Instant::now());
-        }
-        poll
+        Pin::new(&mut self.inner).poll_read(cx, buf)
     }
 }
 
@@ -1113,17 +1096,11 @@ impl AsyncWrite for FakeStream {
 #[derive(Clone, Debug)]
 struct ConnHandle {
     killed: Arc<AtomicBool>,
-    last_read: Arc<Mutex<Option<tokio::time::Instant>>>,
 }
 
 impl ConnHandle {
     fn kill(&self) {
         self.killed.store(true, Ordering::SeqCst);
-    }
-
-    /// When the connection last received bytes: the end of the current request's arrival.
-    fn last_read(&self) -> Option<tokio::time::Instant> {
-        *lock(&self.last_read)
     }
 }
 
@@ -1131,7 +1108,6 @@ impl Connected<IncomingStream<'_, FakeListener>> for ConnHandle {
     fn connect_info(stream: IncomingStream<'_, FakeListener>) -> Self {
         ConnHandle {
             killed: stream.io().killed.clone(),
-            last_read: stream.io().last_read.clone(),
         }
     }
 }
@@ -1268,15 +1244,13 @@ fn status_message(status: u16) -> &'static str {
 }
 
 /// Answers a request `latency` after it arrived: the latency is the server's whole response
-/// time, its own processing included (hyper's parsing of the request too, which happens
-/// before this handler runs), so a benchmark's ideal (requests × latency) is fair.
+/// time, its own processing included, so a benchmark's ideal (requests × latency) is fair.
 async fn handle(
     State(shared): State<Arc<Shared>>,
     connection: ConnectInfo<ConnHandle>,
     request: Request,
 ) -> Response {
-    let now = tokio::time::Instant::now();
-    let arrived = connection.0.last_read().map_or(now, |read| read.min(now));
+    let arrived = tokio::time::Instant::now();
     let latency = shared.latency();
     let response = answer(shared, connection, request).await;
     if !latency.is_zero() {
