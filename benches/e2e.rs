@@ -7,9 +7,6 @@
 //! loopback cost is told apart from what the binary adds. Nothing is asserted: these
 //! machines are shared and noisy. `BENCH_RUNS` sets the runs.
 
-#[path = "../tests/support/fake_github.rs"]
-mod fake_github;
-
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 

@@ -5,18 +5,12 @@
 //! commands in a temporary folder), printing the log, the step outputs and the job summary.
 //! No GitHub App, token or network is needed.
 
-#[path = "../tests/support/fake_github.rs"]
-mod fake_github;
-
-use demo_data::{DEMO_TOKEN, seed};
+use fake_github::demo::{DEMO_TOKEN, seed};
 use fake_github::{FakeGitHub, FakeOptions, Hook};
 use redeliver_action::entry::execute;
 use redeliver_action::inputs::{Cli, Environment, RawSettings};
 use redeliver_action::log::{Log, Sink};
 use redeliver_action::settings::Settings;
-
-#[path = "../tests/support/demo_data.rs"]
-mod demo_data;
 
 const KEY: &str = include_str!("../tests/resources/app-key.pem");
 

@@ -11,11 +11,6 @@
 //! JWTs signed with `tests/resources/app-key.pem` (App ID 4242) and the token `test-token`.
 //! CI's `uses: ./` job and `scripts/container-run.sh` run the action against it.
 
-#[path = "../tests/support/demo_data.rs"]
-mod demo_data;
-#[path = "../tests/support/fake_github.rs"]
-mod fake_github;
-
 use std::io::Write;
 use std::net::SocketAddr;
 
@@ -58,7 +53,7 @@ async fn main() {
         ..FakeOptions::default()
     })
     .await;
-    demo_data::seed(&fake);
+    fake_github::demo::seed(&fake);
     let now = chrono::Utc::now();
     for i in 0..extra_deliveries {
         let at =

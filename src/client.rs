@@ -9,6 +9,7 @@
 //!   limit; [`RetryPolicy`] follows GitHub's guidance instead:
 //!   <https://docs.github.com/en/rest/using-the-rest-api/best-practices-for-using-the-rest-api#handle-rate-limit-errors-appropriately>
 
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -28,18 +29,33 @@ use serde::de::DeserializeOwned;
 use crate::app_auth::AppSigner;
 use crate::log::Log;
 
-/// What GitHub wants in every request.
+/// What GitHub wants in every request, each exactly once: the API version (octocrab's
+/// `build_request` sends `X-GitHub-Api-Version: 2022-11-28`), the media type and a
+/// User-Agent.
 /// <https://docs.github.com/en/rest/about-the-rest-api/api-versions>
 pub const API_VERSION: &str = "2022-11-28";
+pub const MEDIA_TYPE: &str = "application/vnd.github+json";
 pub const USER_AGENT_VALUE: &str = concat!("redeliver-action/", env!("CARGO_PKG_VERSION"));
 
 /// Which credential a request carries.
+/// Longest wait for a TCP (and TLS) connection.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest time one attempt of a request may take, answer body included: a server that
+/// drips a byte at a time, or says nothing, cannot hold a run.
+pub const REQUEST_DEADLINE: Duration = Duration::from_secs(30);
+/// Largest answer body read. A page of 100 deliveries is about 40 KB; nothing GitHub sends
+/// this tool comes near 8 MiB.
+pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Credential {
     /// The App's JWT: `/app/...` endpoints and the installation lookup.
     AppJwt,
-    /// The `token` input or an installation token: variables and org/repo hooks.
+    /// The `token` input: variables and org/repo hooks.
     Token,
+    /// A token of the App's installation with this id (see
+    /// [`GitHubClient::set_installation_token`]), when no `token` is given.
+    Installation(u64),
 }
 
 /// What a request was for, to count requests by kind (the benchmark and the tests check
@@ -122,6 +138,13 @@ pub enum ApiError {
     },
     /// No answer (after retries): connection refused or dropped, timeout, unreadable body.
     Transport { request: String, detail: String },
+    /// A redirect: GitHub's REST API answers 2xx; a 3xx comes from a proxy, an SSO page or
+    /// a wrong `api-url`, and is never taken as success or followed.
+    Redirected {
+        request: String,
+        status: u16,
+        location: String,
+    },
 }
 
 impl ApiError {
@@ -156,6 +179,14 @@ impl fmt::Display for ApiError {
             ApiError::Transport { request, detail } => {
                 write!(f, "{request} got no answer: {detail}")
             }
+            ApiError::Redirected {
+                request,
+                status,
+                location,
+            } => write!(
+                f,
+                "{request} answered {status}, a redirect to {location}: GitHub's REST API does not redirect, so `api-url` (or a proxy) is wrong; nothing was taken from this answer"
+            ),
         }
     }
 }
@@ -212,11 +243,50 @@ pub struct GitHubClient {
     octocrab: Octocrab,
     api_base: Uri,
     app: Option<Arc<AppSigner>>,
-    token: Mutex<Option<SecretString>>,
+    token: Option<SecretString>,
+    installation_tokens: Mutex<HashMap<u64, SecretString>>,
     policy: RetryPolicy,
     sleeper: Sleeper,
     log: Log,
     counts: Mutex<RequestCounts>,
+    /// Time spent waiting for rate limits in this run: `max-wait` bounds the total.
+    rate_limit_waited: Mutex<Duration>,
+}
+
+/// The HTTP stack under octocrab: hyper with rustls, and nothing that changes a request.
+///
+/// octocrab's default stack is not used: it appends `User-Agent: octocrab` to ours (GitHub
+/// then sees two), and its `follow-redirect` layer would follow a 3xx to any host.
+/// `X-GitHub-Api-Version` comes from octocrab's `build_request`, once.
+fn transport(api_url: &Uri) -> anyhow::Result<Octocrab> {
+    use anyhow::Context;
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let builder = hyper_rustls::HttpsConnectorBuilder::new();
+    let builder = if api_url.scheme() == Some(&http::uri::Scheme::HTTPS) {
+        builder.with_provider_and_native_roots(provider).context(
+            "failed to load the system's CA certificates (set `SSL_CERT_FILE` to a PEM bundle)",
+        )?
+    } else {
+        // Plain http (a loopback test server): every request goes to the API URL, so no
+        // TLS is ever needed, and loading the CA bundle would only cost time.
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .context("failed to set up TLS")?
+            .with_root_certificates(rustls::RootCertStore::empty())
+            .with_no_client_auth();
+        builder.with_tls_config(config)
+    };
+    let mut http = hyper_util::client::legacy::connect::HttpConnector::new();
+    http.enforce_http(false);
+    http.set_connect_timeout(Some(CONNECT_TIMEOUT));
+    let connector = builder.https_or_http().enable_http1().wrap_connector(http);
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build(connector);
+    octocrab::OctocrabBuilder::new_empty()
+        .with_service(client)
+        .with_auth(octocrab::AuthState::None)
+        .build()
+        .context("failed to set up the HTTP client")
 }
 
 impl GitHubClient {
@@ -230,30 +300,17 @@ impl GitHubClient {
         sleeper: Sleeper,
         log: Log,
     ) -> anyhow::Result<Self> {
-        use anyhow::Context;
-        let octocrab = Octocrab::builder()
-            .base_uri(api_url.clone())
-            .with_context(|| format!("failed to use `{api_url}` as the API URL"))?
-            .add_header(ACCEPT, "application/vnd.github+json".to_owned())
-            .add_header(
-                http::HeaderName::from_static("x-github-api-version"),
-                API_VERSION.to_owned(),
-            )
-            .add_header(USER_AGENT, USER_AGENT_VALUE.to_owned())
-            .set_connect_timeout(Some(Duration::from_secs(10)))
-            .set_read_timeout(Some(Duration::from_secs(60)))
-            .set_write_timeout(Some(Duration::from_secs(60)))
-            .build()
-            .context("failed to set up the HTTP client (are CA certificates installed?)")?;
         Ok(Self {
-            octocrab,
+            octocrab: transport(api_url)?,
             api_base: api_url.clone(),
             app,
-            token: Mutex::new(token),
+            token,
+            installation_tokens: Mutex::new(HashMap::new()),
             policy,
             sleeper,
             log,
             counts: Mutex::new(RequestCounts::default()),
+            rate_limit_waited: Mutex::new(Duration::ZERO),
         })
     }
 
@@ -262,17 +319,15 @@ impl GitHubClient {
     }
 
     pub fn has_token(&self) -> bool {
-        self.token
-            .lock()
-            .map(|token| token.is_some())
-            .unwrap_or(false)
+        self.token.is_some()
     }
 
-    /// Uses `token` from now on for [`Credential::Token`] requests.
-    pub fn set_token(&self, token: SecretString) {
+    /// Uses `token` from now on for [`Credential::Installation`]`(installation_id)`; it is
+    /// masked first.
+    pub fn set_installation_token(&self, installation_id: u64, token: SecretString) {
         self.log.mask(token.expose_secret());
-        if let Ok(mut slot) = self.token.lock() {
-            *slot = Some(token);
+        if let Ok(mut tokens) = self.installation_tokens.lock() {
+            tokens.insert(installation_id, token);
         }
     }
 
@@ -390,14 +445,35 @@ impl GitHubClient {
         Ok(answer.status)
     }
 
-    /// The route (path and query) of `url` on our API base, if it is on it.
+    /// The route (path and query, relative to the API URL) of `url`, if `url` is under the
+    /// API URL: same scheme, host and port (`:443` and no port are the same), and a path
+    /// under the API URL's path (`/api/v3/…`, never `/api/v3x/…`).
     fn route_of(&self, url: &Uri) -> Option<String> {
-        let same_origin =
-            url.scheme() == self.api_base.scheme() && url.authority() == self.api_base.authority();
-        let base_path = self.api_base.path().trim_end_matches('/');
+        let same_origin = url.scheme() == self.api_base.scheme()
+            && url
+                .host()
+                .zip(self.api_base.host())
+                .is_some_and(|(a, b)| a.eq_ignore_ascii_case(b))
+            && effective_port(url) == effective_port(&self.api_base);
+        if !same_origin {
+            return None;
+        }
         let path_and_query = url.path_and_query()?;
-        (same_origin && path_and_query.path().starts_with(base_path))
-            .then(|| path_and_query.as_str().to_owned())
+        let base_path = self.api_base.path().trim_end_matches('/');
+        let route = path_and_query.as_str().strip_prefix(base_path)?;
+        route.starts_with('/').then(|| route.to_owned())
+    }
+
+    /// The absolute URL of `route` (`/app/hook/deliveries?…`) under the API URL.
+    fn url_for(&self, route: &str) -> String {
+        let scheme = self.api_base.scheme_str().unwrap_or("https");
+        let authority = self
+            .api_base
+            .authority()
+            .map(|authority| authority.as_str())
+            .unwrap_or_default();
+        let base_path = self.api_base.path().trim_end_matches('/');
+        format!("{scheme}://{authority}{base_path}{route}")
     }
 
     fn authorization(&self, credential: Credential) -> Result<HeaderValue, String> {
@@ -416,10 +492,14 @@ impl GitHubClient {
             }
             Credential::Token => self
                 .token
+                .clone()
+                .ok_or("this request needs a token (the `token` input)")?,
+            Credential::Installation(id) => self
+                .installation_tokens
                 .lock()
                 .ok()
-                .and_then(|token| token.clone())
-                .ok_or("this request needs a token (the `token` input)")?,
+                .and_then(|tokens| tokens.get(&id).cloned())
+                .ok_or("this request needs an installation token, and none was obtained")?,
         };
         let mut value = HeaderValue::from_str(&format!("Bearer {}", bearer.expose_secret()))
             .map_err(|_| {
@@ -450,33 +530,14 @@ impl GitHubClient {
     ) -> Result<ApiResponse, ApiError> {
         let request = describe(&method, route);
         let mut retries = 0;
-        let mut rate_limit_waits = 0;
+        let mut secondary_waits = 0;
         loop {
-            let authorization =
-                self.authorization(credential)
-                    .map_err(|detail| ApiError::Transport {
-                        request: request.clone(),
-                        detail,
-                    })?;
-            let builder = http::Request::builder()
-                .method(method.clone())
-                .uri(route)
-                .header(AUTHORIZATION, authorization);
-            let built = self
-                .octocrab
-                .build_request(builder, body)
-                .map_err(|error| ApiError::Transport {
-                    request: request.clone(),
-                    detail: format!("failed to build the request: {error}"),
-                })?;
-            self.count(kind);
-            self.log.debug(&request);
-            let outcome = self.octocrab.execute(built).await;
-
-            let response = match outcome {
-                Ok(response) => response,
-                Err(error) => {
-                    let detail = format!("got no answer ({})", transport_detail(&error));
+            let answer = match self.attempt(&method, route, credential, body, kind).await {
+                Ok(answer) => answer,
+                Err(AttemptError::Fatal(detail)) => {
+                    return Err(ApiError::Transport { request, detail });
+                }
+                Err(AttemptError::NoAnswer(detail)) => {
                     if self
                         .wait_before_retry(&mut retries, &request, &detail)
                         .await
@@ -486,67 +547,147 @@ impl GitHubClient {
                     return Err(ApiError::Transport { request, detail });
                 }
             };
-
-            let status = response.status();
-            let (parts, body) = response.into_parts();
-            let body = match body.collect().await {
-                Ok(collected) => collected.to_bytes(),
-                Err(error) => {
-                    let detail = format!("got a broken answer ({})", transport_detail(&error));
-                    if self
-                        .wait_before_retry(&mut retries, &request, &detail)
-                        .await
-                    {
-                        continue;
-                    }
-                    return Err(ApiError::Transport { request, detail });
-                }
-            };
-            let headers = parts.headers;
-            if status.is_success() || status.is_redirection() {
-                return Ok(ApiResponse {
-                    status,
-                    headers,
-                    body,
+            if answer.status.is_success() {
+                return Ok(answer);
+            }
+            if answer.status.is_redirection() {
+                return Err(ApiError::Redirected {
+                    request,
+                    status: answer.status.as_u16(),
+                    location: redirect_target(&answer.headers),
                 });
             }
-            let error_body: Option<ErrorBody> = serde_json::from_slice(&body).ok();
+            let error_body: Option<ErrorBody> = serde_json::from_slice(&answer.body).ok();
             let message = error_body
                 .as_ref()
                 .and_then(|body| body.message.clone())
-                .unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_owned());
+                .unwrap_or_else(|| {
+                    answer
+                        .status
+                        .canonical_reason()
+                        .unwrap_or("error")
+                        .to_owned()
+                });
             let documentation_url = error_body.and_then(|body| body.documentation_url);
 
-            if let Some(wait) = self.rate_limit_wait(status, &headers, &message, rate_limit_waits) {
-                let (delay, reason) = wait;
-                if delay > self.policy.max_wait || rate_limit_waits >= 5 {
-                    let retry_at = Utc::now()
-                        + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::zero());
-                    return Err(ApiError::RateLimited { request, retry_at });
+            match classify_failure(
+                answer.status,
+                &answer.headers,
+                &message,
+                Utc::now(),
+                &self.policy,
+                secondary_waits,
+            ) {
+                Failure::RateLimited { wait, reason } => {
+                    if !self.take_rate_limit_wait(wait) {
+                        let retry_at = Utc::now()
+                            .checked_add_signed(
+                                chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::MAX),
+                            )
+                            .unwrap_or(DateTime::<Utc>::MAX_UTC);
+                        return Err(ApiError::RateLimited { request, retry_at });
+                    }
+                    secondary_waits += 1;
+                    self.log.warning(&format!(
+                        "{request}: {reason}; waiting {} before going on",
+                        format_duration(wait)
+                    ));
+                    self.sleeper.sleep(wait).await;
                 }
-                rate_limit_waits += 1;
-                self.log.warning(&format!(
-                    "{request}: {reason}; waiting {} before going on",
-                    format_duration(delay)
-                ));
-                self.sleeper.sleep(delay).await;
-                continue;
+                Failure::Transient
+                    if self
+                        .wait_before_retry(
+                            &mut retries,
+                            &request,
+                            &format!("answered {}", answer.status),
+                        )
+                        .await => {}
+                Failure::Transient | Failure::Final => {
+                    return Err(ApiError::Status {
+                        request,
+                        status: answer.status.as_u16(),
+                        message,
+                        documentation_url,
+                    });
+                }
             }
+        }
+    }
 
-            let transient = matches!(status.as_u16(), 500 | 502 | 503 | 504);
-            if transient
-                && self
-                    .wait_before_retry(&mut retries, &request, &format!("answered {status}"))
-                    .await
-            {
-                continue;
+    /// One attempt: the request, its answer read in full, within [`REQUEST_DEADLINE`] and
+    /// [`MAX_BODY_BYTES`].
+    async fn attempt(
+        &self,
+        method: &Method,
+        route: &str,
+        credential: Credential,
+        body: Option<&serde_json::Value>,
+        kind: RequestKind,
+    ) -> Result<ApiResponse, AttemptError> {
+        let authorization = self
+            .authorization(credential)
+            .map_err(AttemptError::Fatal)?;
+        let builder = http::Request::builder()
+            .method(method.clone())
+            .uri(self.url_for(route))
+            .header(AUTHORIZATION, authorization)
+            .header(ACCEPT, MEDIA_TYPE)
+            .header(USER_AGENT, USER_AGENT_VALUE);
+        let built = self
+            .octocrab
+            .build_request(builder, body)
+            .map_err(|error| {
+                AttemptError::Fatal(format!("failed to build the request: {error}"))
+            })?;
+        self.count(kind);
+        self.log.debug(&describe(method, route));
+        let exchange = async {
+            let response = self.octocrab.execute(built).await.map_err(|error| {
+                AttemptError::NoAnswer(format!("got no answer ({})", transport_detail(&error)))
+            })?;
+            let (parts, body) = response.into_parts();
+            let body = http_body_util::Limited::new(body, MAX_BODY_BYTES)
+                .collect()
+                .await
+                .map_err(|error| {
+                    if error.is::<http_body_util::LengthLimitError>() {
+                        AttemptError::Fatal(format!(
+                            "the answer is larger than {} MiB; refusing to read it",
+                            MAX_BODY_BYTES / (1024 * 1024)
+                        ))
+                    } else {
+                        AttemptError::NoAnswer(format!("got a broken answer ({error})"))
+                    }
+                })?
+                .to_bytes();
+            Ok(ApiResponse {
+                status: parts.status,
+                headers: parts.headers,
+                body,
+            })
+        };
+        tokio::time::timeout(REQUEST_DEADLINE, exchange)
+            .await
+            .unwrap_or_else(|_| {
+                Err(AttemptError::NoAnswer(format!(
+                    "got no complete answer within {}",
+                    format_duration(REQUEST_DEADLINE)
+                )))
+            })
+    }
+
+    /// Books `wait` against `max-wait`, the total a run may spend waiting for rate limits;
+    /// `false` when it would go over.
+    fn take_rate_limit_wait(&self, wait: Duration) -> bool {
+        let Ok(mut waited) = self.rate_limit_waited.lock() else {
+            return false;
+        };
+        match waited.checked_add(wait) {
+            Some(total) if total <= self.policy.max_wait => {
+                *waited = total;
+                true
             }
-            return Err(ApiError::Status {
-                request,
-                status: status.as_u16(),
-                message,
-                documentation_url,
-            });
+            _ => false,
         }
     }
 
@@ -567,50 +708,6 @@ impl GitHubClient {
         true
     }
 
-    /// How long to wait for a rate limit, and why; `None` when the answer is not one.
-    fn rate_limit_wait(
-        &self,
-        status: StatusCode,
-        headers: &HeaderMap,
-        message: &str,
-        waits_so_far: u32,
-    ) -> Option<(Duration, String)> {
-        if status != StatusCode::FORBIDDEN && status != StatusCode::TOO_MANY_REQUESTS {
-            return None;
-        }
-        let header = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
-        if let Some(seconds) =
-            header("retry-after").and_then(|value| value.trim().parse::<u64>().ok())
-        {
-            return Some((
-                Duration::from_secs(seconds),
-                format!("secondary rate limit, GitHub asks to retry after {seconds} s"),
-            ));
-        }
-        if header("x-ratelimit-remaining") == Some("0") {
-            let reset = header("x-ratelimit-reset")
-                .and_then(|value| value.trim().parse::<i64>().ok())
-                .and_then(|epoch| Utc.timestamp_opt(epoch, 0).single());
-            let wait = reset
-                .map(|reset| (reset - Utc::now()).to_std().unwrap_or(Duration::ZERO))
-                .unwrap_or(self.policy.secondary_min_wait)
-                + Duration::from_secs(1);
-            let resource = header("x-ratelimit-resource").unwrap_or("core");
-            return Some((
-                wait,
-                format!("primary rate limit for `{resource}` used up until its reset"),
-            ));
-        }
-        let secondary = status == StatusCode::TOO_MANY_REQUESTS
-            || message
-                .to_ascii_lowercase()
-                .contains("secondary rate limit");
-        secondary.then(|| {
-            let wait = self.policy.secondary_min_wait * 2u32.saturating_pow(waits_so_far);
-            (wait, "secondary rate limit without retry-after".to_owned())
-        })
-    }
-
     /// Exponential backoff with equal jitter: half the delay fixed, half random.
     fn backoff(&self, retry: u32) -> Duration {
         let exponential = self
@@ -621,6 +718,114 @@ impl GitHubClient {
         let half = exponential / 2;
         half + half.mul_f64(rand::rng().random_range(0.0..=1.0))
     }
+}
+
+/// Why an attempt got no usable answer.
+enum AttemptError {
+    /// Worth retrying: no answer, a dropped connection, a timeout.
+    NoAnswer(String),
+    /// Not worth retrying: the request cannot be built, or the answer is too large.
+    Fatal(String),
+}
+
+/// What a failed answer (not 2xx, not 3xx) calls for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// A rate limit: wait this long, then send again.
+    RateLimited { wait: Duration, reason: String },
+    /// GitHub had trouble (500, 502, 503, 504): retry with backoff.
+    Transient,
+    /// The answer stands.
+    Final,
+}
+
+/// GitHub's guidance on failed answers, as a pure function of the answer:
+/// <https://docs.github.com/en/rest/using-the-rest-api/best-practices-for-using-the-rest-api#handle-rate-limit-errors-appropriately>
+/// - `retry-after` is honoured;
+/// - `x-ratelimit-remaining: 0` waits until `x-ratelimit-reset`;
+/// - any other secondary limit waits at least a minute, doubling each time.
+pub fn classify_failure(
+    status: StatusCode,
+    headers: &HeaderMap,
+    message: &str,
+    now: DateTime<Utc>,
+    policy: &RetryPolicy,
+    secondary_waits_so_far: u32,
+) -> Failure {
+    if matches!(status.as_u16(), 500 | 502 | 503 | 504) {
+        return Failure::Transient;
+    }
+    if status != StatusCode::FORBIDDEN && status != StatusCode::TOO_MANY_REQUESTS {
+        return Failure::Final;
+    }
+    let header = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
+    if let Some(seconds) = header("retry-after").and_then(|value| value.trim().parse::<u64>().ok())
+    {
+        return Failure::RateLimited {
+            wait: Duration::from_secs(seconds),
+            reason: format!("secondary rate limit, GitHub asks to retry after {seconds} s"),
+        };
+    }
+    if header("x-ratelimit-remaining") == Some("0") {
+        let reset = header("x-ratelimit-reset")
+            .and_then(|value| value.trim().parse::<i64>().ok())
+            .and_then(|epoch| Utc.timestamp_opt(epoch, 0).single());
+        let wait = reset
+            .map(|reset| (reset - now).to_std().unwrap_or(Duration::ZERO))
+            .unwrap_or(policy.secondary_min_wait)
+            .saturating_add(Duration::from_secs(1));
+        let resource = header("x-ratelimit-resource").unwrap_or("core");
+        return Failure::RateLimited {
+            wait,
+            reason: format!("primary rate limit for `{resource}` used up until its reset"),
+        };
+    }
+    let secondary = status == StatusCode::TOO_MANY_REQUESTS
+        || message
+            .to_ascii_lowercase()
+            .contains("secondary rate limit");
+    if secondary {
+        Failure::RateLimited {
+            wait: policy
+                .secondary_min_wait
+                .saturating_mul(2u32.saturating_pow(secondary_waits_so_far)),
+            reason: "secondary rate limit without retry-after".to_owned(),
+        }
+    } else {
+        Failure::Final
+    }
+}
+
+/// Where a redirect pointed, without credentials or query (which may carry a token).
+fn redirect_target(headers: &HeaderMap) -> String {
+    let Some(location) = headers
+        .get(http::header::LOCATION)
+        .and_then(|value| value.to_str().ok())
+    else {
+        return "nowhere (no `Location`)".to_owned();
+    };
+    match location.parse::<Uri>() {
+        Ok(uri) => {
+            let origin = match (uri.scheme_str(), uri.host()) {
+                (Some(scheme), Some(host)) => match uri.port_u16() {
+                    Some(port) => format!("{scheme}://{host}:{port}"),
+                    None => format!("{scheme}://{host}"),
+                },
+                _ => String::new(),
+            };
+            format!("{origin}{}", uri.path())
+        }
+        Err(_) => "an unreadable `Location`".to_owned(),
+    }
+}
+
+/// The port a URL connects to.
+fn effective_port(url: &Uri) -> Option<u16> {
+    url.port_u16().or(match url.scheme_str() {
+        Some("https") => Some(443),
+        Some("http") => Some(80),
+        _ => None,
+    })
 }
 
 fn describe(method: &Method, route: &str) -> String {

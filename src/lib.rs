@@ -4,7 +4,8 @@
 //! The binary (`src/main.rs`) only wires these modules together:
 //! - [`inputs`] gathers settings from the runner's `INPUT_*`, the command line and the
 //!   environment; [`settings`] checks them before any request;
-//! - [`client`] talks to GitHub (octocrab underneath), with [`app_auth`] for the App JWT;
+//! - [`github`] is GitHub's REST API, one module per area, over [`client`] (octocrab
+//!   underneath: authentication, retries, rate limits), with [`app_auth`] for the App JWT;
 //! - [`plan`] is the pure core that decides what to redeliver;
 //! - [`checkpoint`] is the state document and [`store`] where it is kept;
 //! - [`run`] is the pipeline, [`entry`] and [`service`] run it once or `--every`;
@@ -15,6 +16,7 @@ pub mod checkpoint;
 pub mod client;
 pub mod entry;
 pub mod filter;
+pub mod github;
 pub mod hooks;
 pub mod inputs;
 pub mod log;

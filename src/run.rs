@@ -11,13 +11,14 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use anyhow::Context;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
 use chrono::Utc;
-use serde::Deserialize;
-use serde_json::json;
 
 use crate::checkpoint::{CheckpointDocument, HookState, MAX_DOCUMENT_BYTES};
-use crate::client::{ApiError, Credential, GitHubClient, RequestKind, RetryPolicy, Sleeper};
+use crate::client::{ApiError, Credential, GitHubClient, RetryPolicy, Sleeper};
+use crate::github::deliveries::{self, DeliveryPages};
+use crate::github::installations::{self, Need};
 use crate::hooks::Hook;
 use crate::log::Log;
 use crate::plan::{
@@ -34,8 +35,6 @@ pub const OVERLAP: chrono::Duration = chrono::Duration::minutes(5);
 pub const PENDING_GRACE: chrono::Duration = chrono::Duration::minutes(10);
 /// Installation tokens are valid for an hour; past this age one is renewed before use.
 const INSTALLATION_TOKEN_RENEW_AFTER: std::time::Duration = std::time::Duration::from_secs(50 * 60);
-/// GitHub's maximum page size for delivery lists.
-pub const PER_PAGE: u32 = 100;
 
 /// What a run needs besides its settings: where it logs, how it sleeps, and whether it
 /// was asked to stop (SIGTERM in `--every` mode).
@@ -65,19 +64,6 @@ impl RunContext {
     }
 }
 
-/// The installation of the App on a repository.
-/// <https://docs.github.com/en/rest/apps/apps#get-a-repository-installation-for-the-authenticated-app>
-#[derive(Deserialize)]
-struct Installation {
-    id: u64,
-}
-
-/// <https://docs.github.com/en/rest/apps/apps#create-an-installation-access-token-for-an-app>
-#[derive(Deserialize)]
-struct InstallationToken {
-    token: String,
-}
-
 /// Runs once over every hook. `Err` means nothing could be done at all (the checkpoint
 /// could not be read); partial failures are in the report's `errors`.
 pub async fn run_once(settings: &Settings, context: &RunContext) -> anyhow::Result<RunReport> {
@@ -95,14 +81,10 @@ pub async fn run_once(settings: &Settings, context: &RunContext) -> anyhow::Resu
     )?;
     let mut store = CheckpointStore::open(&settings.store)?;
 
-    // Installation tokens live an hour; a long run renews its token before saving.
-    let installation_token_minted = if settings.store.needs_token() && !client.has_token() {
-        obtain_installation_token(&client, settings).await?;
-        Some(std::time::Instant::now())
-    } else {
-        None
-    };
-    let mut document = load_checkpoint(&mut store, &client, settings, log).await?;
+    // Installation tokens live an hour; a long run renews them before saving.
+    let mut credentials = Credentials::obtain(&client, settings).await?;
+    let mut document =
+        load_checkpoint(&mut store, &client, credentials.store, settings, log).await?;
 
     let mut report = RunReport {
         dry_run: settings.dry_run,
@@ -123,6 +105,7 @@ pub async fn run_once(settings: &Settings, context: &RunContext) -> anyhow::Resu
         };
         let hook_report = process_hook(
             hook,
+            credentials.for_hook(hook),
             &mut state,
             &client,
             settings,
@@ -141,14 +124,27 @@ pub async fn run_once(settings: &Settings, context: &RunContext) -> anyhow::Resu
     if settings.dry_run || settings.store == StoreSpec::None {
         log.info("Dry run or stateless: no checkpoint written.");
     } else {
-        let renewed = match installation_token_minted {
-            Some(minted) if minted.elapsed() > INSTALLATION_TOKEN_RENEW_AFTER => {
-                obtain_installation_token(&client, settings).await
-            }
-            _ => Ok(()),
+        let renewed = if credentials.minted_at.elapsed() > INSTALLATION_TOKEN_RENEW_AFTER
+            && !credentials.installations.is_empty()
+        {
+            Credentials::obtain(&client, settings)
+                .await
+                .map(|renewed| credentials = renewed)
+        } else {
+            Ok(())
         };
         let saved = match renewed {
-            Ok(()) => save_checkpoint(&mut store, &client, &mut document, settings, log).await,
+            Ok(()) => {
+                save_checkpoint(
+                    &mut store,
+                    &client,
+                    credentials.store,
+                    &mut document,
+                    settings,
+                    log,
+                )
+                .await
+            }
             Err(error) => Err(error),
         };
         match saved {
@@ -164,62 +160,93 @@ pub async fn run_once(settings: &Settings, context: &RunContext) -> anyhow::Resu
     Ok(report)
 }
 
-/// Gets an installation token for the workflow's repository, narrowed to writing its
-/// variables, so no personal access token is needed.
-async fn obtain_installation_token(
-    client: &GitHubClient,
-    settings: &Settings,
-) -> anyhow::Result<()> {
-    let StoreSpec::Variable { repository, .. } = &settings.store else {
-        return Ok(());
-    };
-    let installation: Installation = client
-        .get_json(
-            &format!("/repos/{repository}/installation"),
-            Credential::AppJwt,
-        )
-        .await
-        .map_err(|error| explain_app_error(error, repository))
-        .with_context(|| format!("failed to find the App's installation on {repository}"))?;
-    let name = repository.rsplit('/').next().unwrap_or(repository);
-    let body = json!({ "repositories": [name], "permissions": { "variables": "write" } });
-    let token: InstallationToken = client
-        .post_json(
-            &format!("/app/installations/{}/access_tokens", installation.id),
-            Credential::AppJwt,
-            &body,
-        )
-        .await
-        .map_err(|error| match error.status() {
-            Some(403) | Some(422) => anyhow::Error::new(error).context(
-                "the App needs the repository permission \"Variables: write\" (App settings → Permissions), and the installation must accept it",
-            ),
-            _ => explain_app_error(error, repository),
-        })
-        .context("failed to get an installation token for the checkpoint variable")?;
-    client.set_token(secrecy::SecretString::from(token.token));
-    Ok(())
+/// Which credential each request of a run carries. With `token`, the token does everything
+/// but the App's own hook; without it, the App's installation tokens do, one per account,
+/// narrowed to the repositories and permissions the run needs (no personal access token
+/// anywhere).
+struct Credentials {
+    store: Credential,
+    /// Installation ids by account (lower case), when no `token` is given.
+    installations: HashMap<String, u64>,
+    minted_at: std::time::Instant,
 }
 
-fn explain_app_error(error: ApiError, repository: &str) -> anyhow::Error {
-    match error.status() {
-        Some(401) => anyhow::Error::new(error)
-            .context("GitHub refused the App's JWT: check `app-id` (or `client-id`) and that `private-key` is this App's current key"),
-        Some(404) => anyhow::Error::new(error).context(format!(
-            "the App is not installed on {repository}: install it there, or pass a `token`"
-        )),
-        _ => anyhow::Error::new(error),
+impl Credentials {
+    async fn obtain(client: &GitHubClient, settings: &Settings) -> anyhow::Result<Self> {
+        let mut credentials = Credentials {
+            store: Credential::Token,
+            installations: HashMap::new(),
+            minted_at: std::time::Instant::now(),
+        };
+        if client.has_token() || !client.has_app() {
+            return Ok(credentials);
+        }
+        // What each account's installation must allow: (repositories, needs).
+        let mut accounts: BTreeMap<String, (BTreeSet<String>, BTreeSet<Need>)> = BTreeMap::new();
+        let mut target = |owner: &str, repo: Option<&str>, need: Need| {
+            let entry = accounts.entry(owner.to_ascii_lowercase()).or_default();
+            entry.0.extend(repo.map(str::to_owned));
+            entry.1.insert(need);
+        };
+        if let StoreSpec::Variable { repository, .. } = &settings.store
+            && let Some((owner, repo)) = repository.split_once('/')
+        {
+            target(owner, Some(repo), Need::Variables);
+        }
+        for hook in &settings.hooks {
+            match hook {
+                Hook::App => {}
+                Hook::Org { org, .. } => target(org, None, Need::OrganizationHooks),
+                Hook::Repo { owner, repo, .. } => target(owner, Some(repo), Need::RepositoryHooks),
+            }
+        }
+        for (account, (repositories, needs)) in &accounts {
+            // The installation is found through one of the account's repositories.
+            let Some(repository) = repositories.first() else {
+                anyhow::bail!(
+                    "the organization hooks of {account} need `token`: without it, the App's installation on {account} is found through a repository of {account}, and this run names none (keep the checkpoint there, or pass a `token`)"
+                );
+            };
+            let installation =
+                installations::for_repository(client, &format!("{account}/{repository}")).await?;
+            let token =
+                installations::mint_token(client, &installation, account, repositories, needs)
+                    .await?;
+            client.set_installation_token(installation.id, token);
+            credentials
+                .installations
+                .insert(account.clone(), installation.id);
+        }
+        if let StoreSpec::Variable { repository, .. } = &settings.store {
+            credentials.store = credentials.for_account(repository.split('/').next());
+        }
+        Ok(credentials)
+    }
+
+    fn for_account(&self, account: Option<&str>) -> Credential {
+        account
+            .and_then(|account| self.installations.get(&account.to_ascii_lowercase()))
+            .map_or(Credential::Token, |id| Credential::Installation(*id))
+    }
+
+    fn for_hook(&self, hook: &Hook) -> Credential {
+        match hook {
+            Hook::App => Credential::AppJwt,
+            Hook::Org { org, .. } => self.for_account(Some(org)),
+            Hook::Repo { owner, .. } => self.for_account(Some(owner)),
+        }
     }
 }
 
 async fn load_checkpoint(
     store: &mut CheckpointStore,
     client: &GitHubClient,
+    credential: Credential,
     settings: &Settings,
     log: &Log,
 ) -> anyhow::Result<CheckpointDocument> {
     let _group = log.group(&format!("Checkpoint: {}", settings.store));
-    let document = store.load(client).await?;
+    let document = store.load(client, credential).await?;
     if document.legacy_checkpoint.is_some() {
         log.info("Read the docs script's checkpoint (epoch milliseconds); it will be rewritten in this tool's format.");
     }
@@ -229,6 +256,7 @@ async fn load_checkpoint(
 async fn save_checkpoint(
     store: &mut CheckpointStore,
     client: &GitHubClient,
+    credential: Credential,
     document: &mut CheckpointDocument,
     settings: &Settings,
     log: &Log,
@@ -239,7 +267,7 @@ async fn save_checkpoint(
             "the checkpoint would exceed {MAX_DOCUMENT_BYTES} bytes: forgot the retry counts of the {dropped} oldest failing events, which may be retried again"
         ));
     }
-    store.save(client, &json).await?;
+    store.save(client, credential, &json).await?;
     log.info(&format!("Saved the checkpoint to the {}.", settings.store));
     Ok(())
 }
@@ -247,6 +275,7 @@ async fn save_checkpoint(
 /// Lists, plans and redelivers for one hook, and updates its state.
 async fn process_hook(
     hook: &Hook,
+    credential: Credential,
     state: &mut HookState,
     client: &GitHubClient,
     settings: &Settings,
@@ -293,11 +322,11 @@ async fn process_hook(
         rfc3339(window.since)
     ));
 
-    let planner = match list_deliveries(hook, window.since, client, log).await {
+    let planner = match list_deliveries(hook, credential, window.since, client, log).await {
         Ok(planner) => planner,
         Err(error) => {
             *rate_limited |= matches!(error, ApiError::RateLimited { .. });
-            report.error = Some(format!("{:#}", explain_hook_error(error, hook)));
+            report.error = Some(format!("{:#}", deliveries::explain(error, hook)));
             return report;
         }
     };
@@ -354,6 +383,7 @@ async fn process_hook(
     }
     let completed = redeliver(
         hook,
+        credential,
         &plan,
         state,
         client,
@@ -393,36 +423,26 @@ async fn process_hook(
 /// that reaches back past `since`: no page is fetched that the window does not need.
 async fn list_deliveries(
     hook: &Hook,
+    credential: Credential,
     since: chrono::DateTime<Utc>,
     client: &GitHubClient,
     log: &Log,
 ) -> Result<Planner, ApiError> {
-    let credential = if hook.uses_app_jwt() {
-        Credential::AppJwt
-    } else {
-        Credential::Token
-    };
     let mut planner = Planner::new();
-    let mut route = Some(format!("{}?per_page={PER_PAGE}", hook.deliveries_path()));
-    let mut pages = 0;
-    while let Some(current) = route.take() {
-        let page = client.get_page(&current, credential).await?;
-        pages += 1;
-        let mut reached_since = false;
+    let mut pages = DeliveryPages::new(client, hook, credential);
+    while let Some(page) = pages.next_page().await? {
         for delivery in page.items::<Delivery>()? {
             if delivery.delivered_at >= since {
                 planner.observe(delivery);
             } else {
-                reached_since = true;
+                pages.stop();
             }
-        }
-        if !reached_since {
-            route = page.next;
         }
     }
     log.info(&format!(
-        "Scanned {} deliveries in {pages} page(s).",
-        planner.scanned()
+        "Scanned {} deliveries in {} page(s).",
+        planner.scanned(),
+        pages.pages()
     ));
     Ok(planner)
 }
@@ -446,6 +466,7 @@ fn log_plan(plan: &Plan, log: &Log) {
 #[allow(clippy::too_many_arguments)]
 async fn redeliver(
     hook: &Hook,
+    credential: Credential,
     plan: &Plan,
     state: &mut HookState,
     client: &GitHubClient,
@@ -455,11 +476,6 @@ async fn redeliver(
     report: &mut HookReport,
 ) -> bool {
     let log = &context.log;
-    let credential = if hook.uses_app_jwt() {
-        Credential::AppJwt
-    } else {
-        Credential::Token
-    };
     if !plan.redeliver.is_empty() && !settings.redelivery_interval.is_zero() {
         log.info(&format!(
             "Redelivering {} event(s), {} apart.",
@@ -486,14 +502,10 @@ async fn redeliver(
         if index > 0 && !settings.redelivery_interval.is_zero() {
             client.sleeper().sleep(settings.redelivery_interval).await;
         }
-        let route = hook.redelivery_path(planned.delivery_id);
         let attempt = planned.summary.previous_attempts + 1;
         // Taken before the request: the redelivery GitHub records is never older.
         let attempted_at = Utc::now();
-        match client
-            .post(&route, credential, None, RequestKind::Redeliver)
-            .await
-        {
+        match deliveries::redeliver(client, hook, credential, planned.delivery_id).await {
             Ok(_) => {
                 state.record_attempt(&planned.summary.guid, attempted_at);
                 log.info(&format!(
@@ -531,7 +543,7 @@ async fn redeliver(
             }
             Err(error) => {
                 *rate_limited |= matches!(error, ApiError::RateLimited { .. });
-                report.error = Some(format!("{:#}", explain_hook_error(error, hook)));
+                report.error = Some(format!("{:#}", deliveries::explain(error, hook)));
                 report
                     .deferred
                     .extend(plan.redeliver[index..].iter().map(|p| p.summary.clone()));
@@ -540,28 +552,4 @@ async fn redeliver(
         }
     }
     true
-}
-
-fn explain_hook_error(error: ApiError, hook: &Hook) -> anyhow::Error {
-    let advice = match (error.status(), hook) {
-        (Some(401), Hook::App) => Some("GitHub refused the App's JWT: check `app-id` (or `client-id`) and that `private-key` is this App's current key".to_owned()),
-        (Some(401), _) => Some("GitHub refused the token: it is invalid, expired or revoked".to_owned()),
-        (Some(404), Hook::Repo { owner, repo, .. }) => Some(format!(
-            "hook not found: check the hook id, and that the token has admin on {owner}/{repo} (GitHub answers 404 to tokens without it)"
-        )),
-        (Some(404), Hook::Org { org, .. }) => Some(format!(
-            "hook not found: check the hook id, and that the token belongs to an owner of {org} with `admin:org_hook`"
-        )),
-        (Some(403), Hook::Org { org, .. }) => Some(format!(
-            "the token may not manage the hooks of {org}: it needs `admin:org_hook` (classic) or \"Webhooks\" (fine-grained) as an owner"
-        )),
-        (Some(403), Hook::Repo { owner, repo, .. }) => Some(format!(
-            "the token may not manage the hooks of {owner}/{repo}: it needs admin on the repository"
-        )),
-        _ => None,
-    };
-    match advice {
-        Some(advice) => anyhow::Error::new(error).context(advice),
-        None => anyhow::Error::new(error),
-    }
 }

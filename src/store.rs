@@ -12,11 +12,10 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use serde::Deserialize;
-use serde_json::json;
 
 use crate::checkpoint::CheckpointDocument;
-use crate::client::{ApiError, Credential, GitHubClient, RequestKind};
+use crate::client::{Credential, GitHubClient};
+use crate::github::variables::RepositoryVariables;
 
 /// Where the checkpoint is kept, as configured.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,105 +93,83 @@ impl CheckpointStore {
         })
     }
 
-    pub async fn load(&mut self, client: &GitHubClient) -> anyhow::Result<CheckpointDocument> {
+    /// Reads the document; `credential` is the one that may read and write the variable.
+    pub async fn load(
+        &mut self,
+        client: &GitHubClient,
+        credential: Credential,
+    ) -> anyhow::Result<CheckpointDocument> {
         match self {
-            CheckpointStore::Variable(store) => store.load(client).await,
+            CheckpointStore::Variable(store) => store.load(client, credential).await,
             CheckpointStore::File(store) => store.load(),
             CheckpointStore::None => Ok(CheckpointDocument::default()),
         }
     }
 
-    pub async fn save(&mut self, client: &GitHubClient, json: &str) -> anyhow::Result<()> {
+    pub async fn save(
+        &mut self,
+        client: &GitHubClient,
+        credential: Credential,
+        json: &str,
+    ) -> anyhow::Result<()> {
         match self {
-            CheckpointStore::Variable(store) => store.save(client, json).await,
+            CheckpointStore::Variable(store) => store.save(client, credential, json).await,
             CheckpointStore::File(store) => store.save(json),
             CheckpointStore::None => Ok(()),
         }
     }
 }
 
-#[derive(Deserialize)]
-struct Variable {
-    value: String,
-}
-
 impl VariableStore {
-    fn route(&self) -> String {
-        format!("/repos/{}/actions/variables", self.repository)
-    }
-
-    /// Advice for the errors a user can fix.
-    fn explain(&self, error: ApiError) -> anyhow::Error {
-        let advice = match error.status() {
-            Some(401) => Some("the token is not valid (expired or revoked?)".to_owned()),
-            Some(403) => Some(format!(
-                "the token needs \"Variables: write\" on {} (fine-grained PAT or the App's installation), or `repo` (classic PAT)",
-                self.repository
-            )),
-            Some(404) => Some(format!(
-                "the token cannot see the repository {}: check `GITHUB_REPOSITORY` and the token's repository access",
-                self.repository
-            )),
-            _ => None,
-        };
-        match advice {
-            Some(advice) => anyhow::Error::new(error).context(advice),
-            None => anyhow::Error::new(error),
+    fn variables<'a>(
+        &'a self,
+        client: &'a GitHubClient,
+        credential: Credential,
+    ) -> RepositoryVariables<'a> {
+        RepositoryVariables {
+            client,
+            repository: &self.repository,
+            credential,
         }
     }
 
-    /// <https://docs.github.com/en/rest/actions/variables#get-a-repository-variable>
-    async fn load(&mut self, client: &GitHubClient) -> anyhow::Result<CheckpointDocument> {
-        let route = format!("{}/{}", self.route(), self.name);
-        match client.get_json::<Variable>(&route, Credential::Token).await {
-            Ok(variable) => {
+    async fn load(
+        &mut self,
+        client: &GitHubClient,
+        credential: Credential,
+    ) -> anyhow::Result<CheckpointDocument> {
+        match self.variables(client, credential).get(&self.name).await? {
+            Some(value) => {
                 self.exists = true;
-                CheckpointDocument::parse(&variable.value).with_context(|| {
+                CheckpointDocument::parse(&value).with_context(|| {
                     format!(
                         "failed to read the checkpoint variable `{}` of {}",
                         self.name, self.repository
                     )
                 })
             }
-            Err(error) if error.status() == Some(404) => {
+            None => {
                 self.exists = false;
                 Ok(CheckpointDocument::default())
             }
-            Err(error) => Err(self.explain(error))
-                .with_context(|| format!("failed to read the checkpoint variable `{}`", self.name)),
         }
     }
 
-    /// <https://docs.github.com/en/rest/actions/variables#update-a-repository-variable> and
-    /// <https://docs.github.com/en/rest/actions/variables#create-a-repository-variable>
-    async fn save(&mut self, client: &GitHubClient, json: &str) -> anyhow::Result<()> {
-        let context = || format!("failed to save the checkpoint variable `{}`", self.name);
-        if !self.exists {
-            let body = json!({ "name": self.name, "value": json });
-            match client
-                .post(
-                    &self.route(),
-                    Credential::Token,
-                    Some(&body),
-                    RequestKind::Other,
-                )
-                .await
-            {
-                Ok(_) => {
-                    self.exists = true;
-                    return Ok(());
-                }
-                // Created meanwhile (another run): update it instead.
-                Err(error) if error.status() == Some(409) => self.exists = true,
-                Err(error) => return Err(self.explain(error)).with_context(context),
-            }
+    /// Creates the variable on the first save (or updates it when another run created it
+    /// meanwhile), and updates it after.
+    async fn save(
+        &mut self,
+        client: &GitHubClient,
+        credential: Credential,
+        json: &str,
+    ) -> anyhow::Result<()> {
+        let variables = self.variables(client, credential);
+        if !self.exists && variables.create(&self.name, json).await? {
+            self.exists = true;
+            return Ok(());
         }
-        let route = format!("{}/{}", self.route(), self.name);
-        client
-            .patch(&route, Credential::Token, &json!({ "value": json }))
-            .await
-            .map_err(|error| self.explain(error))
-            .with_context(context)?;
+        variables.update(&self.name, json).await?;
+        self.exists = true;
         Ok(())
     }
 }

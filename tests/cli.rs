@@ -4,8 +4,8 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::fake_github::{FakeGitHub, Hook, NewDelivery};
 use crate::util::*;
+use fake_github::{FakeGitHub, Hook, NewDelivery};
 
 fn base_args<'a>(fake_url: &'a str, key: &'a str, state: &'a str) -> Vec<&'a str> {
     vec![

@@ -2,8 +2,8 @@
 
 use chrono::{Duration, Utc};
 
-use crate::fake_github::{AuthSeen, FakeOptions, Hook, NewDelivery};
 use crate::util::*;
+use fake_github::{AuthSeen, FakeOptions, Hook, NewDelivery};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn first_run_without_a_variable_redelivers_each_failed_event_once() {
@@ -221,9 +221,9 @@ async fn eleven_pages(prefix: &str) {
         assert!(list.full_path.starts_with(prefix));
     }
     assert!(lists[0].query_param("cursor").is_none());
-    // The minimum and nothing more: the pages, one POST per failing event, GET + POST of
-    // the variable.
-    assert_eq!(fake.requests().len(), 11 + 11 + 2);
+    // The minimum and nothing more: the pages, one POST per failing event, and for the
+    // variable GET (404), a list of one (absent, not hidden from the token) and POST.
+    assert_eq!(fake.requests().len(), 11 + 11 + 3);
     assert!(lists[1..].iter().all(|r| r.query_param("cursor").is_some()));
     assert_no_unexpected(&fake);
 }

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use chrono::Utc;
 
-use crate::fake_github::{FakeGitHub, Fault, FaultKind, Hook, NewDelivery};
 use crate::util::*;
+use fake_github::{FakeGitHub, Fault, FaultKind, Hook, NewDelivery};
 
 /// Eight failed events and some delivered ones, with fixed ids so two fakes match.
 fn seed(fake: &FakeGitHub) {
@@ -139,6 +139,7 @@ async fn a_run_that_dies_midway_is_finished_by_the_next_without_repeats() {
     );
 
     fake.clear_faults();
+    fake.record_queued_results();
     let next = run_in_process(raw_settings(&fake)).await;
     assert!(next.report.succeeded(), "{}", next.log);
     assert_eq!(next.report.redelivered_count(), 6);
@@ -159,6 +160,7 @@ async fn a_run_that_dies_midway_is_finished_by_the_next_without_repeats() {
         first_three.iter().all(|guid| !events.contains_key(guid)),
         "{events:?}"
     );
+    fake.record_queued_results();
     let third = run_in_process(raw_settings(&fake)).await;
     assert_eq!(third.report.redelivered_count(), 0);
     assert_eq!(stored_events(&fake), serde_json::Value::Null);
@@ -188,6 +190,7 @@ async fn an_event_that_keeps_failing_is_redelivered_max_attempts_times_then_give
 
     let mut given_up_reported = Vec::new();
     for run_number in 1..=5 {
+        fake.record_queued_results();
         let run = run_action(&fake, &[("max-attempts", "3")]).await;
         run.assert_code(0);
         given_up_reported.push(run.count("given-up-count"));
@@ -343,6 +346,7 @@ async fn a_primary_rate_limit_beyond_max_wait_stops_cleanly() {
     assert_eq!(document["hooks"]["app"]["events"]["g0"]["attempts"], 1);
 
     fake.clear_faults();
+    fake.record_queued_results();
     let next = run_in_process(raw_settings(&fake)).await;
     assert!(next.report.succeeded());
     assert_eq!(next.report.redelivered_guids(), ["g1", "g2"]);

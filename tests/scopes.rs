@@ -1,7 +1,7 @@
 //! Org and repository hooks, several hooks in one run, the installation token, event filters.
 
-use crate::fake_github::{AuthSeen, FakeToken, Hook, NewDelivery};
 use crate::util::*;
+use fake_github::{AuthSeen, FakeToken, Hook, NewDelivery};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_scope_end_to_end_with_its_own_checkpoint() {
@@ -134,7 +134,7 @@ async fn without_a_token_the_apps_installation_token_keeps_the_checkpoint() {
     assert_eq!(minted[0].installation_id, 777);
     assert_eq!(
         minted[0].body,
-        serde_json::json!({ "repositories": ["demo"], "permissions": { "variables": "write" } })
+        serde_json::json!({ "repositories": ["demo"], "permissions": { "actions_variables": "write" } })
     );
     let token = &minted[0].token;
     // Masked before anything could print it, and never printed otherwise.
@@ -153,13 +153,14 @@ async fn without_a_token_the_apps_installation_token_keeps_the_checkpoint() {
                 .find("::group::Checkpoint")
                 .expect("checkpoint group")
     );
-    // Two requests for the token, then the variable with it.
+    // Two requests for the token, then the variable with it: GET (404), a list of one
+    // (absent, not hidden), POST.
     let variable_requests: Vec<_> = fake
         .requests()
         .into_iter()
         .filter(|r| r.path.contains("/actions/variables"))
         .collect();
-    assert_eq!(variable_requests.len(), 2);
+    assert_eq!(variable_requests.len(), 3);
     assert!(
         variable_requests
             .iter()

@@ -1,8 +1,8 @@
 //! No key, token or JWT ever shows: not in logs (even with debug on), errors, outputs or
 //! the summary.
 
-use crate::fake_github::{Fault, FaultKind, Hook, NewDelivery};
 use crate::util::*;
+use fake_github::{Fault, FaultKind, Hook, NewDelivery};
 
 /// Lines of output that are not the runner's mask commands.
 fn visible(text: &str) -> String {

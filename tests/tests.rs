@@ -1,10 +1,5 @@
-//! One integration test binary (ripgrep's layout): topic modules, shared helpers in `util`,
-//! and the fake GitHub every test talks to.
-
-#[path = "support/fake_github.rs"]
-mod fake_github;
-#[path = "support/fake_github_selftest.rs"]
-mod fake_github_selftest;
+//! One integration test binary (ripgrep's layout): topic modules and shared helpers in
+//! `util`. The fake GitHub every test talks to is the workspace crate `fake-github`.
 
 mod util;
 

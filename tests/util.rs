@@ -6,7 +6,7 @@ use std::process::Output;
 
 use chrono::{DateTime, Duration, Utc};
 
-use crate::fake_github::{FakeGitHub, FakeOptions, FakeToken};
+use fake_github::{FakeGitHub, FakeOptions, FakeToken};
 
 pub const APP_KEY: &str = include_str!("resources/app-key.pem");
 pub const APP_KEY_PKCS8: &str = include_str!("resources/app-key-pkcs8.pem");

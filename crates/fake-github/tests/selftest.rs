@@ -1,12 +1,5 @@
-//! Self-tests of the fake GitHub (`fake_github.rs`).
+//! Self-tests of the fake GitHub.
 //!
-//! Include it as a sibling of the `fake_github` module, e.g. in `tests/tests.rs`:
-//! ```ignore
-//! #[path = "support/fake_github.rs"]
-//! mod fake_github;
-//! #[path = "support/fake_github_selftest.rs"]
-//! mod fake_github_selftest;
-//! ```
 //! It talks to the fake with a tiny hand-written HTTP/1.1 client over `tokio::net::TcpStream`
 //! (one request per connection), so it needs no HTTP client crate, and with octocrab (a
 //! dependency of the crate) where a real client's view matters.
@@ -19,17 +12,17 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
 
-use super::fake_github::*;
+use fake_github::*;
 
 const _: () = assert!(BIG_ID_BASE > 1 << 53, "ids must not fit in an f64 exactly");
 
 const APP_KEY: &[u8] = include_bytes!(concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/tests/resources/app-key.pem"
+    "/../../tests/resources/app-key.pem"
 ));
 const WRONG_KEY: &[u8] = include_bytes!(concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/tests/resources/wrong-key.pem"
+    "/../../tests/resources/wrong-key.pem"
 ));
 
 // ---------------------------------------------------------------------------------------------
@@ -430,6 +423,20 @@ async fn listing_parameters_and_empty_lists() {
         assert_eq!(page.status, 422, "{bad}");
         assert_eq!(page.message(), "Validation Failed");
     }
+    // A client that sends these breaks GitHub's description, and the contract check says so.
+    let violations = fake.take_contract_violations();
+    for bad in [
+        "`per_page`=500",
+        "`per_page`=abc",
+        "`per_page`=-1",
+        "`per_page`=0",
+    ] {
+        assert!(
+            violations.iter().any(|v| v.contains(bad)),
+            "{bad}: {violations:?}"
+        );
+    }
+    assert_eq!(violations.len(), 4, "{violations:?}");
     // The last page has no next.
     let last = get(&base, &next, Some(&jwt)).await;
     assert_eq!(last.json().as_array().map(Vec::len), Some(50));
@@ -699,6 +706,9 @@ async fn redeliveries_append_new_deliveries() {
     .await;
     assert_eq!(res.status, 404);
 
+    // GitHub queues a redelivery: its result is listed only once the receiver answered.
+    assert_eq!(fake.deliveries(&hook).len(), 3);
+    fake.record_queued_results();
     assert_eq!(
         fake.redeliveries(),
         vec![
@@ -721,7 +731,7 @@ async fn redeliveries_append_new_deliveries() {
     assert_eq!(list[1]["status"], "OK");
     assert_eq!(list[0]["guid"], "B");
     assert_eq!(list[0]["redelivery"], true);
-    assert_eq!(list[0]["status"], "Invalid HTTP Response: 503");
+    assert_eq!(list[0]["status"], "Invalid HTTP Response: 500");
     assert_eq!(list[0]["event"], "workflow_job");
     assert_eq!(list[0]["action"], "queued");
     assert!(list[0]["id"].as_u64().is_some_and(|id| id > a && id > b));
@@ -736,10 +746,10 @@ async fn redeliveries_append_new_deliveries() {
     )
     .await;
     assert_eq!(res.status, 202);
-    assert_eq!(
-        fake.deliveries(&hook)[0]["status"],
-        "Invalid HTTP Response: 503"
-    );
+    fake.record_queued_results();
+    // A receiver that is down gives no HTTP answer at all.
+    assert_eq!(fake.deliveries(&hook)[0]["status"], "failed to connect");
+    assert_eq!(fake.deliveries(&hook)[0]["status_code"], 0);
 
     // Org hooks need the org.
     let org_hook = Hook::org("acme", 9);
@@ -789,7 +799,26 @@ async fn installation_tokens_can_maintain_variables() {
     )
     .await;
     assert_eq!(res.status, 404);
-    let ask = json!({ "repositories": ["widgets"], "permissions": { "variables": "write" } });
+    // `variables` is not GitHub's key: refused, like any unknown key.
+    let wrong = json!({ "repositories": ["widgets"], "permissions": { "variables": "write" } });
+    let res = send(
+        &base,
+        "POST",
+        "/app/installations/77/access_tokens",
+        Some(&jwt),
+        Some(wrong),
+    )
+    .await;
+    assert_eq!(res.status, 422);
+    let violations = fake.take_contract_violations();
+    assert!(
+        violations
+            .iter()
+            .any(|v| v.contains("'variables' was unexpected")),
+        "{violations:?}"
+    );
+    let ask =
+        json!({ "repositories": ["widgets"], "permissions": { "actions_variables": "write" } });
     let res = send(
         &base,
         "POST",
@@ -804,7 +833,10 @@ async fn installation_tokens_can_maintain_variables() {
     assert!(token.starts_with("ghs_") && token.len() == 40, "{token}");
     assert!(token[4..].bytes().all(|b| b.is_ascii_alphanumeric()));
     assert!(minted["expires_at"].is_string());
-    assert_eq!(minted["permissions"], json!({ "variables": "write" }));
+    assert_eq!(
+        minted["permissions"],
+        json!({ "actions_variables": "write" })
+    );
     assert_eq!(minted["repositories"][0]["full_name"], REPO);
     assert_eq!(
         fake.minted_tokens(),
@@ -860,7 +892,7 @@ async fn installation_tokens_can_maintain_variables() {
         "POST",
         "/app/installations/77/access_tokens",
         Some(&jwt),
-        Some(json!({ "permissions": { "variables": "read" } })),
+        Some(json!({ "permissions": { "actions_variables": "read" } })),
     )
     .await;
     let read_only = res.json()["token"].as_str().expect("token").to_owned();
@@ -881,9 +913,155 @@ async fn installation_tokens_can_maintain_variables() {
     .await;
     assert_eq!(res.status, 403);
     assert_eq!(res.message(), "Resource not accessible by integration");
-    // Installation tokens cannot touch repository hooks here.
+    // Without the "Webhooks" permission, installation tokens cannot see repository hooks.
+    fake.add_hook(&Hook::repo(REPO, 1));
     let res = get(&base, &Hook::repo(REPO, 1).deliveries_path(), Some(&token)).await;
     assert_eq!(res.status, 404);
+}
+
+#[tokio::test]
+async fn installation_tokens_with_webhook_permissions_reach_hooks() {
+    let fake = FakeGitHub::start(FakeOptions::default()).await;
+    let base = fake.url();
+    fake.set_installation(REPO, 77);
+    fake.set_installation_permissions(
+        77,
+        json!({ "repository_hooks": "write", "organization_hooks": "read" }),
+    );
+    let repo_hook = Hook::repo(REPO, 1);
+    let org_hook = Hook::org("acme", 9);
+    let now = Utc::now();
+    let a = fake.add_delivery(&repo_hook, NewDelivery::failed("A", now));
+    let c = fake.add_delivery(&org_hook, NewDelivery::failed("C", now));
+    let res = send(
+        &base,
+        "POST",
+        "/app/installations/77/access_tokens",
+        Some(&app_jwt()),
+        Some(
+            json!({ "permissions": { "repository_hooks": "write", "organization_hooks": "read" } }),
+        ),
+    )
+    .await;
+    assert_eq!(res.status, 201);
+    let token = res.json()["token"].as_str().expect("token").to_owned();
+    assert_eq!(
+        get(&base, &repo_hook.deliveries_path(), Some(&token))
+            .await
+            .status,
+        200
+    );
+    let res = send(
+        &base,
+        "POST",
+        &repo_hook.attempts_path(a),
+        Some(&token),
+        None,
+    )
+    .await;
+    assert_eq!(res.status, 202);
+    // Read on organization hooks lists but cannot redeliver.
+    assert_eq!(
+        get(&base, &org_hook.deliveries_path(), Some(&token))
+            .await
+            .status,
+        200
+    );
+    let res = send(
+        &base,
+        "POST",
+        &org_hook.attempts_path(c),
+        Some(&token),
+        None,
+    )
+    .await;
+    assert_eq!(res.status, 404);
+    // Another organization's hooks are out of reach.
+    let other = Hook::org("elsewhere", 3);
+    fake.add_hook(&other);
+    assert_eq!(
+        get(&base, &other.deliveries_path(), Some(&token))
+            .await
+            .status,
+        404
+    );
+    // A hook that does not exist is a 404 even for its owner's admin.
+    fake.add_token(admin_token());
+    assert_eq!(
+        get(
+            &base,
+            &Hook::repo(REPO, 404).deliveries_path(),
+            Some("ghp_admin")
+        )
+        .await
+        .status,
+        404
+    );
+}
+
+#[tokio::test]
+async fn github_refuses_repeated_headers_and_unsupported_versions() {
+    let fake = FakeGitHub::start(FakeOptions::default()).await;
+    let origin = fake.url();
+    let authority = origin.trim_start_matches("http://").to_owned();
+    let jwt = app_jwt();
+    let head = |extra: &str| {
+        format!(
+            "GET /app/hook/deliveries HTTP/1.1\r\nHost: {authority}\r\nUser-Agent: t\r\n\
+             Accept: application/vnd.github+json\r\nAuthorization: Bearer {jwt}\r\n\
+             Connection: close\r\n{extra}\r\n"
+        )
+    };
+    let twice = raw_exchange(
+        &authority,
+        head("X-GitHub-Api-Version: 2022-11-28\r\nX-GitHub-Api-Version: 2022-11-28\r\n").as_bytes(),
+    )
+    .await
+    .expect("answer");
+    assert_eq!(twice.status, 400);
+    assert!(
+        twice.message().contains("2022-11-28, 2022-11-28"),
+        "{}",
+        twice.message()
+    );
+    let old = raw_exchange(
+        &authority,
+        head("X-GitHub-Api-Version: 2019-01-01\r\n").as_bytes(),
+    )
+    .await
+    .expect("answer");
+    assert_eq!(old.status, 400);
+    let agents = raw_exchange(
+        &authority,
+        head("X-GitHub-Api-Version: 2022-11-28\r\nUser-Agent: second\r\n").as_bytes(),
+    )
+    .await
+    .expect("answer");
+    assert_eq!(agents.status, 400);
+    let violations = fake.take_contract_violations();
+    assert!(
+        violations
+            .iter()
+            .any(|v| v.contains("`x-github-api-version` sent 2 times"))
+    );
+    assert!(
+        violations
+            .iter()
+            .any(|v| v.contains("unsupported API version `2019-01-01`"))
+    );
+    assert!(
+        violations
+            .iter()
+            .any(|v| v.contains("`user-agent` sent 2 times"))
+    );
+    // The well-formed request is answered.
+    let good = raw_exchange(
+        &authority,
+        head("X-GitHub-Api-Version: 2022-11-28\r\n").as_bytes(),
+    )
+    .await
+    .expect("answer");
+    assert_eq!(good.status, 200);
 }
 
 #[tokio::test]
@@ -965,6 +1143,7 @@ async fn faults_apply_then_clear() {
     .await;
     assert_eq!(res.status, 502);
     assert_eq!(fake.redeliveries().len(), 1);
+    fake.record_queued_results();
     assert_eq!(fake.deliveries(&Hook::App).len(), 2);
 
     let statuses: Vec<u16> = fake.requests().iter().map(|r| r.status).collect();
@@ -1035,6 +1214,12 @@ async fn drop_connection_gives_a_transport_error() {
     assert!(format!("{err:?}").contains("IncompleteMessage"), "{err}");
     let statuses: Vec<u16> = fake.requests().iter().map(|r| r.status).collect();
     assert_eq!(statuses, vec![0, 200, 0, 200, 0]);
+    // octocrab's bare client sends no `Accept`; the contract check notices.
+    let violations = fake.take_contract_violations();
+    assert!(
+        violations.iter().all(|v| v.contains("`Accept` is []")),
+        "{violations:?}"
+    );
 }
 
 #[tokio::test]
@@ -1061,6 +1246,10 @@ async fn unknown_routes_are_recorded_and_headers_are_set() {
     assert_eq!(unexpected[0].full_path, "/api/v3/app/hooks");
     assert_eq!(unexpected[1].method, "DELETE");
     assert_eq!(unexpected[2].full_path, "/app/hook/deliveries");
+    let violations = fake.take_contract_violations();
+    assert_eq!(violations.len(), 3, "{violations:?}");
+    assert!(violations[0].contains("GET /app/hooks matches no operation"));
+    assert!(violations[2].contains("not under the API prefix"));
 
     let first = get(&base, "/app/hook/deliveries", Some(&jwt)).await;
     let second = get(&base, "/app/hook/deliveries", Some(&jwt)).await;

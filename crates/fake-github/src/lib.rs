@@ -4,9 +4,14 @@
 //! cursor pagination and 64-bit ids above 2^53, redelivery attempts, App JWT checks,
 //! installation tokens, repository Actions variables, rate-limit headers and injectable faults.
 //!
-//! Self-contained on purpose (no dependency on the library crate, no child modules): it is
-//! included with `#[path = ...]` by the tests, an example and a benchmark.
-#![allow(dead_code)]
+//! It shares no code with the client (`redeliver-action`) on purpose: a fake that shares the
+//! client's assumptions proves nothing. What it accepts and answers is checked against
+//! GitHub's own OpenAPI description instead (see [`contract`]).
+
+pub mod contract;
+pub mod demo;
+
+use contract::parse_query;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io;
@@ -51,6 +56,7 @@ pub const MAX_PER_PAGE: usize = 100;
 const MAX_REQUEST_BODY: usize = 8 * 1024 * 1024;
 
 const DOC_REST: &str = "https://docs.github.com/rest";
+const DOC_API_VERSIONS: &str = "https://docs.github.com/rest/about-the-rest-api/api-versions";
 const DOC_APP_DELIVERIES: &str = "https://docs.github.com/rest/apps/webhooks";
 const DOC_ORG_DELIVERIES: &str = "https://docs.github.com/rest/orgs/webhooks";
 const DOC_REPO_DELIVERIES: &str = "https://docs.github.com/rest/repos/webhooks";
@@ -93,7 +99,7 @@ impl Default for FakeOptions {
             client_id: "Iv23liFakeClientId".to_owned(),
             public_key_pem: include_str!(concat!(
                 env!("CARGO_MANIFEST_DIR"),
-                "/tests/resources/app-key.pub.pem"
+                "/../../tests/resources/app-key.pub.pem"
             ))
             .to_owned(),
             latency: Duration::ZERO,
@@ -182,14 +188,43 @@ impl Hook {
     }
 }
 
+/// How a delivery went, as GitHub records it in `status` and `status_code`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// `"OK"`, the receiver's 2xx.
+    Delivered(u16),
+    /// `"Invalid HTTP Response: 503"`: any answer but 2xx, 3xx included (GitHub follows no
+    /// redirect).
+    HttpStatus(u16),
+    /// `"timed out"`, `status_code` 0: no answer within 10 s (30 s on GHES).
+    TimedOut,
+    /// `"failed to connect"`, `status_code` 0: the receiver is down.
+    FailedToConnect,
+}
+
+impl Outcome {
+    pub fn is_ok(self) -> bool {
+        matches!(self, Outcome::Delivered(_))
+    }
+
+    fn status(self) -> (String, u16) {
+        match self {
+            Outcome::Delivered(code) => ("OK".to_owned(), code),
+            Outcome::HttpStatus(code) => (format!("Invalid HTTP Response: {code}"), code),
+            Outcome::TimedOut => ("timed out".to_owned(), 0),
+            Outcome::FailedToConnect => ("failed to connect".to_owned(), 0),
+        }
+    }
+}
+
 /// A delivery to put into a hook's list with [`FakeGitHub::add_delivery`].
 #[derive(Clone, Debug, PartialEq)]
 pub struct NewDelivery {
     pub guid: String,
     /// Stored with whole-second precision, like GitHub's `delivered_at`.
     pub delivered_at: DateTime<Utc>,
-    /// `true`: status `"OK"`, 200. `false`: `"Invalid HTTP Response: 503"`, 503.
-    pub ok: bool,
+    /// [`NewDelivery::failed`]: `"Invalid HTTP Response: 503"`; [`NewDelivery::ok`]: `"OK"`.
+    pub outcome: Outcome,
     pub event: String,
     pub action: Option<String>,
     pub redelivery: bool,
@@ -202,7 +237,7 @@ impl NewDelivery {
         NewDelivery {
             guid: guid.into(),
             delivered_at,
-            ok: false,
+            outcome: Outcome::HttpStatus(503),
             event: "push".to_owned(),
             action: None,
             redelivery: false,
@@ -212,9 +247,15 @@ impl NewDelivery {
 
     pub fn ok(guid: impl Into<String>, delivered_at: DateTime<Utc>) -> Self {
         NewDelivery {
-            ok: true,
+            outcome: Outcome::Delivered(200),
             ..NewDelivery::failed(guid, delivered_at)
         }
+    }
+
+    /// How it went: a timeout, a refused connection, a 3xx, ...
+    pub fn outcome(mut self, outcome: Outcome) -> Self {
+        self.outcome = outcome;
+        self
     }
 
     pub fn event(mut self, event: &str, action: Option<&str>) -> Self {
@@ -254,6 +295,9 @@ pub struct FakeToken {
     pub admin_orgs: Vec<String>,
     /// "Variables: write" (fine-grained) or `repo` (classic): for every repository.
     pub variables_write: bool,
+    /// `"owner/name"` repositories outside the token's reach: GitHub answers 404 to all of
+    /// their endpoints, as if they did not exist.
+    pub hidden_repos: Vec<String>,
 }
 
 impl FakeToken {
@@ -276,6 +320,12 @@ impl FakeToken {
 
     pub fn variables_write(mut self, yes: bool) -> Self {
         self.variables_write = yes;
+        self
+    }
+
+    /// The token cannot see `repo` (a fine-grained token not granted it): 404 everywhere.
+    pub fn hidden_repo(mut self, repo: &str) -> Self {
+        self.hidden_repos.push(repo.to_owned());
         self
     }
 }
@@ -416,8 +466,18 @@ impl std::fmt::Debug for FakeGitHub {
 }
 
 impl Drop for FakeGitHub {
+    /// Stops the server, and fails the test when an exchange broke GitHub's contract (unless
+    /// the test took the violations with [`FakeGitHub::take_contract_violations`]).
     fn drop(&mut self) {
         self.server.abort();
+        let violations = std::mem::take(&mut self.shared.lock().contract_violations);
+        if !violations.is_empty() && !std::thread::panicking() {
+            panic!(
+                "{} exchange(s) with the fake GitHub broke GitHub's contract (crates/fake-github/openapi):\n  {}",
+                violations.len(),
+                violations.join("\n  ")
+            );
+        }
     }
 }
 
@@ -451,7 +511,10 @@ impl FakeGitHub {
                 u64::try_from(options.latency.as_nanos()).unwrap_or(u64::MAX),
             ),
             rate_reset: now.timestamp() + 3600,
-            inner: Mutex::new(Inner::default()),
+            inner: Mutex::new(Inner {
+                redelivery_result_delay: Duration::from_secs(2),
+                ..Inner::default()
+            }),
         });
         let app = Router::new()
             .fallback(handle)
@@ -512,10 +575,19 @@ impl FakeGitHub {
     }
 
     /// The hook's current deliveries, newest first, as GitHub's JSON.
+    /// The hook's deliveries as GitHub lists them now, newest first (queued redeliveries
+    /// appear once their result is recorded).
     pub fn deliveries(&self, hook: &Hook) -> Vec<Value> {
+        let now = Utc::now();
         let inner = self.shared.lock();
         match inner.hooks.get(&hook.key()) {
-            Some(data) => data.by_key.values().rev().map(Delivery::to_json).collect(),
+            Some(data) => data
+                .by_key
+                .values()
+                .rev()
+                .filter(|delivery| delivery.listed_from <= now)
+                .map(Delivery::to_json)
+                .collect(),
             None => Vec::new(),
         }
     }
@@ -541,6 +613,31 @@ impl FakeGitHub {
     }
 
     /// While down, every redelivery produces a failed delivery.
+    /// How long after accepting a redelivery (202) its result appears in the list. GitHub
+    /// queues it and records it once the receiver answered: within its 10 s timeout (30 s
+    /// on GHES). Default: 2 s.
+    pub fn set_redelivery_result_delay(&self, delay: Duration) {
+        self.shared.lock().redelivery_result_delay = delay;
+    }
+
+    /// Lists the results of every redelivery accepted so far, as if their receiver had
+    /// answered: what a later run would see (runs are minutes or hours apart).
+    pub fn record_queued_results(&self) {
+        let now = Utc::now();
+        let mut inner = self.shared.lock();
+        for data in inner.hooks.values_mut() {
+            for delivery in data.by_key.values_mut() {
+                delivery.listed_from = delivery.listed_from.min(now);
+            }
+        }
+    }
+
+    /// Makes `hook` exist without deliveries (listing one that does not exist is a 404).
+    pub fn add_hook(&self, hook: &Hook) {
+        self.shared.lock().registered_hooks.insert(hook.key());
+    }
+
+    /// While down, redeliveries are accepted (202) and fail with "failed to connect".
     pub fn set_receiver_down(&self, down: bool) {
         self.shared.lock().receiver_down = down;
     }
@@ -616,7 +713,8 @@ impl FakeGitHub {
     }
 
     /// The permissions the installation was granted (default
-    /// `{"metadata":"read","variables":"write"}`). Tokens minted without a `permissions`
+    /// `{"metadata":"read","actions_variables":"write"}`: `actions_variables` is GitHub's key
+    /// for "Variables"). Tokens minted without a `permissions`
     /// narrowing get these; asking for more is answered 422.
     pub fn set_installation_permissions(&self, installation_id: u64, permissions: Value) {
         let map = match permissions {
@@ -650,6 +748,17 @@ impl FakeGitHub {
     /// Requests to routes the fake does not know (answered 404).
     pub fn unexpected_requests(&self) -> Vec<RecordedRequest> {
         self.shared.lock().unexpected.clone()
+    }
+
+    /// Every way a request or an answer broke GitHub's OpenAPI description so far.
+    pub fn contract_violations(&self) -> Vec<String> {
+        self.shared.lock().contract_violations.clone()
+    }
+
+    /// Takes the violations, for a test that provokes them on purpose; the rest still fail
+    /// the test when the fake is dropped.
+    pub fn take_contract_violations(&self) -> Vec<String> {
+        std::mem::take(&mut self.shared.lock().contract_violations)
     }
 
     /// Sets how many requests count as used in the current rate-limit window, e.g. to make
@@ -707,6 +816,15 @@ impl Shared {
         Duration::from_nanos(self.latency_nanos.load(Ordering::Relaxed))
     }
 
+    /// GitHub's description for this fake: GHES's under `/api/v3`, github.com's otherwise.
+    fn contract(&self) -> &'static contract::Contract {
+        if self.prefix.is_empty() {
+            &contract::GITHUB_COM
+        } else {
+            &contract::GHES
+        }
+    }
+
     /// The path without the prefix; the full path when it is not under the prefix.
     fn strip_prefix<'a>(&self, full_path: &'a str) -> (&'a str, bool) {
         if self.prefix.is_empty() {
@@ -756,6 +874,10 @@ struct Inner {
     redeliveries: Vec<Redelivery>,
     failing_guids: HashSet<String>,
     receiver_down: bool,
+    /// How long after a 202 the redelivery's result is listed.
+    redelivery_result_delay: Duration,
+    /// Hooks that exist besides those with deliveries (the App's always does).
+    registered_hooks: HashSet<Hook>,
     /// repo (lower case) -> NAME (upper case) -> variable
     variables: HashMap<String, BTreeMap<String, Variable>>,
     tokens: HashMap<String, FakeToken>,
@@ -766,6 +888,8 @@ struct Inner {
     grants: HashMap<String, Grant>,
     requests: Vec<RecordedRequest>,
     unexpected: Vec<RecordedRequest>,
+    /// What broke GitHub's description, in requests and in the fake's own answers.
+    contract_violations: Vec<String>,
     faults: Vec<FaultSlot>,
     rate_used: u64,
 }
@@ -788,33 +912,36 @@ struct Delivery {
     guid: String,
     delivered_at: DateTime<Utc>,
     redelivery: bool,
-    ok: bool,
+    outcome: Outcome,
     event: String,
     action: Option<String>,
     installation_id: Option<u64>,
     repository_id: Option<u64>,
+    /// A redelivery is queued: GitHub lists its result only once the receiver answered
+    /// (or its 10 s ran out).
+    listed_from: DateTime<Utc>,
 }
 
 impl Delivery {
     fn to_json(&self) -> Value {
-        let (status, status_code) = if self.ok {
-            ("OK", 200)
-        } else {
-            ("Invalid HTTP Response: 503", 503)
+        let (status, status_code) = self.outcome.status();
+        let duration = match self.outcome {
+            Outcome::TimedOut => 10.0,
+            Outcome::FailedToConnect => 0.01,
+            _ => 0.5,
         };
         json!({
             "id": self.id,
             "guid": self.guid,
             "delivered_at": rfc3339(self.delivered_at),
             "redelivery": self.redelivery,
-            "duration": 0.5,
+            "duration": duration,
             "status": status,
             "status_code": status_code,
             "event": self.event,
             "action": self.action,
             "installation_id": self.installation_id,
             "repository_id": self.repository_id,
-            "throttled_at": null,
         })
     }
 }
@@ -851,6 +978,21 @@ enum Principal {
 }
 
 impl Inner {
+    /// The account (lower case) an installation belongs to: the owner of its repositories.
+    fn installation_account(&self, installation_id: u64) -> Option<String> {
+        self.installations
+            .values()
+            .find(|installation| installation.id == installation_id)
+            .and_then(|installation| installation.full_name.split_once('/'))
+            .map(|(owner, _)| owner.to_ascii_lowercase())
+    }
+
+    /// The App's hook always exists; others once registered or given deliveries.
+    fn hook_exists(&self, hook: &Hook) -> bool {
+        let key = hook.key();
+        key == Hook::App || self.registered_hooks.contains(&key) || self.hooks.contains_key(&key)
+    }
+
     fn alloc_id(&mut self) -> u64 {
         if self.next_id < BIG_ID_BASE {
             self.next_id = BIG_ID_BASE;
@@ -876,11 +1018,12 @@ impl Inner {
             guid: new.guid,
             delivered_at,
             redelivery: new.redelivery,
-            ok: new.ok,
+            outcome: new.outcome,
             event: new.event,
             action: new.action,
             installation_id: matches!(hook, Hook::App).then_some(1),
             repository_id: matches!(hook, Hook::Repo { .. }).then_some(1),
+            listed_from: delivered_at,
         };
         self.insert(hook, delivery);
         id
@@ -969,7 +1112,7 @@ impl Inner {
             None => {
                 let mut perms = Map::new();
                 perms.insert("metadata".to_owned(), json!("read"));
-                perms.insert("variables".to_owned(), json!("write"));
+                perms.insert("actions_variables".to_owned(), json!("write"));
                 perms
             }
         }
@@ -1321,8 +1464,20 @@ async fn answer(
         _ => false,
     };
 
+    let contract = shared.contract();
+    let request_problems = if under_prefix {
+        contract.check_request(&method, &path, query.as_deref(), &headers, body.as_ref())
+    } else {
+        vec![format!("{method} {full_path} is not under the API prefix")]
+    };
+
     let mut inner = shared.lock();
     inner.rate_used += 1;
+    for problem in &request_problems {
+        inner
+            .contract_violations
+            .push(format!("request {method} {full_path}: {problem}"));
+    }
     let used = inner.rate_used;
     let auth = inner.classify(&auth_header, jwt_valid, now);
     let fault = inner.take_fault(&method, &path);
@@ -1347,7 +1502,10 @@ async fn answer(
     let mut reset = shared.rate_reset;
     let mut drop_connection = false;
     let reply = match fault {
-        None => route(&shared, &mut inner, &ctx),
+        None => match refuse_headers(&headers) {
+            Some(refusal) => refusal,
+            None => route(&shared, &mut inner, &ctx),
+        },
         Some(FaultKind::Status(status)) => Reply::error(status, status_message(status), DOC_REST),
         Some(FaultKind::ApplyThenStatus(status)) => {
             let done = route(&shared, &mut inner, &ctx);
@@ -1399,6 +1557,14 @@ async fn answer(
     if reply.unexpected {
         inner.unexpected.push(record.clone());
     }
+    if !drop_connection && under_prefix {
+        for problem in contract.check_response(&method, &path, reply.status, reply.body.as_deref())
+        {
+            inner
+                .contract_violations
+                .push(format!("answer to {method} {full_path}: {problem}"));
+        }
+    }
     inner.requests.push(record);
     drop(inner);
 
@@ -1408,6 +1574,52 @@ async fn answer(
         conn.kill();
     }
     build_response(reply, remaining, used_header, reset)
+}
+
+/// What GitHub refuses before routing: a repeated single-valued header (a proxy folds it
+/// into `a, b`) and an API version it does not support, both with 400.
+fn refuse_headers(headers: &[(String, String)]) -> Option<Reply> {
+    for name in contract::SINGLE_VALUED_HEADERS {
+        let values: Vec<&str> = headers
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+            .collect();
+        if values.len() > 1 && *name == "x-github-api-version" {
+            return Some(Reply::error(
+                400,
+                &format!(
+                    "Invalid API version provided or API version not supported: {}",
+                    values.join(", ")
+                ),
+                DOC_API_VERSIONS,
+            ));
+        }
+        if values.len() > 1 {
+            return Some(Reply::error(
+                400,
+                &format!(
+                    "Bad request: the `{name}` header was sent {} times",
+                    values.len()
+                ),
+                DOC_REST,
+            ));
+        }
+    }
+    let version = headers
+        .iter()
+        .find(|(n, _)| n == "x-github-api-version")
+        .map(|(_, v)| v.as_str());
+    if let Some(version) = version
+        && !contract::SUPPORTED_API_VERSIONS.contains(&version)
+    {
+        return Some(Reply::error(
+            400,
+            &format!("Invalid API version provided or API version not supported: {version}"),
+            DOC_API_VERSIONS,
+        ));
+    }
+    None
 }
 
 fn build_response(reply: Reply, remaining: u64, used: u64, reset: i64) -> Response {
@@ -1548,7 +1760,14 @@ fn route(shared: &Shared, inner: &mut Inner, ctx: &Ctx<'_>) -> Reply {
             if let Err(reply) = require_jwt(ctx) {
                 return reply;
             }
-            mint_token(inner, id, ctx)
+            mint_token(shared, inner, id, ctx)
+        }
+        ("GET", ["repos", owner, repo, "actions", "variables"]) => {
+            let repo = format!("{owner}/{repo}");
+            if let Err(reply) = require_variables(inner, ctx, &repo, false) {
+                return reply;
+            }
+            list_variables(inner, &repo, ctx)
         }
         ("GET", ["repos", owner, repo, "actions", "variables", name]) => {
             let repo = format!("{owner}/{repo}");
@@ -1596,8 +1815,30 @@ fn require_hook_access(inner: &Inner, ctx: &Ctx<'_>, hook: &Hook) -> Result<(), 
                     || contains_ci(&pat.admin_repos, &format!("{owner}/{repo}"))
             }
         },
-        // Installation tokens of this fake have no webhook permissions.
-        Principal::Installation(_) => false,
+        // An App's installation token, with the "Webhooks" (repository) or "Organization
+        // webhooks" permission, on the installation's own repositories or organization.
+        Principal::Installation(grant) => {
+            let needed = if ctx.method == "GET" { 1 } else { 2 };
+            let level = |key: &str| {
+                grant
+                    .permissions
+                    .get(key)
+                    .and_then(Value::as_str)
+                    .map_or(0, permission_level)
+            };
+            match hook {
+                Hook::App => false,
+                Hook::Org { org, .. } => {
+                    level("organization_hooks") >= needed
+                        && inner.installation_account(grant.installation_id).as_deref()
+                            == Some(org.to_ascii_lowercase().as_str())
+                }
+                Hook::Repo { owner, repo, .. } => {
+                    level("repository_hooks") >= needed
+                        && contains_ci(&grant.repos, &format!("{owner}/{repo}"))
+                }
+            }
+        }
     };
     if allowed {
         Ok(())
@@ -1609,11 +1850,14 @@ fn require_hook_access(inner: &Inner, ctx: &Ctx<'_>, hook: &Hook) -> Result<(), 
 
 fn require_variables(inner: &Inner, ctx: &Ctx<'_>, repo: &str, write: bool) -> Result<(), Reply> {
     let allowed = match inner.principal(ctx.auth, DOC_VARIABLES)? {
+        Principal::Pat(pat) if contains_ci(&pat.hidden_repos, repo) => {
+            return Err(Reply::not_found(DOC_VARIABLES));
+        }
         Principal::Pat(pat) => pat.variables_write,
         Principal::Installation(grant) => {
             let level = grant
                 .permissions
-                .get("variables")
+                .get("actions_variables")
                 .and_then(Value::as_str)
                 .map_or(0, permission_level);
             let needed = if write { 2 } else { 1 };
@@ -1641,38 +1885,6 @@ fn permission_level(level: &str) -> u8 {
 }
 
 // --- deliveries ---
-
-fn parse_query(query: Option<&str>) -> Vec<(String, String)> {
-    query
-        .unwrap_or("")
-        .split('&')
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            (percent_decode(k), percent_decode(v))
-        })
-        .collect()
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
-        if b == b'%' && i + 2 < bytes.len() {
-            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
-            if let Some(v) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                out.push(v);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(if b == b'+' { b' ' } else { b });
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
 
 fn encode_cursor(key: DeliveryKey) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("v1:{}:{}", key.0, key.1))
@@ -1710,6 +1922,9 @@ fn list_deliveries(shared: &Shared, inner: &Inner, hook: &Hook, ctx: &Ctx<'_>) -
         }
     }
     let data = inner.hooks.get(&hook.key());
+    if data.is_none() && !inner.hook_exists(hook) {
+        return Reply::not_found(doc);
+    }
     let upper = match cursor.as_deref() {
         None => Bound::Unbounded,
         Some(cursor) => {
@@ -1727,7 +1942,11 @@ fn list_deliveries(shared: &Shared, inner: &Inner, hook: &Hook, ctx: &Ctx<'_>) -
             ..Reply::empty(200)
         };
     };
-    let mut items = data.by_key.range((Bound::Unbounded, upper)).rev();
+    let mut items = data
+        .by_key
+        .range((Bound::Unbounded, upper))
+        .rev()
+        .filter(|(_, delivery)| delivery.listed_from <= ctx.now);
     let page: Vec<(&DeliveryKey, &Delivery)> = items.by_ref().take(per_page).collect();
     let more = items.next().is_some();
     let body = Value::Array(page.iter().map(|(_, d)| d.to_json()).collect());
@@ -1765,15 +1984,23 @@ fn redeliver(inner: &mut Inner, hook: &Hook, id: &str, ctx: &Ctx<'_>) -> Reply {
     }
     let original = original.clone();
     let registered_hook = data.hook.clone();
-    let ok = !inner.receiver_down && !inner.failing_guids.contains(&original.guid);
+    let outcome = if inner.receiver_down {
+        Outcome::FailedToConnect
+    } else if inner.failing_guids.contains(&original.guid) {
+        Outcome::HttpStatus(500)
+    } else {
+        Outcome::Delivered(200)
+    };
     let new_id = inner.alloc_id();
+    let delay = TimeDelta::from_std(inner.redelivery_result_delay).unwrap_or(TimeDelta::zero());
     inner.insert(
         hook,
         Delivery {
             id: new_id,
             delivered_at: whole_seconds(ctx.now),
             redelivery: true,
-            ok,
+            outcome,
+            listed_from: ctx.now + delay,
             ..original.clone()
         },
     );
@@ -1793,9 +2020,15 @@ fn get_installation(shared: &Shared, inner: &Inner, owner: &str, repo: &str) -> 
         return Reply::not_found(DOC_APPS);
     };
     let id = installation.id;
-    Reply::json(
-        200,
-        &json!({
+    // GitHub's documented example, with this installation's own values: every field GitHub
+    // sends is there, so a client that needs one more field finds it.
+    let mut answer = shared
+        .contract()
+        .example("apps/get-repo-installation", 200)
+        .unwrap_or_else(|| json!({}));
+    merge(
+        &mut answer,
+        json!({
             "id": id,
             "app_id": shared.app_id,
             "client_id": shared.client_id,
@@ -1806,10 +2039,28 @@ fn get_installation(shared: &Shared, inner: &Inner, owner: &str, repo: &str) -> 
             "events": [],
             "target_type": "Organization",
         }),
-    )
+    );
+    Reply::json(200, &answer)
 }
 
-fn mint_token(inner: &mut Inner, id: &str, ctx: &Ctx<'_>) -> Reply {
+/// Overwrites `base`'s fields with `overrides`' (objects merge, everything else replaces).
+fn merge(base: &mut Value, overrides: Value) {
+    match (base, overrides) {
+        (Value::Object(base), Value::Object(overrides)) => {
+            for (key, value) in overrides {
+                match base.get_mut(&key) {
+                    Some(slot) if slot.is_object() && value.is_object() => merge(slot, value),
+                    _ => {
+                        base.insert(key, value);
+                    }
+                }
+            }
+        }
+        (base, overrides) => *base = overrides,
+    }
+}
+
+fn mint_token(shared: &Shared, inner: &mut Inner, id: &str, ctx: &Ctx<'_>) -> Reply {
     let Ok(installation_id) = id.parse::<u64>() else {
         return Reply::not_found(DOC_APPS);
     };
@@ -1873,6 +2124,19 @@ fn mint_token(inner: &mut Inner, id: &str, ctx: &Ctx<'_>) -> Reply {
     let permissions = match body.get("permissions") {
         None | Some(Value::Null) => available,
         Some(Value::Object(requested)) => {
+            let known = shared.contract().permission_keys();
+            if let Some(unknown) = requested.keys().find(|name| !known.contains(name)) {
+                // GitHub refuses a key it does not know (e.g. `variables`, whose real key is
+                // `actions_variables`).
+                return Reply::json(
+                    422,
+                    &json!({
+                        "message": "Validation Failed",
+                        "errors": [format!("Unknown permission: {unknown}")],
+                        "documentation_url": DOC_APPS,
+                    }),
+                );
+            }
             for (name, level) in requested {
                 let wanted = level.as_str().map_or(0, permission_level);
                 let has = available
@@ -1901,11 +2165,26 @@ fn mint_token(inner: &mut Inner, id: &str, ctx: &Ctx<'_>) -> Reply {
         .collect();
     let token = format!("ghs_{suffix}");
     let expires_at = ctx.now + TimeDelta::hours(1);
+    // GitHub's documented example, with this token's values.
+    let mut answer = shared
+        .contract()
+        .example("apps/create-installation-access-token", 201)
+        .unwrap_or_else(|| json!({}));
+    let example_repository = answer
+        .pointer("/repositories/0")
+        .cloned()
+        .unwrap_or_else(|| json!({}));
     let repositories: Vec<Value> = granted
         .iter()
         .map(|inst| {
-            let name = inst.full_name.split_once('/').map_or("", |(_, n)| n);
-            json!({ "id": inst.repo_id, "name": name, "full_name": inst.full_name })
+            let (owner, name) = inst.full_name.split_once('/').unwrap_or(("", ""));
+            let mut repository = example_repository.clone();
+            merge(
+                &mut repository,
+                json!({ "id": inst.repo_id, "name": name, "full_name": inst.full_name,
+                        "owner": { "login": owner } }),
+            );
+            repository
         })
         .collect();
     let grant = Grant {
@@ -1923,16 +2202,20 @@ fn mint_token(inner: &mut Inner, id: &str, ctx: &Ctx<'_>) -> Reply {
         installation_id,
         body: ctx.body.cloned().unwrap_or(Value::Null),
     });
-    Reply::json(
-        201,
-        &json!({
+    // The token's permissions are what was asked, not merged with the example's.
+    if let Some(object) = answer.as_object_mut() {
+        object.insert("permissions".to_owned(), Value::Object(permissions));
+    }
+    merge(
+        &mut answer,
+        json!({
             "token": token,
             "expires_at": rfc3339(expires_at),
-            "permissions": permissions,
             "repository_selection": "selected",
             "repositories": repositories,
         }),
-    )
+    );
+    Reply::json(201, &answer)
 }
 
 // --- variables ---
@@ -1944,6 +2227,40 @@ fn valid_variable_name(name: &str) -> bool {
         && !name.to_ascii_uppercase().starts_with("GITHUB_")
 }
 
+fn variable_json(name: &str, variable: &Variable) -> Value {
+    json!({
+        "name": name,
+        "value": variable.value,
+        "created_at": rfc3339(variable.created_at),
+        "updated_at": rfc3339(variable.updated_at),
+    })
+}
+
+/// `GET /repos/{owner}/{repo}/actions/variables`, paginated by `page` and `per_page`.
+fn list_variables(inner: &Inner, repo: &str, ctx: &Ctx<'_>) -> Reply {
+    let mut per_page = DEFAULT_PER_PAGE;
+    let mut page = 1usize;
+    for (name, value) in parse_query(ctx.query) {
+        match (name.as_str(), value.parse::<usize>()) {
+            ("per_page", Ok(n)) if n >= 1 => per_page = n.min(MAX_PER_PAGE),
+            ("page", Ok(n)) if n >= 1 => page = n,
+            _ => {}
+        }
+    }
+    let all = inner.variables.get(&repo.to_ascii_lowercase());
+    let variables: Vec<Value> = all
+        .into_iter()
+        .flatten()
+        .skip((page - 1).saturating_mul(per_page))
+        .take(per_page)
+        .map(|(name, variable)| variable_json(name, variable))
+        .collect();
+    Reply::json(
+        200,
+        &json!({ "total_count": all.map_or(0, BTreeMap::len), "variables": variables }),
+    )
+}
+
 fn get_variable(inner: &Inner, repo: &str, name: &str) -> Reply {
     let name = name.to_ascii_uppercase();
     match inner
@@ -1951,15 +2268,7 @@ fn get_variable(inner: &Inner, repo: &str, name: &str) -> Reply {
         .get(&repo.to_ascii_lowercase())
         .and_then(|vars| vars.get(&name))
     {
-        Some(var) => Reply::json(
-            200,
-            &json!({
-                "name": name,
-                "value": var.value,
-                "created_at": rfc3339(var.created_at),
-                "updated_at": rfc3339(var.updated_at),
-            }),
-        ),
+        Some(var) => Reply::json(200, &variable_json(&name, var)),
         None => Reply::not_found(DOC_VARIABLES),
     }
 }

@@ -4,7 +4,7 @@
 
 use chrono::{Duration, Utc};
 
-use super::fake_github::{FakeGitHub, FakeToken, Hook, NewDelivery};
+use crate::{FakeGitHub, FakeToken, Hook, NewDelivery};
 
 pub const DEMO_TOKEN: &str = "ghp_demotoken0123456789abcdefghijklmn";
 /// A short token for CI and scripts that run the published image against the fake.

@@ -1,0 +1,121 @@
+//! A webhook's deliveries: the list, newest first, page by page, and redelivery.
+//! - <https://docs.github.com/en/rest/apps/webhooks#list-deliveries-for-an-app-webhook>
+//! - <https://docs.github.com/en/rest/orgs/webhooks#list-deliveries-for-an-organization-webhook>
+//! - <https://docs.github.com/en/rest/repos/webhooks#list-deliveries-for-a-repository-webhook>
+
+use std::collections::HashSet;
+
+use crate::client::{ApiError, Credential, GitHubClient, ListPage, RequestKind};
+use crate::hooks::Hook;
+
+/// GitHub's maximum page size for delivery lists.
+pub const PER_PAGE: u32 = 100;
+
+/// Most pages one listing may take: 5,000 pages are 500,000 deliveries, a delivery every
+/// half second for the whole 3-day retention (7 on GHES: one every 1.2 s). A server that
+/// keeps sending `next` past that is not one to trust.
+pub const MAX_PAGES: u32 = 5_000;
+
+/// The pages of one hook's delivery list, followed through the `Link` header's `next`, with
+/// guards against a server that loops (a cursor seen before) or never ends.
+pub struct DeliveryPages<'a> {
+    client: &'a GitHubClient,
+    credential: Credential,
+    next: Option<String>,
+    seen: HashSet<String>,
+    pages: u32,
+}
+
+impl<'a> DeliveryPages<'a> {
+    pub fn new(client: &'a GitHubClient, hook: &Hook, credential: Credential) -> Self {
+        Self {
+            client,
+            credential,
+            next: Some(format!("{}?per_page={PER_PAGE}", hook.deliveries_path())),
+            seen: HashSet::new(),
+            pages: 0,
+        }
+    }
+
+    /// The next page, or `None` after the last.
+    pub async fn next_page(&mut self) -> Result<Option<ListPage>, ApiError> {
+        let Some(route) = self.next.take() else {
+            return Ok(None);
+        };
+        let request = route.split('?').next().unwrap_or(&route).to_owned();
+        if !self.seen.insert(route.clone()) {
+            return Err(ApiError::Transport {
+                request: format!("GET {request}"),
+                detail: "the next page's link repeats an earlier page; the listing would never end"
+                    .to_owned(),
+            });
+        }
+        if self.pages >= MAX_PAGES {
+            return Err(ApiError::Transport {
+                request: format!("GET {request}"),
+                detail: format!(
+                    "more than {MAX_PAGES} pages of deliveries, more than GitHub keeps; refusing to go on"
+                ),
+            });
+        }
+        self.pages += 1;
+        let page = self.client.get_page(&route, self.credential).await?;
+        self.next = page.next.clone();
+        Ok(Some(page))
+    }
+
+    /// Stops after the current page: it reached back far enough.
+    pub fn stop(&mut self) {
+        self.next = None;
+    }
+
+    pub fn pages(&self) -> u32 {
+        self.pages
+    }
+}
+
+/// Asks GitHub to redeliver one delivery (202: queued).
+/// - <https://docs.github.com/en/rest/apps/webhooks#redeliver-a-delivery-for-an-app-webhook>
+/// - <https://docs.github.com/en/rest/orgs/webhooks#redeliver-a-delivery-for-an-organization-webhook>
+/// - <https://docs.github.com/en/rest/repos/webhooks#redeliver-a-delivery-for-a-repository-webhook>
+pub async fn redeliver(
+    client: &GitHubClient,
+    hook: &Hook,
+    credential: Credential,
+    delivery_id: u64,
+) -> Result<(), ApiError> {
+    client
+        .post(
+            &hook.redelivery_path(delivery_id),
+            credential,
+            None,
+            RequestKind::Redeliver,
+        )
+        .await
+        .map(|_| ())
+}
+
+/// Advice for the errors of a hook's endpoints.
+pub fn explain(error: ApiError, hook: &Hook) -> anyhow::Error {
+    let advice = match (error.status(), hook) {
+        (Some(401), Hook::App) => Some("GitHub refused the App's JWT: check `app-id` (or `client-id`) and that `private-key` is this App's current key".to_owned()),
+        (Some(401), _) => Some("GitHub refused the token: it is invalid, expired or revoked".to_owned()),
+        (Some(404), Hook::Repo { owner, repo, .. }) => Some(format!(
+            "hook not found: check the hook id, and that the token has admin on {owner}/{repo} (GitHub answers 404 to tokens without it; an App needs \"Webhooks\" on the repository)"
+        )),
+        (Some(404), Hook::Org { org, .. }) => Some(format!(
+            "hook not found: check the hook id, and that the token belongs to an owner of {org} with `admin:org_hook` (an App needs \"Organization webhooks\")"
+        )),
+        (Some(403), Hook::Org { org, .. }) => Some(format!(
+            "the token may not manage the hooks of {org}: it needs `admin:org_hook` (classic) or \"Webhooks\" (fine-grained) as an owner"
+        )),
+        (Some(403), Hook::Repo { owner, repo, .. }) => Some(format!(
+            "the token may not manage the hooks of {owner}/{repo}: it needs admin on the repository"
+        )),
+        _ => None,
+    };
+    match advice {
+        Some(advice) => anyhow::Error::new(error).context(advice),
+        None => anyhow::Error::new(error),
+    }
+}
