@@ -32,6 +32,9 @@ impl From<Exit> for ExitCode {
 
 /// Runs as the settings ask and tells how it went.
 pub async fn execute(settings: Settings, log: Log) -> Exit {
+    for warning in &settings.warnings {
+        log.warning(warning);
+    }
     let context = RunContext::new(log, &settings);
     match settings.every {
         None => run_and_publish(&settings, &context).await,

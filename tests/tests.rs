@@ -17,4 +17,5 @@ mod inputs_checked;
 mod plan_tests;
 mod scopes;
 mod secrets;
+mod trust_inputs;
 mod trust_state;
