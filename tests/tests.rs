@@ -18,4 +18,5 @@ mod plan_tests;
 mod scopes;
 mod secrets;
 mod trust_inputs;
+mod trust_outputs;
 mod trust_state;
