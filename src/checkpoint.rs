@@ -38,7 +38,14 @@ pub struct CheckpointDocument {
     /// The docs script's checkpoint, for hooks that have none of their own yet.
     #[serde(skip)]
     pub legacy_checkpoint: Option<DateTime<Utc>>,
+    /// Fields this build does not know, kept as they were: a newer minor version of the
+    /// tool may add some, and an older one sharing the store must not drop them on rewrite.
+    #[serde(flatten)]
+    pub extra: Extra,
 }
+
+/// Unknown fields of a part of the document, written back unchanged.
+pub type Extra = serde_json::Map<String, serde_json::Value>;
 
 impl Default for CheckpointDocument {
     fn default() -> Self {
@@ -46,6 +53,7 @@ impl Default for CheckpointDocument {
             version: FORMAT_VERSION,
             hooks: BTreeMap::new(),
             legacy_checkpoint: None,
+            extra: Extra::new(),
         }
     }
 }
@@ -57,6 +65,9 @@ pub struct HookState {
     pub checkpoint: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub events: BTreeMap<String, EventRecord>,
+    /// Unknown fields, kept (see [`CheckpointDocument::extra`]).
+    #[serde(flatten)]
+    pub extra: Extra,
 }
 
 /// The retry bookkeeping of one failing event (GUID).
@@ -69,6 +80,9 @@ pub struct EventRecord {
     pub last_attempt: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub given_up: bool,
+    /// Unknown fields, kept (see [`CheckpointDocument::extra`]).
+    #[serde(flatten)]
+    pub extra: Extra,
 }
 
 impl CheckpointDocument {
@@ -119,6 +133,7 @@ impl CheckpointDocument {
         self.hooks.get(key).cloned().unwrap_or_else(|| HookState {
             checkpoint: self.legacy_checkpoint,
             events: BTreeMap::new(),
+            extra: Extra::new(),
         })
     }
 
@@ -196,8 +211,10 @@ impl HookState {
             attempts: 0,
             last_attempt: at,
             given_up: false,
+            extra: Extra::new(),
         });
-        record.attempts += 1;
+        // Saturating: the count comes from the stored document, which may hold `u32::MAX`.
+        record.attempts = record.attempts.saturating_add(1);
         record.last_attempt = at;
     }
 
@@ -207,6 +224,7 @@ impl HookState {
             attempts: 0,
             last_attempt: at,
             given_up: true,
+            extra: Extra::new(),
         });
         record.given_up = true;
     }
@@ -276,6 +294,43 @@ mod tests {
         );
         let back = CheckpointDocument::parse(&json).expect("parses");
         assert_eq!(back.hook("app"), state);
+    }
+
+    #[test]
+    fn unknown_fields_of_a_newer_minor_version_survive_a_rewrite() {
+        let text = r#"{"version":1,"note":{"by":"v1.9"},"hooks":{"app":{"checkpoint":"2026-11-28T15:00:00Z","lag":3,"events":{"g1":{"attempts":1,"last_attempt":1795874400,"via":"x"}}}}}"#;
+        let mut doc = CheckpointDocument::parse(text).expect("parses");
+        let mut state = doc.hook("app");
+        state.record_attempt("g1", at("2026-11-28T15:00:00Z"));
+        doc.set_hook("app", state);
+        let (json, _) = doc
+            .encode(
+                at("2026-11-28T15:00:00Z"),
+                Duration::days(3),
+                MAX_DOCUMENT_BYTES,
+            )
+            .expect("encodes");
+        let value: serde_json::Value = serde_json::from_str(&json).expect("JSON");
+        assert_eq!(value["note"]["by"], "v1.9", "{json}");
+        assert_eq!(value["hooks"]["app"]["lag"], 3, "{json}");
+        assert_eq!(value["hooks"]["app"]["events"]["g1"]["via"], "x", "{json}");
+        assert_eq!(
+            value["hooks"]["app"]["events"]["g1"]["attempts"], 2,
+            "{json}"
+        );
+    }
+
+    #[test]
+    fn an_attempt_count_at_its_maximum_does_not_overflow() {
+        let text = format!(
+            r#"{{"version":1,"hooks":{{"app":{{"events":{{"g":{{"attempts":{},"last_attempt":0}}}}}}}}}}"#,
+            u32::MAX
+        );
+        let mut state = CheckpointDocument::parse(&text)
+            .expect("parses")
+            .hook("app");
+        state.record_attempt("g", at("2026-11-28T15:00:00Z"));
+        assert_eq!(state.events["g"].attempts, u32::MAX);
     }
 
     #[test]

@@ -32,6 +32,9 @@ impl From<Exit> for ExitCode {
 
 /// Runs as the settings ask and tells how it went.
 pub async fn execute(settings: Settings, log: Log) -> Exit {
+    for warning in &settings.warnings {
+        log.warning(warning);
+    }
     let context = RunContext::new(log, &settings);
     match settings.every {
         None => run_and_publish(&settings, &context).await,
@@ -59,7 +62,15 @@ pub async fn run_and_publish(settings: &Settings, context: &RunContext) -> Exit 
             Exit::Busy
         }
         Err(error) => {
-            log.error(&format!("{error:#}"));
+            let error = format!("{error:#}");
+            log.error(&error);
+            // Outputs and summary are still written, so a workflow's `if:` on them works and
+            // `scan-complete: false` tells this run from one that found nothing failing.
+            let report =
+                RunReport::stopped_before_scan(settings.dry_run, settings.max_attempts, error);
+            if let Err(error) = publish(&report, settings, log) {
+                log.error(&format!("{error:#}"));
+            }
             Exit::Failure
         }
     }
@@ -72,7 +83,10 @@ fn publish(report: &RunReport, settings: &Settings, log: &Log) -> anyhow::Result
     } else {
         "redelivered"
     };
-    log.info(&format!(
+    if report.hooks.is_empty() {
+        log.info("Stopped before scanning: nothing was redelivered.");
+    } else {
+        log.info(&format!(
         "Done: scanned {} deliveries, {} event(s) failing, {verb} {}, gave up {}, {} left for later.",
         report.scanned_count(),
         report.failed_count(),
@@ -80,6 +94,7 @@ fn publish(report: &RunReport, settings: &Settings, log: &Log) -> anyhow::Result
         report.given_up_count(),
         report.deferred_count()
     ));
+    }
     if let Some(path) = &settings.output_file {
         append_to_file(path, &log.redact(&format_outputs(&report.outputs()?)))?;
     }

@@ -68,6 +68,8 @@ pub struct ActionInputs {
     pub since: Option<String>,
     #[serde(default, deserialize_with = "empty_as_none")]
     pub api_url: Option<String>,
+    #[serde(default, deserialize_with = "empty_as_none")]
+    pub allow_insecure_http: Option<String>,
 }
 
 /// The ids of the inputs [`ActionInputs`] reads, as `action.yml` spells them.
@@ -88,6 +90,7 @@ pub const ACTION_INPUT_IDS: &[&str] = &[
     "retention-days",
     "since",
     "api-url",
+    "allow-insecure-http",
 ];
 
 impl ActionInputs {
@@ -121,11 +124,14 @@ pub struct Cli {
     pub client_id: Option<String>,
 
     /// The App's private key, PEM (also read from PRIVATE_KEY); prefer --private-key-file
+    // A PEM starts with `-----BEGIN`: without `allow_hyphen_values` clap would take it for
+    // a flag, refuse it, and print it.
     #[arg(
         long,
         env = "REDELIVER_PRIVATE_KEY",
         value_name = "PEM",
-        hide_env_values = true
+        hide_env_values = true,
+        allow_hyphen_values = true
     )]
     pub private_key: Option<String>,
 
@@ -138,7 +144,8 @@ pub struct Cli {
         long,
         env = "REDELIVER_TOKEN",
         value_name = "TOKEN",
-        hide_env_values = true
+        hide_env_values = true,
+        allow_hyphen_values = true
     )]
     pub token: Option<String>,
 
@@ -163,6 +170,11 @@ pub struct Cli {
     /// The REST API URL [default: GITHUB_API_URL, else https://api.github.com]
     #[arg(long, env = "REDELIVER_API_URL", value_name = "URL")]
     pub api_url: Option<String>,
+
+    /// Accept a plain http:// API URL for a host other than this machine (credentials then
+    /// travel unencrypted; a warning says so)
+    #[arg(long, env = "REDELIVER_ALLOW_INSECURE_HTTP", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub allow_insecure_http: Option<String>,
 
     /// List and plan, but redeliver nothing and save no checkpoint
     #[arg(long, env = "REDELIVER_DRY_RUN", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
@@ -213,6 +225,41 @@ pub struct Cli {
     pub verbose: bool,
 }
 
+/// Flags whose value is a secret: what follows them is never shown.
+const SECRET_FLAGS: [&str; 2] = ["--private-key", "--token"];
+
+/// Makes a command-line error (clap's, which quotes the argument it refuses) safe to print:
+/// every argument that is a secret flag's value, or looks like a key or token, is replaced
+/// by `***`, line by line, wherever it appears.
+pub fn hide_secret_arguments(message: &str, args: &[String]) -> String {
+    let mut secrets: Vec<&str> = Vec::new();
+    for (index, arg) in args.iter().enumerate() {
+        let after_secret_flag = index
+            .checked_sub(1)
+            .and_then(|previous| args.get(previous))
+            .is_some_and(|previous| SECRET_FLAGS.contains(&previous.as_str()));
+        let inline = SECRET_FLAGS.iter().find_map(|flag| {
+            arg.strip_prefix(flag)
+                .and_then(|rest| rest.strip_prefix('='))
+        });
+        if let Some(value) = inline {
+            secrets.push(value);
+        } else if after_secret_flag || crate::settings::looks_like_a_secret(arg) {
+            secrets.push(arg);
+        }
+    }
+    let mut shown = message.to_owned();
+    for secret in secrets {
+        if secret.len() >= 4 {
+            shown = shown.replace(secret, "***");
+        }
+        for line in secret.lines().map(str::trim).filter(|line| line.len() >= 4) {
+            shown = shown.replace(line, "***");
+        }
+    }
+    shown
+}
+
 /// All settings as given, from whichever source, not yet checked.
 #[derive(Debug, Default, Clone)]
 pub struct RawSettings {
@@ -228,6 +275,7 @@ pub struct RawSettings {
     pub variable_name: Option<String>,
     pub repository: Option<String>,
     pub api_url: Option<String>,
+    pub allow_insecure_http: Option<String>,
     pub dry_run: Option<String>,
     pub events: Option<String>,
     pub exclude_events: Option<String>,
@@ -291,6 +339,9 @@ impl RawSettings {
                 .api_url
                 .or(clean(cli.api_url))
                 .or_else(|| fallback("GITHUB_API_URL")),
+            allow_insecure_http: inputs
+                .allow_insecure_http
+                .or(clean(cli.allow_insecure_http)),
             dry_run: inputs.dry_run.or(clean(cli.dry_run)),
             events: inputs.events.or(clean(cli.events)),
             exclude_events: inputs.exclude_events.or(clean(cli.exclude_events)),

@@ -86,8 +86,17 @@ impl Log {
         text
     }
 
+    /// A plain log line. Its message often carries data from GitHub (event names, GUIDs),
+    /// so it is escaped here, for every caller: a line break in the data cannot start a
+    /// line of its own, and the line cannot begin with `::`, so no data can ever become a
+    /// workflow command (`::stop-commands::`, `::error::`, `::add-mask::`).
     pub fn info(&self, message: &str) {
-        self.write(&self.redact(message));
+        let message = self.redact(message);
+        if self.inner.actions {
+            self.write(&not_a_command(escape_data(&message)));
+        } else {
+            self.write(&escape_plain(&message));
+        }
     }
 
     pub fn debug(&self, message: &str) {
@@ -95,7 +104,7 @@ impl Log {
         if self.inner.actions {
             self.write(&format!("::debug::{}", escape_data(&message)));
         } else if self.inner.debug {
-            self.write(&format!("debug: {message}"));
+            self.write(&format!("debug: {}", escape_plain(&message)));
         }
     }
 
@@ -116,7 +125,7 @@ impl Log {
         if self.inner.actions {
             self.write(&format!("::{command}::{}", escape_data(&message)));
         } else {
-            self.write(&format!("{plain_prefix}: {message}"));
+            self.write(&format!("{plain_prefix}: {}", escape_plain(&message)));
         }
     }
 
@@ -126,7 +135,7 @@ impl Log {
         if self.inner.actions {
             self.write(&format!("::group::{}", escape_data(&title)));
         } else {
-            self.write(&format!("== {title}"));
+            self.write(&format!("== {}", escape_plain(&title)));
         }
         Group { log: self.clone() }
     }
@@ -173,6 +182,32 @@ fn escape_data(text: &str) -> String {
         .replace('\n', "%0A")
 }
 
+/// A plain line in the Actions log that starts with `::` (after blanks) would be read as a
+/// workflow command: its first colon is escaped like data.
+fn not_a_command(line: String) -> String {
+    let blanks = line.len() - line.trim_start().len();
+    if line[blanks..].starts_with("::") {
+        format!("{}%3A{}", &line[..blanks], &line[blanks + 1..])
+    } else {
+        line
+    }
+}
+
+/// Outside Actions, a line of data stays one line on the terminal or in a cron log: line
+/// breaks and other control characters (terminal escapes) are shown as escapes.
+fn escape_plain(text: &str) -> String {
+    if !text.chars().any(|c| c.is_control() && c != '\t') {
+        return text.to_owned();
+    }
+    text.chars()
+        .map(|c| match c {
+            '\t' => c.to_string(),
+            c if c.is_control() => c.escape_default().to_string(),
+            c => c.to_string(),
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -195,6 +230,22 @@ mod tests {
             text,
             "::add-mask::ghs_0123456789abcdef\n::warning::token *** was refused%0A100%25 sure\n"
         );
+    }
+
+    #[test]
+    fn data_in_a_log_line_cannot_become_a_workflow_command() {
+        let (log, buffer) = memory_log(true);
+        log.info("Redelivered push\n::stop-commands::x\r\n::error::owned 100%");
+        log.info("  ::add-mask::everything");
+        let text = buffer.lock().expect("lock").clone();
+        assert_eq!(
+            text,
+            "Redelivered push%0A::stop-commands::x%0D%0A::error::owned 100%25\n  %3A:add-mask::everything\n"
+        );
+        let (log, buffer) = memory_log(false);
+        log.info("a\nerror: b\u{1b}[31m");
+        let text = buffer.lock().expect("lock").clone();
+        assert_eq!(text, "a\\nerror: b\\u{1b}[31m\n");
     }
 
     #[test]

@@ -4,12 +4,27 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use redeliver_action::entry::{Exit, execute};
-use redeliver_action::inputs::{Cli, Environment, RawSettings};
+use redeliver_action::inputs::{Cli, Environment, RawSettings, hide_secret_arguments};
 use redeliver_action::log::{Log, Sink};
 use redeliver_action::settings::Settings;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let args: Vec<String> = std::env::args_os()
+        .map(|arg| arg.to_string_lossy().into_owned())
+        .collect();
+    let cli = match Cli::try_parse_from(&args) {
+        Ok(cli) => cli,
+        // `--help` and `--version`, printed as clap prints them.
+        Err(error) if !error.use_stderr() => error.exit(),
+        // A usage error quotes the argument it refuses, which may be a key.
+        Err(error) => {
+            eprint!(
+                "{}",
+                hide_secret_arguments(&error.render().to_string(), &args)
+            );
+            return ExitCode::from(Exit::BadInput);
+        }
+    };
     let env: Environment = std::env::vars_os()
         .filter_map(|(key, value)| Some((key.into_string().ok()?, value.into_string().ok()?)))
         .collect();

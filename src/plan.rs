@@ -86,6 +86,10 @@ struct FailureHistory {
 
 /// A GUID as a compact set key: GitHub's GUIDs are UUIDs, 16 bytes instead of a 36-byte
 /// string. Delivered events are only ever looked up, so that is all that is kept of them.
+///
+/// GUIDs are compared exactly as GitHub sends them: `ABC…` and `abc…` are two events. So only
+/// the canonical form (hyphenated, lower case, which is what GitHub writes) is packed; any
+/// other spelling stays text, and the two can never share a key.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum GuidKey {
     Uuid(u128),
@@ -93,10 +97,12 @@ enum GuidKey {
 }
 
 impl GuidKey {
-    /// Only the hyphenated form is packed, so that two different strings never share a key.
+    /// Only the hyphenated lower-case form is packed, so that two different strings never
+    /// share a key (a packed key stands for exactly one string).
     fn of(guid: &str) -> Self {
+        let canonical = guid.len() == 36 && !guid.bytes().any(|b| b.is_ascii_uppercase());
         match uuid::Uuid::try_parse(guid) {
-            Ok(uuid) if guid.len() == 36 => GuidKey::Uuid(uuid.as_u128()),
+            Ok(uuid) if canonical => GuidKey::Uuid(uuid.as_u128()),
             _ => GuidKey::Text(guid.into()),
         }
     }
@@ -278,7 +284,13 @@ impl Planner {
                     plan.already_given_up += 1;
                     continue;
                 }
-                let result_recorded = latest_at >= record.last_attempt - CLOCK_TOLERANCE;
+                // Checked: `last_attempt` comes from the stored document, which may hold the
+                // earliest time chrono can represent.
+                let tolerated = record
+                    .last_attempt
+                    .checked_sub_signed(CLOCK_TOLERANCE)
+                    .unwrap_or(DateTime::<Utc>::MIN_UTC);
+                let result_recorded = latest_at >= tolerated;
                 let within_grace = now - record.last_attempt < options.pending_grace;
                 if !result_recorded && within_grace {
                     let oldest = history.first_at.min(record.last_attempt);
@@ -365,15 +377,23 @@ pub struct Window {
 
 /// Computes the window from the checkpoint: a safety margin before it, never older than
 /// the retention, and `first_run_lookback` when there is no checkpoint.
+///
+/// The durations come from outside (`since`, `retention-days`) and the checkpoint from the
+/// stored document, so the arithmetic is checked: a result chrono cannot represent is
+/// clamped to the earliest time it can, and the retention then bounds the window.
 pub fn scan_window(
     checkpoint: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
     options: &WindowOptions,
 ) -> Window {
-    let oldest_listed = now - options.retention;
+    let minus = |at: DateTime<Utc>, duration: Duration| {
+        at.checked_sub_signed(duration)
+            .unwrap_or(DateTime::<Utc>::MIN_UTC)
+    };
+    let oldest_listed = minus(now, options.retention);
     let since = match checkpoint {
-        Some(checkpoint) => checkpoint - options.overlap,
-        None => now - options.first_run_lookback,
+        Some(checkpoint) => minus(checkpoint, options.overlap),
+        None => minus(now, options.first_run_lookback),
     };
     Window {
         since: since.max(oldest_listed),

@@ -26,6 +26,9 @@ pub struct HookReport {
     pub checkpoint_advanced: bool,
     /// The checkpoint was older than GitHub's retention: deliveries in between are lost.
     pub checkpoint_expired: bool,
+    /// The window was listed to its end: `scanned` and `failing` are the whole truth. A
+    /// hook whose listing failed has them at zero without having looked.
+    pub scan_complete: bool,
     pub scanned: usize,
     pub failing: usize,
     /// Redelivered (in a dry run: would be redelivered).
@@ -126,6 +129,51 @@ impl RunReport {
         self.errors.is_empty()
     }
 
+    /// Every hook's window was listed to its end. A run that stopped before listing (the
+    /// checkpoint could not be read) has no hooks and did not scan.
+    pub fn scan_complete(&self) -> bool {
+        !self.hooks.is_empty() && self.hooks.iter().all(|hook| hook.scan_complete)
+    }
+
+    /// The report of a run that stopped before it scanned anything (the checkpoint could not
+    /// be read): nothing redelivered, the error, and no hooks, so that `scan-complete` is
+    /// `false` and a workflow's `if:` on the outputs still has values to test.
+    pub fn stopped_before_scan(dry_run: bool, max_attempts: u32, error: String) -> Self {
+        Self {
+            dry_run,
+            max_attempts,
+            hooks: Vec::new(),
+            requests: RequestCounts::default(),
+            checkpoint_saved: false,
+            errors: vec![error],
+        }
+    }
+
+    /// The report as the `report` output: the `--json` document when it fits in
+    /// [`MAX_REPORT_OUTPUT_BYTES`]; otherwise the lists of events are cut short (fewer and
+    /// fewer rows until it fits), each hook keeps their full lengths as `<list>_count`, and
+    /// `"truncated": true` says so. `--json` always has the whole report.
+    pub fn report_output(&self) -> anyhow::Result<String> {
+        let full = serde_json::to_string(self)?;
+        if full.len() <= MAX_REPORT_OUTPUT_BYTES {
+            return Ok(full);
+        }
+        let whole = serde_json::to_value(self)?;
+        let mut json = full;
+        for keep in [1000, 100, 10, 0] {
+            let mut value = whole.clone();
+            truncate_lists(&mut value, keep);
+            if keep == 0 {
+                truncate_errors(&mut value);
+            }
+            json = serde_json::to_string(&value)?;
+            if json.len() <= MAX_REPORT_OUTPUT_BYTES {
+                break;
+            }
+        }
+        Ok(json)
+    }
+
     /// The step outputs, in the order `action.yml` declares them.
     pub fn outputs(&self) -> anyhow::Result<Vec<(&'static str, String)>> {
         let time = |at: Option<DateTime<Utc>>| at.map(rfc3339).unwrap_or_default();
@@ -146,7 +194,9 @@ impl RunReport {
             ("deferred-count", self.deferred_count().to_string()),
             ("since", time(self.since())),
             ("checkpoint", time(self.checkpoint())),
-            ("report", serde_json::to_string(self)?),
+            ("scan-complete", self.scan_complete().to_string()),
+            ("error", self.errors.join("\n")),
+            ("report", self.report_output()?),
         ])
     }
 
@@ -202,6 +252,12 @@ impl RunReport {
             );
         }
         md.push('\n');
+        if self.hooks.is_empty() {
+            let _ = writeln!(
+                md,
+                "> [!CAUTION]\n> The run stopped before it scanned any deliveries: nothing was redelivered, and failing events were not counted.\n"
+            );
+        }
 
         let expired: Vec<&str> = self
             .hooks
@@ -225,10 +281,10 @@ impl RunReport {
             for (hook, event, note) in events.into_iter().take(MAX_SUMMARY_ROWS) {
                 let _ = writeln!(
                     table,
-                    "| `{hook}` | {} | {} | `{}` | {} | {} | {} |",
+                    "| `{hook}` | {} | {} | {} | {} | {} | {} |",
                     cell(&event.event),
                     cell(event.action.as_deref().unwrap_or("")),
-                    cell(&event.guid),
+                    code(&event.guid),
                     cell(&event.first_failure_status),
                     rfc3339(event.first_failed_at),
                     cell(&note)
@@ -339,13 +395,121 @@ impl RunReport {
 /// Rows per table in the summary: the summary must stay well under 1 MiB.
 const MAX_SUMMARY_ROWS: usize = 300;
 
+/// The most the `report` output holds. GitHub takes at most 1 MB per output, and the other
+/// outputs (GUID lists) share the file: half of it leaves room for them.
+/// <https://docs.github.com/en/actions/reference/workflows-and-actions/workflow-syntax#jobsjob_idoutputs>
+pub const MAX_REPORT_OUTPUT_BYTES: usize = 512 * 1024;
+
+/// The lists of events in a hook's report, cut by [`RunReport::report_output`].
+const HOOK_LISTS: [&str; 5] = ["redelivered", "given_up", "filtered", "deferred", "refused"];
+
+/// Keeps at most `keep` entries of each hook's lists, recording their full lengths.
+fn truncate_lists(report: &mut serde_json::Value, keep: usize) {
+    if let Some(object) = report.as_object_mut() {
+        object.insert("truncated".to_owned(), serde_json::Value::Bool(true));
+    }
+    let Some(hooks) = report.get_mut("hooks").and_then(|h| h.as_array_mut()) else {
+        return;
+    };
+    for hook in hooks.iter_mut().filter_map(|hook| hook.as_object_mut()) {
+        for list in HOOK_LISTS {
+            let length = match hook.get_mut(list).and_then(|l| l.as_array_mut()) {
+                Some(items) => {
+                    let length = items.len();
+                    items.truncate(keep);
+                    length
+                }
+                None => continue,
+            };
+            hook.insert(format!("{list}_count"), length.into());
+        }
+    }
+}
+
+/// Cuts every error message to a few hundred characters: the last resort when even empty
+/// lists do not fit (error bodies are GitHub's, of any length).
+fn truncate_errors(report: &mut serde_json::Value) {
+    const KEEP: usize = 500;
+    let shorten = |text: &mut serde_json::Value| {
+        if let Some(message) = text.as_str()
+            && message.chars().count() > KEEP
+        {
+            let short: String = message.chars().take(KEEP).collect();
+            *text = serde_json::Value::String(format!("{short}…"));
+        }
+    };
+    if let Some(errors) = report.get_mut("errors").and_then(|e| e.as_array_mut()) {
+        errors.iter_mut().for_each(shorten);
+    }
+    if let Some(hooks) = report.get_mut("hooks").and_then(|h| h.as_array_mut()) {
+        for hook in hooks {
+            if let Some(error) = hook.get_mut("error") {
+                shorten(error);
+            }
+        }
+    }
+}
+
 pub fn rfc3339(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-/// Makes text safe for a Markdown table cell.
+/// Makes text from GitHub (event names, statuses, error messages) inert in a Markdown
+/// table cell: no cell or row break, no Markdown formatting or link, no HTML. A hostile
+/// answer must not be able to dress up the job summary.
 fn cell(text: &str) -> String {
-    text.replace('|', "\\|").replace(['\n', '\r'], " ")
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    for (index, &c) in chars.iter().enumerate() {
+        match c {
+            '|' => out.push_str("\\|"),
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '\\' | '`' | '*' | '[' | ']' | '~' | '$' => {
+                out.push('\\');
+                out.push(c);
+            }
+            // An underscore inside a word is never emphasis (`workflow_job` stays as is).
+            '_' => {
+                let word = |i: Option<usize>| {
+                    i.and_then(|i| chars.get(i))
+                        .is_some_and(|c| c.is_alphanumeric())
+                };
+                if !(word(index.checked_sub(1)) && word(index.checked_add(1))) {
+                    out.push('\\');
+                }
+                out.push('_');
+            }
+            c if c.is_control() => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Shows text as code in a table cell: a code span fenced by more backticks than the text
+/// holds in a row, so nothing in it can close the span; HTML and Markdown inside a code span
+/// are shown, not rendered.
+fn code(text: &str) -> String {
+    let text: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect::<String>()
+        .replace('|', "\\|");
+    let mut longest = 0;
+    let mut run = 0;
+    for c in text.chars() {
+        run = if c == '`' { run + 1 } else { 0 };
+        longest = longest.max(run);
+    }
+    let fence = "`".repeat(longest + 1);
+    let pad = if text.starts_with('`') || text.ends_with('`') {
+        " "
+    } else {
+        ""
+    };
+    format!("{fence}{pad}{text}{pad}{fence}")
 }
 
 /// Formats outputs for `$GITHUB_OUTPUT`: `name=value`, or the heredoc form with a random
@@ -400,5 +564,16 @@ mod tests {
     #[test]
     fn table_cells_cannot_break_the_table() {
         assert_eq!(cell("a|b\nc"), "a\\|b c");
+    }
+
+    #[test]
+    fn table_cells_render_no_markdown_and_no_html() {
+        assert_eq!(
+            cell("<img src=x> **b** [l](u) `c` _i_ workflow_job"),
+            "&lt;img src=x&gt; \\*\\*b\\*\\* \\[l\\](u) \\`c\\` \\_i\\_ workflow_job"
+        );
+        assert_eq!(code("0b98-ab"), "`0b98-ab`");
+        assert_eq!(code("a`b|c\n"), "``a`b\\|c ``");
+        assert_eq!(code("`x"), "`` `x ``");
     }
 }

@@ -299,6 +299,7 @@ async fn process_hook(
         checkpoint: state.checkpoint,
         checkpoint_advanced: false,
         checkpoint_expired: window.checkpoint_expired,
+        scan_complete: false,
         scanned: 0,
         failing: 0,
         redelivered: Vec::new(),
@@ -330,6 +331,7 @@ async fn process_hook(
             return report;
         }
     };
+    report.scan_complete = true;
     let plan = planner.plan(
         state,
         listed_at,

@@ -47,6 +47,63 @@ pub struct Settings {
     pub debug: bool,
     pub output_file: Option<PathBuf>,
     pub summary_file: Option<PathBuf>,
+    /// Accepted, but worth a warning at the start of the run (plain `http://` to a host
+    /// that is not loopback, with `allow-insecure-http`).
+    pub warnings: Vec<String>,
+}
+
+/// The longest duration any setting takes (`since`, `max-wait`, ...): far past GitHub's
+/// retention, and far inside what a time can be shifted by without overflowing.
+pub const MAX_DURATION: Duration = Duration::from_secs(400 * 24 * 3600);
+
+/// Whether `text` looks like a key or a token: a PEM, a GitHub token (`ghp_`, `ghs_`,
+/// `github_pat_`, ...), a JWT, or a long run of base64. Such a value is never echoed in an
+/// error, whichever input it was given in (swapped inputs are a common mistake).
+pub fn looks_like_a_secret(text: &str) -> bool {
+    const PREFIXES: [&str; 6] = ["ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"];
+    if text.contains("-----BEGIN") || text.contains("PRIVATE KEY") {
+        return true;
+    }
+    if PREFIXES.iter().any(|prefix| text.contains(prefix)) {
+        return true;
+    }
+    let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    if compact.starts_with("eyJ") && compact.len() >= 20 {
+        return true;
+    }
+    compact.len() >= 40
+        && compact
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '=' | '_' | '-' | '.'))
+        && compact.chars().any(|c| c.is_ascii_digit())
+        && compact.chars().any(|c| c.is_ascii_alphabetic())
+}
+
+/// Replaces, in a problem's text, every quoted value that looks like a key or a token, and
+/// every line of the secrets given, so no error shows one.
+fn hide_secrets(text: &str, secrets: &[String]) -> String {
+    let mut shown = String::with_capacity(text.len());
+    for (index, part) in text.split('`').enumerate() {
+        if index > 0 {
+            shown.push('`');
+        }
+        let quoted = index % 2 == 1;
+        if quoted && looks_like_a_secret(part) {
+            shown.push_str("(a value that looks like a key or token, not shown)");
+        } else {
+            shown.push_str(part);
+        }
+    }
+    let mut shown = shown.replace(
+        "`(a value that looks like a key or token, not shown)`",
+        "(a value that looks like a key or token, not shown)",
+    );
+    for secret in secrets {
+        for line in secret.lines().map(str::trim).filter(|line| line.len() >= 4) {
+            shown = shown.replace(line, "***");
+        }
+    }
+    shown
 }
 
 /// Everything wrong with the settings, one line each.
@@ -62,9 +119,13 @@ impl fmt::Display for InputErrors {
 impl std::error::Error for InputErrors {}
 
 /// Collects problems, naming settings the way the user wrote them.
+///
+/// No line ever shows a secret: the key and token given are replaced, and so is any value
+/// that looks like one (see [`looks_like_a_secret`]).
 struct Problems {
     actions: bool,
     list: Vec<String>,
+    secrets: Vec<String>,
 }
 
 impl Problems {
@@ -74,6 +135,7 @@ impl Problems {
         } else {
             format!("`--{input}`")
         };
+        let problem = hide_secrets(&problem, &self.secrets);
         self.list.push(format!("{name} {problem}"));
     }
 
@@ -109,16 +171,29 @@ impl Problems {
         let Some(text) = text else {
             return default;
         };
-        parse_duration(text).unwrap_or_else(|| {
-            self.fail(
-                input,
-                format!(
-                    "must be a duration such as `1s`, `500ms` or `5m` (got `{}`)",
-                    text.trim()
-                ),
-            );
-            default
-        })
+        match parse_duration(text) {
+            Some(duration) if duration <= MAX_DURATION => duration,
+            Some(_) => {
+                self.fail(
+                    input,
+                    format!(
+                        "must be at most 400 days (`400d`); GitHub keeps deliveries for days, not years (got `{}`)",
+                        text.trim()
+                    ),
+                );
+                default
+            }
+            None => {
+                self.fail(
+                    input,
+                    format!(
+                        "must be a duration such as `1s`, `500ms` or `5m` (got `{}`)",
+                        text.trim()
+                    ),
+                );
+                default
+            }
+        }
     }
 }
 
@@ -177,7 +252,36 @@ fn check_repository(repository: &str) -> bool {
     valid(parts.next()) && valid(parts.next()) && parts.next().is_none()
 }
 
-fn parse_api_url(text: &str) -> Result<Uri, String> {
+/// Whether `host` (as [`Uri::host`] gives it) is this machine: `localhost`, 127.0.0.0/8 or
+/// `::1`. Plain `http://` is fine there: nothing leaves the machine.
+fn is_loopback(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Checks the API URL. Credentials in it are refused without being echoed (the token goes in
+/// `token`); plain `http://` is refused for any host but loopback unless `allow_insecure`,
+/// in which case the second value is the warning to log.
+fn parse_api_url(text: &str, allow_insecure: bool) -> Result<(Uri, Option<String>), String> {
+    let after_scheme = text
+        .trim()
+        .split_once("://")
+        .map_or(text.trim(), |(_, rest)| rest);
+    let authority = after_scheme
+        .split(['/', '?', '#'])
+        .next()
+        .unwrap_or_default();
+    if authority.contains('@') {
+        return Err(
+            "holds credentials (`user:password@`), which are never sent nor shown: remove them and pass a token in `token`".to_owned(),
+        );
+    }
+    if let Some((before, _)) = text.trim().split_once('?') {
+        return Err(format!("`{before}?…` must not have a query string"));
+    }
     let trimmed = text.trim().trim_end_matches('/');
     let uri: Uri = trimmed.parse().map_err(|_| {
         format!("`{text}` is not a URL; use e.g. https://api.github.com or https://HOST/api/v3")
@@ -190,10 +294,19 @@ fn parse_api_url(text: &str) -> Result<Uri, String> {
             ));
         }
     }
-    if uri.query().is_some() {
-        return Err(format!("`{text}` must not have a query string"));
+    let host = uri.host().unwrap_or_default().to_owned();
+    if uri.scheme_str() == Some("http") && !is_loopback(&host) {
+        if !allow_insecure {
+            return Err(format!(
+                "`{text}` is plain http to `{host}`, which is not this machine: use https://, or set `allow-insecure-http` to `true` to send the key's JWTs and the token unencrypted"
+            ));
+        }
+        let warning = format!(
+            "`api-url` is plain http to `{host}`: JWTs, tokens and answers travel unencrypted (`allow-insecure-http` is on)"
+        );
+        return Ok((uri, Some(warning)));
     }
-    Ok(uri)
+    Ok((uri, None))
 }
 
 /// github.com and GHE.com keep deliveries 3 days, GHES 7.
@@ -215,6 +328,11 @@ impl Settings {
         let mut problems = Problems {
             actions: raw.actions,
             list: Vec::new(),
+            secrets: [&raw.private_key, &raw.token]
+                .into_iter()
+                .flatten()
+                .cloned()
+                .collect(),
         };
 
         let hooks = match parse_hooks(raw.hooks.as_deref().unwrap_or("app")) {
@@ -376,8 +494,26 @@ impl Settings {
             other => other,
         };
 
-        let api_url = match parse_api_url(raw.api_url.as_deref().unwrap_or(DEFAULT_API_URL)) {
-            Ok(uri) => Some(uri),
+        let allow_insecure_http = match raw.allow_insecure_http.as_deref().map(parse_bool) {
+            None => false,
+            Some(Some(value)) => value,
+            Some(None) => {
+                problems.fail(
+                    "allow-insecure-http",
+                    "must be `true` or `false`".to_owned(),
+                );
+                false
+            }
+        };
+        let mut warnings = Vec::new();
+        let api_url = match parse_api_url(
+            raw.api_url.as_deref().unwrap_or(DEFAULT_API_URL),
+            allow_insecure_http,
+        ) {
+            Ok((uri, warning)) => {
+                warnings.extend(warning);
+                Some(uri)
+            }
             Err(problem) => {
                 problems.fail("api-url", problem);
                 None
@@ -434,6 +570,8 @@ impl Settings {
         if since.is_zero() {
             problems.fail("since", "must be longer than zero".to_owned());
         }
+        // Within MAX_DURATION, so it converts; the fallback is never used.
+        let since = chrono::Duration::from_std(since).unwrap_or(chrono::Duration::days(1));
 
         if let Some(StoreSpec::File(path)) = &store
             && let Err(problem) = check_state_path(path)
@@ -462,12 +600,13 @@ impl Settings {
                     redelivery_interval,
                     max_wait,
                     retention: chrono::Duration::days(retention_days),
-                    since: chrono::Duration::from_std(since).unwrap_or(chrono::Duration::days(1)),
+                    since,
                     json: raw.json,
                     every,
                     debug: raw.debug,
                     output_file,
                     summary_file,
+                    warnings,
                 })
             }
             _ => Err(InputErrors(problems.list)),

@@ -5,10 +5,16 @@
 //! - `none`: nothing kept; every run scans a fixed look-back (`--since`).
 //!
 //! Every store holds the same [`CheckpointDocument`].
+//!
+//! The state file is trusted no more than GitHub's answers: only a regular file is read or
+//! replaced, never through a symbolic link (a link would be replaced by a regular file on
+//! the first save and its target left stale, so it is refused with the target to use
+//! instead), never past [`MAX_STATE_FILE_BYTES`], and the lock file is opened without
+//! following links either.
 
 use std::fmt;
 use std::fs::{File, OpenOptions, TryLockError};
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -174,15 +180,100 @@ impl VariableStore {
     }
 }
 
+/// The most a state file may hold. A checkpoint document is at most 48 KB (what a variable
+/// holds); a bigger file is not one, and reading a huge one (or `/dev/zero`) would only
+/// exhaust memory.
+pub const MAX_STATE_FILE_BYTES: u64 = 1024 * 1024;
+
+/// Opens `path` without following a symbolic link at its end, and without blocking on a
+/// FIFO (whose open would otherwise wait for a writer forever).
+fn open_no_follow(options: &mut OpenOptions, path: &Path) -> std::io::Result<File> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
+    }
+    options.open(path)
+}
+
+/// Whether an open failed because the path is a symbolic link (`O_NOFOLLOW`'s `ELOOP`).
+fn is_link_error(error: &std::io::Error) -> bool {
+    #[cfg(unix)]
+    {
+        error.raw_os_error() == Some(libc::ELOOP)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = error;
+        false
+    }
+}
+
+/// Refuses what is not a regular file (or absent): a symbolic link, a FIFO, a device, a
+/// folder. `what` names the file in the message ("the state file"), `advice` says what to
+/// do about a link.
+fn check_kind(path: &Path, what: &str, advice: &str) -> Result<(), String> {
+    let metadata = match std::fs::symlink_metadata(path) {
+        Ok(metadata) => metadata,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(error) => {
+            return Err(format!(
+                "cannot inspect {what} `{}`: {error}",
+                path.display()
+            ));
+        }
+    };
+    let kind = metadata.file_type();
+    if kind.is_symlink() {
+        let target = std::fs::read_link(path)
+            .map(|target| format!(" (to `{}`)", target.display()))
+            .unwrap_or_default();
+        return Err(format!(
+            "names {what} `{}`, a symbolic link{target}: links are not followed; {advice}",
+            path.display()
+        ));
+    }
+    if kind.is_dir() {
+        return Err(format!("names `{}`, a folder, not a file", path.display()));
+    }
+    if !kind.is_file() {
+        return Err(format!(
+            "names {what} `{}`, which is not a regular file (a FIFO, socket or device): name a regular file",
+            path.display()
+        ));
+    }
+    Ok(())
+}
+
 impl FileStore {
     fn open(path: &Path) -> anyhow::Result<Self> {
         let lock_path = lock_path_of(path);
-        let lock = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .with_context(|| format!("failed to open the lock file `{}`", lock_path.display()))?;
+        let lock = open_no_follow(
+            OpenOptions::new().create(true).truncate(false).write(true),
+            &lock_path,
+        )
+        .map_err(|error| {
+            if is_link_error(&error) {
+                anyhow::anyhow!(
+                    "the lock file `{}` is a symbolic link, which is never followed: remove it",
+                    lock_path.display()
+                )
+            } else {
+                anyhow::Error::new(error).context(format!(
+                    "failed to open the lock file `{}`",
+                    lock_path.display()
+                ))
+            }
+        })?;
+        let regular = lock.metadata().map(|m| m.is_file()).with_context(|| {
+            format!("failed to inspect the lock file `{}`", lock_path.display())
+        })?;
+        if !regular {
+            anyhow::bail!(
+                "failed to lock `{}`: it is not a regular file; remove it",
+                lock_path.display()
+            );
+        }
         match lock.try_lock() {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => return Err(StoreBusy(lock_path).into()),
@@ -199,17 +290,45 @@ impl FileStore {
     }
 
     fn load(&self) -> anyhow::Result<CheckpointDocument> {
-        let text = match std::fs::read_to_string(&self.path) {
-            Ok(text) => text,
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => String::new(),
-            Err(error) => {
-                return Err(error).with_context(|| {
-                    format!("failed to read the state file `{}`", self.path.display())
-                });
-            }
+        let context = || format!("failed to read the state file `{}`", self.path.display());
+        let text = match self.read_bounded() {
+            Ok(Some(text)) => text,
+            Ok(None) => String::new(),
+            Err(error) => return Err(error).with_context(context),
         };
-        CheckpointDocument::parse(&text)
-            .with_context(|| format!("failed to read the state file `{}`", self.path.display()))
+        CheckpointDocument::parse(&text).with_context(context)
+    }
+
+    /// The file's text; `None` when it does not exist yet. Refuses links and anything but a
+    /// regular file, and stops reading past [`MAX_STATE_FILE_BYTES`].
+    fn read_bounded(&self) -> anyhow::Result<Option<String>> {
+        let file = match open_no_follow(OpenOptions::new().read(true), &self.path) {
+            Ok(file) => file,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(error) if is_link_error(&error) => {
+                anyhow::bail!(
+                    "it is a symbolic link, which is never followed; name the file itself"
+                )
+            }
+            Err(error) => return Err(error.into()),
+        };
+        if !file.metadata()?.is_file() {
+            anyhow::bail!(
+                "it is not a regular file (a FIFO, socket or device); name a regular file"
+            );
+        }
+        let mut bytes = Vec::new();
+        file.take(MAX_STATE_FILE_BYTES + 1)
+            .read_to_end(&mut bytes)?;
+        if bytes.len() as u64 > MAX_STATE_FILE_BYTES {
+            anyhow::bail!(
+                "it is larger than {} KiB, which no checkpoint document is; fix or delete it",
+                MAX_STATE_FILE_BYTES / 1024
+            );
+        }
+        let text = String::from_utf8(bytes)
+            .map_err(|_| anyhow::anyhow!("it is not UTF-8 text; fix or delete it"))?;
+        Ok(Some(text))
     }
 
     /// Writes a temporary file beside the state file, syncs it and renames it over, so a
@@ -257,10 +376,8 @@ pub fn check_state_path(path: &Path) -> Result<(), String> {
             directory.display()
         ));
     }
-    if path.is_dir() {
-        return Err(format!("names `{}`, a folder, not a file", path.display()));
-    }
-    Ok(())
+    check_kind(path, "the state file", "name the file itself")?;
+    check_kind(&lock_path_of(path), "the lock file", "remove the link")
 }
 
 #[cfg(test)]
