@@ -445,23 +445,8 @@ impl GitHubClient {
         Ok(answer.status)
     }
 
-    /// The route (path and query, relative to the API URL) of `url`, if `url` is under the
-    /// API URL: same scheme, host and port (`:443` and no port are the same), and a path
-    /// under the API URL's path (`/api/v3/…`, never `/api/v3x/…`).
     fn route_of(&self, url: &Uri) -> Option<String> {
-        let same_origin = url.scheme() == self.api_base.scheme()
-            && url
-                .host()
-                .zip(self.api_base.host())
-                .is_some_and(|(a, b)| a.eq_ignore_ascii_case(b))
-            && effective_port(url) == effective_port(&self.api_base);
-        if !same_origin {
-            return None;
-        }
-        let path_and_query = url.path_and_query()?;
-        let base_path = self.api_base.path().trim_end_matches('/');
-        let route = path_and_query.as_str().strip_prefix(base_path)?;
-        route.starts_with('/').then(|| route.to_owned())
+        route_under(&self.api_base, url)
     }
 
     /// The absolute URL of `route` (`/app/hook/deliveries?…`) under the API URL.
@@ -767,13 +752,20 @@ pub fn classify_failure(
         };
     }
     if header("x-ratelimit-remaining") == Some("0") {
-        let reset = header("x-ratelimit-reset")
-            .and_then(|value| value.trim().parse::<i64>().ok())
-            .and_then(|epoch| Utc.timestamp_opt(epoch, 0).single());
-        let wait = reset
-            .map(|reset| (reset - now).to_std().unwrap_or(Duration::ZERO))
-            .unwrap_or(policy.secondary_min_wait)
-            .saturating_add(Duration::from_secs(1));
+        // No reset: wait a minute. A reset that is not a time GitHub could mean: wait
+        // "forever", which `max-wait` turns into a clean stop.
+        let wait = match header("x-ratelimit-reset") {
+            None => policy.secondary_min_wait,
+            Some(value) => value
+                .trim()
+                .parse::<i64>()
+                .ok()
+                .and_then(|epoch| Utc.timestamp_opt(epoch, 0).single())
+                .map_or(Duration::MAX, |reset| {
+                    (reset - now).to_std().unwrap_or(Duration::ZERO)
+                }),
+        }
+        .saturating_add(Duration::from_secs(1));
         let resource = header("x-ratelimit-resource").unwrap_or("core");
         return Failure::RateLimited {
             wait,
@@ -817,6 +809,26 @@ fn redirect_target(headers: &HeaderMap) -> String {
         }
         Err(_) => "an unreadable `Location`".to_owned(),
     }
+}
+
+/// The route (path and query, relative to the API URL `base`) of `url`, if `url` is under
+/// it: same scheme, host and port (`:443` and no port are the same), and a path under the
+/// base's path (`/api/v3/…`, never `/api/v3x/…`). A `Link` header's `next` URL is followed
+/// only then, so credentials never leave the API URL.
+pub fn route_under(base: &Uri, url: &Uri) -> Option<String> {
+    let same_origin = url.scheme() == base.scheme()
+        && url
+            .host()
+            .zip(base.host())
+            .is_some_and(|(a, b)| a.eq_ignore_ascii_case(b))
+        && effective_port(url) == effective_port(base);
+    if !same_origin {
+        return None;
+    }
+    let path_and_query = url.path_and_query()?;
+    let base_path = base.path().trim_end_matches('/');
+    let route = path_and_query.as_str().strip_prefix(base_path)?;
+    route.starts_with('/').then(|| route.to_owned())
 }
 
 /// The port a URL connects to.
@@ -874,5 +886,199 @@ pub fn format_duration(duration: Duration) -> String {
         format!("{:.1}s", duration.as_secs_f64())
     } else {
         format!("{}m{}s", duration.as_secs() / 60, duration.as_secs() % 60)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_page_links_are_followed_only_under_the_api_url() {
+        let cases = [
+            // (api-url, link, route)
+            (
+                "https://api.github.com",
+                "https://api.github.com/app/hook/deliveries?cursor=a",
+                Some("/app/hook/deliveries?cursor=a"),
+            ),
+            (
+                "https://api.github.com:443",
+                "https://api.github.com/app/hook/deliveries",
+                Some("/app/hook/deliveries"),
+            ),
+            (
+                "https://api.github.com",
+                "https://api.github.com:443/app/hook/deliveries",
+                Some("/app/hook/deliveries"),
+            ),
+            (
+                "https://api.github.com/",
+                "https://api.github.com/app/hook/deliveries",
+                Some("/app/hook/deliveries"),
+            ),
+            (
+                "https://API.github.com",
+                "https://api.github.com/app/hook/deliveries",
+                Some("/app/hook/deliveries"),
+            ),
+            (
+                "https://ghes.example.com/api/v3",
+                "https://ghes.example.com/api/v3/app/hook/deliveries?cursor=b",
+                Some("/app/hook/deliveries?cursor=b"),
+            ),
+            (
+                "https://ghes.example.com/api/v3/",
+                "https://ghes.example.com/api/v3/app/hook/deliveries",
+                Some("/app/hook/deliveries"),
+            ),
+            (
+                "https://ghes.example.com/api/v3",
+                "https://ghes.example.com/api/v3x/app/hook/deliveries",
+                None,
+            ),
+            (
+                "https://ghes.example.com/api/v3",
+                "https://ghes.example.com/app/hook/deliveries",
+                None,
+            ),
+            (
+                "https://api.github.com",
+                "http://api.github.com/app/hook/deliveries",
+                None,
+            ),
+            (
+                "https://api.github.com",
+                "https://api.github.com:8443/app/hook/deliveries",
+                None,
+            ),
+            (
+                "https://api.github.com",
+                "https://evil.example/app/hook/deliveries",
+                None,
+            ),
+            (
+                "https://api.github.com",
+                "https://api.github.com.evil.example/app/hook/deliveries",
+                None,
+            ),
+        ];
+        for (base, link, route) in cases {
+            let base: Uri = base.parse().expect("base");
+            let link: Uri = link.parse().expect("link");
+            assert_eq!(route_under(&base, &link).as_deref(), route, "{base} {link}");
+        }
+    }
+
+    #[test]
+    fn failed_answers_are_classified_as_github_asks() {
+        let policy = RetryPolicy::default();
+        let now = Utc.timestamp_opt(1_800_000_000, 0).single().expect("time");
+        let headers = |pairs: &[(&'static str, &str)]| {
+            let mut map = HeaderMap::new();
+            for (name, value) in pairs {
+                map.insert(*name, HeaderValue::from_str(value).expect("header"));
+            }
+            map
+        };
+        let minute = Duration::from_secs(60);
+        let cases: Vec<(u16, HeaderMap, &str, u32, Failure)> = vec![
+            (500, headers(&[]), "", 0, Failure::Transient),
+            (502, headers(&[]), "", 0, Failure::Transient),
+            (404, headers(&[]), "Not Found", 0, Failure::Final),
+            (422, headers(&[]), "Validation Failed", 0, Failure::Final),
+            (
+                403,
+                headers(&[]),
+                "Resource not accessible by integration",
+                0,
+                Failure::Final,
+            ),
+            (
+                403,
+                headers(&[("retry-after", "30")]),
+                "",
+                0,
+                Failure::RateLimited {
+                    wait: Duration::from_secs(30),
+                    reason: "secondary rate limit, GitHub asks to retry after 30 s".into(),
+                },
+            ),
+            (
+                429,
+                headers(&[("retry-after", "10000000000000")]),
+                "",
+                0,
+                Failure::RateLimited {
+                    wait: Duration::from_secs(10_000_000_000_000),
+                    reason: "secondary rate limit, GitHub asks to retry after 10000000000000 s"
+                        .into(),
+                },
+            ),
+            (
+                403,
+                headers(&[
+                    ("x-ratelimit-remaining", "0"),
+                    ("x-ratelimit-reset", "1800000120"),
+                ]),
+                "API rate limit exceeded",
+                0,
+                Failure::RateLimited {
+                    wait: Duration::from_secs(121),
+                    reason: "primary rate limit for `core` used up until its reset".into(),
+                },
+            ),
+            (
+                403,
+                headers(&[
+                    ("x-ratelimit-remaining", "0"),
+                    ("x-ratelimit-reset", "99999999999999"),
+                ]),
+                "",
+                0,
+                Failure::RateLimited {
+                    wait: Duration::MAX,
+                    reason: "primary rate limit for `core` used up until its reset".into(),
+                },
+            ),
+            (
+                403,
+                headers(&[("x-ratelimit-remaining", "0")]),
+                "",
+                0,
+                Failure::RateLimited {
+                    wait: minute + Duration::from_secs(1),
+                    reason: "primary rate limit for `core` used up until its reset".into(),
+                },
+            ),
+            (
+                403,
+                headers(&[]),
+                "You have exceeded a secondary rate limit",
+                0,
+                Failure::RateLimited {
+                    wait: minute,
+                    reason: "secondary rate limit without retry-after".into(),
+                },
+            ),
+            (
+                429,
+                headers(&[]),
+                "",
+                2,
+                Failure::RateLimited {
+                    wait: minute * 4,
+                    reason: "secondary rate limit without retry-after".into(),
+                },
+            ),
+        ];
+        for (status, headers, message, waits, expected) in cases {
+            let status = StatusCode::from_u16(status).expect("status");
+            assert_eq!(
+                classify_failure(status, &headers, message, now, &policy, waits),
+                expected,
+                "{status} {message}"
+            );
+        }
     }
 }

@@ -438,10 +438,12 @@ impl Settings {
             }
             _ => None,
         };
-        if hooks.iter().any(|hook| !hook.uses_app_jwt()) && token.is_none() {
+        // Without `token`, the App's installation tokens reach org and repo hooks (with the
+        // "Webhooks" permissions); without the App either, nothing does.
+        if hooks.iter().any(|hook| !hook.uses_app_jwt()) && token.is_none() && app.is_none() {
             problems.fail(
                 "token",
-                "is missing: org and repo hooks need a token with admin on the hook (`admin:org_hook` or repository admin)".to_owned(),
+                "is missing: org and repo hooks need a token with admin on the hook (`admin:org_hook` or repository admin), or the App's credentials with the \"Webhooks\" permissions".to_owned(),
             );
         }
 

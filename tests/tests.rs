@@ -5,6 +5,7 @@ mod util;
 
 mod action_yml;
 mod cli;
+mod contract;
 mod e2e;
 mod faults;
 mod fuzz;
