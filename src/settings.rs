@@ -507,6 +507,9 @@ impl Settings {
                 false
             }
         };
+        if token.is_none() && app.is_some() {
+            check_installation_reach(&hooks, store.as_ref(), &mut problems);
+        }
         let mut warnings = Vec::new();
         let api_url = match parse_api_url(
             raw.api_url.as_deref().unwrap_or(DEFAULT_API_URL),
@@ -642,4 +645,34 @@ fn parse_store(text: &str, problems: &mut Problems) -> Option<StoreSpec> {
         format!("`{text}` is not a store: use `file:PATH`, `variable:NAME` or `none`"),
     );
     None
+}
+
+/// Without `token`, an organization's hooks are reached with the App's installation on the
+/// organization, which is found through one of its repositories: the checkpoint's, or a
+/// repository hook's. Said before any request when the run names none.
+fn check_installation_reach(hooks: &[Hook], store: Option<&StoreSpec>, problems: &mut Problems) {
+    let mut reachable: Vec<String> = hooks
+        .iter()
+        .filter_map(|hook| match hook {
+            Hook::Repo { owner, .. } => Some(owner.to_ascii_lowercase()),
+            _ => None,
+        })
+        .collect();
+    if let Some(StoreSpec::Variable { repository, .. }) = store
+        && let Some((owner, _)) = repository.split_once('/')
+    {
+        reachable.push(owner.to_ascii_lowercase());
+    }
+    for hook in hooks {
+        if let Hook::Org { org, .. } = hook
+            && !reachable.contains(&org.to_ascii_lowercase())
+        {
+            problems.fail(
+                "token",
+                format!(
+                    "is missing: hook `{hook}` needs a token of an owner of {org} with `admin:org_hook`; the App's installation token can serve it only when the checkpoint variable or a repository hook is in a repository of {org}"
+                ),
+            );
+        }
+    }
 }

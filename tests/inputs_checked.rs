@@ -76,7 +76,7 @@ async fn bad_inputs_are_refused_before_any_request() {
         ),
         (
             vec![("hooks", "org/acme/1"), ("token", "")],
-            "::error::input `token` is missing: org and repo hooks need a token",
+            "::error::input `token` is missing: hook `org/acme/1` needs a token of an owner of acme",
         ),
         (
             vec![
