@@ -5,13 +5,19 @@
 //!
 //! ```json
 //! {"version":1,"hooks":{"app":{"checkpoint":"2026-11-28T15:00:00Z",
-//!   "events":{"0b989ba4-242f-11e5-81e1-c7b6966d2516":{"attempts":2,"last_attempt":1764342000}}}}}
+//!   "last_redelivery":{"guid":"9d1b0a2e-242f-11e5-81e1-c7b6966d2516","at":1764342300},
+//!   "events":{"0b989ba4-242f-11e5-81e1-c7b6966d2516":{"last_attempt":1764342000,"given_up":true}}}}}
 //! ```
 //!
-//! - `checkpoint`: every delivery before it (less the overlap margin) has been handled.
-//! - `events`: the retry bookkeeping of events that are still failing: how often this tool
-//!   redelivered each, when it last did, and whether it gave up. Entries go when the event is
-//!   delivered, or when GitHub no longer keeps it (the retention).
+//! - `checkpoint`: every delivery before it (less the overlap margin) has been handled; it
+//!   never passes an event that is still open, so each run sees every open event's history.
+//! - `last_redelivery`: the last run's last redelivery (GUID, epoch seconds): a run that
+//!   starts soon after waits for its result to be listed.
+//! - `events`: only what GitHub's list cannot tell: events given up, and redeliveries GitHub
+//!   refused (`refused`, which leave no delivery in the list). Attempts are counted from the
+//!   list. Entries go when the event is delivered, or when GitHub no longer keeps it (the
+//!   retention). Documents of older builds carry `attempts` (their own redeliveries, now
+//!   counted from the list); it is read and no longer written.
 //!
 //! The bare epoch-milliseconds value that GitHub's docs script writes is read too, as the
 //! checkpoint of every hook, so users can switch without losing their place.
@@ -63,6 +69,10 @@ impl Default for CheckpointDocument {
 pub struct HookState {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checkpoint: Option<DateTime<Utc>>,
+    /// The last redelivery of the last run: a run that starts soon after waits for its
+    /// result to be listed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_redelivery: Option<LastRedelivery>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub events: BTreeMap<String, EventRecord>,
     /// Unknown fields, kept (see [`CheckpointDocument::extra`]).
@@ -70,12 +80,27 @@ pub struct HookState {
     pub extra: Extra,
 }
 
+/// A redelivery, by the event's GUID and when GitHub accepted it (epoch seconds).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LastRedelivery {
+    pub guid: String,
+    #[serde(with = "chrono::serde::ts_seconds")]
+    pub at: DateTime<Utc>,
+}
+
 /// The retry bookkeeping of one failing event (GUID).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EventRecord {
-    /// Redeliveries this tool has made of the event.
+    /// Older builds: redeliveries this tool made. Read, ignored (the list tells), never
+    /// written.
+    #[serde(default, skip_serializing)]
     pub attempts: u32,
-    /// When the last of them was accepted (epoch seconds, to keep the document small).
+    /// Redeliveries GitHub refused (4xx to the POST): they count as attempts, but leave no
+    /// delivery in the list.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub refused: u32,
+    /// When the event was last tried or given up (epoch seconds, to keep the document
+    /// small); entries older than the retention are dropped.
     #[serde(with = "chrono::serde::ts_seconds")]
     pub last_attempt: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -83,6 +108,10 @@ pub struct EventRecord {
     /// Unknown fields, kept (see [`CheckpointDocument::extra`]).
     #[serde(flatten)]
     pub extra: Extra,
+}
+
+fn is_zero(count: &u32) -> bool {
+    *count == 0
 }
 
 impl CheckpointDocument {
@@ -132,8 +161,7 @@ impl CheckpointDocument {
     pub fn hook(&self, key: &str) -> HookState {
         self.hooks.get(key).cloned().unwrap_or_else(|| HookState {
             checkpoint: self.legacy_checkpoint,
-            events: BTreeMap::new(),
-            extra: Extra::new(),
+            ..HookState::default()
         })
     }
 
@@ -205,33 +233,44 @@ impl CheckpointDocument {
 }
 
 impl HookState {
-    /// Counts one accepted redelivery of `guid`.
-    pub fn record_attempt(&mut self, guid: &str, at: DateTime<Utc>) {
-        let record = self.events.entry(guid.to_owned()).or_insert(EventRecord {
-            attempts: 0,
-            last_attempt: at,
-            given_up: false,
-            extra: Extra::new(),
-        });
+    /// Counts one redelivery of `guid` that GitHub refused.
+    pub fn record_refusal(&mut self, guid: &str, at: DateTime<Utc>) {
+        let record = self.record(guid, at);
         // Saturating: the count comes from the stored document, which may hold `u32::MAX`.
-        record.attempts = record.attempts.saturating_add(1);
+        record.refused = record.refused.saturating_add(1);
         record.last_attempt = at;
     }
 
     /// Marks `guid` as given up: it is never redelivered again.
     pub fn record_given_up(&mut self, guid: &str, at: DateTime<Utc>) {
-        let record = self.events.entry(guid.to_owned()).or_insert(EventRecord {
-            attempts: 0,
-            last_attempt: at,
-            given_up: true,
-            extra: Extra::new(),
-        });
-        record.given_up = true;
+        self.record(guid, at).given_up = true;
+    }
+
+    /// Refusals of `guid` recorded so far.
+    pub fn refusals(&self, guid: &str) -> u32 {
+        self.events.get(guid).map_or(0, |record| record.refused)
+    }
+
+    /// Keeps only what the list cannot tell (given up, refused): an older build's own
+    /// attempt counts are dropped.
+    pub fn drop_what_the_list_tells(&mut self) {
+        self.events
+            .retain(|_, record| record.given_up || record.refused > 0);
     }
 
     /// Forgets `guid`: it has been delivered.
     pub fn forget(&mut self, guid: &str) {
         self.events.remove(guid);
+    }
+
+    fn record(&mut self, guid: &str, at: DateTime<Utc>) -> &mut EventRecord {
+        self.events.entry(guid.to_owned()).or_insert(EventRecord {
+            attempts: 0,
+            refused: 0,
+            last_attempt: at,
+            given_up: false,
+            extra: Extra::new(),
+        })
     }
 }
 
@@ -276,8 +315,12 @@ mod tests {
             checkpoint: Some(at("2026-11-28T15:00:00Z")),
             ..HookState::default()
         };
-        state.record_attempt("g1", at("2026-11-28T14:00:00Z"));
-        state.record_attempt("g1", at("2026-11-28T14:30:00Z"));
+        state.last_redelivery = Some(LastRedelivery {
+            guid: "g0".to_owned(),
+            at: at("2026-11-28T14:45:00Z"),
+        });
+        state.record_refusal("g1", at("2026-11-28T14:00:00Z"));
+        state.record_refusal("g1", at("2026-11-28T14:30:00Z"));
         state.record_given_up("g2", at("2026-11-28T14:00:00Z"));
         doc.set_hook("app", state.clone());
         let (json, dropped) = doc
@@ -290,7 +333,7 @@ mod tests {
         assert_eq!(dropped, 0);
         assert_eq!(
             json,
-            r#"{"version":1,"hooks":{"app":{"checkpoint":"2026-11-28T15:00:00Z","events":{"g1":{"attempts":2,"last_attempt":1795876200},"g2":{"attempts":0,"last_attempt":1795874400,"given_up":true}}}}}"#
+            r#"{"version":1,"hooks":{"app":{"checkpoint":"2026-11-28T15:00:00Z","last_redelivery":{"guid":"g0","at":1795877100},"events":{"g1":{"refused":2,"last_attempt":1795876200},"g2":{"last_attempt":1795874400,"given_up":true}}}}}"#
         );
         let back = CheckpointDocument::parse(&json).expect("parses");
         assert_eq!(back.hook("app"), state);
@@ -298,10 +341,10 @@ mod tests {
 
     #[test]
     fn unknown_fields_of_a_newer_minor_version_survive_a_rewrite() {
-        let text = r#"{"version":1,"note":{"by":"v1.9"},"hooks":{"app":{"checkpoint":"2026-11-28T15:00:00Z","lag":3,"events":{"g1":{"attempts":1,"last_attempt":1795874400,"via":"x"}}}}}"#;
+        let text = r#"{"version":1,"note":{"by":"v1.9"},"hooks":{"app":{"checkpoint":"2026-11-28T15:00:00Z","lag":3,"events":{"g1":{"refused":1,"last_attempt":1795874400,"via":"x"}}}}}"#;
         let mut doc = CheckpointDocument::parse(text).expect("parses");
         let mut state = doc.hook("app");
-        state.record_attempt("g1", at("2026-11-28T15:00:00Z"));
+        state.record_refusal("g1", at("2026-11-28T15:00:00Z"));
         doc.set_hook("app", state);
         let (json, _) = doc
             .encode(
@@ -315,31 +358,53 @@ mod tests {
         assert_eq!(value["hooks"]["app"]["lag"], 3, "{json}");
         assert_eq!(value["hooks"]["app"]["events"]["g1"]["via"], "x", "{json}");
         assert_eq!(
-            value["hooks"]["app"]["events"]["g1"]["attempts"], 2,
+            value["hooks"]["app"]["events"]["g1"]["refused"], 2,
             "{json}"
         );
+    }
+
+    /// Older builds counted their own redeliveries in `attempts`; the list tells that now,
+    /// so the count is read, dropped with its entry, and never written again.
+    #[test]
+    fn an_older_builds_attempt_counts_are_read_and_dropped() {
+        let text = r#"{"version":1,"hooks":{"app":{"events":{"g":{"attempts":2,"last_attempt":1795874400},"h":{"attempts":3,"last_attempt":1795874400,"given_up":true}}}}}"#;
+        let mut state = CheckpointDocument::parse(text).expect("parses").hook("app");
+        assert_eq!(state.events["g"].attempts, 2);
+        state.drop_what_the_list_tells();
+        assert!(!state.events.contains_key("g"));
+        assert!(state.events["h"].given_up);
+        let mut doc = CheckpointDocument::default();
+        doc.set_hook("app", state);
+        let (json, _) = doc
+            .encode(
+                at("2026-11-28T15:00:00Z"),
+                Duration::days(3),
+                MAX_DOCUMENT_BYTES,
+            )
+            .expect("encodes");
+        assert!(!json.contains("attempts"), "{json}");
     }
 
     #[test]
     fn an_attempt_count_at_its_maximum_does_not_overflow() {
         let text = format!(
-            r#"{{"version":1,"hooks":{{"app":{{"events":{{"g":{{"attempts":{},"last_attempt":0}}}}}}}}}}"#,
+            r#"{{"version":1,"hooks":{{"app":{{"events":{{"g":{{"refused":{},"last_attempt":0}}}}}}}}}}"#,
             u32::MAX
         );
         let mut state = CheckpointDocument::parse(&text)
             .expect("parses")
             .hook("app");
-        state.record_attempt("g", at("2026-11-28T15:00:00Z"));
-        assert_eq!(state.events["g"].attempts, u32::MAX);
+        state.record_refusal("g", at("2026-11-28T15:00:00Z"));
+        assert_eq!(state.events["g"].refused, u32::MAX);
     }
 
     #[test]
     fn encode_prunes_by_retention_then_by_size() {
         let now = at("2026-11-28T15:00:00Z");
         let mut state = HookState::default();
-        state.record_attempt("expired", now - Duration::days(4));
+        state.record_given_up("expired", now - Duration::days(4));
         for i in 0..2000 {
-            state.record_attempt(&format!("{i:036}"), now - Duration::seconds(2000 - i));
+            state.record_given_up(&format!("{i:036}"), now - Duration::seconds(2000 - i));
         }
         let mut doc = CheckpointDocument::default();
         doc.set_hook("app", state);

@@ -63,6 +63,8 @@ pub struct ActionInputs {
     #[serde(default, deserialize_with = "empty_as_none")]
     pub max_wait: Option<String>,
     #[serde(default, deserialize_with = "empty_as_none")]
+    pub max_duration: Option<String>,
+    #[serde(default, deserialize_with = "empty_as_none")]
     pub retention_days: Option<String>,
     #[serde(default, deserialize_with = "empty_as_none")]
     pub since: Option<String>,
@@ -87,6 +89,7 @@ pub const ACTION_INPUT_IDS: &[&str] = &[
     "max-redeliveries",
     "redelivery-interval",
     "max-wait",
+    "max-duration",
     "retention-days",
     "since",
     "api-url",
@@ -204,6 +207,11 @@ pub struct Cli {
     #[arg(long, env = "REDELIVER_MAX_WAIT", value_name = "DURATION")]
     pub max_wait: Option<String>,
 
+    /// The run's time budget: no redelivery starts after it; the rest waits for the next
+    /// run [default: 5h]
+    #[arg(long, env = "REDELIVER_MAX_DURATION", value_name = "DURATION")]
+    pub max_duration: Option<String>,
+
     /// How many days GitHub keeps deliveries [default: 3 on github.com, 7 on GHES]
     #[arg(long, env = "REDELIVER_RETENTION_DAYS", value_name = "DAYS")]
     pub retention_days: Option<String>,
@@ -283,6 +291,7 @@ pub struct RawSettings {
     pub max_redeliveries: Option<String>,
     pub redelivery_interval: Option<String>,
     pub max_wait: Option<String>,
+    pub max_duration: Option<String>,
     pub retention_days: Option<String>,
     pub since: Option<String>,
     pub json: bool,
@@ -351,6 +360,7 @@ impl RawSettings {
                 .redelivery_interval
                 .or(clean(cli.redelivery_interval)),
             max_wait: inputs.max_wait.or(clean(cli.max_wait)),
+            max_duration: inputs.max_duration.or(clean(cli.max_duration)),
             retention_days: inputs.retention_days.or(clean(cli.retention_days)),
             since: inputs.since.or(clean(cli.since)),
             json: cli.json,

@@ -14,6 +14,7 @@
 pub mod app_auth;
 pub mod checkpoint;
 pub mod client;
+pub mod drain;
 pub mod entry;
 pub mod filter;
 pub mod github;

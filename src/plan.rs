@@ -8,10 +8,15 @@
 //! 1. a GUID with any `"OK"` delivery in the window needs nothing;
 //! 2. a GUID filtered out by `events`/`exclude-events` is counted as *filtered*;
 //! 3. a GUID given up by an earlier run is left alone for good;
-//! 4. a GUID whose last redelivery by us has no recorded result yet is *pending*;
-//! 5. a GUID redelivered `max_attempts` times already is *given up* now;
-//! 6. everything else is redelivered once, oldest first, up to `max_redeliveries`;
-//!    the rest is *deferred* to the next run.
+//! 4. a GUID whose failed redeliveries in the list (whoever made them: this tool, the docs
+//!    script, a person) reach `max_attempts` is *given up* now;
+//! 5. everything else is *open*: redelivered once, oldest first (closest to GitHub's
+//!    retention), up to `max_redeliveries`; the rest is *deferred* to the next run.
+//!
+//! Attempts are counted from the list, not from our own bookkeeping, so they survive a lost
+//! state file and include redeliveries made by others. That needs every open event's whole
+//! history in the window: the checkpoint never passes an open event ([`next_checkpoint`]),
+//! so the next run scans from its first failure again.
 
 use std::borrow::Cow;
 use std::collections::hash_map::Entry;
@@ -26,6 +31,13 @@ use crate::filter::EventFilter;
 /// GitHub's clock and ours differ a little, and GitHub records times to the second: a
 /// delivery this close before our redelivery counts as its result.
 pub const CLOCK_TOLERANCE: Duration = Duration::seconds(5);
+
+/// Whether a failure says the receiver is down (no HTTP answer at all, or a 5xx), rather
+/// than that it refused this one event (a 4xx, or a 3xx GitHub does not follow). One event
+/// a receiver rejects every time must not pass for a receiver that is down.
+pub fn failure_means_down(status_code: u16) -> bool {
+    status_code == 0 || (500..600).contains(&status_code)
+}
 
 /// One webhook delivery, with only the fields planning needs, borrowing its strings from
 /// the page it was read from where it can.
@@ -44,6 +56,9 @@ pub struct Delivery<'a> {
     pub redelivery: bool,
     #[serde(borrow)]
     pub status: Cow<'a, str>,
+    /// The receiver's HTTP status; 0 when there was none (timed out, failed to connect).
+    #[serde(default)]
+    pub status_code: u16,
     #[serde(borrow)]
     pub event: Cow<'a, str>,
     #[serde(default, borrow)]
@@ -63,11 +78,9 @@ impl Delivery<'_> {
 pub struct PlanOptions {
     /// How many redeliveries one event gets before it is given up.
     pub max_attempts: u32,
-    /// The most redeliveries in one run.
+    /// The most redeliveries in one run (`usize::MAX`: no cap; the run's time budget bounds
+    /// it instead).
     pub max_redeliveries: usize,
-    /// How long a redelivery of ours may take to show up in the list before we stop waiting
-    /// for its result and count it as lost.
-    pub pending_grace: Duration,
     pub filter: EventFilter,
 }
 
@@ -82,6 +95,8 @@ struct FailureHistory {
     /// must stay if the event is left for later.
     first_at: DateTime<Utc>,
     first_status: String,
+    /// Failed redeliveries listed: the attempts made so far, by anyone.
+    failed_redeliveries: u32,
 }
 
 /// A GUID as a compact set key: GitHub's GUIDs are UUIDs, 16 bytes instead of a 36-byte
@@ -161,7 +176,8 @@ pub struct EventSummary {
     /// The status of the first failed delivery in the window.
     pub first_failure_status: String,
     pub first_failed_at: DateTime<Utc>,
-    /// Redeliveries made by this tool before this run.
+    /// Failed redeliveries of the event in the list before this run (by this tool, the
+    /// docs script or a person).
     pub previous_attempts: u32,
 }
 
@@ -189,15 +205,13 @@ pub struct Plan {
     pub filtered: Vec<EventSummary>,
     /// Over `max_redeliveries`: for the next run.
     pub deferred: Vec<EventSummary>,
-    /// Redelivered by an earlier run whose result GitHub has not recorded yet.
-    pub pending: Vec<EventSummary>,
     /// Given up by an earlier run and still failing.
     pub already_given_up: usize,
     /// Events in the bookkeeping that are now delivered: their entries can go.
     pub resolved: Vec<String>,
-    /// The oldest delivery of an event this run leaves unhandled (deferred or pending).
-    /// The checkpoint must not move past it.
-    pub oldest_unhandled_at: Option<DateTime<Utc>>,
+    /// The first failure of the oldest open event (to redeliver or deferred): the
+    /// checkpoint must not move past it, whatever this run's redeliveries bring.
+    pub oldest_open_at: Option<DateTime<Utc>>,
 }
 
 impl Planner {
@@ -225,10 +239,14 @@ impl Planner {
                     newest: (at, delivery.id),
                     first_at: at,
                     first_status: delivery.status.into_owned(),
+                    failed_redeliveries: u32::from(delivery.redelivery),
                 });
             }
             Entry::Occupied(mut occupied) => {
                 let history = occupied.get_mut();
+                history.failed_redeliveries = history
+                    .failed_redeliveries
+                    .saturating_add(u32::from(delivery.redelivery));
                 if at < history.first_at {
                     history.first_at = at;
                     history.first_status = delivery.status.into_owned();
@@ -244,8 +262,9 @@ impl Planner {
         self.scanned
     }
 
-    /// Decides what to do for each event, given the bookkeeping of earlier runs.
-    pub fn plan(self, state: &HookState, now: DateTime<Utc>, options: &PlanOptions) -> Plan {
+    /// Decides what to do for each event, given the bookkeeping of earlier runs (which
+    /// only says what was given up).
+    pub fn plan(self, state: &HookState, options: &PlanOptions) -> Plan {
         let mut plan = Plan {
             scanned: self.scanned,
             ..Plan::default()
@@ -259,81 +278,56 @@ impl Planner {
             .cloned()
             .collect();
         for (guid, history) in self.failing {
-            let record = state.events.get(&guid);
-            let (latest_at, delivery_id) = history.newest;
             plan.failing += 1;
-            let previous_attempts = record.map_or(0, |record| record.attempts);
             let summary = EventSummary {
-                guid,
+                guid: guid.clone(),
                 event: history.event,
                 action: history.action,
                 first_failure_status: history.first_status,
                 first_failed_at: history.first_at,
-                previous_attempts,
+                // GitHub's refusals leave nothing in the list; the bookkeeping has them.
+                previous_attempts: history
+                    .failed_redeliveries
+                    .saturating_add(state.refusals(&guid)),
             };
-
             if !options
                 .filter
                 .allows(&summary.event, summary.action.as_deref())
             {
                 plan.filtered.push(summary);
-                continue;
-            }
-            if let Some(record) = record {
-                if record.given_up {
-                    plan.already_given_up += 1;
-                    continue;
-                }
-                // Checked: `last_attempt` comes from the stored document, which may hold the
-                // earliest time chrono can represent.
-                let tolerated = record
-                    .last_attempt
-                    .checked_sub_signed(CLOCK_TOLERANCE)
-                    .unwrap_or(DateTime::<Utc>::MIN_UTC);
-                let result_recorded = latest_at >= tolerated;
-                let within_grace = now - record.last_attempt < options.pending_grace;
-                if !result_recorded && within_grace {
-                    let oldest = history.first_at.min(record.last_attempt);
-                    plan.note_unhandled(oldest);
-                    plan.pending.push(summary);
-                    continue;
-                }
-            }
-            if previous_attempts >= options.max_attempts {
+            } else if state
+                .events
+                .get(&summary.guid)
+                .is_some_and(|record| record.given_up)
+            {
+                plan.already_given_up += 1;
+            } else if summary.previous_attempts >= options.max_attempts {
                 plan.given_up.push(summary);
-                continue;
+            } else {
+                candidates.push((
+                    history.first_at,
+                    PlannedRedelivery {
+                        delivery_id: history.newest.1,
+                        summary,
+                    },
+                ));
             }
-            candidates.push((
-                history.first_at,
-                PlannedRedelivery {
-                    delivery_id,
-                    summary,
-                },
-            ));
         }
 
-        // Oldest first: they are closest to falling out of GitHub's retention, and deferring
-        // the newest lets the checkpoint advance the furthest.
+        // Oldest first: they are closest to falling out of GitHub's retention.
         candidates.sort_by(|a, b| (a.0, &a.1.summary.guid).cmp(&(b.0, &b.1.summary.guid)));
-        for (index, (earliest_at, planned)) in candidates.into_iter().enumerate() {
+        plan.oldest_open_at = candidates.first().map(|(first_at, _)| *first_at);
+        for (index, (_, planned)) in candidates.into_iter().enumerate() {
             if index < options.max_redeliveries {
                 plan.redeliver.push(planned);
             } else {
-                plan.note_unhandled(earliest_at);
                 plan.deferred.push(planned.summary);
             }
         }
         sort_by_time(&mut plan.given_up);
         sort_by_time(&mut plan.filtered);
-        sort_by_time(&mut plan.pending);
         plan.resolved.sort();
         plan
-    }
-}
-
-impl Plan {
-    fn note_unhandled(&mut self, at: DateTime<Utc>) {
-        self.oldest_unhandled_at = Some(self.oldest_unhandled_at.map_or(at, |old| old.min(at)));
     }
 }
 
@@ -345,14 +339,13 @@ fn sort_by_time(events: &mut [EventSummary]) {
 pub fn plan_redeliveries<'a>(
     deliveries: impl IntoIterator<Item = Delivery<'a>>,
     state: &HookState,
-    now: DateTime<Utc>,
     options: &PlanOptions,
 ) -> Plan {
     let mut planner = Planner::new();
     for delivery in deliveries {
         planner.observe(delivery);
     }
-    planner.plan(state, now, options)
+    planner.plan(state, options)
 }
 
 /// How far back a run scans.
@@ -403,10 +396,14 @@ pub fn scan_window(
 
 /// Where the next run's checkpoint goes, given that the listing started at `listed_at`.
 ///
-/// The checkpoint never moves past an event this run leaves unhandled. The window the next
-/// run scans starts a safety margin before it (see [`crate::window`]).
+/// This is the one place of the rule "the checkpoint never passes an event that is not
+/// handled": an open event (redelivered in this run, held back, deferred, not reached) keeps
+/// it at its first failure, so that the next run sees the event's whole history (its
+/// attempts are counted from the list) and its result. Only delivered, given-up, filtered
+/// events are passed. The window the next run scans starts a safety margin before it (see
+/// [`scan_window`]).
 pub fn next_checkpoint(plan: &Plan, listed_at: DateTime<Utc>) -> DateTime<Utc> {
-    plan.oldest_unhandled_at
+    plan.oldest_open_at
         .map_or(listed_at, |oldest| oldest.min(listed_at))
 }
 

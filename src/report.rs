@@ -38,6 +38,11 @@ pub struct HookReport {
     /// Left for a later run: over the cap, awaiting an earlier redelivery's result, or not
     /// reached because of an error or a shutdown.
     pub deferred: Vec<EventSummary>,
+    /// Not redelivered because the receiver is still down (a canary, or the last
+    /// redeliveries, failed without an answer or with a 5xx). No attempt was spent on them.
+    pub held_back: Vec<EventSummary>,
+    /// The receiver was found down: the run held its events back.
+    pub receiver_down: bool,
     pub already_given_up: usize,
     /// Redeliveries GitHub refused.
     pub refused: Vec<RefusedRedelivery>,
@@ -99,6 +104,16 @@ impl RunReport {
 
     pub fn deferred_count(&self) -> usize {
         self.sum(|hook| hook.deferred.len() + hook.refused.len())
+    }
+
+    /// Events held back because their receiver is still down.
+    pub fn held_back_count(&self) -> usize {
+        self.sum(|hook| hook.held_back.len())
+    }
+
+    /// A receiver was found still down.
+    pub fn receiver_down(&self) -> bool {
+        self.hooks.iter().any(|hook| hook.receiver_down)
     }
 
     pub fn redelivered_guids(&self) -> Vec<&str> {
@@ -192,6 +207,8 @@ impl RunReport {
             ),
             ("filtered-count", self.filtered_count().to_string()),
             ("deferred-count", self.deferred_count().to_string()),
+            ("held-back-count", self.held_back_count().to_string()),
+            ("receiver-down", self.receiver_down().to_string()),
             ("since", time(self.since())),
             ("checkpoint", time(self.checkpoint())),
             ("scan-complete", self.scan_complete().to_string()),
@@ -216,9 +233,9 @@ impl RunReport {
         };
         let _ = writeln!(
             md,
-            "| Hook | Scanned since | Deliveries scanned | Events failing | {redelivered_header} | Given up | Filtered out | Left for later | Checkpoint |"
+            "| Hook | Scanned since | Deliveries scanned | Events failing | {redelivered_header} | Given up | Filtered out | Held back | Left for later | Checkpoint |"
         );
-        let _ = writeln!(md, "|---|---|---:|---:|---:|---:|---:|---:|---|");
+        let _ = writeln!(md, "|---|---|---:|---:|---:|---:|---:|---:|---:|---|");
         for hook in &self.hooks {
             let checkpoint = match (hook.checkpoint, hook.checkpoint_advanced) {
                 (Some(at), true) => rfc3339(at),
@@ -227,7 +244,7 @@ impl RunReport {
             };
             let _ = writeln!(
                 md,
-                "| `{}` | {} | {} | {} | {} | {} | {} | {} | {} |",
+                "| `{}` | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 hook.hook,
                 rfc3339(hook.since),
                 hook.scanned,
@@ -235,6 +252,7 @@ impl RunReport {
                 hook.redelivered.len(),
                 hook.given_up.len(),
                 hook.filtered.len(),
+                hook.held_back.len(),
                 hook.deferred.len() + hook.refused.len(),
                 checkpoint
             );
@@ -242,12 +260,13 @@ impl RunReport {
         if self.hooks.len() > 1 {
             let _ = writeln!(
                 md,
-                "| **Total** | | {} | {} | {} | {} | {} | {} | |",
+                "| **Total** | | {} | {} | {} | {} | {} | {} | {} | |",
                 self.scanned_count(),
                 self.failed_count(),
                 self.redelivered_count(),
                 self.given_up_count(),
                 self.filtered_count(),
+                self.held_back_count(),
                 self.deferred_count()
             );
         }
@@ -256,6 +275,20 @@ impl RunReport {
             let _ = writeln!(
                 md,
                 "> [!CAUTION]\n> The run stopped before it scanned any deliveries: nothing was redelivered, and failing events were not counted.\n"
+            );
+        }
+
+        let down: Vec<&str> = self
+            .hooks
+            .iter()
+            .filter(|hook| hook.receiver_down)
+            .map(|hook| hook.hook.as_str())
+            .collect();
+        if !down.is_empty() {
+            let _ = writeln!(
+                md,
+                "> [!WARNING]\n> The receiver of {} is still down: its events were held back without spending an attempt, and the next run tries again.\n",
+                down.join(", ")
             );
         }
 
@@ -347,6 +380,18 @@ impl RunReport {
         );
         section(
             &mut md,
+            "Held back: the receiver is still down",
+            self.hooks
+                .iter()
+                .flat_map(|hook| {
+                    hook.held_back
+                        .iter()
+                        .map(move |e| (hook.hook.as_str(), e, String::new()))
+                })
+                .collect(),
+        );
+        section(
+            &mut md,
             "Left for the next run",
             self.hooks
                 .iter()
@@ -401,7 +446,14 @@ const MAX_SUMMARY_ROWS: usize = 300;
 pub const MAX_REPORT_OUTPUT_BYTES: usize = 512 * 1024;
 
 /// The lists of events in a hook's report, cut by [`RunReport::report_output`].
-const HOOK_LISTS: [&str; 5] = ["redelivered", "given_up", "filtered", "deferred", "refused"];
+const HOOK_LISTS: [&str; 6] = [
+    "redelivered",
+    "given_up",
+    "filtered",
+    "deferred",
+    "held_back",
+    "refused",
+];
 
 /// Keeps at most `keep` entries of each hook's lists, recording their full lengths.
 fn truncate_lists(report: &mut serde_json::Value, keep: usize) {

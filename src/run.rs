@@ -9,7 +9,8 @@
 //!   what was done nor forgets how often an event was tried.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -17,6 +18,7 @@ use chrono::Utc;
 
 use crate::checkpoint::{CheckpointDocument, HookState, MAX_DOCUMENT_BYTES};
 use crate::client::{ApiError, Credential, GitHubClient, RetryPolicy, Sleeper};
+use crate::drain::{Drain, DrainOutcome, Halt};
 use crate::github::deliveries::{self, DeliveryPages};
 use crate::github::installations::{self, Need};
 use crate::hooks::Hook;
@@ -24,15 +26,13 @@ use crate::log::Log;
 use crate::plan::{
     Delivery, Plan, PlanOptions, Planner, WindowOptions, next_checkpoint, scan_window,
 };
-use crate::report::{HookReport, RedeliveredEvent, RefusedRedelivery, RunReport, rfc3339};
+use crate::report::{HookReport, RedeliveredEvent, RunReport, rfc3339};
 use crate::settings::Settings;
 use crate::store::{CheckpointStore, StoreSpec};
 
 /// How far before the checkpoint each scan starts again: deliveries can be recorded a while
 /// after they started (receivers get 10 s, 30 s on GHES), and clocks drift.
 pub const OVERLAP: chrono::Duration = chrono::Duration::minutes(5);
-/// How long a redelivery may take to appear in the list before it is counted as lost.
-pub const PENDING_GRACE: chrono::Duration = chrono::Duration::minutes(10);
 /// Installation tokens are valid for an hour; past this age one is renewed before use.
 const INSTALLATION_TOKEN_RENEW_AFTER: std::time::Duration = std::time::Duration::from_secs(50 * 60);
 
@@ -44,6 +44,8 @@ pub struct RunContext {
     pub sleeper: Sleeper,
     pub retry: RetryPolicy,
     pub stop: Arc<AtomicBool>,
+    /// When the run's time budget (`max-duration`) ends: no redelivery starts after it.
+    pub deadline: Instant,
 }
 
 impl RunContext {
@@ -56,11 +58,8 @@ impl RunContext {
                 ..RetryPolicy::default()
             },
             stop: Arc::new(AtomicBool::new(false)),
+            deadline: Instant::now() + settings.max_duration,
         }
-    }
-
-    fn stop_requested(&self) -> bool {
-        self.stop.load(Ordering::SeqCst)
     }
 }
 
@@ -103,16 +102,21 @@ pub async fn run_once(settings: &Settings, context: &RunContext) -> anyhow::Resu
         } else {
             document.hook(&key)
         };
-        let hook_report = process_hook(
+        let hook_run = HookRun {
             hook,
-            credentials.for_hook(hook),
-            &mut state,
-            &client,
+            credential: credentials.for_hook(hook),
+            client: &client,
             settings,
             context,
-            &mut rate_limited,
-        )
-        .await;
+        };
+        let hook_report = if rate_limited {
+            let mut skipped =
+                hook_run.empty_report(&state, state.checkpoint.unwrap_or_else(Utc::now), false);
+            skipped.error = Some("not tried: GitHub's rate limit is spent".to_owned());
+            skipped
+        } else {
+            hook_run.process(&mut state, &mut rate_limited).await
+        };
         if let Some(error) = &hook_report.error {
             log.error(&format!("hook `{key}`: {error}"));
             report.errors.push(format!("hook `{key}`: {error}"));
@@ -272,153 +276,239 @@ async fn save_checkpoint(
     Ok(())
 }
 
-/// Lists, plans and redelivers for one hook, and updates its state.
-async fn process_hook(
-    hook: &Hook,
+/// One hook's part of a run: list, plan, redeliver, and move its checkpoint.
+struct HookRun<'a> {
+    hook: &'a Hook,
     credential: Credential,
-    state: &mut HookState,
-    client: &GitHubClient,
-    settings: &Settings,
-    context: &RunContext,
-    rate_limited: &mut bool,
-) -> HookReport {
-    let log = &context.log;
-    let listed_at = Utc::now();
-    let window = scan_window(
-        state.checkpoint,
-        listed_at,
-        &WindowOptions {
-            first_run_lookback: settings.since,
-            overlap: OVERLAP,
-            retention: settings.retention,
-        },
-    );
-    let mut report = HookReport {
-        hook: hook.to_string(),
-        since: window.since,
-        checkpoint: state.checkpoint,
-        checkpoint_advanced: false,
-        checkpoint_expired: window.checkpoint_expired,
-        scan_complete: false,
-        scanned: 0,
-        failing: 0,
-        redelivered: Vec::new(),
-        given_up: Vec::new(),
-        filtered: Vec::new(),
-        deferred: Vec::new(),
-        already_given_up: 0,
-        refused: Vec::new(),
-        error: None,
-    };
-    if window.checkpoint_expired {
-        log.warning(&format!(
-            "the checkpoint of `{hook}` ({}) is older than GitHub's {}-day retention: failed events from before {} are lost for good; schedule this job more often",
-            state.checkpoint.map(rfc3339).unwrap_or_default(),
-            settings.retention.num_days(),
-            rfc3339(window.since)
-        ));
-    }
-    log.info(&format!(
-        "Scanning deliveries since {}.",
-        rfc3339(window.since)
-    ));
+    client: &'a GitHubClient,
+    settings: &'a Settings,
+    context: &'a RunContext,
+}
 
-    let planner = match list_deliveries(hook, credential, window.since, client, log).await {
-        Ok(planner) => planner,
-        Err(error) => {
-            *rate_limited |= matches!(error, ApiError::RateLimited { .. });
-            report.error = Some(format!("{:#}", deliveries::explain(error, hook)));
+impl HookRun<'_> {
+    /// Lists, plans and redelivers, and updates `state`. `rate_limited` is set when GitHub's
+    /// rate limit outlasted `max-wait`: the hooks after this one are not tried.
+    async fn process(&self, state: &mut HookState, rate_limited: &mut bool) -> HookReport {
+        let (hook, log) = (self.hook, &self.context.log);
+        let drain = self.drain();
+        if let Some(last) = &state.last_redelivery
+            && !self.settings.dry_run
+            && let Err(halt) = drain.await_earlier_results(last).await
+        {
+            let mut report =
+                self.empty_report(state, state.checkpoint.unwrap_or_else(Utc::now), false);
+            report.error = Some(halt_error(&halt, rate_limited));
             return report;
         }
-    };
-    report.scan_complete = true;
-    let plan = planner.plan(
-        state,
-        listed_at,
-        &PlanOptions {
-            max_attempts: settings.max_attempts,
-            max_redeliveries: settings.max_redeliveries,
-            pending_grace: PENDING_GRACE,
-            filter: settings.filter.clone(),
-        },
-    );
-    log_plan(&plan, log);
-    report.scanned = plan.scanned;
-    report.failing = plan.failing;
-    report.already_given_up = plan.already_given_up;
-    report.filtered = plan.filtered.clone();
-    report.deferred = plan.deferred.iter().chain(&plan.pending).cloned().collect();
-    report.given_up = plan.given_up.clone();
-    for event in &plan.given_up {
-        log.warning(&format!(
-            "giving up on {} event {} of `{hook}` after {} failed redeliveries (first failure: {})",
-            event.event, event.guid, event.previous_attempts, event.first_failure_status
-        ));
-    }
-
-    if settings.dry_run {
-        report.redelivered = plan
-            .redeliver
-            .iter()
-            .map(|planned| RedeliveredEvent {
-                delivery_id: planned.delivery_id,
-                attempt: planned.summary.previous_attempts + 1,
-                event: planned.summary.clone(),
-            })
-            .collect();
-        for planned in &plan.redeliver {
-            log.info(&format!(
-                "Would redeliver {} {} (delivery {}).",
-                planned.summary.event, planned.summary.guid, planned.delivery_id
+        let listed_at = Utc::now();
+        let window = scan_window(
+            state.checkpoint,
+            listed_at,
+            &WindowOptions {
+                first_run_lookback: self.settings.since,
+                overlap: OVERLAP,
+                retention: self.settings.retention,
+            },
+        );
+        let mut report = self.empty_report(state, window.since, window.checkpoint_expired);
+        if window.checkpoint_expired {
+            log.warning(&format!(
+                "the checkpoint of `{hook}` ({}) is older than GitHub's {}-day retention: failed events from before {} are lost for good; schedule this job more often",
+                state.checkpoint.map(rfc3339).unwrap_or_default(),
+                self.settings.retention.num_days(),
+                rfc3339(window.since)
             ));
         }
-        return report;
+        log.info(&format!(
+            "Scanning deliveries since {}.",
+            rfc3339(window.since)
+        ));
+        let planner =
+            match list_deliveries(hook, self.credential, window.since, self.client, log).await {
+                Ok(planner) => planner,
+                Err(error) => {
+                    *rate_limited |= matches!(error, ApiError::RateLimited { .. });
+                    report.error = Some(format!("{:#}", deliveries::explain(error, hook)));
+                    return report;
+                }
+            };
+        report.scan_complete = true;
+        let plan = planner.plan(
+            state,
+            &PlanOptions {
+                max_attempts: self.settings.max_attempts,
+                max_redeliveries: self.settings.max_redeliveries,
+                filter: self.settings.filter.clone(),
+            },
+        );
+        self.report_plan(&plan, &mut report);
+        if self.settings.dry_run {
+            return report;
+        }
+
+        // From here on, the bookkeeping records what is done, as it is done.
+        let now = Utc::now();
+        state.drop_what_the_list_tells();
+        for event in &plan.given_up {
+            state.record_given_up(&event.guid, now);
+        }
+        for guid in &plan.resolved {
+            state.forget(guid);
+        }
+        let outcome = drain.run(&plan.redeliver).await;
+        self.record_outcome(outcome, state, &mut report, rate_limited);
+
+        // Every open event keeps the checkpoint at its first failure (see
+        // `next_checkpoint`), whatever the drain did. After an error it stays where it was
+        // all the same, so that a failing run is simple to reason about.
+        if report.error.is_none() {
+            let checkpoint = next_checkpoint(&plan, listed_at);
+            state.checkpoint = Some(checkpoint);
+            report.checkpoint = Some(checkpoint);
+            report.checkpoint_advanced = true;
+        } else {
+            log.warning(&format!(
+                "the checkpoint of `{hook}` stays at {}: the next run scans this window again",
+                state
+                    .checkpoint
+                    .map(rfc3339)
+                    .unwrap_or_else(|| "its first-run look-back".to_owned())
+            ));
+        }
+        report
     }
 
-    // From here on, the bookkeeping records what is done, as it is done.
-    let now = Utc::now();
-    for event in &plan.given_up {
-        state.record_given_up(&event.guid, now);
+    fn drain(&self) -> Drain<'_> {
+        Drain {
+            hook: self.hook,
+            credential: self.credential,
+            client: self.client,
+            log: &self.context.log,
+            interval: self.settings.redelivery_interval,
+            max_attempts: self.settings.max_attempts,
+            deadline: self.context.deadline,
+            stop: &self.context.stop,
+        }
     }
-    for guid in &plan.resolved {
-        state.forget(guid);
+
+    fn empty_report(
+        &self,
+        state: &HookState,
+        since: chrono::DateTime<Utc>,
+        checkpoint_expired: bool,
+    ) -> HookReport {
+        HookReport {
+            hook: self.hook.to_string(),
+            since,
+            checkpoint: state.checkpoint,
+            checkpoint_advanced: false,
+            checkpoint_expired,
+            scan_complete: false,
+            scanned: 0,
+            failing: 0,
+            redelivered: Vec::new(),
+            given_up: Vec::new(),
+            filtered: Vec::new(),
+            deferred: Vec::new(),
+            held_back: Vec::new(),
+            receiver_down: false,
+            already_given_up: 0,
+            refused: Vec::new(),
+            error: None,
+        }
     }
-    let completed = redeliver(
-        hook,
-        credential,
-        &plan,
-        state,
-        client,
-        settings,
-        context,
-        rate_limited,
-        &mut report,
-    )
-    .await;
-    if completed && report.error.is_none() {
-        let checkpoint = match report
-            .deferred
-            .iter()
-            .map(|event| event.first_failed_at)
-            .min()
-        {
-            // Events not reached because of a stop: the checkpoint stays before them.
-            Some(oldest) => next_checkpoint(&plan, listed_at).min(oldest),
-            None => next_checkpoint(&plan, listed_at),
-        };
-        state.checkpoint = Some(checkpoint);
-        report.checkpoint = Some(checkpoint);
-        report.checkpoint_advanced = true;
-    } else {
-        log.warning(&format!(
-            "the checkpoint of `{hook}` stays at {}: the next run scans this window again",
-            state
-                .checkpoint
-                .map(rfc3339)
-                .unwrap_or_else(|| "its first-run look-back".to_owned())
-        ));
+
+    /// Logs the plan and puts what it decided (all but the redeliveries) into the report.
+    fn report_plan(&self, plan: &Plan, report: &mut HookReport) {
+        let log = &self.context.log;
+        log_plan(plan, log);
+        report.scanned = plan.scanned;
+        report.failing = plan.failing;
+        report.already_given_up = plan.already_given_up;
+        report.filtered = plan.filtered.clone();
+        report.deferred = plan.deferred.clone();
+        report.given_up = plan.given_up.clone();
+        for event in &plan.given_up {
+            log.warning(&format!(
+                "giving up on {} event {} of `{}` after {} failed redeliveries (first failure: {})",
+                event.event,
+                event.guid,
+                self.hook,
+                event.previous_attempts,
+                event.first_failure_status
+            ));
+        }
+        if self.settings.dry_run {
+            report.redelivered = plan
+                .redeliver
+                .iter()
+                .map(|planned| RedeliveredEvent {
+                    delivery_id: planned.delivery_id,
+                    attempt: planned.summary.previous_attempts + 1,
+                    event: planned.summary.clone(),
+                })
+                .collect();
+            for planned in &plan.redeliver {
+                log.info(&format!(
+                    "Would redeliver {} {} (delivery {}).",
+                    planned.summary.event, planned.summary.guid, planned.delivery_id
+                ));
+            }
+        }
     }
-    report
+
+    /// Puts what the drain did into the bookkeeping and the report.
+    fn record_outcome(
+        &self,
+        outcome: DrainOutcome,
+        state: &mut HookState,
+        report: &mut HookReport,
+        rate_limited: &mut bool,
+    ) {
+        for refused in &outcome.refused {
+            state.record_refusal(&refused.event.guid, Utc::now());
+        }
+        if !outcome.refused.is_empty() {
+            report.error = Some(
+                "GitHub refused some redeliveries; they are retried next run, and count as attempts"
+                    .to_owned(),
+            );
+        }
+        if outcome.last_redelivery.is_some() {
+            state.last_redelivery = outcome.last_redelivery;
+        }
+        report.redelivered = outcome.redelivered;
+        report.refused = outcome.refused;
+        match outcome.halt {
+            Some(Halt::ReceiverDown(_)) => {
+                report.receiver_down = true;
+                report.held_back = outcome.not_reached;
+            }
+            Some(halt @ Halt::Failed { .. }) => {
+                report.error = Some(halt_error(&halt, rate_limited));
+                report.deferred.extend(outcome.not_reached);
+            }
+            Some(Halt::Budget | Halt::Shutdown) | None => {
+                report.deferred.extend(outcome.not_reached);
+            }
+        }
+    }
+}
+
+/// The error line of a drain that failed.
+fn halt_error(halt: &Halt, rate_limited: &mut bool) -> String {
+    match halt {
+        Halt::Failed {
+            error,
+            rate_limited: limited,
+        } => {
+            *rate_limited |= *limited;
+            error.clone()
+        }
+        Halt::ReceiverDown(status) => format!("the receiver is down ({status})"),
+        Halt::Budget => "the time budget ended".to_owned(),
+        Halt::Shutdown => "shutdown requested".to_owned(),
+    }
 }
 
 /// Lists the hook's deliveries, newest first, page by page, and stops at the first page
@@ -451,107 +541,12 @@ async fn list_deliveries(
 
 fn log_plan(plan: &Plan, log: &Log) {
     log.info(&format!(
-        "{} event(s) failing: {} to redeliver, {} given up now, {} filtered out, {} left for later, {} awaiting an earlier redelivery's result, {} given up before.",
+        "{} event(s) failing: {} to redeliver, {} given up now, {} filtered out, {} over `max-redeliveries`, {} given up before.",
         plan.failing,
         plan.redeliver.len(),
         plan.given_up.len(),
         plan.filtered.len(),
         plan.deferred.len(),
-        plan.pending.len(),
         plan.already_given_up
     ));
-}
-
-/// Redelivers the plan's events one at a time, paced. Returns `false` when it stopped
-/// early (rate limit, GitHub failing, shutdown); the events not reached are reported as
-/// left for later.
-#[allow(clippy::too_many_arguments)]
-async fn redeliver(
-    hook: &Hook,
-    credential: Credential,
-    plan: &Plan,
-    state: &mut HookState,
-    client: &GitHubClient,
-    settings: &Settings,
-    context: &RunContext,
-    rate_limited: &mut bool,
-    report: &mut HookReport,
-) -> bool {
-    let log = &context.log;
-    if !plan.redeliver.is_empty() && !settings.redelivery_interval.is_zero() {
-        log.info(&format!(
-            "Redelivering {} event(s), {} apart.",
-            plan.redeliver.len(),
-            crate::client::format_duration(settings.redelivery_interval)
-        ));
-    }
-    for (index, planned) in plan.redeliver.iter().enumerate() {
-        if *rate_limited || context.stop_requested() {
-            let reason = if *rate_limited {
-                "rate limit"
-            } else {
-                "shutdown requested"
-            };
-            log.notice(&format!(
-                "stopping redeliveries of `{hook}` ({reason}); {} event(s) left for the next run",
-                plan.redeliver.len() - index
-            ));
-            report
-                .deferred
-                .extend(plan.redeliver[index..].iter().map(|p| p.summary.clone()));
-            return !*rate_limited;
-        }
-        if index > 0 && !settings.redelivery_interval.is_zero() {
-            client.sleeper().sleep(settings.redelivery_interval).await;
-        }
-        let attempt = planned.summary.previous_attempts + 1;
-        // Taken before the request: the redelivery GitHub records is never older.
-        let attempted_at = Utc::now();
-        match deliveries::redeliver(client, hook, credential, planned.delivery_id).await {
-            Ok(_) => {
-                state.record_attempt(&planned.summary.guid, attempted_at);
-                log.info(&format!(
-                    "Redelivered {} {} (delivery {}, attempt {attempt} of {}).",
-                    planned.summary.event,
-                    planned.summary.guid,
-                    planned.delivery_id,
-                    settings.max_attempts
-                ));
-                report.redelivered.push(RedeliveredEvent {
-                    delivery_id: planned.delivery_id,
-                    attempt,
-                    event: planned.summary.clone(),
-                });
-            }
-            Err(ApiError::Status {
-                status, message, ..
-            }) if (400..500).contains(&status) && status != 401 && status != 403 => {
-                // This one delivery is refused (too old, gone, validation): count the attempt
-                // so it is bounded like any failure, and go on with the others.
-                state.record_attempt(&planned.summary.guid, attempted_at);
-                let reason = format!("{status}: {message}");
-                log.warning(&format!(
-                    "GitHub refused to redeliver {} (delivery {}): {reason}",
-                    planned.summary.guid, planned.delivery_id
-                ));
-                report.refused.push(RefusedRedelivery {
-                    delivery_id: planned.delivery_id,
-                    reason,
-                    event: planned.summary.clone(),
-                });
-                report.error.get_or_insert_with(|| {
-                    "GitHub refused some redeliveries; they are retried next run".to_owned()
-                });
-            }
-            Err(error) => {
-                *rate_limited |= matches!(error, ApiError::RateLimited { .. });
-                report.error = Some(format!("{:#}", deliveries::explain(error, hook)));
-                report
-                    .deferred
-                    .extend(plan.redeliver[index..].iter().map(|p| p.summary.clone()));
-                return false;
-            }
-        }
-    }
-    true
 }

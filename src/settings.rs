@@ -22,6 +22,10 @@ pub const DEFAULT_VARIABLE_NAME: &str = "WEBHOOK_REDELIVERY_CHECKPOINT";
 /// The state file outside Actions when none is given.
 pub const DEFAULT_STATE_FILE: &str = "redeliver-state.json";
 pub const DEFAULT_API_URL: &str = "https://api.github.com";
+/// A run's time budget by default: under the 6-hour limit of a GitHub-hosted job and the
+/// documented 6-hourly schedule, and long enough to drain 18,000 events at GitHub's pace
+/// (one a second) in one run.
+pub const DEFAULT_MAX_DURATION: Duration = Duration::from_secs(5 * 3600);
 
 /// Validated settings of a run.
 #[derive(Debug, Clone)]
@@ -40,6 +44,8 @@ pub struct Settings {
     pub max_redeliveries: usize,
     pub redelivery_interval: Duration,
     pub max_wait: Duration,
+    /// The run's time budget: no redelivery starts after it.
+    pub max_duration: Duration,
     pub retention: chrono::Duration,
     pub since: chrono::Duration,
     pub json: bool,
@@ -551,8 +557,13 @@ impl Settings {
         }
 
         let max_attempts = problems.number("max-attempts", &raw.max_attempts, 3, 1, 100) as u32;
-        let max_redeliveries =
-            problems.number("max-redeliveries", &raw.max_redeliveries, 200, 1, 100_000) as usize;
+        // No cap by default: the time budget bounds a run, and a cap would strand events.
+        let max_redeliveries = match raw.max_redeliveries {
+            None => usize::MAX,
+            Some(_) => {
+                problems.number("max-redeliveries", &raw.max_redeliveries, 0, 1, 1_000_000) as usize
+            }
+        };
         let retention_days = raw
             .retention_days
             .as_ref()
@@ -564,6 +575,14 @@ impl Settings {
             Duration::from_secs(1),
         );
         let max_wait = problems.duration("max-wait", &raw.max_wait, Duration::from_secs(300));
+        let max_duration =
+            problems.duration("max-duration", &raw.max_duration, DEFAULT_MAX_DURATION);
+        if max_duration.is_zero() {
+            problems.fail(
+                "max-duration",
+                "must be longer than 0s: it is the time a run may spend redelivering".to_owned(),
+            );
+        }
         let since = problems.duration("since", &raw.since, Duration::from_secs(24 * 3600));
         let every = raw
             .every
@@ -604,6 +623,7 @@ impl Settings {
                     max_redeliveries,
                     redelivery_interval,
                     max_wait,
+                    max_duration,
                     retention: chrono::Duration::days(retention_days),
                     since,
                     json: raw.json,

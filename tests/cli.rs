@@ -115,7 +115,11 @@ async fn two_runs_with_a_state_file_and_a_json_report() {
         .collect();
     assert_eq!(guids, ["g1", "g2"]);
     assert_eq!(hook["redelivered"][1]["action"], "opened");
-    assert_eq!(report["requests"]["list"], 1);
+    // One page, then a few looks at the newest page for the canary's result.
+    assert!(
+        report["requests"]["list"].as_u64().is_some_and(|n| n >= 2),
+        "{report}"
+    );
     assert_eq!(report["requests"]["redeliver"], 2);
     assert!(
         first.stderr.contains("Done: scanned 2 deliveries"),

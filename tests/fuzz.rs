@@ -92,7 +92,6 @@ fn options() -> PlanOptions {
     PlanOptions {
         max_attempts: 3,
         max_redeliveries: 5,
-        pending_grace: Duration::minutes(10),
         filter: EventFilter::default(),
     }
 }
@@ -118,7 +117,7 @@ fn page_then_plan(page: &[u8], state_text: &str) {
             retention: Duration::days(90),
         },
     );
-    let plan = plan_redeliveries(deliveries, &state, now(), &options());
+    let plan = plan_redeliveries(deliveries, &state, &options());
     let _ = redeliver_action::plan::next_checkpoint(&plan, window.since);
 }
 

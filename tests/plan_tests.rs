@@ -22,8 +22,17 @@ fn delivery(id: u64, guid: &str, minutes: i64, status: &str) -> Delivery<'static
         delivered_at: minutes_ago(minutes),
         redelivery: false,
         status: status.to_owned().into(),
+        status_code: if status == "OK" { 200 } else { 503 },
         event: "push".into(),
         action: None,
+    }
+}
+
+/// A failed redelivery of `guid`: one attempt, whoever made it.
+fn failed_redelivery(id: u64, guid: &str, minutes: i64) -> Delivery<'static> {
+    Delivery {
+        redelivery: true,
+        ..failed(id, guid, minutes)
     }
 }
 
@@ -39,7 +48,6 @@ fn options() -> PlanOptions {
     PlanOptions {
         max_attempts: 3,
         max_redeliveries: 100,
-        pending_grace: Duration::minutes(10),
         filter: EventFilter::default(),
     }
 }
@@ -50,7 +58,7 @@ fn redelivered_ids(
     state: &HookState,
     options: &PlanOptions,
 ) -> Vec<u64> {
-    plan_redeliveries(deliveries, state, now(), options)
+    plan_redeliveries(deliveries, state, options)
         .redeliver
         .iter()
         .map(|planned| planned.delivery_id)
@@ -150,62 +158,88 @@ fn windows_start_at_the_lookback_and_never_before_the_retention() {
 }
 
 #[test]
-fn bounded_retries_then_given_up_and_never_again() {
-    let mut state = HookState::default();
-    let opts = options();
-    // Three runs: each redelivers, each redelivery fails again.
-    for run in 0..3 {
-        let plan = plan_redeliveries(
-            vec![failed(10 + run, "g", 20 - run as i64 * 5)],
-            &state,
-            now(),
-            &opts,
+fn attempts_are_counted_from_the_list_whoever_made_them() {
+    // (failed redeliveries listed, refusals in the bookkeeping) -> redelivered?, attempt
+    let cases = [
+        (0, 0, true),
+        (1, 0, true),
+        (2, 0, true),
+        (3, 0, false),
+        (1, 1, true),
+        (2, 1, false),
+    ];
+    for (listed, refused, expected) in cases {
+        let mut state = HookState::default();
+        for _ in 0..refused {
+            state.record_refusal("g", minutes_ago(15));
+        }
+        let mut deliveries = vec![failed(1, "g", 60)];
+        for attempt in 0..listed {
+            deliveries.push(failed_redelivery(10 + attempt, "g", 50 - attempt as i64));
+        }
+        let plan = plan_redeliveries(deliveries, &state, &options());
+        assert_eq!(
+            !plan.redeliver.is_empty(),
+            expected,
+            "{listed} listed, {refused} refused"
         );
-        assert_eq!(plan.redeliver.len(), 1, "run {run}");
-        assert_eq!(plan.redeliver[0].summary.previous_attempts, run as u32);
-        state.record_attempt("g", minutes_ago(30));
+        if expected {
+            assert_eq!(
+                plan.redeliver[0].summary.previous_attempts,
+                (listed + refused) as u32
+            );
+            // The newest failure is the one redelivered.
+            let newest = if listed == 0 { 1 } else { 10 + listed - 1 };
+            assert_eq!(plan.redeliver[0].delivery_id, newest);
+        } else {
+            assert_eq!(plan.given_up.len(), 1);
+            assert_eq!(plan.given_up[0].previous_attempts, 3);
+        }
     }
-    let plan = plan_redeliveries(vec![failed(20, "g", 1)], &state, now(), &opts);
-    assert!(plan.redeliver.is_empty());
-    assert_eq!(plan.given_up.len(), 1);
-    assert_eq!(plan.given_up[0].previous_attempts, 3);
-    state.record_given_up("g", now());
+}
 
-    let plan = plan_redeliveries(vec![failed(21, "g", 1)], &state, now(), &opts);
+#[test]
+fn given_up_events_are_never_tried_again() {
+    let mut state = HookState::default();
+    state.record_given_up("g", minutes_ago(30));
+    let plan = plan_redeliveries(vec![failed(21, "g", 1)], &state, &options());
     assert!(plan.redeliver.is_empty() && plan.given_up.is_empty());
     assert_eq!(plan.already_given_up, 1);
+    // A delivered event leaves the bookkeeping.
+    let plan = plan_redeliveries(vec![ok(22, "g", 1), failed(21, "g", 2)], &state, &options());
+    assert_eq!(plan.resolved, vec!["g".to_owned()]);
 }
 
+/// The checkpoint never passes an open event, whatever this run does with it: the next run
+/// must see its whole history (its attempts) and its result.
 #[test]
-fn a_redelivery_without_a_recorded_result_is_pending_not_repeated() {
-    let mut state = HookState::default();
-    state.record_attempt("g", minutes_ago(2));
-    // Only the original failure, from before our redelivery, is listed so far.
-    let plan = plan_redeliveries(vec![failed(1, "g", 30)], &state, now(), &options());
-    assert!(plan.redeliver.is_empty());
-    assert_eq!(plan.pending.len(), 1);
-    assert_eq!(plan.oldest_unhandled_at, Some(minutes_ago(30)));
-    assert_eq!(next_checkpoint(&plan, now()), minutes_ago(30));
-
-    // Past the grace period, the redelivery is counted lost and made again.
-    let mut state = HookState::default();
-    state.record_attempt("g", minutes_ago(20));
-    let plan = plan_redeliveries(vec![failed(1, "g", 30)], &state, now(), &options());
-    assert_eq!(plan.redeliver.len(), 1);
-}
-
-#[test]
-fn delivered_events_leave_the_bookkeeping() {
-    let mut state = HookState::default();
-    state.record_attempt("g", minutes_ago(30));
+fn open_events_hold_the_checkpoint_at_their_first_failure() {
     let plan = plan_redeliveries(
-        vec![ok(2, "g", 5), failed(1, "g", 40)],
-        &state,
-        now(),
+        vec![
+            failed(3, "new", 10),
+            failed(2, "old", 40),
+            failed_redelivery(4, "old", 5),
+        ],
+        &HookState::default(),
         &options(),
     );
-    assert!(plan.redeliver.is_empty());
-    assert_eq!(plan.resolved, vec!["g".to_owned()]);
+    assert_eq!(plan.redeliver.len(), 2);
+    assert_eq!(plan.oldest_open_at, Some(minutes_ago(40)));
+    assert_eq!(next_checkpoint(&plan, now()), minutes_ago(40));
+
+    // Given up, delivered and filtered events do not hold it.
+    let mut given_up = HookState::default();
+    given_up.record_given_up("old", minutes_ago(20));
+    let plan = plan_redeliveries(
+        vec![
+            failed(2, "old", 40),
+            ok(5, "fine", 30),
+            failed(6, "fine", 35),
+        ],
+        &given_up,
+        &options(),
+    );
+    assert_eq!(next_checkpoint(&plan, now()), now());
 }
 
 #[test]
@@ -220,20 +254,20 @@ fn the_cap_defers_the_newest_and_holds_the_checkpoint_before_them() {
         failed(2, "b", 30),
         failed(1, "a", 40),
     ];
-    let plan = plan_redeliveries(deliveries, &HookState::default(), now(), &opts);
+    let plan = plan_redeliveries(deliveries, &HookState::default(), &opts);
     let ids: Vec<u64> = plan.redeliver.iter().map(|p| p.delivery_id).collect();
     assert_eq!(ids, vec![1, 2]);
     let deferred: Vec<&str> = plan.deferred.iter().map(|e| e.guid.as_str()).collect();
     assert_eq!(deferred, vec!["c", "d"]);
-    assert_eq!(next_checkpoint(&plan, now()), minutes_ago(20));
+    // Redelivered or deferred, every open event holds the checkpoint.
+    assert_eq!(next_checkpoint(&plan, now()), minutes_ago(40));
 
-    let all = plan_redeliveries(
-        vec![failed(1, "a", 40)],
+    let delivered = plan_redeliveries(
+        vec![ok(2, "a", 30), failed(1, "a", 40)],
         &HookState::default(),
-        now(),
         &opts,
     );
-    assert_eq!(next_checkpoint(&all, now()), now());
+    assert_eq!(next_checkpoint(&delivered, now()), now());
 }
 
 #[test]
@@ -257,7 +291,6 @@ fn filters_count_what_they_leave_out() {
             job(3, "c", "completed"),
         ],
         &HookState::default(),
-        now(),
         &opts,
     );
     let mut ids: Vec<u64> = plan.redeliver.iter().map(|p| p.delivery_id).collect();
@@ -277,7 +310,6 @@ fn the_summary_shows_the_first_failure() {
             delivery(1, "g", 5, "Invalid HTTP Response: 502"),
         ],
         &HookState::default(),
-        now(),
         &options(),
     );
     let summary = &plan.redeliver[0].summary;

@@ -282,3 +282,25 @@ pub async fn run_in_process(raw: redeliver_action::inputs::RawSettings) -> InPro
     let waits = waits.lock().expect("waits").clone();
     InProcess { report, log, waits }
 }
+
+/// The requests a run sent, less its looks at the newest page for redeliveries' results
+/// (the canary's, the receiver checks): the list requests after its first redelivery.
+pub fn requests_without_result_polls(fake: &FakeGitHub) -> Vec<fake_github::RecordedRequest> {
+    let mut redelivered = false;
+    fake.requests()
+        .into_iter()
+        .filter(|request| {
+            redelivered |= request.path.ends_with("/attempts");
+            !(redelivered && request.method == "GET" && request.path.ends_with("/deliveries"))
+        })
+        .collect()
+}
+
+/// How often each event was redelivered, by GUID.
+pub fn redelivered_guids(fake: &FakeGitHub) -> std::collections::BTreeMap<String, usize> {
+    let mut counts = std::collections::BTreeMap::new();
+    for redelivery in fake.redeliveries() {
+        *counts.entry(redelivery.guid).or_insert(0) += 1;
+    }
+    counts
+}

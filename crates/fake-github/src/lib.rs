@@ -637,6 +637,17 @@ impl FakeGitHub {
         self.shared.lock().registered_hooks.insert(hook.key());
     }
 
+    /// The receiver answers 400 to every redelivery of `guid`: an event it cannot take.
+    pub fn set_receiver_refusing(&self, guid: &str) {
+        self.shared.lock().refused_guids.insert(guid.to_owned());
+    }
+
+    /// The receiver falls over once `count` redeliveries were accepted (in all): those
+    /// after fail with "failed to connect".
+    pub fn set_receiver_down_after(&self, count: usize) {
+        self.shared.lock().receiver_down_after = Some(count);
+    }
+
     /// While down, redeliveries are accepted (202) and fail with "failed to connect".
     pub fn set_receiver_down(&self, down: bool) {
         self.shared.lock().receiver_down = down;
@@ -873,7 +884,11 @@ struct Inner {
     next_id: u64,
     redeliveries: Vec<Redelivery>,
     failing_guids: HashSet<String>,
+    /// Events the receiver refuses with 400 every time (poison events).
+    refused_guids: HashSet<String>,
     receiver_down: bool,
+    /// The receiver falls over after this many accepted redeliveries.
+    receiver_down_after: Option<usize>,
     /// How long after a 202 the redelivery's result is listed.
     redelivery_result_delay: Duration,
     /// Hooks that exist besides those with deliveries (the App's always does).
@@ -1984,8 +1999,13 @@ fn redeliver(inner: &mut Inner, hook: &Hook, id: &str, ctx: &Ctx<'_>) -> Reply {
     }
     let original = original.clone();
     let registered_hook = data.hook.clone();
-    let outcome = if inner.receiver_down {
+    let falls_over = inner
+        .receiver_down_after
+        .is_some_and(|after| inner.redeliveries.len() >= after);
+    let outcome = if inner.receiver_down || falls_over {
         Outcome::FailedToConnect
+    } else if inner.refused_guids.contains(&original.guid) {
+        Outcome::HttpStatus(400)
     } else if inner.failing_guids.contains(&original.guid) {
         Outcome::HttpStatus(500)
     } else {
