@@ -16,7 +16,7 @@
 # is for people and for Dependabot, which bumps tag and digest together
 # (.github/dependabot.yml, ecosystem "docker"). To re-pin by hand:
 #   docker buildx imagetools inspect rust:1.95.0-alpine3.23 --format '{{json .Manifest.Digest}}'
-FROM rust:1.95.0-alpine3.23@sha256:606fd313a0f49743ee2a7bd49a0914bab7deedb12791f3a846a34a4711db7ed2 AS builder
+FROM rust:1.95.0-alpine3.23@sha256:606fd313a0f49743ee2a7bd49a0914bab7deedb12791f3a846a34a4711db7ed2 AS chef
 
 # Set by BuildKit/buildx for the platform being built (amd64, arm64). The
 # builder runs on that platform (natively or under QEMU), so the musl target is
@@ -35,39 +35,41 @@ RUN arch="${TARGETARCH:-$(apk --print-arch)}"; \
     esac; \
     echo "$target" > /rust-target
 
-# Dependency layer: build every dependency against stub sources, so that a
-# change under src/ rebuilds only this crate. Cargo reads every target that
-# Cargo.toml declares ([[bin]], [[test]], [[bench]], [[example]]), so each
-# gets a stub file too; `cargo build --release` compiles only the lib and bin.
-COPY Cargo.toml Cargo.lock ./
-# .cargo/config.toml sets build-time env for aws-lc (see that file).
-COPY .cargo ./.cargo
-RUN mkdir -p src; \
-    printf 'fn main() {}\n' > src/main.rs; \
-    : > src/lib.rs; \
-    awk -F'"' ' \
-        function flush() { if (kind != "") print kind, name, path; kind = "" } \
-        /^\[\[(bin|test|bench|example)\]\]/ { flush(); kind = $0; gsub(/[][ \t]/, "", kind); name = ""; path = ""; next } \
-        /^\[/ { flush(); next } \
-        kind != "" && /^name[ \t]*=/ { name = $2 } \
-        kind != "" && /^path[ \t]*=/ { path = $2 } \
-        END { flush() }' Cargo.toml \
-    | while read -r kind name path; do \
-        case "$kind" in \
-            bin) dir=src/bin ;; test) dir=tests ;; bench) dir=benches ;; *) dir=examples ;; \
-        esac; \
-        file="${path:-$dir/$name.rs}"; \
-        mkdir -p "$(dirname "$file")"; \
-        [ -e "$file" ] || printf 'fn main() {}\n' > "$file"; \
-    done; \
-    cargo build --release --locked --target "$(cat /rust-target)"
+# Build tools, from crates.io, in a layer of their own (built once per
+# platform and cached):
+# - cargo-chef computes what the dependency layer needs from the manifests
+#   (every workspace member and target, whatever the layout), so that layer is
+#   rebuilt only when Cargo.toml, Cargo.lock or .cargo/ change;
+# - cargo-auditable embeds the list of crates linked into the binary, from
+#   which the release workflow's SBOM is read (syft), and which `cargo audit
+#   bin` and other scanners read too.
+# Keep these versions current by hand (RELEASING.md, "Tool versions").
+ARG CARGO_CHEF_VERSION=0.1.78
+ARG CARGO_AUDITABLE_VERSION=0.7.7
+RUN cargo install --locked "cargo-chef@${CARGO_CHEF_VERSION}" "cargo-auditable@${CARGO_AUDITABLE_VERSION}"; \
+    rm -rf "$CARGO_HOME/registry"
+
+# The recipe: the manifests, Cargo.lock and .cargo/config.toml, reduced to
+# what the dependencies need. It reads the whole build context (see
+# .dockerignore), so a workspace member added later (say a dev-only crate
+# under crates/) is part of it without a change here.
+FROM chef AS planner
+COPY . .
+RUN cargo chef prepare --recipe-path recipe.json
+
+FROM chef AS builder
+# Dependency layer: the recipe rebuilds a skeleton of the workspace with
+# empty sources and compiles the dependencies of the `redeliver` binary only
+# (`--bin`: no dev-dependencies, tests, benches or examples).
+COPY --from=planner /src/recipe.json recipe.json
+RUN cargo chef cook --release --locked --target "$(cat /rust-target)" --bin redeliver --recipe-path recipe.json
 
 # The real sources. COPY keeps the files' own (older) mtimes, which cargo
-# would take for "unchanged since the stub build": touch them.
-COPY src ./src
-RUN find src -name '*.rs' -exec touch {} +; \
+# could take for "unchanged since the skeleton build": touch them.
+COPY . .
+RUN find . -path ./target -prune -o -name '*.rs' -exec touch {} +; \
     target="$(cat /rust-target)"; \
-    cargo build --release --locked --target "$target"; \
+    cargo auditable build --release --locked --target "$target" --bin redeliver; \
     cp "target/$target/release/redeliver" /redeliver
 
 # The image: the binary and the CA bundle (rustls-native-certs reads
