@@ -62,14 +62,14 @@ FROM chef AS builder
 # empty sources and compiles the dependencies of the `redeliver` binary only
 # (`--bin`: no dev-dependencies, tests, benches or examples).
 COPY --from=planner /src/recipe.json recipe.json
-RUN cargo chef cook --release --locked --target "$(cat /rust-target)" --bin redeliver --recipe-path recipe.json
+RUN cargo chef cook --release --locked --target "$(cat /rust-target)" -p redeliver-action --bin redeliver --recipe-path recipe.json
 
 # The real sources. COPY keeps the files' own (older) mtimes, which cargo
 # could take for "unchanged since the skeleton build": touch them.
 COPY . .
 RUN find . -path ./target -prune -o -name '*.rs' -exec touch {} +; \
     target="$(cat /rust-target)"; \
-    cargo auditable build --release --locked --target "$target" --bin redeliver; \
+    cargo auditable build --release --locked --target "$target" -p redeliver-action --bin redeliver; \
     cp "target/$target/release/redeliver" /redeliver
 
 # The image: the binary and the CA bundle (rustls-native-certs reads

@@ -167,7 +167,6 @@ fn run_once(runtime: &tokio::runtime::Runtime, case: &Case) -> Sample {
         .env("INPUT_APP-ID", "4242")
         .env("INPUT_PRIVATE-KEY", KEY)
         .env("INPUT_TOKEN", TOKEN)
-        .env("INPUT_MAX-REDELIVERIES", "100000")
         .env(
             "INPUT_REDELIVERY-INTERVAL",
             format!("{}ms", case.pacing.as_millis()),
@@ -218,7 +217,8 @@ fn replay(fake: &FakeGitHub, requests: &[fake_github::RecordedRequest]) -> Durat
             let mut builder = http::Request::builder()
                 .method(request.method.as_str())
                 .uri(uri);
-            for name in ["authorization", "accept", "x-github-api-version"] {
+            // octocrab's `build_request` adds `X-GitHub-Api-Version` itself.
+            for name in ["authorization", "accept", "user-agent"] {
                 if let Some(value) = request.header(name) {
                     builder = builder.header(name, value);
                 }
@@ -233,6 +233,79 @@ fn replay(fake: &FakeGitHub, requests: &[fake_github::RecordedRequest]) -> Durat
         }
         started.elapsed()
     })
+}
+
+/// The outage case: `events` failed while the receiver was down. Run 1 finds it still down,
+/// run 2 finds it back, run 3 finds nothing left. At `redelivery-interval: 0s`, so the
+/// drain at the default 1 s pace is computed from the redeliveries it took.
+fn outage(runtime: &tokio::runtime::Runtime, events: usize) {
+    let fake = runtime.block_on(async {
+        let fake = FakeGitHub::start(FakeOptions::default()).await;
+        fake.add_token(
+            FakeToken::new(TOKEN)
+                .admin_repo("octo/demo")
+                .variables_write(true),
+        );
+        let start = Utc::now() - chrono::Duration::hours(20);
+        for i in 0..events {
+            let at = start + chrono::Duration::seconds(i as i64 * 2);
+            let guid = format!("{:08x}-0000-4000-8000-{:012x}", i, i);
+            fake.add_delivery(
+                &Hook::App,
+                NewDelivery::failed(guid, at)
+                    .outcome(fake_github::Outcome::FailedToConnect)
+                    .event("workflow_job", Some("queued")),
+            );
+        }
+        fake.set_receiver_down(true);
+        fake
+    });
+    let folder = std::env::temp_dir().join(format!("redeliver-outage-{}", std::process::id()));
+    std::fs::create_dir_all(&folder).expect("temp folder");
+    let run = |label: &str| {
+        let before = fake.requests().len();
+        let redelivered_before = fake.redeliveries().len();
+        let mut command = Command::new(BINARY);
+        command
+            .env_clear()
+            .current_dir(&folder)
+            .env("GITHUB_ACTIONS", "true")
+            .env("GITHUB_REPOSITORY", "octo/demo")
+            .env("GITHUB_API_URL", fake.url())
+            .env("GITHUB_OUTPUT", folder.join("output"))
+            .env("GITHUB_STEP_SUMMARY", folder.join("summary"))
+            .env("INPUT_APP-ID", "4242")
+            .env("INPUT_PRIVATE-KEY", KEY)
+            .env("INPUT_TOKEN", TOKEN)
+            .env("INPUT_REDELIVERY-INTERVAL", "0s");
+        let (wall, rss, code, cpu) = measure(&mut command);
+        let requests = fake.requests().len() - before;
+        let redelivered = fake.redeliveries().len() - redelivered_before;
+        let document = fake
+            .variable("octo/demo", "WEBHOOK_REDELIVERY_CHECKPOINT")
+            .map_or(0, |value| value.len());
+        println!(
+            "{label:<28} exit {code}, {:>8.1} ms wall, {:>7.1} ms CPU, {:>5.1} MiB peak RSS, {requests:>5} requests, {redelivered:>5} redeliveries (at the default 1 s pace: {}), checkpoint document {document} bytes",
+            wall.as_secs_f64() * 1000.0,
+            cpu.as_secs_f64() * 1000.0,
+            rss as f64 / 1024.0,
+            humantime::format_duration(Duration::from_secs(redelivered as u64)),
+        );
+        (requests, redelivered)
+    };
+    println!("\noutage: {events} events failed with \"failed to connect\" over the last 20 hours");
+    let (_, spent_down) = run("run 1, receiver still down");
+    runtime.block_on(async {
+        fake.set_receiver_down(false);
+        fake.record_queued_results();
+    });
+    let (requests, drained) = run("run 2, receiver back");
+    runtime.block_on(async { fake.record_queued_results() });
+    let (_, left) = run("run 3");
+    println!(
+        "outage: run 1 spent {spent_down} redeliveries; run 2 delivered {drained} of {events} ({:.2} requests per event); run 3 redelivered {left}",
+        requests as f64 / drained.max(1) as f64
+    );
 }
 
 fn median_and_spread<T: Copy + PartialOrd>(values: &mut [T]) -> (T, T, T) {
@@ -367,6 +440,13 @@ fn main() {
             first.list + first.redeliver + first.other,
             wall - floor
         );
+    }
+    if only.is_empty() || only.contains("outage") {
+        let events: usize = std::env::var("BENCH_OUTAGE_EVENTS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(3_000);
+        outage(&runtime, events);
     }
     let mut startup: Vec<f64> = (0..runs.max(20))
         .map(|_| {
