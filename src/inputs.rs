@@ -170,6 +170,8 @@ pub struct Cli {
     #[arg(long, env = "REDELIVER_REPOSITORY", value_name = "OWNER/NAME")]
     pub repository: Option<String>,
 
+    // Shown as is by `--help`, where `<...>` would be noise.
+    #[allow(rustdoc::bare_urls)]
     /// The REST API URL [default: GITHUB_API_URL, else https://api.github.com]
     #[arg(long, env = "REDELIVER_API_URL", value_name = "URL")]
     pub api_url: Option<String>,

@@ -1,12 +1,11 @@
-//! One run, as a pipeline of verbs: `load_checkpoint`, then for each hook
-//! `list_deliveries` → `plan_redeliveries` → `redeliver` → `advance_checkpoint`, then
-//! `save_checkpoint`.
+//! One run: [`run_once`] obtains the credentials (`Credentials`), reads the checkpoint
+//! document, and for each hook lists its deliveries, plans ([`crate::plan`]), redelivers
+//! ([`crate::drain`]) and moves the hook's checkpoint (`HookRun`); then it saves the
+//! document.
 //!
-//! The safety rules live here and in [`crate::plan`]:
-//! - the checkpoint of a hook only moves when every step for it succeeded, and never past
-//!   an event left for later;
-//! - the retry bookkeeping is saved even when a run fails, so the next run neither repeats
-//!   what was done nor forgets how often an event was tried.
+//! The safety rules live in [`crate::plan`] (the checkpoint never passes an open event) and
+//! here: a hook's checkpoint stays where it was when anything for it failed, and the
+//! bookkeeping is saved even then.
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;

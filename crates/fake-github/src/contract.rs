@@ -3,7 +3,7 @@
 //! and what the fake answers (status, body).
 //!
 //! The description is vendored in `openapi/` (see its README: the source, the license, and
-//! the known inaccuracies that [`corrections`] patches, so that nobody "fixes" the fake back
+//! the known inaccuracies that `corrections` patches, so that nobody "fixes" the fake back
 //! to the description where GitHub behaves otherwise).
 //!
 //! The description is OpenAPI 3.0, whose schemas are JSON Schema plus `nullable`; they are
