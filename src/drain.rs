@@ -108,14 +108,9 @@ impl Drain<'_> {
         let mut sent: HashSet<usize> = HashSet::new();
         if open.len() > 1 && !self.interval.is_zero() {
             self.log.info(&format!(
-                "Redelivering {} event(s), {} apart{}.",
+                "Redelivering {} event(s), {} apart, a canary first.",
                 open.len(),
                 format_duration(self.interval),
-                if open.len() > 1 {
-                    ", a canary first"
-                } else {
-                    ""
-                }
             ));
         }
         if open.len() > 1 {
