@@ -167,7 +167,7 @@ build_job_image
 start_fake_github() {
     log "building and starting the fake GitHub (cargo build --example fake_github)"
     cargo build --locked --example fake_github
-    target/debug/examples/fake_github --serve 127.0.0.1:0 --control 127.0.0.1:0 \
+    "${CARGO_TARGET_DIR:-target}/debug/examples/fake_github" --serve 127.0.0.1:0 --control 127.0.0.1:0 \
         >"$tmp/fake.out" 2>"$tmp/fake.err" &
     fake_pid=$!
 }

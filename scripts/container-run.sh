@@ -84,7 +84,7 @@ else
         die "examples/fake_github.rs not found: the fake GitHub is needed to run the container against"
     log "building the fake GitHub (cargo build --release --example fake_github)"
     cargo build --release --locked --example fake_github
-    fake=target/release/examples/fake_github
+    fake=${CARGO_TARGET_DIR:-target}/release/examples/fake_github
 fi
 
 log "starting the fake GitHub on 127.0.0.1:$port"

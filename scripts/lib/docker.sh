@@ -117,7 +117,7 @@ build_static_redeliver() {
             RUSTFLAGS="${RUSTFLAGS:-} -C target-feature=+crt-static" \
                 cargo build --release --locked --target "$target" --bin redeliver
         fi
-        STATIC_BIN=target/$target/release/redeliver
+        STATIC_BIN=${CARGO_TARGET_DIR:-target}/$target/release/redeliver
     fi
     is_static "$STATIC_BIN" || die "$STATIC_BIN is not statically linked: it cannot run in a FROM scratch image"
 }
