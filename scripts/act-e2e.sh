@@ -136,7 +136,7 @@ build_action_image "$IMAGE" "$STATIC_BIN" "$tmp/image"
 # container to its network, so one is needed even with --network host. None can
 # be pulled: import one from this machine's files.
 build_job_image() {
-    local root=$tmp/job-root exe lib applet
+    local root=$tmp/job-root exe lib applet old
     mkdir -p "$root/bin" "$root/tmp" "$root/root" "$root/etc/ssl/certs"
     cp /bin/busybox "$root/bin/busybox"
     for applet in $("$root/bin/busybox" --list); do
@@ -153,9 +153,14 @@ build_job_image() {
     printf 'root:x:0:0:root:/root:/bin/bash\n' >"$root/etc/passwd"
     printf 'root:x:0:\n' >"$root/etc/group"
     chmod 1777 "$root/tmp"
+    old=$(docker image inspect -f '{{.Id}}' "$JOB_IMAGE" 2>/dev/null || true)
     tar -C "$root" -cf - . |
         docker import --change 'ENV PATH=/usr/local/bin:/usr/bin:/bin' --change 'CMD ["/bin/sh"]' \
             - "$JOB_IMAGE" >/dev/null
+    # Each import is a new image: drop the one it replaced.
+    if [[ -n $old && $old != "$(docker image inspect -f '{{.Id}}' "$JOB_IMAGE")" ]]; then
+        docker image rm "$old" >/dev/null 2>&1 || true
+    fi
     log "job image $JOB_IMAGE: $(du -sh "$root" | cut -f1)"
 }
 build_job_image
