@@ -32,16 +32,12 @@ set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-log() { printf '==> %s\n' "$*" >&2; }
-die() {
-    printf 'error: %s\n' "$*" >&2
-    exit 1
-}
+# shellcheck source=scripts/lib/docker.sh
+source scripts/lib/docker.sh
 
 image=${IMAGE:-redeliver-action:local}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/container-run.XXXXXX")
 fake_pid=
-dockerd_pid=
 
 # shellcheck disable=SC2317 # called by the EXIT trap
 cleanup() {
@@ -50,11 +46,7 @@ cleanup() {
         kill "$fake_pid" 2>/dev/null || true
         wait "$fake_pid" 2>/dev/null || true
     fi
-    if [[ -n $dockerd_pid ]]; then
-        log "stopping the dockerd this script started (pid $dockerd_pid)"
-        kill "$dockerd_pid" 2>/dev/null || true
-        wait "$dockerd_pid" 2>/dev/null || true
-    fi
+    stop_dockerd
     if [[ ${KEEP_TMP:-} == 1 ]]; then
         log "kept $tmp"
     else
@@ -67,111 +59,15 @@ trap 'exit 130' INT TERM
 
 # --- 1. a Docker daemon ------------------------------------------------------
 
-ensure_docker() {
-    if ! command -v docker >/dev/null 2>&1; then
-        echo "skipped: no Docker daemon (no docker command; apt-get install docker.io)"
-        exit 0
-    fi
-    if docker info >/dev/null 2>&1; then
-        return
-    fi
-    if [[ $EUID -ne 0 ]] || ! command -v dockerd >/dev/null 2>&1; then
-        echo "skipped: no Docker daemon (none reachable, and this script starts one only as root with dockerd installed)"
-        exit 0
-    fi
-    log "no Docker daemon reachable: starting dockerd (log: $tmp/dockerd.log)"
-    # No iptables and no default bridge: the container uses the host network.
-    dockerd --iptables=false --bridge=none >"$tmp/dockerd.log" 2>&1 &
-    dockerd_pid=$!
-    local i
-    for ((i = 0; i < 30; i++)); do
-        if docker info >/dev/null 2>&1; then
-            return
-        fi
-        if ! kill -0 "$dockerd_pid" 2>/dev/null; then
-            break
-        fi
-        sleep 1
-    done
-    tail -n 20 "$tmp/dockerd.log" >&2 || true
-    die "dockerd did not come up within 30 s"
-}
-
-ensure_docker
-# Without the buildx plugin (Debian's daemon, the machine's newer CLI), use the
-# legacy builder explicitly: the image below needs nothing more.
-if ! docker buildx version >/dev/null 2>&1; then
-    export DOCKER_BUILDKIT=0
-fi
+ensure_docker "$tmp"
+use_legacy_builder_without_buildx
 log "Docker $(docker version --format '{{.Server.Version}}' 2>/dev/null || echo '?')"
 
 # --- 2. a static binary and a FROM scratch image ------------------------------
 
-arch=$(uname -m)
-case $arch in
-    x86_64 | aarch64) ;;
-    arm64) arch=aarch64 ;;
-    *) die "unsupported architecture: $arch" ;;
-esac
-
-is_static() {
-    local desc
-    if command -v file >/dev/null 2>&1; then
-        desc=$(file -L "$1")
-        [[ $desc == *"statically linked"* || $desc == *"static-pie linked"* ]]
-    else
-        desc=$(ldd "$1" 2>&1 || true)
-        [[ $desc == *"not a dynamic executable"* || $desc == *"statically linked"* ]]
-    fi
-}
-
-if [[ -n ${REDELIVER_BIN:-} ]]; then
-    bin=$REDELIVER_BIN
-    [[ -x $bin ]] || die "REDELIVER_BIN=$bin is not an executable file"
-else
-    if rustup target list --installed 2>/dev/null | grep -qx "$arch-unknown-linux-musl"; then
-        target=$arch-unknown-linux-musl
-        log "building a static binary for $target"
-        cargo build --release --locked --target "$target" --bin redeliver
-    else
-        # The musl target is not installed: glibc, linked statically. RUSTFLAGS
-        # apply to the target only (--target), not to build scripts or
-        # proc-macros.
-        target=$arch-unknown-linux-gnu
-        log "building a static binary for $target (+crt-static; the musl target is not installed)"
-        RUSTFLAGS="${RUSTFLAGS:-} -C target-feature=+crt-static" \
-            cargo build --release --locked --target "$target" --bin redeliver
-    fi
-    bin=target/$target/release/redeliver
-fi
-is_static "$bin" || die "$bin is not statically linked: it cannot run in a FROM scratch image"
-
-ca_bundle=
-for f in /etc/ssl/certs/ca-certificates.crt /etc/pki/tls/certs/ca-bundle.crt /etc/ssl/cert.pem; do
-    if [[ -s $f ]]; then
-        ca_bundle=$f
-        break
-    fi
-done
-[[ -n $ca_bundle ]] || die "no CA bundle found on this machine (apt-get install ca-certificates)"
-
-ctx=$tmp/image
-mkdir -p "$ctx/etc/ssl/certs"
-cp "$bin" "$ctx/redeliver"
-cp "$ca_bundle" "$ctx/etc/ssl/certs/ca-certificates.crt"
-# The same final stage as the Dockerfile's.
-cat >"$ctx/Dockerfile" <<'EOF'
-FROM scratch
-LABEL org.opencontainers.image.title="redeliver-action" \
-      org.opencontainers.image.source="https://github.com/redeliver-action/redeliver-action" \
-      org.opencontainers.image.licenses="MIT" \
-      org.opencontainers.image.version="0.0.0-local"
-COPY etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
-COPY redeliver /redeliver
-ENTRYPOINT ["/redeliver"]
-EOF
-log "building image $image"
-docker build -q -t "$image" "$ctx" >/dev/null
+build_static_redeliver
+bin=$STATIC_BIN
+build_action_image "$image" "$bin" "$tmp/image"
 
 # --- 3. the fake GitHub ---------------------------------------------------------
 
@@ -188,23 +84,13 @@ else
         die "examples/fake_github.rs not found: the fake GitHub is needed to run the container against"
     log "building the fake GitHub (cargo build --release --example fake_github)"
     cargo build --release --locked --example fake_github
-    fake=target/release/examples/fake_github
+    fake=${CARGO_TARGET_DIR:-target}/release/examples/fake_github
 fi
 
 log "starting the fake GitHub on 127.0.0.1:$port"
 "$fake" --serve "127.0.0.1:$port" >"$tmp/fake.out" 2>"$tmp/fake.err" &
 fake_pid=$!
-url=
-for ((i = 0; i < 600; i++)); do
-    url=$(sed -n 's/^ready \(.*\)$/\1/p' "$tmp/fake.out" | head -n 1)
-    [[ -n $url ]] && break
-    if ! kill -0 "$fake_pid" 2>/dev/null; then
-        cat "$tmp/fake.out" "$tmp/fake.err" >&2
-        die "the fake GitHub exited before it printed 'ready <url>'"
-    fi
-    sleep 0.1
-done
-[[ -n $url ]] || die "the fake GitHub printed no 'ready <url>' within 60 s"
+url=$(wait_for_line "$tmp/fake.out" "$fake_pid" ready "$tmp/fake.err")
 log "fake GitHub ready at $url"
 
 # --- 4. run the container as the runner would ----------------------------------
