@@ -4,10 +4,10 @@
 //!
 //! - **A canary first.** When several events are open, one is redelivered and its result
 //!   awaited in the list (GitHub records it within the receiver's timeout: 10 s, 30 s on
-//!   GHES). Delivered: the receiver is back, the drain goes on. Failed without an HTTP
-//!   answer or with a 5xx: the receiver is still down, and every other event is held back
-//!   without spending an attempt. A 4xx says only that the receiver refused this event (a
-//!   poison event), so up to [`CANARIES`] events are tried, those never redelivered first.
+//!   GHES). Delivered, or refused with a 4xx (the receiver answers; that event is bad): the
+//!   drain goes on. Failed without an HTTP answer or with a 5xx: another canary is tried,
+//!   up to [`CANARIES`], those never redelivered first; when all failed so, the receiver is
+//!   still down, and every other event is held back without spending an attempt.
 //! - **Then a paced drain**, oldest first, one request at a time, `redelivery-interval`
 //!   apart, until the backlog is empty or the run's time budget (`max-duration`) ends.
 //! - **Watching the receiver**: every [`CHECK_EVERY`] redeliveries (or minute), the newest
@@ -181,8 +181,12 @@ impl Drain<'_> {
         Ok(())
     }
 
-    /// Tries up to [`CANARIES`] events, never-redelivered ones first, until one is
-    /// delivered (the receiver is up) or fails as a down receiver fails.
+    /// Tries up to [`CANARIES`] events, never-redelivered ones first (the oldest failing
+    /// event is often a poison event). One delivered, or refused with an answer (a 4xx: that
+    /// event is bad, the receiver is up): the others go out. The receiver is taken to be down
+    /// only when every canary tried failed as a down receiver fails (no answer, a 5xx) or got
+    /// no result in time: one event whose own delivery keeps failing must not hold
+    /// everything back.
     async fn canary(
         &self,
         open: &[PlannedRedelivery],
@@ -192,6 +196,7 @@ impl Drain<'_> {
         let mut order: Vec<usize> = (0..open.len()).collect();
         // Stable: oldest first within each group.
         order.sort_by_key(|&i| open[i].summary.previous_attempts > 0);
+        let mut down = None;
         for &index in order.iter().take(CANARIES) {
             if let Some(halt) = self.should_halt() {
                 return Err(halt);
@@ -205,33 +210,39 @@ impl Drain<'_> {
             let Some(accepted_at) = accepted_at else {
                 continue; // GitHub refused this redelivery; try another event.
             };
-            match self.await_result(&planned.summary.guid, accepted_at).await {
-                Ok(Verdict::Delivered) => {
+            let guid = &planned.summary.guid;
+            match self.await_result(guid, accepted_at).await? {
+                Verdict::Delivered => {
+                    self.log
+                        .info(&format!("The receiver is up: canary {guid} was delivered."));
+                    return Ok(());
+                }
+                Verdict::Refused(status) => {
+                    // An answer, even a refusal, means the receiver is up.
                     self.log.info(&format!(
-                        "The receiver is up: canary {} was delivered.",
-                        planned.summary.guid
+                        "Canary {guid} was refused by the receiver ({status}): the receiver answers, so the others go out."
                     ));
                     return Ok(());
                 }
-                Ok(Verdict::Down(status)) => return Err(Halt::ReceiverDown(status)),
-                Ok(Verdict::Unknown) => {
-                    return Err(Halt::ReceiverDown(format!(
-                        "no result of canary {} within {}",
-                        planned.summary.guid,
+                Verdict::Down(status) => {
+                    self.log.info(&format!("Canary {guid} failed ({status})."));
+                    down = Some(status);
+                }
+                Verdict::Unknown => {
+                    let status = format!(
+                        "no result of canary {guid} within {}",
                         format_duration(RESULT_WAIT)
-                    )));
+                    );
+                    self.log.info(&format!("{status}."));
+                    down = Some(status);
                 }
-                Ok(Verdict::Refused(status)) => {
-                    self.log.info(&format!(
-                        "Canary {} was refused by the receiver ({status}): the receiver answers; trying another event.",
-                        planned.summary.guid
-                    ));
-                }
-                Err(halt) => return Err(halt),
             }
         }
-        // Every canary was refused with an answer: the receiver is up, those events are bad.
-        Ok(())
+        match down {
+            Some(status) => Err(Halt::ReceiverDown(status)),
+            // Every canary was refused by GitHub itself: nothing is known of the receiver.
+            None => Ok(()),
+        }
     }
 
     /// One redelivery: `Ok(Some(accepted_at))`, `Ok(None)` when GitHub refused it (the
