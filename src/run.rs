@@ -8,15 +8,12 @@
 //! - the retry bookkeeping is saved even when a run fails, so the next run neither repeats
 //!   what was done nor forgets how often an event was tried.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::Utc;
 
 use crate::checkpoint::{CheckpointDocument, HookState, MAX_DOCUMENT_BYTES};
-use crate::client::{ApiError, Credential, GitHubClient, RetryPolicy, Sleeper};
+use crate::client::{ApiError, Credential, GitHubClient, RetryPolicy, Sleeper, Stop};
 use crate::github::deliveries::{self, DeliveryPages};
 use crate::github::installations::{self, Need};
 use crate::hooks::Hook;
@@ -37,13 +34,13 @@ pub const PENDING_GRACE: chrono::Duration = chrono::Duration::minutes(10);
 const INSTALLATION_TOKEN_RENEW_AFTER: std::time::Duration = std::time::Duration::from_secs(50 * 60);
 
 /// What a run needs besides its settings: where it logs, how it sleeps, and whether it
-/// was asked to stop (SIGTERM in `--every` mode).
+/// was asked to stop (SIGTERM or SIGINT, in every mode).
 #[derive(Clone, Debug)]
 pub struct RunContext {
     pub log: Log,
     pub sleeper: Sleeper,
     pub retry: RetryPolicy,
-    pub stop: Arc<AtomicBool>,
+    pub stop: Stop,
 }
 
 impl RunContext {
@@ -55,12 +52,12 @@ impl RunContext {
                 max_wait: settings.max_wait,
                 ..RetryPolicy::default()
             },
-            stop: Arc::new(AtomicBool::new(false)),
+            stop: Stop::default(),
         }
     }
 
     fn stop_requested(&self) -> bool {
-        self.stop.load(Ordering::SeqCst)
+        self.stop.is_requested()
     }
 }
 
@@ -78,7 +75,8 @@ pub async fn run_once(settings: &Settings, context: &RunContext) -> anyhow::Resu
         context.retry.clone(),
         context.sleeper.clone(),
         log.clone(),
-    )?;
+    )?
+    .with_stop(context.stop.clone());
     let mut store = CheckpointStore::open(&settings.store)?;
 
     // Installation tokens live an hour; a long run renews them before saving.
@@ -247,6 +245,8 @@ async fn load_checkpoint(
 ) -> anyhow::Result<CheckpointDocument> {
     let _group = log.group(&format!("Checkpoint: {}", settings.store));
     let document = store.load(client, credential).await?;
+    // A checkpoint in the future would skip every event until then (issue 16, 3).
+    document.refuse_future_checkpoints(Utc::now() + OVERLAP)?;
     if document.legacy_checkpoint.is_some() {
         log.info("Read the docs script's checkpoint (epoch milliseconds); it will be rewritten in this tool's format.");
     }
@@ -323,14 +323,19 @@ async fn process_hook(
         rfc3339(window.since)
     ));
 
-    let planner = match list_deliveries(hook, credential, window.since, client, log).await {
-        Ok(planner) => planner,
-        Err(error) => {
-            *rate_limited |= matches!(error, ApiError::RateLimited { .. });
-            report.error = Some(format!("{:#}", deliveries::explain(error, hook)));
-            return report;
-        }
-    };
+    let (planner, github_time) =
+        match list_deliveries(hook, credential, window.since, client, log).await {
+            Ok(listed) => listed,
+            Err(error) => {
+                *rate_limited |= matches!(error, ApiError::RateLimited { .. });
+                report.error = Some(format!("{:#}", deliveries::explain(error, hook)));
+                return report;
+            }
+        };
+    // The checkpoint is compared with GitHub's `delivered_at`, so it is GitHub's time: a
+    // runner whose clock is ahead would otherwise move it past deliveries GitHub records
+    // next. A GitHub clock ahead of ours changes nothing (the earlier of the two is kept).
+    let checkpoint_at = github_time.map_or(listed_at, |github| github.min(listed_at));
     report.scan_complete = true;
     let plan = planner.plan(
         state,
@@ -400,11 +405,15 @@ async fn process_hook(
             .deferred
             .iter()
             .map(|event| event.first_failed_at)
+            // Redelivered now: the checkpoint stays before their failure until GitHub lists a
+            // result, so that one it never records is seen again, counted lost after
+            // `PENDING_GRACE` and redelivered (issue 16, 4).
+            .chain(report.redelivered.iter().map(|r| r.event.first_failed_at))
             .min()
         {
             // Events not reached because of a stop: the checkpoint stays before them.
-            Some(oldest) => next_checkpoint(&plan, listed_at).min(oldest),
-            None => next_checkpoint(&plan, listed_at),
+            Some(oldest) => next_checkpoint(&plan, checkpoint_at).min(oldest),
+            None => next_checkpoint(&plan, checkpoint_at),
         };
         state.checkpoint = Some(checkpoint);
         report.checkpoint = Some(checkpoint);
@@ -429,10 +438,13 @@ async fn list_deliveries(
     since: chrono::DateTime<Utc>,
     client: &GitHubClient,
     log: &Log,
-) -> Result<Planner, ApiError> {
+) -> Result<(Planner, Option<chrono::DateTime<Utc>>), ApiError> {
     let mut planner = Planner::new();
     let mut pages = DeliveryPages::new(client, hook, credential);
+    // GitHub's clock at the first answer (its `Date` header).
+    let mut github_time = None;
     while let Some(page) = pages.next_page().await? {
+        github_time = github_time.or(page.date);
         for delivery in page.items::<Delivery>()? {
             if delivery.delivered_at >= since {
                 planner.observe(delivery);
@@ -446,7 +458,7 @@ async fn list_deliveries(
         planner.scanned(),
         pages.pages()
     ));
-    Ok(planner)
+    Ok((planner, github_time))
 }
 
 fn log_plan(plan: &Plan, log: &Log) {
@@ -486,6 +498,10 @@ async fn redeliver(
         ));
     }
     for (index, planned) in plan.redeliver.iter().enumerate() {
+        // Paced first, so that a stop requested during the pause is seen before the next POST.
+        if index > 0 && !settings.redelivery_interval.is_zero() {
+            client.pause(settings.redelivery_interval).await;
+        }
         if *rate_limited || context.stop_requested() {
             let reason = if *rate_limited {
                 "rate limit"
@@ -500,9 +516,6 @@ async fn redeliver(
                 .deferred
                 .extend(plan.redeliver[index..].iter().map(|p| p.summary.clone()));
             return !*rate_limited;
-        }
-        if index > 0 && !settings.redelivery_interval.is_zero() {
-            client.sleeper().sleep(settings.redelivery_interval).await;
         }
         let attempt = planned.summary.previous_attempts + 1;
         // Taken before the request: the redelivery GitHub records is never older.
