@@ -157,6 +157,33 @@ impl CheckpointDocument {
             .context("failed to read the stored checkpoint document; fix or delete it")
     }
 
+    /// Refuses a checkpoint later than `latest` (now, plus the scan's overlap): a checkpoint
+    /// is where a run's listing reached, on GitHub's clock, so one in the future was not
+    /// written by a run, and honouring it would skip every event until then. Clamping it
+    /// would guess where the last run stopped; a person should look instead.
+    pub fn refuse_future_checkpoints(&self, latest: DateTime<Utc>) -> anyhow::Result<()> {
+        let stamp = |at: DateTime<Utc>| at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        if let Some(legacy) = self.legacy_checkpoint
+            && legacy > latest
+        {
+            bail!(
+                "the stored checkpoint (epoch milliseconds) is {}, in the future: it would skip every event until then; fix or delete it",
+                stamp(legacy)
+            );
+        }
+        for (hook, state) in &self.hooks {
+            if let Some(checkpoint) = state.checkpoint
+                && checkpoint > latest
+            {
+                bail!(
+                    "the stored checkpoint of `{hook}` is {}, in the future: it would skip every event until then; fix or delete it",
+                    stamp(checkpoint)
+                );
+            }
+        }
+        Ok(())
+    }
+
     /// The state of one hook, falling back to the docs script's checkpoint.
     pub fn hook(&self, key: &str) -> HookState {
         self.hooks.get(key).cloned().unwrap_or_else(|| HookState {

@@ -11,6 +11,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -41,7 +42,8 @@ pub const USER_AGENT_VALUE: &str = concat!("redeliver-action/", env!("CARGO_PKG_
 /// Longest wait for a TCP (and TLS) connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest time one attempt of a request may take, answer body included: a server that
-/// drips a byte at a time, or says nothing, cannot hold a run.
+/// drips a byte at a time, or says nothing, cannot hold a run. The default of
+/// [`RetryPolicy::request_deadline`].
 pub const REQUEST_DEADLINE: Duration = Duration::from_secs(30);
 /// Largest answer body read. A page of 100 deliveries is about 40 KB; nothing GitHub sends
 /// this tool comes near 8 MiB.
@@ -86,6 +88,9 @@ pub struct RetryPolicy {
     pub max_wait: Duration,
     /// A secondary rate limit without `retry-after`: GitHub says wait at least a minute.
     pub secondary_min_wait: Duration,
+    /// The longest one attempt may take, answer body included ([`REQUEST_DEADLINE`]); a
+    /// field so that tests of stalling servers take a second, not half a minute.
+    pub request_deadline: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -96,6 +101,45 @@ impl Default for RetryPolicy {
             max_delay: Duration::from_secs(30),
             max_wait: Duration::from_secs(300),
             secondary_min_wait: Duration::from_secs(60),
+            request_deadline: REQUEST_DEADLINE,
+        }
+    }
+}
+
+/// A request to stop (SIGTERM, SIGINT): the run finishes the request in flight, saves and
+/// exits. It is a flag for the loops to check and a wake-up for every wait, so that a
+/// rate-limit wait of minutes does not outlast the runner's grace period and get the
+/// process killed with nothing saved.
+#[derive(Debug, Clone, Default)]
+pub struct Stop(Arc<StopInner>);
+
+#[derive(Debug, Default)]
+struct StopInner {
+    requested: AtomicBool,
+    notify: tokio::sync::Notify,
+}
+
+impl Stop {
+    pub fn request(&self) {
+        self.0.requested.store(true, Ordering::SeqCst);
+        self.0.notify.notify_waiters();
+    }
+
+    pub fn is_requested(&self) -> bool {
+        self.0.requested.load(Ordering::SeqCst)
+    }
+
+    /// Returns once a stop is requested.
+    pub async fn requested(&self) {
+        loop {
+            let notified = self.0.notify.notified();
+            let mut notified = std::pin::pin!(notified);
+            // Registered before the flag is read: a request in between is not missed.
+            notified.as_mut().enable();
+            if self.is_requested() {
+                return;
+            }
+            notified.await;
         }
     }
 }
@@ -110,12 +154,21 @@ pub enum Sleeper {
 
 impl Sleeper {
     pub async fn sleep(&self, duration: Duration) {
+        self.sleep_unless_stopped(duration, &Stop::default()).await;
+    }
+
+    /// Sleeps for `duration`, or less if `stop` is requested meanwhile; `false` then.
+    pub async fn sleep_unless_stopped(&self, duration: Duration, stop: &Stop) -> bool {
         match self {
-            Sleeper::Real => tokio::time::sleep(duration).await,
+            Sleeper::Real => tokio::select! {
+                _ = tokio::time::sleep(duration) => !stop.is_requested(),
+                _ = stop.requested() => false,
+            },
             Sleeper::Recording(waits) => {
                 if let Ok(mut waits) = waits.lock() {
                     waits.push(duration);
                 }
+                !stop.is_requested()
             }
         }
     }
@@ -135,7 +188,11 @@ pub enum ApiError {
     RateLimited {
         request: String,
         retry_at: DateTime<Utc>,
+        /// How long GitHub asked to wait.
+        wait: Duration,
     },
+    /// A stop was requested (SIGTERM, SIGINT) while the request waited to be sent again.
+    Stopped { request: String },
     /// No answer (after retries): connection refused or dropped, timeout, unreadable body.
     Transport { request: String, detail: String },
     /// A redirect: GitHub's REST API answers 2xx; a 3xx comes from a proxy, an SSO page or
@@ -171,10 +228,25 @@ impl fmt::Display for ApiError {
                 }
                 Ok(())
             }
-            ApiError::RateLimited { request, retry_at } => write!(
+            // GitHub's limits reset within the hour; a wait of days is a broken or hostile
+            // answer, and its date would be nonsense.
+            ApiError::RateLimited { request, wait, .. } if *wait > Duration::from_secs(86_400) => {
+                write!(
+                    f,
+                    "{request} hit a rate limit whose wait ({} s) is beyond anything GitHub asks; stopping, the next run goes on",
+                    wait.as_secs()
+                )
+            }
+            ApiError::RateLimited {
+                request, retry_at, ..
+            } => write!(
                 f,
-                "{request} hit GitHub's rate limit, which resets at {}; run again after that",
+                "{request} hit GitHub's rate limit, which resets at {}, later than `max-wait` allows waiting; run again after that",
                 retry_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            ),
+            ApiError::Stopped { request } => write!(
+                f,
+                "{request} was not sent again: the run was asked to stop while it waited"
             ),
             ApiError::Transport { request, detail } => {
                 write!(f, "{request} got no answer: {detail}")
@@ -207,6 +279,9 @@ pub struct ListPage {
     body: Bytes,
     /// The route of the next page, if there is one.
     pub next: Option<String>,
+    /// GitHub's clock when it answered (the `Date` header), if it sent a readable one:
+    /// checkpoints are GitHub's time, since `delivered_at` is.
+    pub date: Option<DateTime<Utc>>,
 }
 
 impl ListPage {
@@ -251,6 +326,8 @@ pub struct GitHubClient {
     counts: Mutex<RequestCounts>,
     /// Time spent waiting for rate limits in this run: `max-wait` bounds the total.
     rate_limit_waited: Mutex<Duration>,
+    /// Interrupts every wait (see [`GitHubClient::with_stop`]).
+    stop: Stop,
 }
 
 /// The HTTP stack under octocrab: hyper with rustls, and nothing that changes a request.
@@ -311,7 +388,23 @@ impl GitHubClient {
             log,
             counts: Mutex::new(RequestCounts::default()),
             rate_limit_waited: Mutex::new(Duration::ZERO),
+            stop: Stop::default(),
         })
+    }
+
+    /// Ends every wait (rate limit, backoff, [`GitHubClient::pause`]) when `stop` is
+    /// requested; the request waiting is then not sent again.
+    pub fn with_stop(mut self, stop: Stop) -> Self {
+        self.stop = stop;
+        self
+    }
+
+    /// Waits `duration` (the pace between redeliveries), or less if a stop is requested;
+    /// `false` then.
+    pub async fn pause(&self, duration: Duration) -> bool {
+        self.sleeper
+            .sleep_unless_stopped(duration, &self.stop)
+            .await
     }
 
     pub fn has_app(&self) -> bool {
@@ -366,6 +459,12 @@ impl GitHubClient {
             .send(Method::GET, route, credential, None, RequestKind::List)
             .await?;
         let body = answer.body.clone();
+        let date = answer
+            .headers
+            .get(http::header::DATE)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|text| DateTime::parse_from_rfc2822(text).ok())
+            .map(|date| date.with_timezone(&Utc));
         // octocrab parses the `Link` header; the items are parsed by the caller, straight
         // into borrowed structs, without octocrab's intermediate `serde_json::Value` (which
         // cost a sixth of a scan's CPU time).
@@ -390,6 +489,7 @@ impl GitHubClient {
             request,
             body,
             next,
+            date,
         })
     }
 
@@ -570,14 +670,20 @@ impl GitHubClient {
                                 chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::MAX),
                             )
                             .unwrap_or(DateTime::<Utc>::MAX_UTC);
-                        return Err(ApiError::RateLimited { request, retry_at });
+                        return Err(ApiError::RateLimited {
+                            request,
+                            retry_at,
+                            wait,
+                        });
                     }
                     secondary_waits += 1;
                     self.log.warning(&format!(
                         "{request}: {reason}; waiting {} before going on",
                         format_duration(wait)
                     ));
-                    self.sleeper.sleep(wait).await;
+                    if !self.pause(wait).await {
+                        return Err(ApiError::Stopped { request });
+                    }
                 }
                 Failure::Transient
                     if self
@@ -599,8 +705,8 @@ impl GitHubClient {
         }
     }
 
-    /// One attempt: the request, its answer read in full, within [`REQUEST_DEADLINE`] and
-    /// [`MAX_BODY_BYTES`].
+    /// One attempt: the request, its answer read in full, within the policy's
+    /// `request_deadline` and [`MAX_BODY_BYTES`].
     async fn attempt(
         &self,
         method: &Method,
@@ -651,12 +757,13 @@ impl GitHubClient {
                 body,
             })
         };
-        tokio::time::timeout(REQUEST_DEADLINE, exchange)
+        let deadline = self.policy.request_deadline;
+        tokio::time::timeout(deadline, exchange)
             .await
             .unwrap_or_else(|_| {
                 Err(AttemptError::NoAnswer(format!(
                     "got no complete answer within {}",
-                    format_duration(REQUEST_DEADLINE)
+                    format_duration(deadline)
                 )))
             })
     }
@@ -689,8 +796,7 @@ impl GitHubClient {
             self.policy.max_retries,
             format_duration(delay)
         ));
-        self.sleeper.sleep(delay).await;
-        true
+        self.pause(delay).await
     }
 
     /// Exponential backoff with equal jitter: half the delay fixed, half random.

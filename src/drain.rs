@@ -18,14 +18,13 @@
 //! [`crate::plan::next_checkpoint`]), so whatever is not delivered now is seen again.
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 
 use crate::checkpoint::LastRedelivery;
 
-use crate::client::{ApiError, Credential, GitHubClient, format_duration};
+use crate::client::{ApiError, Credential, GitHubClient, Stop, format_duration};
 use crate::github::deliveries::{self, DeliveryPages};
 use crate::hooks::Hook;
 use crate::log::Log;
@@ -60,7 +59,7 @@ pub struct Drain<'a> {
     /// When the run's time budget ends.
     pub deadline: Instant,
     /// Set when a shutdown was asked for (SIGTERM, SIGINT).
-    pub stop: &'a AtomicBool,
+    pub stop: &'a Stop,
 }
 
 /// Why the drain ended before the backlog did.
@@ -125,6 +124,10 @@ impl Drain<'_> {
         let mut last_check = Instant::now();
         let mut last_progress = Instant::now();
         for (done, &index) in remaining.iter().enumerate() {
+            // Paced first, so that a stop asked for during the pause is seen before the POST.
+            if (done > 0 || !outcome.redelivered.is_empty()) && !self.interval.is_zero() {
+                self.client.pause(self.interval).await;
+            }
             if let Some(halt) = self.should_halt() {
                 return self.halt(open, &sent, outcome, halt);
             }
@@ -133,9 +136,6 @@ impl Drain<'_> {
                     return self.halt(open, &sent, outcome, halt);
                 }
                 last_check = Instant::now();
-            }
-            if (done > 0 || !outcome.redelivered.is_empty()) && !self.interval.is_zero() {
-                self.client.sleeper().sleep(self.interval).await;
             }
             if let Err(halt) = self.send(&open[index], &mut outcome).await {
                 return self.halt(open, &sent, outcome, halt);
@@ -176,7 +176,7 @@ impl Drain<'_> {
             if let Some(halt) = self.should_halt() {
                 return Err(halt);
             }
-            tokio::time::sleep(RESULT_POLL).await;
+            self.poll_pause().await;
         }
         Ok(())
     }
@@ -198,11 +198,11 @@ impl Drain<'_> {
         order.sort_by_key(|&i| open[i].summary.previous_attempts > 0);
         let mut down = None;
         for &index in order.iter().take(CANARIES) {
+            if !outcome.redelivered.is_empty() && !self.interval.is_zero() {
+                self.client.pause(self.interval).await;
+            }
             if let Some(halt) = self.should_halt() {
                 return Err(halt);
-            }
-            if !outcome.redelivered.is_empty() && !self.interval.is_zero() {
-                self.client.sleeper().sleep(self.interval).await;
             }
             let planned = &open[index];
             let accepted_at = self.send(planned, outcome).await?;
@@ -320,7 +320,7 @@ impl Drain<'_> {
             if let Some(halt) = self.should_halt() {
                 return Err(halt);
             }
-            tokio::time::sleep(RESULT_POLL).await;
+            self.poll_pause().await;
         }
     }
 
@@ -383,8 +383,16 @@ impl Drain<'_> {
         Ok(found)
     }
 
+    /// The pause between two looks at the list; a stop ends it at once.
+    async fn poll_pause(&self) {
+        tokio::select! {
+            _ = tokio::time::sleep(RESULT_POLL) => {}
+            _ = self.stop.requested() => {}
+        }
+    }
+
     fn should_halt(&self) -> Option<Halt> {
-        if self.stop.load(Ordering::SeqCst) {
+        if self.stop.is_requested() {
             Some(Halt::Shutdown)
         } else if Instant::now() >= self.deadline {
             Some(Halt::Budget)

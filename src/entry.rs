@@ -1,9 +1,8 @@
-//! From validated settings to an exit code: one run, or `--every` runs until a signal;
+//! From validated settings to an exit code: one run, or `--every` runs until a signal
+//! (SIGTERM/SIGINT end either cleanly: the request in flight finishes, the state is saved);
 //! publishing each run's report as outputs, job summary, log lines or JSON.
 
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use crate::log::Log;
 use crate::report::{RunReport, append_to_file, format_outputs};
@@ -36,6 +35,9 @@ pub async fn execute(settings: Settings, log: Log) -> Exit {
         log.warning(warning);
     }
     let context = RunContext::new(log, &settings);
+    // In every mode: the Actions runner cancels a step, cron and Kubernetes stop a job,
+    // with SIGTERM (or SIGINT), then kill it a few seconds later.
+    stop_on_signals(&context);
     match settings.every {
         None => run_and_publish(&settings, &context).await,
         Some(every) => crate::service::run_every(&settings, &context, every).await,
@@ -46,7 +48,12 @@ pub async fn execute(settings: Settings, log: Log) -> Exit {
 pub async fn run_and_publish(settings: &Settings, context: &RunContext) -> Exit {
     let log = &context.log;
     match run_once(settings, context).await {
-        Ok(report) => {
+        Ok(mut report) => {
+            if context.stop.is_requested() {
+                let error = "stopped by a signal before the run finished: what it did is saved, what it did not is left for the next run".to_owned();
+                log.error(&error);
+                report.errors.push(error);
+            }
             if let Err(error) = publish(&report, settings, log) {
                 log.error(&format!("{error:#}"));
                 return Exit::Failure;
@@ -108,43 +115,46 @@ fn publish(report: &RunReport, settings: &Settings, log: &Log) -> anyhow::Result
     Ok(())
 }
 
-/// Flags `stop` when SIGTERM or SIGINT arrives.
-pub fn stop_on_signals(context: &RunContext) -> Arc<tokio::sync::Notify> {
-    let notify = Arc::new(tokio::sync::Notify::new());
+/// Requests a stop when SIGTERM or SIGINT arrives. The handlers are installed before this
+/// returns, so a signal from then on never kills the run midway.
+pub fn stop_on_signals(context: &RunContext) {
     let stop = context.stop.clone();
     let log = context.log.clone();
-    let notified = notify.clone();
+    let signals = signals();
     tokio::spawn(async move {
-        let signal = wait_for_signal().await;
+        let signal = signals.await;
         log.notice(&format!(
-            "{signal} received: finishing the current redelivery, then saving the checkpoint and exiting"
+            "{signal} received: finishing the request in flight, then saving the checkpoint and exiting"
         ));
-        stop.store(true, Ordering::SeqCst);
-        notified.notify_one();
+        stop.request();
     });
-    notify
 }
 
 #[cfg(unix)]
-async fn wait_for_signal() -> &'static str {
+fn signals() -> impl std::future::Future<Output = &'static str> {
     use tokio::signal::unix::{SignalKind, signal};
-    match (
+    let handlers = (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
-    ) {
-        (Ok(mut term), Ok(mut int)) => tokio::select! {
-            _ = term.recv() => "SIGTERM",
-            _ = int.recv() => "SIGINT",
-        },
-        _ => {
-            let _ = tokio::signal::ctrl_c().await;
-            "SIGINT"
+    );
+    async move {
+        match handlers {
+            (Ok(mut term), Ok(mut int)) => tokio::select! {
+                _ = term.recv() => "SIGTERM",
+                _ = int.recv() => "SIGINT",
+            },
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+                "SIGINT"
+            }
         }
     }
 }
 
 #[cfg(not(unix))]
-async fn wait_for_signal() -> &'static str {
-    let _ = tokio::signal::ctrl_c().await;
-    "Ctrl-C"
+fn signals() -> impl std::future::Future<Output = &'static str> {
+    async {
+        let _ = tokio::signal::ctrl_c().await;
+        "Ctrl-C"
+    }
 }

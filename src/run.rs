@@ -7,8 +7,6 @@
 //! here: a hook's checkpoint stays where it was when anything for it failed, and the
 //! bookkeeping is saved even then.
 
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -16,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use chrono::Utc;
 
 use crate::checkpoint::{CheckpointDocument, HookState, MAX_DOCUMENT_BYTES};
-use crate::client::{ApiError, Credential, GitHubClient, RetryPolicy, Sleeper};
+use crate::client::{ApiError, Credential, GitHubClient, RetryPolicy, Sleeper, Stop};
 use crate::drain::{Drain, DrainOutcome, Halt};
 use crate::github::deliveries::{self, DeliveryPages};
 use crate::github::installations::{self, Need};
@@ -36,13 +34,13 @@ pub const OVERLAP: chrono::Duration = chrono::Duration::minutes(5);
 const INSTALLATION_TOKEN_RENEW_AFTER: std::time::Duration = std::time::Duration::from_secs(50 * 60);
 
 /// What a run needs besides its settings: where it logs, how it sleeps, and whether it
-/// was asked to stop (SIGTERM in `--every` mode).
+/// was asked to stop (SIGTERM or SIGINT, in every mode).
 #[derive(Clone, Debug)]
 pub struct RunContext {
     pub log: Log,
     pub sleeper: Sleeper,
     pub retry: RetryPolicy,
-    pub stop: Arc<AtomicBool>,
+    pub stop: Stop,
     /// When the run's time budget (`max-duration`) ends: no redelivery starts after it.
     pub deadline: Instant,
 }
@@ -56,7 +54,7 @@ impl RunContext {
                 max_wait: settings.max_wait,
                 ..RetryPolicy::default()
             },
-            stop: Arc::new(AtomicBool::new(false)),
+            stop: Stop::default(),
             deadline: Instant::now() + settings.max_duration,
         }
     }
@@ -76,7 +74,8 @@ pub async fn run_once(settings: &Settings, context: &RunContext) -> anyhow::Resu
         context.retry.clone(),
         context.sleeper.clone(),
         log.clone(),
-    )?;
+    )?
+    .with_stop(context.stop.clone());
     let mut store = CheckpointStore::open(&settings.store)?;
 
     // Installation tokens live an hour; a long run renews them before saving.
@@ -250,6 +249,8 @@ async fn load_checkpoint(
 ) -> anyhow::Result<CheckpointDocument> {
     let _group = log.group(&format!("Checkpoint: {}", settings.store));
     let document = store.load(client, credential).await?;
+    // A checkpoint in the future would skip every event until then.
+    document.refuse_future_checkpoints(Utc::now() + OVERLAP)?;
     if document.legacy_checkpoint.is_some() {
         log.info("Read the docs script's checkpoint (epoch milliseconds); it will be rewritten in this tool's format.");
     }
@@ -322,15 +323,19 @@ impl HookRun<'_> {
             "Scanning deliveries since {}.",
             rfc3339(window.since)
         ));
-        let planner =
+        let (planner, github_time) =
             match list_deliveries(hook, self.credential, window.since, self.client, log).await {
-                Ok(planner) => planner,
+                Ok(listed) => listed,
                 Err(error) => {
                     *rate_limited |= matches!(error, ApiError::RateLimited { .. });
                     report.error = Some(format!("{:#}", deliveries::explain(error, hook)));
                     return report;
                 }
             };
+        // The checkpoint is compared with GitHub's `delivered_at`, so it is GitHub's time: a
+        // runner whose clock is ahead would otherwise move it past deliveries GitHub records
+        // next. A GitHub clock ahead of ours changes nothing (the earlier of the two is kept).
+        let checkpoint_at = github_time.map_or(listed_at, |github| github.min(listed_at));
         report.scan_complete = true;
         let plan = planner.plan(
             state,
@@ -361,7 +366,7 @@ impl HookRun<'_> {
         // `next_checkpoint`), whatever the drain did. After an error it stays where it was
         // all the same, so that a failing run is simple to reason about.
         if report.error.is_none() {
-            let checkpoint = next_checkpoint(&plan, listed_at);
+            let checkpoint = next_checkpoint(&plan, checkpoint_at);
             state.checkpoint = Some(checkpoint);
             report.checkpoint = Some(checkpoint);
             report.checkpoint_advanced = true;
@@ -518,10 +523,13 @@ async fn list_deliveries(
     since: chrono::DateTime<Utc>,
     client: &GitHubClient,
     log: &Log,
-) -> Result<Planner, ApiError> {
+) -> Result<(Planner, Option<chrono::DateTime<Utc>>), ApiError> {
     let mut planner = Planner::new();
     let mut pages = DeliveryPages::new(client, hook, credential);
+    // GitHub's clock at the first answer (its `Date` header).
+    let mut github_time = None;
     while let Some(page) = pages.next_page().await? {
+        github_time = github_time.or(page.date);
         for delivery in page.items::<Delivery>()? {
             if delivery.delivered_at >= since {
                 planner.observe(delivery);
@@ -535,7 +543,7 @@ async fn list_deliveries(
         planner.scanned(),
         pages.pages()
     ));
-    Ok(planner)
+    Ok((planner, github_time))
 }
 
 fn log_plan(plan: &Plan, log: &Log) {

@@ -1,22 +1,21 @@
 //! `--every`: the same run, again and again, for a container entrypoint or a server.
 //!
-//! One run at a time; SIGTERM/SIGINT finish the current redelivery, save the checkpoint
-//! and exit 0; a failed run is logged and retried at the next tick, with backoff.
+//! One run at a time; SIGTERM/SIGINT (handled in [`crate::entry::execute`]) finish the
+//! current redelivery, save the checkpoint and exit 0; a failed run is logged and retried at the next tick, with backoff.
 
 use std::time::Duration;
 
 use crate::client::format_duration;
-use crate::entry::{Exit, run_and_publish, stop_on_signals};
+use crate::entry::{Exit, run_and_publish};
 use crate::run::RunContext;
 use crate::settings::Settings;
 
 pub async fn run_every(settings: &Settings, context: &RunContext, every: Duration) -> Exit {
     let log = &context.log;
-    let stopped = stop_on_signals(context);
     let mut failures = 0u32;
     loop {
         let exit = run_and_publish(settings, context).await;
-        if context.stop.load(std::sync::atomic::Ordering::SeqCst) {
+        if context.stop.is_requested() {
             log.info("Stopped.");
             return Exit::Success;
         }
@@ -35,7 +34,7 @@ pub async fn run_every(settings: &Settings, context: &RunContext, every: Duratio
         }
         tokio::select! {
             _ = tokio::time::sleep(delay) => {}
-            _ = stopped.notified() => {
+            _ = context.stop.requested() => {
                 log.info("Stopped.");
                 return Exit::Success;
             }

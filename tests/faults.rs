@@ -244,7 +244,6 @@ async fn the_cap_leaves_the_rest_queued_and_the_checkpoint_before_them() {
         "{checkpoint} vs {oldest_open}"
     );
     fake.record_queued_results();
-
     let second = run_in_process(raw.clone()).await;
     assert_eq!(second.report.redelivered_guids(), ["g2", "g3"]);
     fake.record_queued_results();

@@ -9,6 +9,7 @@ mod contract;
 mod e2e;
 mod faults;
 mod fuzz;
+mod hostile;
 mod inputs_checked;
 mod outage;
 mod plan_tests;

@@ -18,7 +18,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::ops::Bound;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -510,6 +510,7 @@ impl FakeGitHub {
             latency_nanos: AtomicU64::new(
                 u64::try_from(options.latency.as_nanos()).unwrap_or(u64::MAX),
             ),
+            clock_offset_millis: AtomicI64::new(0),
             rate_reset: now.timestamp() + 3600,
             inner: Mutex::new(Inner {
                 redelivery_result_delay: Duration::from_secs(2),
@@ -552,6 +553,20 @@ impl FakeGitHub {
         );
     }
 
+    /// Sets this GitHub's clock `offset` from the machine's (negative: behind). Everything
+    /// it stamps and checks runs on that clock: the `Date` header, redeliveries'
+    /// `delivered_at`, variables' times, JWT and token expiry.
+    pub fn set_clock_offset(&self, offset: TimeDelta) {
+        self.shared
+            .clock_offset_millis
+            .store(offset.num_milliseconds(), Ordering::Relaxed);
+    }
+
+    /// The time on this GitHub's clock.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.shared.now()
+    }
+
     // --- webhook deliveries ---
 
     /// Adds one delivery and returns its id.
@@ -578,7 +593,7 @@ impl FakeGitHub {
     /// The hook's deliveries as GitHub lists them now, newest first (queued redeliveries
     /// appear once their result is recorded).
     pub fn deliveries(&self, hook: &Hook) -> Vec<Value> {
-        let now = Utc::now();
+        let now = self.shared.now();
         let inner = self.shared.lock();
         match inner.hooks.get(&hook.key()) {
             Some(data) => data
@@ -623,7 +638,7 @@ impl FakeGitHub {
     /// Lists the results of every redelivery accepted so far, as if their receiver had
     /// answered: what a later run would see (runs are minutes or hours apart).
     pub fn record_queued_results(&self) {
-        let now = Utc::now();
+        let now = self.shared.now();
         let mut inner = self.shared.lock();
         for data in inner.hooks.values_mut() {
             for delivery in data.by_key.values_mut() {
@@ -657,7 +672,7 @@ impl FakeGitHub {
 
     /// Creates or updates a variable; `repo` is `"owner/name"`.
     pub fn set_variable(&self, repo: &str, name: &str, value: &str) {
-        let now = Utc::now();
+        let now = self.shared.now();
         let mut inner = self.shared.lock();
         let vars = inner
             .variables
@@ -814,6 +829,9 @@ struct Shared {
     client_id: String,
     decoding_key: DecodingKey,
     latency_nanos: AtomicU64,
+    /// How far this GitHub's clock is from the machine's, in milliseconds (see
+    /// [`FakeGitHub::set_clock_offset`]).
+    clock_offset_millis: AtomicI64,
     rate_reset: i64,
     inner: Mutex<Inner>,
 }
@@ -825,6 +843,11 @@ impl Shared {
 
     fn latency(&self) -> Duration {
         Duration::from_nanos(self.latency_nanos.load(Ordering::Relaxed))
+    }
+
+    /// This GitHub's clock: the machine's, shifted by the clock offset.
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now() + TimeDelta::milliseconds(self.clock_offset_millis.load(Ordering::Relaxed))
     }
 
     /// GitHub's description for this fake: GHES's under `/api/v3`, github.com's otherwise.
@@ -1438,7 +1461,7 @@ async fn answer(
     let (parts, body) = request.into_parts();
     let bytes = axum::body::to_bytes(body, MAX_REQUEST_BODY).await;
 
-    let now = Utc::now();
+    let now = shared.now();
     let method = parts.method.as_str().to_owned();
     let full_path = parts.uri.path().to_owned();
     let (path, under_prefix) = shared.strip_prefix(&full_path);
@@ -1588,7 +1611,7 @@ async fn answer(
         // this response; the client sees the connection closed without an answer.
         conn.kill();
     }
-    build_response(reply, remaining, used_header, reset)
+    build_response(reply, remaining, used_header, reset, now)
 }
 
 /// What GitHub refuses before routing: a repeated single-valued header (a proxy folds it
@@ -1637,7 +1660,13 @@ fn refuse_headers(headers: &[(String, String)]) -> Option<Reply> {
     None
 }
 
-fn build_response(reply: Reply, remaining: u64, used: u64, reset: i64) -> Response {
+fn build_response(
+    reply: Reply,
+    remaining: u64,
+    used: u64,
+    reset: i64,
+    now: DateTime<Utc>,
+) -> Response {
     let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut response = match reply.body {
         Some(body) => {
@@ -1664,6 +1693,8 @@ fn build_response(reply: Reply, remaining: u64, used: u64, reset: i64) -> Respon
     put("x-ratelimit-resource", "core".to_owned());
     put("x-github-api-version-selected", "2022-11-28".to_owned());
     put("x-github-media-type", "github.v3; format=json".to_owned());
+    // GitHub's clock, as GitHub sends it (an HTTP-date); hyper would add the machine's.
+    put("date", now.format("%a, %d %b %Y %H:%M:%S GMT").to_string());
     for (name, value) in reply.headers {
         put(name, value);
     }
