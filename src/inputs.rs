@@ -67,6 +67,8 @@ pub struct ActionInputs {
     #[serde(default, deserialize_with = "empty_as_none")]
     pub since: Option<String>,
     #[serde(default, deserialize_with = "empty_as_none")]
+    pub max_age: Option<String>,
+    #[serde(default, deserialize_with = "empty_as_none")]
     pub api_url: Option<String>,
     #[serde(default, deserialize_with = "empty_as_none")]
     pub allow_insecure_http: Option<String>,
@@ -89,6 +91,7 @@ pub const ACTION_INPUT_IDS: &[&str] = &[
     "max-wait",
     "retention-days",
     "since",
+    "max-age",
     "api-url",
     "allow-insecure-http",
 ];
@@ -212,6 +215,11 @@ pub struct Cli {
     #[arg(long, env = "REDELIVER_SINCE", value_name = "DURATION")]
     pub since: Option<String>,
 
+    /// Never redeliver an event whose first failure is older than this (e.g. `12h`); it is
+    /// reported as too old [default: no bound]
+    #[arg(long, env = "REDELIVER_MAX_AGE", value_name = "DURATION")]
+    pub max_age: Option<String>,
+
     /// Print the run's report as JSON on stdout (logs go to stderr)
     #[arg(long, env = "REDELIVER_JSON")]
     pub json: bool,
@@ -285,6 +293,7 @@ pub struct RawSettings {
     pub max_wait: Option<String>,
     pub retention_days: Option<String>,
     pub since: Option<String>,
+    pub max_age: Option<String>,
     pub json: bool,
     pub every: Option<String>,
     pub debug: bool,
@@ -353,6 +362,7 @@ impl RawSettings {
             max_wait: inputs.max_wait.or(clean(cli.max_wait)),
             retention_days: inputs.retention_days.or(clean(cli.retention_days)),
             since: inputs.since.or(clean(cli.since)),
+            max_age: inputs.max_age.or(clean(cli.max_age)),
             json: cli.json,
             every: clean(cli.every),
             debug: cli.verbose || env_value(env, "RUNNER_DEBUG").as_deref() == Some("1"),

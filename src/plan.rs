@@ -9,8 +9,10 @@
 //! 2. a GUID filtered out by `events`/`exclude-events` is counted as *filtered*;
 //! 3. a GUID given up by an earlier run is left alone for good;
 //! 4. a GUID whose last redelivery by us has no recorded result yet is *pending*;
-//! 5. a GUID redelivered `max_attempts` times already is *given up* now;
-//! 6. everything else is redelivered once, oldest first, up to `max_redeliveries`;
+//! 5. a GUID whose first failure in the window is older than `max_age` is *too old*: not
+//!    redelivered, never an attempt nor given up, and the checkpoint may move past it;
+//! 6. a GUID redelivered `max_attempts` times already is *given up* now;
+//! 7. everything else is redelivered once, oldest first, up to `max_redeliveries`;
 //!    the rest is *deferred* to the next run.
 
 use std::borrow::Cow;
@@ -69,6 +71,10 @@ pub struct PlanOptions {
     /// for its result and count it as lost.
     pub pending_grace: Duration,
     pub filter: EventFilter,
+    /// Events whose first failure in the window is older than this are not redelivered
+    /// (`max-age`): an old `workflow_job.queued` may describe a state that no longer exists.
+    /// `None`: no bound.
+    pub max_age: Option<Duration>,
 }
 
 /// What is known of one failing event (GUID) from the deliveries in the window.
@@ -191,6 +197,8 @@ pub struct Plan {
     pub deferred: Vec<EventSummary>,
     /// Redelivered by an earlier run whose result GitHub has not recorded yet.
     pub pending: Vec<EventSummary>,
+    /// First failed longer ago than `max_age`: reported, not redelivered, not held.
+    pub too_old: Vec<EventSummary>,
     /// Given up by an earlier run and still failing.
     pub already_given_up: usize,
     /// Events in the bookkeeping that are now delivered: their entries can go.
@@ -251,6 +259,11 @@ impl Planner {
             ..Plan::default()
         };
         let mut candidates: Vec<(DateTime<Utc>, PlannedRedelivery)> = Vec::new();
+        // Checked: `max_age` comes from the settings; a bound before chrono's earliest time
+        // makes nothing too old.
+        let too_old_before = options
+            .max_age
+            .and_then(|max_age| now.checked_sub_signed(max_age));
 
         plan.resolved = state
             .events
@@ -299,6 +312,10 @@ impl Planner {
                     continue;
                 }
             }
+            if too_old_before.is_some_and(|bound| history.first_at < bound) {
+                plan.too_old.push(summary);
+                continue;
+            }
             if previous_attempts >= options.max_attempts {
                 plan.given_up.push(summary);
                 continue;
@@ -326,6 +343,7 @@ impl Planner {
         sort_by_time(&mut plan.given_up);
         sort_by_time(&mut plan.filtered);
         sort_by_time(&mut plan.pending);
+        sort_by_time(&mut plan.too_old);
         plan.resolved.sort();
         plan
     }

@@ -38,6 +38,9 @@ pub struct HookReport {
     /// Left for a later run: over the cap, awaiting an earlier redelivery's result, or not
     /// reached because of an error or a shutdown.
     pub deferred: Vec<EventSummary>,
+    /// First failed longer ago than `max-age`: not redelivered, never counted as an attempt
+    /// or as given up.
+    pub too_old: Vec<EventSummary>,
     pub already_given_up: usize,
     /// Redeliveries GitHub refused.
     pub refused: Vec<RefusedRedelivery>,
@@ -99,6 +102,10 @@ impl RunReport {
 
     pub fn deferred_count(&self) -> usize {
         self.sum(|hook| hook.deferred.len() + hook.refused.len())
+    }
+
+    pub fn too_old_count(&self) -> usize {
+        self.sum(|hook| hook.too_old.len())
     }
 
     pub fn redelivered_guids(&self) -> Vec<&str> {
@@ -192,6 +199,7 @@ impl RunReport {
             ),
             ("filtered-count", self.filtered_count().to_string()),
             ("deferred-count", self.deferred_count().to_string()),
+            ("too-old-count", self.too_old_count().to_string()),
             ("since", time(self.since())),
             ("checkpoint", time(self.checkpoint())),
             ("scan-complete", self.scan_complete().to_string()),
@@ -359,6 +367,18 @@ impl RunReport {
         );
         section(
             &mut md,
+            "Too old to redeliver (`max-age`)",
+            self.hooks
+                .iter()
+                .flat_map(|hook| {
+                    hook.too_old
+                        .iter()
+                        .map(move |e| (hook.hook.as_str(), e, String::new()))
+                })
+                .collect(),
+        );
+        section(
+            &mut md,
             "Filtered out by `events` / `exclude-events`",
             self.hooks
                 .iter()
@@ -401,7 +421,14 @@ const MAX_SUMMARY_ROWS: usize = 300;
 pub const MAX_REPORT_OUTPUT_BYTES: usize = 512 * 1024;
 
 /// The lists of events in a hook's report, cut by [`RunReport::report_output`].
-const HOOK_LISTS: [&str; 5] = ["redelivered", "given_up", "filtered", "deferred", "refused"];
+const HOOK_LISTS: [&str; 6] = [
+    "redelivered",
+    "given_up",
+    "filtered",
+    "deferred",
+    "too_old",
+    "refused",
+];
 
 /// Keeps at most `keep` entries of each hook's lists, recording their full lengths.
 fn truncate_lists(report: &mut serde_json::Value, keep: usize) {

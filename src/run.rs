@@ -306,6 +306,7 @@ async fn process_hook(
         given_up: Vec::new(),
         filtered: Vec::new(),
         deferred: Vec::new(),
+        too_old: Vec::new(),
         already_given_up: 0,
         refused: Vec::new(),
         error: None,
@@ -340,9 +341,17 @@ async fn process_hook(
             max_redeliveries: settings.max_redeliveries,
             pending_grace: PENDING_GRACE,
             filter: settings.filter.clone(),
+            max_age: settings.max_age,
         },
     );
     log_plan(&plan, log);
+    report.too_old = plan.too_old.clone();
+    if !plan.too_old.is_empty() {
+        log.info(&format!(
+            "{} event(s) first failed longer ago than `max-age`: too old to redeliver, left alone.",
+            plan.too_old.len()
+        ));
+    }
     report.scanned = plan.scanned;
     report.failing = plan.failing;
     report.already_given_up = plan.already_given_up;

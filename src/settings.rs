@@ -42,6 +42,8 @@ pub struct Settings {
     pub max_wait: Duration,
     pub retention: chrono::Duration,
     pub since: chrono::Duration,
+    /// `max-age`: events first failing longer ago are reported, not redelivered.
+    pub max_age: Option<chrono::Duration>,
     pub json: bool,
     pub every: Option<Duration>,
     pub debug: bool,
@@ -565,6 +567,17 @@ impl Settings {
         );
         let max_wait = problems.duration("max-wait", &raw.max_wait, Duration::from_secs(300));
         let since = problems.duration("since", &raw.since, Duration::from_secs(24 * 3600));
+        let max_age = raw
+            .max_age
+            .as_ref()
+            // The fallback (after an error already reported) only avoids a second line.
+            .map(|_| problems.duration("max-age", &raw.max_age, Duration::from_secs(1)));
+        if max_age.is_some_and(|max_age| max_age.is_zero()) {
+            problems.fail(
+                "max-age",
+                "must be longer than zero; leave it empty for no bound".to_owned(),
+            );
+        }
         let every = raw
             .every
             .as_ref()
@@ -590,6 +603,20 @@ impl Settings {
             (true, Some(api_url), Some(store)) => {
                 let retention_days =
                     retention_days.unwrap_or_else(|| default_retention_days(&api_url));
+                // Within MAX_DURATION, so it converts.
+                let max_age = max_age.and_then(|max_age| chrono::Duration::from_std(max_age).ok());
+                if let Some(max_age) = max_age
+                    && max_age > chrono::Duration::days(retention_days)
+                {
+                    problems.fail(
+                        "max-age",
+                        format!(
+                            "is longer than GitHub keeps deliveries ({retention_days} days): older failures cannot be listed anyway, so use at most `{retention_days}d` (got `{}`)",
+                            raw.max_age.as_deref().unwrap_or_default().trim()
+                        ),
+                    );
+                    return Err(InputErrors(problems.list));
+                }
                 Ok(Settings {
                     actions: raw.actions,
                     hooks,
@@ -606,6 +633,7 @@ impl Settings {
                     max_wait,
                     retention: chrono::Duration::days(retention_days),
                     since,
+                    max_age,
                     json: raw.json,
                     every,
                     debug: raw.debug,

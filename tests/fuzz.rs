@@ -94,6 +94,7 @@ fn options() -> PlanOptions {
         max_redeliveries: 5,
         pending_grace: Duration::minutes(10),
         filter: EventFilter::default(),
+        max_age: None,
     }
 }
 

@@ -41,6 +41,7 @@ fn options() -> PlanOptions {
         max_redeliveries: 100,
         pending_grace: Duration::minutes(10),
         filter: EventFilter::default(),
+        max_age: None,
     }
 }
 
@@ -285,4 +286,118 @@ fn the_summary_shows_the_first_failure() {
     assert_eq!(summary.first_failed_at, minutes_ago(5));
     assert_eq!(plan.redeliver[0].delivery_id, 3);
     assert_eq!(plan.scanned, 3);
+}
+
+#[test]
+fn table_of_max_age() {
+    // (case, deliveries, bookkeeping of "a" (attempts, minutes ago), max_age in hours,
+    //  redelivered ids, too-old GUIDs, given-up GUIDs, checkpoint minutes ago)
+    type Case = (
+        &'static str,
+        Vec<Delivery<'static>>,
+        Option<(u32, i64)>,
+        Option<i64>,
+        Vec<u64>,
+        Vec<&'static str>,
+        Vec<&'static str>,
+        i64,
+    );
+    let cases: Vec<Case> = vec![
+        (
+            "no bound: 13 h old is redelivered",
+            vec![failed(1, "a", 13 * 60)],
+            None,
+            None,
+            vec![1],
+            vec![],
+            vec![],
+            0,
+        ),
+        (
+            "13 h old with a 12 h bound is too old, 11 h old is not",
+            vec![failed(2, "b", 11 * 60), failed(1, "a", 13 * 60)],
+            None,
+            Some(12),
+            vec![2],
+            vec!["a"],
+            vec![],
+            0,
+        ),
+        (
+            "the first failure decides, not the newest",
+            vec![failed(2, "a", 60), failed(1, "a", 13 * 60)],
+            None,
+            Some(12),
+            vec![],
+            vec!["a"],
+            vec![],
+            0,
+        ),
+        (
+            "exactly at the bound is still redelivered",
+            vec![failed(1, "a", 12 * 60)],
+            None,
+            Some(12),
+            vec![1],
+            vec![],
+            vec![],
+            0,
+        ),
+        (
+            "an event out of attempts but too old is too old, not given up",
+            vec![failed(2, "a", 20), failed(1, "a", 13 * 60)],
+            Some((3, 60)),
+            Some(12),
+            vec![],
+            vec!["a"],
+            vec![],
+            0,
+        ),
+        (
+            "an event out of attempts within the bound is given up",
+            vec![failed(2, "a", 20), failed(1, "a", 11 * 60)],
+            Some((3, 60)),
+            Some(12),
+            vec![],
+            vec![],
+            vec!["a"],
+            0,
+        ),
+        (
+            "a delivered event is never too old",
+            vec![ok(2, "a", 60), failed(1, "a", 13 * 60)],
+            None,
+            Some(12),
+            vec![],
+            vec![],
+            vec![],
+            0,
+        ),
+    ];
+    for (name, deliveries, record, max_age, ids, too_old, given_up, checkpoint) in cases {
+        let mut state = HookState::default();
+        if let Some((attempts, minutes)) = record {
+            for _ in 0..attempts {
+                state.record_attempt("a", minutes_ago(minutes));
+            }
+        }
+        let opts = PlanOptions {
+            max_age: max_age.map(Duration::hours),
+            ..options()
+        };
+        let plan = plan_redeliveries(deliveries, &state, now(), &opts);
+        let got_ids: Vec<u64> = plan.redeliver.iter().map(|p| p.delivery_id).collect();
+        let got_too_old: Vec<&str> = plan.too_old.iter().map(|e| e.guid.as_str()).collect();
+        let got_given_up: Vec<&str> = plan.given_up.iter().map(|e| e.guid.as_str()).collect();
+        assert_eq!(got_ids, ids, "{name}: redelivered");
+        assert_eq!(got_too_old, too_old, "{name}: too old");
+        assert_eq!(got_given_up, given_up, "{name}: given up");
+        // Too-old events never hold the checkpoint back.
+        assert_eq!(
+            next_checkpoint(&plan, now()),
+            minutes_ago(checkpoint),
+            "{name}: checkpoint"
+        );
+        assert_eq!(plan.deferred.len() + plan.pending.len(), 0, "{name}");
+    }
 }

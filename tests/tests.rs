@@ -10,6 +10,7 @@ mod e2e;
 mod faults;
 mod fuzz;
 mod inputs_checked;
+mod max_age;
 mod plan_tests;
 mod scopes;
 mod secrets;

@@ -21,6 +21,7 @@ fn plan_options() -> PlanOptions {
         max_redeliveries: 100,
         pending_grace: Duration::minutes(10),
         filter: EventFilter::default(),
+        max_age: None,
     }
 }
 
