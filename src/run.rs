@@ -18,8 +18,9 @@ use chrono::Utc;
 use crate::checkpoint::{CheckpointDocument, HookState, MAX_DOCUMENT_BYTES};
 use crate::client::{ApiError, Credential, GitHubClient, RetryPolicy, Sleeper};
 use crate::github::deliveries::{self, DeliveryPages};
+use crate::github::hooks as hook_list;
 use crate::github::installations::{self, Need};
-use crate::hooks::Hook;
+use crate::hooks::{Hook, HookScope};
 use crate::log::Log;
 use crate::plan::{
     Delivery, Plan, PlanOptions, Planner, WindowOptions, next_checkpoint, scan_window,
@@ -83,8 +84,14 @@ pub async fn run_once(settings: &Settings, context: &RunContext) -> anyhow::Resu
 
     // Installation tokens live an hour; a long run renews them before saving.
     let mut credentials = Credentials::obtain(&client, settings).await?;
+    let hooks = resolve_hooks(&client, &credentials, settings, log).await?;
     let mut document =
         load_checkpoint(&mut store, &client, credentials.store, settings, log).await?;
+    for key in hooks.forget_removed(&mut document) {
+        log.info(&format!(
+            "Hook `{key}` no longer exists: its checkpoint entry is dropped."
+        ));
+    }
 
     let mut report = RunReport {
         dry_run: settings.dry_run,
@@ -95,7 +102,7 @@ pub async fn run_once(settings: &Settings, context: &RunContext) -> anyhow::Resu
         errors: Vec::new(),
     };
     let mut rate_limited = false;
-    for hook in &settings.hooks {
+    for hook in &hooks.hooks {
         let key = hook.to_string();
         let _group = log.group(&format!("Hook `{key}`"));
         let mut state = if settings.store == StoreSpec::None {
@@ -193,11 +200,14 @@ impl Credentials {
         {
             target(owner, Some(repo), Need::Variables);
         }
+        // Listing hooks (URLs, `*`) needs read, redelivery write: the same permission.
         for hook in &settings.hooks {
-            match hook {
-                Hook::App => {}
-                Hook::Org { org, .. } => target(org, None, Need::OrganizationHooks),
-                Hook::Repo { owner, repo, .. } => target(owner, Some(repo), Need::RepositoryHooks),
+            match hook.scope() {
+                None => {}
+                Some(HookScope::Org { org }) => target(org, None, Need::OrganizationHooks),
+                Some(HookScope::Repo { owner, repo }) => {
+                    target(owner, Some(repo), Need::RepositoryHooks)
+                }
             }
         }
         for (account, (repositories, needs)) in &accounts {
@@ -236,6 +246,30 @@ impl Credentials {
             Hook::Repo { owner, .. } => self.for_account(Some(owner)),
         }
     }
+}
+
+/// Turns the `hooks` input into concrete hooks (ids), listing an org's or a repository's
+/// webhooks for a URL or `*` with the credential that redelivers there: before any
+/// redelivery, so that a wrong URL or a missing permission stops the run at once.
+async fn resolve_hooks(
+    client: &GitHubClient,
+    credentials: &Credentials,
+    settings: &Settings,
+    log: &Log,
+) -> anyhow::Result<hook_list::Resolved> {
+    let input = if settings.actions {
+        "input `hooks`"
+    } else {
+        "`--hooks`"
+    };
+    hook_list::resolve(
+        client,
+        &settings.hooks,
+        input,
+        |scope| credentials.for_account(Some(scope.account())),
+        log,
+    )
+    .await
 }
 
 async fn load_checkpoint(

@@ -13,7 +13,7 @@ use secrecy::SecretString;
 
 use crate::app_auth::{AppSigner, Issuer};
 use crate::filter::{EventFilter, parse_event_list};
-use crate::hooks::{Hook, parse_hooks};
+use crate::hooks::{HookScope, HookSelector, parse_hooks};
 use crate::inputs::RawSettings;
 use crate::store::{StoreSpec, check_state_path};
 
@@ -27,7 +27,8 @@ pub const DEFAULT_API_URL: &str = "https://api.github.com";
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub actions: bool,
-    pub hooks: Vec<Hook>,
+    /// As the `hooks` input names them: resolved to concrete hooks at the start of each run.
+    pub hooks: Vec<HookSelector>,
     pub app: Option<Arc<AppSigner>>,
     pub token: Option<SecretString>,
     pub api_url: Uri,
@@ -407,7 +408,7 @@ impl Settings {
             },
             (None, None) => None,
         };
-        let wants_app = hooks.contains(&Hook::App);
+        let wants_app = hooks.contains(&HookSelector::App);
         let app = match (issuer, private_key) {
             (Some(issuer), Some(key)) => match AppSigner::new(&SecretString::from(key), issuer) {
                 Ok(signer) => Some(Arc::new(signer)),
@@ -678,11 +679,15 @@ fn parse_store(text: &str, problems: &mut Problems) -> Option<StoreSpec> {
 /// Without `token`, an organization's hooks are reached with the App's installation on the
 /// organization, which is found through one of its repositories: the checkpoint's, or a
 /// repository hook's. Said before any request when the run names none.
-fn check_installation_reach(hooks: &[Hook], store: Option<&StoreSpec>, problems: &mut Problems) {
+fn check_installation_reach(
+    hooks: &[HookSelector],
+    store: Option<&StoreSpec>,
+    problems: &mut Problems,
+) {
     let mut reachable: Vec<String> = hooks
         .iter()
-        .filter_map(|hook| match hook {
-            Hook::Repo { owner, .. } => Some(owner.to_ascii_lowercase()),
+        .filter_map(|hook| match hook.scope() {
+            Some(HookScope::Repo { owner, .. }) => Some(owner.to_ascii_lowercase()),
             _ => None,
         })
         .collect();
@@ -692,7 +697,7 @@ fn check_installation_reach(hooks: &[Hook], store: Option<&StoreSpec>, problems:
         reachable.push(owner.to_ascii_lowercase());
     }
     for hook in hooks {
-        if let Hook::Org { org, .. } = hook
+        if let Some(HookScope::Org { org }) = hook.scope()
             && !reachable.contains(&org.to_ascii_lowercase())
         {
             problems.fail(

@@ -9,6 +9,7 @@ mod contract;
 mod e2e;
 mod faults;
 mod fuzz;
+mod hook_selection;
 mod inputs_checked;
 mod max_age;
 mod plan_tests;
