@@ -1,18 +1,23 @@
 //! `cargo run --example demo`: a real run of the action against a local fake GitHub.
 //!
-//! It seeds the fake with a day of deliveries of a GitHub App, some of them failed, and runs
-//! the action's own code twice as the Actions runner would (inputs as `INPUT_*`, file
-//! commands in a temporary folder), printing the log, the step outputs and the job summary.
+//! It seeds the fake with a day of deliveries of a GitHub App, some of them failed, and two
+//! webhooks of the repository `octo/demo`, and runs the action's own code twice as the
+//! Actions runner would (inputs as `INPUT_*`, file commands in a temporary folder), printing
+//! the log, the step outputs and the job summary. The `hooks` input names the App's hook and
+//! one repository hook by its receiver URL; `max-age: 12h` leaves older failures alone.
 //! No GitHub App, token or network is needed.
 
+use chrono::{Duration, Utc};
 use fake_github::demo::{DEMO_TOKEN, seed};
-use fake_github::{FakeGitHub, FakeOptions, Hook};
+use fake_github::{FakeGitHub, FakeOptions, Hook, NewDelivery};
 use redeliver_action::entry::execute;
 use redeliver_action::inputs::{Cli, Environment, RawSettings};
 use redeliver_action::log::{Log, Sink};
 use redeliver_action::settings::Settings;
 
 const KEY: &str = include_str!("../tests/resources/app-key.pem");
+/// The receiver the repository hook chosen by URL delivers to.
+const CI_URL: &str = "https://ci.example.com/hook";
 
 async fn run_as_the_runner(fake: &FakeGitHub, number: usize) {
     let folder = tempfile::tempdir().expect("a temporary folder");
@@ -29,6 +34,8 @@ async fn run_as_the_runner(fake: &FakeGitHub, number: usize) {
         ("INPUT_TOKEN", DEMO_TOKEN.to_owned()),
         ("INPUT_REDELIVERY-INTERVAL", "100ms".to_owned()),
         ("INPUT_MAX-ATTEMPTS", "1".to_owned()),
+        ("INPUT_HOOKS", format!("app\nrepo/octo/demo/{CI_URL}")),
+        ("INPUT_MAX-AGE", "12h".to_owned()),
     ]
     .into_iter()
     .map(|(key, value)| (key.to_owned(), value))
@@ -51,10 +58,35 @@ async fn run_as_the_runner(fake: &FakeGitHub, number: usize) {
 async fn main() {
     let fake = FakeGitHub::start(FakeOptions::default()).await;
     seed(&fake);
+    // Two webhooks of octo/demo: the one named by its URL, and another left alone.
+    let ci = Hook::repo("octo/demo", 101);
+    let other = Hook::repo("octo/demo", 102);
+    fake.add_hook_with_url(&ci, CI_URL);
+    fake.add_hook_with_url(&other, "https://chat.example.com/hook");
+    for (guid, hours_ago) in [
+        ("c1c1c1c1-0000-4000-8000-000000000001", 2),
+        ("c1c1c1c1-0000-4000-8000-000000000002", 20),
+    ] {
+        fake.add_delivery(
+            &ci,
+            NewDelivery::failed(guid, Utc::now() - Duration::hours(hours_ago))
+                .event("pull_request", Some("synchronize")),
+        );
+    }
+    fake.add_delivery(
+        &other,
+        NewDelivery::failed(
+            "0f0f0f0f-0000-4000-8000-000000000001",
+            Utc::now() - Duration::hours(1),
+        ),
+    );
     println!(
-        "Fake GitHub at {} with {} deliveries of the App.",
+        "Fake GitHub at {} with {} deliveries of the App, and webhooks 101 ({CI_URL}) and 102 of octo/demo.",
         fake.url(),
         fake.deliveries(&Hook::App).len()
+    );
+    println!(
+        "hooks: `app` and `repo/octo/demo/{CI_URL}` (found by listing the repository's webhooks); max-age: 12h (older failures are reported as too old, not redelivered)."
     );
     run_as_the_runner(&fake, 1).await;
     println!(

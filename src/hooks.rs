@@ -1,6 +1,12 @@
 //! The webhooks a run looks after: a GitHub App's, an organization's or a repository's.
 //!
 //! All three have the same two endpoints, under different paths, and different credentials.
+//!
+//! The `hooks` input names them with [`HookSelector`]s: an org or repo hook by its id, by
+//! its receiver URL, or all of them (`*`). Selectors are resolved to concrete [`Hook`]s
+//! (ids) once, at the start of a run, before any redelivery (see
+//! [`crate::github::hooks::resolve`]); the checkpoint is keyed by the concrete hook, so a
+//! hook whose URL changes keeps its place.
 
 use std::fmt;
 use std::str::FromStr;
@@ -65,7 +71,157 @@ impl fmt::Display for Hook {
     }
 }
 
-/// Owner, organization and repository names: what GitHub allows, which also keeps paths safe.
+impl Hook {
+    /// Where the hook lives, for the org and repo hooks.
+    pub fn scope(&self) -> Option<HookScope> {
+        match self {
+            Hook::App => None,
+            Hook::Org { org, .. } => Some(HookScope::Org { org: org.clone() }),
+            Hook::Repo { owner, repo, .. } => Some(HookScope::Repo {
+                owner: owner.clone(),
+                repo: repo.clone(),
+            }),
+        }
+    }
+}
+
+/// An organization or a repository: where webhooks can be listed.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum HookScope {
+    Org { org: String },
+    Repo { owner: String, repo: String },
+}
+
+impl HookScope {
+    /// The hook of this scope with `hook_id`.
+    pub fn hook(&self, hook_id: u64) -> Hook {
+        match self {
+            HookScope::Org { org } => Hook::Org {
+                org: org.clone(),
+                hook_id,
+            },
+            HookScope::Repo { owner, repo } => Hook::Repo {
+                owner: owner.clone(),
+                repo: repo.clone(),
+                hook_id,
+            },
+        }
+    }
+
+    /// The account that owns the hooks: the organization, or the repository's owner.
+    pub fn account(&self) -> &str {
+        match self {
+            HookScope::Org { org } => org,
+            HookScope::Repo { owner, .. } => owner,
+        }
+    }
+
+    /// Whether `hook` lives here. Names are compared as GitHub does, without case.
+    pub fn contains(&self, hook: &Hook) -> bool {
+        match (self, hook) {
+            (HookScope::Org { org }, Hook::Org { org: other, .. }) => {
+                org.eq_ignore_ascii_case(other)
+            }
+            (
+                HookScope::Repo { owner, repo },
+                Hook::Repo {
+                    owner: other_owner,
+                    repo: other_repo,
+                    ..
+                },
+            ) => owner.eq_ignore_ascii_case(other_owner) && repo.eq_ignore_ascii_case(other_repo),
+            _ => false,
+        }
+    }
+
+    /// The list endpoint:
+    /// - <https://docs.github.com/en/rest/orgs/webhooks#list-organization-webhooks>
+    /// - <https://docs.github.com/en/rest/repos/webhooks#list-repository-webhooks>
+    pub fn hooks_path(&self) -> String {
+        match self {
+            HookScope::Org { org } => format!("/orgs/{org}/hooks"),
+            HookScope::Repo { owner, repo } => format!("/repos/{owner}/{repo}/hooks"),
+        }
+    }
+}
+
+impl fmt::Display for HookScope {
+    /// `the organization acme` or `the repository octo/demo`, as messages name them.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HookScope::Org { org } => write!(f, "the organization {org}"),
+            HookScope::Repo { owner, repo } => write!(f, "the repository {owner}/{repo}"),
+        }
+    }
+}
+
+/// What the last part of an org or repo line names.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum HookTarget {
+    /// `…/123456`: the hook with this id.
+    Id(u64),
+    /// `…/https://ci.example.com/hook`: the hooks whose `config.url` is exactly this.
+    Url(String),
+    /// `…/*`: every hook there.
+    All,
+}
+
+/// One line of the `hooks` input, before it is resolved to concrete hooks.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum HookSelector {
+    /// `app`: the GitHub App's webhook.
+    App,
+    /// `org/<org>/…` or `repo/<owner>/<repo>/…`.
+    Scoped {
+        scope: HookScope,
+        target: HookTarget,
+    },
+}
+
+impl HookSelector {
+    /// Whether the App's JWT (rather than the token) authenticates this hook's requests.
+    pub fn uses_app_jwt(&self) -> bool {
+        matches!(self, HookSelector::App)
+    }
+
+    pub fn scope(&self) -> Option<&HookScope> {
+        match self {
+            HookSelector::App => None,
+            HookSelector::Scoped { scope, .. } => Some(scope),
+        }
+    }
+
+    /// The concrete hook this names without asking GitHub: `app` or an id.
+    pub fn concrete(&self) -> Option<Hook> {
+        match self {
+            HookSelector::App => Some(Hook::App),
+            HookSelector::Scoped {
+                scope,
+                target: HookTarget::Id(id),
+            } => Some(scope.hook(*id)),
+            HookSelector::Scoped { .. } => None,
+        }
+    }
+}
+
+impl fmt::Display for HookSelector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let HookSelector::Scoped { scope, target } = self else {
+            return f.write_str("app");
+        };
+        match scope {
+            HookScope::Org { org } => write!(f, "org/{org}/")?,
+            HookScope::Repo { owner, repo } => write!(f, "repo/{owner}/{repo}/")?,
+        }
+        match target {
+            HookTarget::Id(id) => write!(f, "{id}"),
+            HookTarget::Url(url) => f.write_str(url),
+            HookTarget::All => f.write_str("*"),
+        }
+    }
+}
+
+/// Owners, organization and repository names: what GitHub allows, which also keeps paths safe.
 fn is_valid_name(name: &str) -> bool {
     !name.is_empty()
         && name != "."
@@ -75,19 +231,15 @@ fn is_valid_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
-impl FromStr for Hook {
+const HOOK_FORMS: &str = "write `app`, `org/<org>/<hook>` or `repo/<owner>/<repo>/<hook>`, where <hook> is the hook's id, its receiver URL (`https://…`) or `*` for all";
+
+impl FromStr for HookSelector {
     type Err = String;
 
-    /// Parses `app`, `org/<org>/<hook_id>` or `repo/<owner>/<repo>/<hook_id>`; the error says
-    /// what the line should look like.
+    /// Parses `app`, `org/<org>/<hook>` or `repo/<owner>/<repo>/<hook>`, where `<hook>` is an
+    /// id, an `http(s)://` URL or `*`; the error says what the line should look like.
     fn from_str(line: &str) -> Result<Self, Self::Err> {
-        let parts: Vec<&str> = line.trim().split('/').collect();
-        let hook_id = |text: &str| {
-            text.parse::<u64>()
-                .ok()
-                .filter(|id| *id > 0)
-                .ok_or_else(|| format!("`{line}`: the hook id `{text}` must be a positive number"))
-        };
+        let line = line.trim();
         let name = |text: &str, what: &str| {
             if is_valid_name(text) {
                 Ok(text.to_owned())
@@ -95,42 +247,88 @@ impl FromStr for Hook {
                 Err(format!("`{line}`: `{text}` is not a valid {what} name"))
             }
         };
-        match parts.as_slice() {
-            ["app"] => Ok(Hook::App),
-            ["org", org, id] => Ok(Hook::Org {
-                org: name(org, "organization")?,
-                hook_id: hook_id(id)?,
-            }),
-            ["repo", owner, repo, id] => Ok(Hook::Repo {
-                owner: name(owner, "owner")?,
-                repo: name(repo, "repository")?,
-                hook_id: hook_id(id)?,
-            }),
-            _ => Err(format!(
-                "`{line}` is not a hook: write `app`, `org/<org>/<hook_id>` or `repo/<owner>/<repo>/<hook_id>`"
-            )),
+        let target = |text: &str| -> Result<HookTarget, String> {
+            if text == "*" {
+                return Ok(HookTarget::All);
+            }
+            if text.starts_with("https://") || text.starts_with("http://") {
+                if text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                    return Err(format!(
+                        "`{line}`: the URL `{text}` holds spaces or control characters"
+                    ));
+                }
+                return Ok(HookTarget::Url(text.to_owned()));
+            }
+            text.parse::<u64>()
+                .ok()
+                .filter(|id| *id > 0)
+                .map(HookTarget::Id)
+                .ok_or_else(|| {
+                    format!(
+                        "`{line}`: the hook id `{text}` must be a positive number, the receiver's URL (`https://…`) or `*`"
+                    )
+                })
+        };
+        if line == "app" {
+            return Ok(HookSelector::App);
         }
+        // The last part may be a URL, which holds `/`: split off only the names before it.
+        let bad = || format!("`{line}` is not a hook: {HOOK_FORMS}");
+        if let Some(rest) = line.strip_prefix("org/") {
+            let (org, hook) = rest.split_once('/').ok_or_else(bad)?;
+            return Ok(HookSelector::Scoped {
+                scope: HookScope::Org {
+                    org: name(org, "organization")?,
+                },
+                target: target(hook)?,
+            });
+        }
+        if let Some(rest) = line.strip_prefix("repo/") {
+            let (owner, rest) = rest.split_once('/').ok_or_else(bad)?;
+            let (repo, hook) = rest.split_once('/').ok_or_else(bad)?;
+            return Ok(HookSelector::Scoped {
+                scope: HookScope::Repo {
+                    owner: name(owner, "owner")?,
+                    repo: name(repo, "repository")?,
+                },
+                target: target(hook)?,
+            });
+        }
+        Err(bad())
     }
 }
 
-/// Parses the `hooks` input: one hook per line (commas work too), duplicates removed.
-pub fn parse_hooks(text: &str) -> Result<Vec<Hook>, String> {
+impl FromStr for Hook {
+    type Err = String;
+
+    /// A concrete hook: `app`, `org/<org>/<hook_id>` or `repo/<owner>/<repo>/<hook_id>` (the
+    /// checkpoint document's keys).
+    fn from_str(line: &str) -> Result<Self, Self::Err> {
+        line.parse::<HookSelector>()?
+            .concrete()
+            .ok_or_else(|| format!("`{line}` names no single hook by its id"))
+    }
+}
+
+/// Parses the `hooks` input: one hook per line, duplicates removed. Commas separate hooks
+/// too, except on a line that holds a URL (a URL may contain commas): that line is one hook.
+pub fn parse_hooks(text: &str) -> Result<Vec<HookSelector>, String> {
     let mut hooks = Vec::new();
-    for line in text
-        .split(['\n', ','])
-        .map(str::trim)
-        .filter(|line| !line.is_empty())
-    {
-        let hook: Hook = line.parse()?;
-        if !hooks.contains(&hook) {
-            hooks.push(hook);
+    for line in text.lines() {
+        let parts: Vec<&str> = if line.contains("://") {
+            vec![line]
+        } else {
+            line.split(',').collect()
+        };
+        for part in parts.into_iter().map(str::trim).filter(|p| !p.is_empty()) {
+            let hook: HookSelector = part.parse()?;
+            if !hooks.contains(&hook) {
+                hooks.push(hook);
+            }
         }
     }
     if hooks.is_empty() {
-        return Err(
-            "no hook given: write `app`, `org/<org>/<hook_id>` or `repo/<owner>/<repo>/<hook_id>`"
-                .to_owned(),
-        );
+        return Err(format!("no hook given: {HOOK_FORMS}"));
     }
     Ok(hooks)
 }
@@ -139,31 +337,69 @@ pub fn parse_hooks(text: &str) -> Result<Vec<Hook>, String> {
 mod tests {
     use super::*;
 
+    fn scoped(scope: HookScope, target: HookTarget) -> HookSelector {
+        HookSelector::Scoped { scope, target }
+    }
+
     #[test]
     fn parses_the_three_forms_and_prints_them_back() {
         let hooks =
             parse_hooks("app\norg/acme/12\n repo/octo/hello-world/34 \n\napp").expect("valid");
+        let org = HookScope::Org { org: "acme".into() };
+        let repo = HookScope::Repo {
+            owner: "octo".into(),
+            repo: "hello-world".into(),
+        };
         assert_eq!(
             hooks,
             vec![
-                Hook::App,
-                Hook::Org {
-                    org: "acme".into(),
-                    hook_id: 12
-                },
-                Hook::Repo {
-                    owner: "octo".into(),
-                    repo: "hello-world".into(),
-                    hook_id: 34
-                },
+                HookSelector::App,
+                scoped(org.clone(), HookTarget::Id(12)),
+                scoped(repo.clone(), HookTarget::Id(34)),
             ]
         );
         let printed: Vec<String> = hooks.iter().map(ToString::to_string).collect();
         assert_eq!(printed, ["app", "org/acme/12", "repo/octo/hello-world/34"]);
+        let concrete = hooks[2].concrete().expect("an id");
+        assert_eq!(concrete, repo.hook(34));
+        assert_eq!(concrete.to_string().parse::<Hook>(), Ok(concrete.clone()));
         assert_eq!(
-            hooks[2].redelivery_path(3804004623172239366),
+            concrete.redelivery_path(3804004623172239366),
             "/repos/octo/hello-world/hooks/34/deliveries/3804004623172239366/attempts"
         );
+        assert_eq!(org.hooks_path(), "/orgs/acme/hooks");
+    }
+
+    #[test]
+    fn the_last_part_may_be_a_url_or_a_star() {
+        let hooks = parse_hooks(
+            "repo/octo/demo/https://ci.example.com/hook?a=1,b=2\norg/acme/*, app\norg/acme/http://10.0.0.1:8080/x",
+        )
+        .expect("valid");
+        let repo = HookScope::Repo {
+            owner: "octo".into(),
+            repo: "demo".into(),
+        };
+        let org = HookScope::Org { org: "acme".into() };
+        assert_eq!(
+            hooks,
+            vec![
+                scoped(
+                    repo,
+                    HookTarget::Url("https://ci.example.com/hook?a=1,b=2".into())
+                ),
+                scoped(org.clone(), HookTarget::All),
+                HookSelector::App,
+                scoped(org, HookTarget::Url("http://10.0.0.1:8080/x".into())),
+            ]
+        );
+        assert_eq!(
+            hooks[0].to_string(),
+            "repo/octo/demo/https://ci.example.com/hook?a=1,b=2"
+        );
+        assert_eq!(hooks[1].to_string(), "org/acme/*");
+        assert!(hooks[1].concrete().is_none());
+        assert!("org/acme/*".parse::<Hook>().is_err());
     }
 
     #[test]
@@ -173,8 +409,12 @@ mod tests {
             "org/acme",
             "org/acme/x",
             "org/acme/0",
+            "org/acme/**",
+            "org/acme/ftp://example.com",
+            "org/acme/https://ci.example.com/a b",
             "repo/octo/12",
             "repo/octo/../12",
+            "repo/octo/https://ci.example.com/hook",
             "org/ac me/1",
             "",
         ] {

@@ -69,6 +69,8 @@ pub struct ActionInputs {
     #[serde(default, deserialize_with = "empty_as_none")]
     pub since: Option<String>,
     #[serde(default, deserialize_with = "empty_as_none")]
+    pub max_age: Option<String>,
+    #[serde(default, deserialize_with = "empty_as_none")]
     pub api_url: Option<String>,
     #[serde(default, deserialize_with = "empty_as_none")]
     pub allow_insecure_http: Option<String>,
@@ -92,6 +94,7 @@ pub const ACTION_INPUT_IDS: &[&str] = &[
     "max-duration",
     "retention-days",
     "since",
+    "max-age",
     "api-url",
     "allow-insecure-http",
 ];
@@ -113,8 +116,10 @@ impl ActionInputs {
 #[derive(Debug, Default, Parser)]
 #[command(name = "redeliver", version, about, max_term_width = 100)]
 pub struct Cli {
-    /// Webhooks to check, one per line or comma separated: `app`, `org/<org>/<hook_id>`,
-    /// `repo/<owner>/<repo>/<hook_id>` [default: app]
+    /// Webhooks to check, one per line or comma separated: `app`, `org/<org>/<hook>`,
+    /// `repo/<owner>/<repo>/<hook>`, where <hook> is the hook's id, its receiver URL
+    /// (`https://…`, compared exactly; a line with a URL holds one hook) or `*` for every
+    /// hook there [default: app]
     #[arg(long, env = "REDELIVER_HOOKS", value_name = "HOOKS")]
     pub hooks: Option<String>,
 
@@ -222,6 +227,11 @@ pub struct Cli {
     #[arg(long, env = "REDELIVER_SINCE", value_name = "DURATION")]
     pub since: Option<String>,
 
+    /// Never redeliver an event whose first failure is older than this (e.g. `12h`); it is
+    /// reported as too old [default: no bound]
+    #[arg(long, env = "REDELIVER_MAX_AGE", value_name = "DURATION")]
+    pub max_age: Option<String>,
+
     /// Print the run's report as JSON on stdout (logs go to stderr)
     #[arg(long, env = "REDELIVER_JSON")]
     pub json: bool,
@@ -296,6 +306,7 @@ pub struct RawSettings {
     pub max_duration: Option<String>,
     pub retention_days: Option<String>,
     pub since: Option<String>,
+    pub max_age: Option<String>,
     pub json: bool,
     pub every: Option<String>,
     pub debug: bool,
@@ -365,6 +376,7 @@ impl RawSettings {
             max_duration: inputs.max_duration.or(clean(cli.max_duration)),
             retention_days: inputs.retention_days.or(clean(cli.retention_days)),
             since: inputs.since.or(clean(cli.since)),
+            max_age: inputs.max_age.or(clean(cli.max_age)),
             json: cli.json,
             every: clean(cli.every),
             debug: cli.verbose || env_value(env, "RUNNER_DEBUG").as_deref() == Some("1"),

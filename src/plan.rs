@@ -8,9 +8,11 @@
 //! 1. a GUID with any `"OK"` delivery in the window needs nothing;
 //! 2. a GUID filtered out by `events`/`exclude-events` is counted as *filtered*;
 //! 3. a GUID given up by an earlier run is left alone for good;
-//! 4. a GUID whose failed redeliveries in the list (whoever made them: this tool, the docs
+//! 4. a GUID whose first failure in the window is older than `max_age` is *too old*: not
+//!    redelivered, never an attempt nor given up, and the checkpoint may move past it;
+//! 5. a GUID whose failed redeliveries in the list (whoever made them: this tool, the docs
 //!    script, a person) reach `max_attempts` is *given up* now;
-//! 5. everything else is *open*: redelivered once, oldest first (closest to GitHub's
+//! 6. everything else is *open*: redelivered once, oldest first (closest to GitHub's
 //!    retention), up to `max_redeliveries`; the rest is *deferred* to the next run.
 //!
 //! Attempts are counted from the list, not from our own bookkeeping, so they survive a lost
@@ -82,6 +84,10 @@ pub struct PlanOptions {
     /// it instead).
     pub max_redeliveries: usize,
     pub filter: EventFilter,
+    /// Events whose first failure in the window is older than this are not redelivered
+    /// (`max-age`): an old `workflow_job.queued` may describe a state that no longer exists.
+    /// `None`: no bound.
+    pub max_age: Option<Duration>,
 }
 
 /// What is known of one failing event (GUID) from the deliveries in the window.
@@ -205,6 +211,8 @@ pub struct Plan {
     pub filtered: Vec<EventSummary>,
     /// Over `max_redeliveries`: for the next run.
     pub deferred: Vec<EventSummary>,
+    /// First failed longer ago than `max_age`: reported, not redelivered, not held.
+    pub too_old: Vec<EventSummary>,
     /// Given up by an earlier run and still failing.
     pub already_given_up: usize,
     /// Events in the bookkeeping that are now delivered: their entries can go.
@@ -263,13 +271,18 @@ impl Planner {
     }
 
     /// Decides what to do for each event, given the bookkeeping of earlier runs (which
-    /// only says what was given up).
-    pub fn plan(self, state: &HookState, options: &PlanOptions) -> Plan {
+    /// only says what was given up) and GitHub's time `now` (for `max_age`).
+    pub fn plan(self, state: &HookState, now: DateTime<Utc>, options: &PlanOptions) -> Plan {
         let mut plan = Plan {
             scanned: self.scanned,
             ..Plan::default()
         };
         let mut candidates: Vec<(DateTime<Utc>, PlannedRedelivery)> = Vec::new();
+        // Checked: `max_age` comes from the settings; a bound before chrono's earliest time
+        // makes nothing too old.
+        let too_old_before = options
+            .max_age
+            .and_then(|max_age| now.checked_sub_signed(max_age));
 
         plan.resolved = state
             .events
@@ -301,6 +314,8 @@ impl Planner {
                 .is_some_and(|record| record.given_up)
             {
                 plan.already_given_up += 1;
+            } else if too_old_before.is_some_and(|bound| summary.first_failed_at < bound) {
+                plan.too_old.push(summary);
             } else if summary.previous_attempts >= options.max_attempts {
                 plan.given_up.push(summary);
             } else {
@@ -326,6 +341,7 @@ impl Planner {
         }
         sort_by_time(&mut plan.given_up);
         sort_by_time(&mut plan.filtered);
+        sort_by_time(&mut plan.too_old);
         plan.resolved.sort();
         plan
     }
@@ -339,13 +355,14 @@ fn sort_by_time(events: &mut [EventSummary]) {
 pub fn plan_redeliveries<'a>(
     deliveries: impl IntoIterator<Item = Delivery<'a>>,
     state: &HookState,
+    now: DateTime<Utc>,
     options: &PlanOptions,
 ) -> Plan {
     let mut planner = Planner::new();
     for delivery in deliveries {
         planner.observe(delivery);
     }
-    planner.plan(state, options)
+    planner.plan(state, now, options)
 }
 
 /// How far back a run scans.

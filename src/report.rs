@@ -43,6 +43,9 @@ pub struct HookReport {
     pub held_back: Vec<EventSummary>,
     /// The receiver was found down: the run held its events back.
     pub receiver_down: bool,
+    /// First failed longer ago than `max-age`: not redelivered, never counted as an attempt
+    /// or as given up.
+    pub too_old: Vec<EventSummary>,
     pub already_given_up: usize,
     /// Redeliveries GitHub refused.
     pub refused: Vec<RefusedRedelivery>,
@@ -114,6 +117,10 @@ impl RunReport {
     /// A receiver was found still down.
     pub fn receiver_down(&self) -> bool {
         self.hooks.iter().any(|hook| hook.receiver_down)
+    }
+
+    pub fn too_old_count(&self) -> usize {
+        self.sum(|hook| hook.too_old.len())
     }
 
     pub fn redelivered_guids(&self) -> Vec<&str> {
@@ -209,6 +216,7 @@ impl RunReport {
             ("deferred-count", self.deferred_count().to_string()),
             ("held-back-count", self.held_back_count().to_string()),
             ("receiver-down", self.receiver_down().to_string()),
+            ("too-old-count", self.too_old_count().to_string()),
             ("since", time(self.since())),
             ("checkpoint", time(self.checkpoint())),
             ("scan-complete", self.scan_complete().to_string()),
@@ -404,6 +412,18 @@ impl RunReport {
         );
         section(
             &mut md,
+            "Too old to redeliver (`max-age`)",
+            self.hooks
+                .iter()
+                .flat_map(|hook| {
+                    hook.too_old
+                        .iter()
+                        .map(move |e| (hook.hook.as_str(), e, String::new()))
+                })
+                .collect(),
+        );
+        section(
+            &mut md,
             "Filtered out by `events` / `exclude-events`",
             self.hooks
                 .iter()
@@ -446,12 +466,13 @@ const MAX_SUMMARY_ROWS: usize = 300;
 pub const MAX_REPORT_OUTPUT_BYTES: usize = 512 * 1024;
 
 /// The lists of events in a hook's report, cut by [`RunReport::report_output`].
-const HOOK_LISTS: [&str; 6] = [
+const HOOK_LISTS: [&str; 7] = [
     "redelivered",
     "given_up",
     "filtered",
     "deferred",
     "held_back",
+    "too_old",
     "refused",
 ];
 

@@ -17,8 +17,9 @@ use crate::checkpoint::{CheckpointDocument, HookState, MAX_DOCUMENT_BYTES};
 use crate::client::{ApiError, Credential, GitHubClient, RetryPolicy, Sleeper, Stop};
 use crate::drain::{Drain, DrainOutcome, Halt};
 use crate::github::deliveries::{self, DeliveryPages};
+use crate::github::hooks as hook_list;
 use crate::github::installations::{self, Need};
-use crate::hooks::Hook;
+use crate::hooks::{Hook, HookScope};
 use crate::log::Log;
 use crate::plan::{
     Delivery, Plan, PlanOptions, Planner, WindowOptions, next_checkpoint, scan_window,
@@ -80,8 +81,14 @@ pub async fn run_once(settings: &Settings, context: &RunContext) -> anyhow::Resu
 
     // Installation tokens live an hour; a long run renews them before saving.
     let mut credentials = Credentials::obtain(&client, settings).await?;
+    let hooks = resolve_hooks(&client, &credentials, settings, log).await?;
     let mut document =
         load_checkpoint(&mut store, &client, credentials.store, settings, log).await?;
+    for key in hooks.forget_removed(&mut document) {
+        log.info(&format!(
+            "Hook `{key}` no longer exists: its checkpoint entry is dropped."
+        ));
+    }
 
     let mut report = RunReport {
         dry_run: settings.dry_run,
@@ -92,7 +99,7 @@ pub async fn run_once(settings: &Settings, context: &RunContext) -> anyhow::Resu
         errors: Vec::new(),
     };
     let mut rate_limited = false;
-    for hook in &settings.hooks {
+    for hook in &hooks.hooks {
         let key = hook.to_string();
         let _group = log.group(&format!("Hook `{key}`"));
         let mut state = if settings.store == StoreSpec::None {
@@ -195,11 +202,14 @@ impl Credentials {
         {
             target(owner, Some(repo), Need::Variables);
         }
+        // Listing hooks (URLs, `*`) needs read, redelivery write: the same permission.
         for hook in &settings.hooks {
-            match hook {
-                Hook::App => {}
-                Hook::Org { org, .. } => target(org, None, Need::OrganizationHooks),
-                Hook::Repo { owner, repo, .. } => target(owner, Some(repo), Need::RepositoryHooks),
+            match hook.scope() {
+                None => {}
+                Some(HookScope::Org { org }) => target(org, None, Need::OrganizationHooks),
+                Some(HookScope::Repo { owner, repo }) => {
+                    target(owner, Some(repo), Need::RepositoryHooks)
+                }
             }
         }
         for (account, (repositories, needs)) in &accounts {
@@ -238,6 +248,30 @@ impl Credentials {
             Hook::Repo { owner, .. } => self.for_account(Some(owner)),
         }
     }
+}
+
+/// Turns the `hooks` input into concrete hooks (ids), listing an org's or a repository's
+/// webhooks for a URL or `*` with the credential that redelivers there: before any
+/// redelivery, so that a wrong URL or a missing permission stops the run at once.
+async fn resolve_hooks(
+    client: &GitHubClient,
+    credentials: &Credentials,
+    settings: &Settings,
+    log: &Log,
+) -> anyhow::Result<hook_list::Resolved> {
+    let input = if settings.actions {
+        "input `hooks`"
+    } else {
+        "`--hooks`"
+    };
+    hook_list::resolve(
+        client,
+        &settings.hooks,
+        input,
+        |scope| credentials.for_account(Some(scope.account())),
+        log,
+    )
+    .await
 }
 
 async fn load_checkpoint(
@@ -339,10 +373,12 @@ impl HookRun<'_> {
         report.scan_complete = true;
         let plan = planner.plan(
             state,
+            checkpoint_at,
             &PlanOptions {
                 max_attempts: self.settings.max_attempts,
                 max_redeliveries: self.settings.max_redeliveries,
                 filter: self.settings.filter.clone(),
+                max_age: self.settings.max_age,
             },
         );
         self.report_plan(&plan, &mut report);
@@ -416,6 +452,7 @@ impl HookRun<'_> {
             deferred: Vec::new(),
             held_back: Vec::new(),
             receiver_down: false,
+            too_old: Vec::new(),
             already_given_up: 0,
             refused: Vec::new(),
             error: None,
@@ -432,6 +469,13 @@ impl HookRun<'_> {
         report.filtered = plan.filtered.clone();
         report.deferred = plan.deferred.clone();
         report.given_up = plan.given_up.clone();
+        report.too_old = plan.too_old.clone();
+        if !plan.too_old.is_empty() {
+            log.info(&format!(
+                "{} event(s) first failed longer ago than `max-age`: too old to redeliver, left alone.",
+                plan.too_old.len()
+            ));
+        }
         for event in &plan.given_up {
             log.warning(&format!(
                 "giving up on {} event {} of `{}` after {} failed redeliveries (first failure: {})",

@@ -13,7 +13,7 @@ use secrecy::SecretString;
 
 use crate::app_auth::{AppSigner, Issuer};
 use crate::filter::{EventFilter, parse_event_list};
-use crate::hooks::{Hook, parse_hooks};
+use crate::hooks::{HookScope, HookSelector, parse_hooks};
 use crate::inputs::RawSettings;
 use crate::store::{StoreSpec, check_state_path};
 
@@ -31,7 +31,8 @@ pub const DEFAULT_MAX_DURATION: Duration = Duration::from_secs(5 * 3600);
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub actions: bool,
-    pub hooks: Vec<Hook>,
+    /// As the `hooks` input names them: resolved to concrete hooks at the start of each run.
+    pub hooks: Vec<HookSelector>,
     pub app: Option<Arc<AppSigner>>,
     pub token: Option<SecretString>,
     pub api_url: Uri,
@@ -48,6 +49,8 @@ pub struct Settings {
     pub max_duration: Duration,
     pub retention: chrono::Duration,
     pub since: chrono::Duration,
+    /// `max-age`: events first failing longer ago are reported, not redelivered.
+    pub max_age: Option<chrono::Duration>,
     pub json: bool,
     pub every: Option<Duration>,
     pub debug: bool,
@@ -411,7 +414,7 @@ impl Settings {
             },
             (None, None) => None,
         };
-        let wants_app = hooks.contains(&Hook::App);
+        let wants_app = hooks.contains(&HookSelector::App);
         let app = match (issuer, private_key) {
             (Some(issuer), Some(key)) => match AppSigner::new(&SecretString::from(key), issuer) {
                 Ok(signer) => Some(Arc::new(signer)),
@@ -584,6 +587,17 @@ impl Settings {
             );
         }
         let since = problems.duration("since", &raw.since, Duration::from_secs(24 * 3600));
+        let max_age = raw
+            .max_age
+            .as_ref()
+            // The fallback (after an error already reported) only avoids a second line.
+            .map(|_| problems.duration("max-age", &raw.max_age, Duration::from_secs(1)));
+        if max_age.is_some_and(|max_age| max_age.is_zero()) {
+            problems.fail(
+                "max-age",
+                "must be longer than zero; leave it empty for no bound".to_owned(),
+            );
+        }
         let every = raw
             .every
             .as_ref()
@@ -609,6 +623,20 @@ impl Settings {
             (true, Some(api_url), Some(store)) => {
                 let retention_days =
                     retention_days.unwrap_or_else(|| default_retention_days(&api_url));
+                // Within MAX_DURATION, so it converts.
+                let max_age = max_age.and_then(|max_age| chrono::Duration::from_std(max_age).ok());
+                if let Some(max_age) = max_age
+                    && max_age > chrono::Duration::days(retention_days)
+                {
+                    problems.fail(
+                        "max-age",
+                        format!(
+                            "is longer than GitHub keeps deliveries ({retention_days} days): older failures cannot be listed anyway, so use at most `{retention_days}d` (got `{}`)",
+                            raw.max_age.as_deref().unwrap_or_default().trim()
+                        ),
+                    );
+                    return Err(InputErrors(problems.list));
+                }
                 Ok(Settings {
                     actions: raw.actions,
                     hooks,
@@ -626,6 +654,7 @@ impl Settings {
                     max_duration,
                     retention: chrono::Duration::days(retention_days),
                     since,
+                    max_age,
                     json: raw.json,
                     every,
                     debug: raw.debug,
@@ -670,11 +699,15 @@ fn parse_store(text: &str, problems: &mut Problems) -> Option<StoreSpec> {
 /// Without `token`, an organization's hooks are reached with the App's installation on the
 /// organization, which is found through one of its repositories: the checkpoint's, or a
 /// repository hook's. Said before any request when the run names none.
-fn check_installation_reach(hooks: &[Hook], store: Option<&StoreSpec>, problems: &mut Problems) {
+fn check_installation_reach(
+    hooks: &[HookSelector],
+    store: Option<&StoreSpec>,
+    problems: &mut Problems,
+) {
     let mut reachable: Vec<String> = hooks
         .iter()
-        .filter_map(|hook| match hook {
-            Hook::Repo { owner, .. } => Some(owner.to_ascii_lowercase()),
+        .filter_map(|hook| match hook.scope() {
+            Some(HookScope::Repo { owner, .. }) => Some(owner.to_ascii_lowercase()),
             _ => None,
         })
         .collect();
@@ -684,7 +717,7 @@ fn check_installation_reach(hooks: &[Hook], store: Option<&StoreSpec>, problems:
         reachable.push(owner.to_ascii_lowercase());
     }
     for hook in hooks {
-        if let Hook::Org { org, .. } = hook
+        if let Some(HookScope::Org { org }) = hook.scope()
             && !reachable.contains(&org.to_ascii_lowercase())
         {
             problems.fail(

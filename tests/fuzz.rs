@@ -93,6 +93,7 @@ fn options() -> PlanOptions {
         max_attempts: 3,
         max_redeliveries: 5,
         filter: EventFilter::default(),
+        max_age: None,
     }
 }
 
@@ -117,7 +118,7 @@ fn page_then_plan(page: &[u8], state_text: &str) {
             retention: Duration::days(90),
         },
     );
-    let plan = plan_redeliveries(deliveries, &state, &options());
+    let plan = plan_redeliveries(deliveries, &state, now(), &options());
     let _ = redeliver_action::plan::next_checkpoint(&plan, window.since);
 }
 

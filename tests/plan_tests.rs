@@ -49,6 +49,7 @@ fn options() -> PlanOptions {
         max_attempts: 3,
         max_redeliveries: 100,
         filter: EventFilter::default(),
+        max_age: None,
     }
 }
 
@@ -58,7 +59,7 @@ fn redelivered_ids(
     state: &HookState,
     options: &PlanOptions,
 ) -> Vec<u64> {
-    plan_redeliveries(deliveries, state, options)
+    plan_redeliveries(deliveries, state, now(), options)
         .redeliver
         .iter()
         .map(|planned| planned.delivery_id)
@@ -177,7 +178,7 @@ fn attempts_are_counted_from_the_list_whoever_made_them() {
         for attempt in 0..listed {
             deliveries.push(failed_redelivery(10 + attempt, "g", 50 - attempt as i64));
         }
-        let plan = plan_redeliveries(deliveries, &state, &options());
+        let plan = plan_redeliveries(deliveries, &state, now(), &options());
         assert_eq!(
             !plan.redeliver.is_empty(),
             expected,
@@ -202,11 +203,16 @@ fn attempts_are_counted_from_the_list_whoever_made_them() {
 fn given_up_events_are_never_tried_again() {
     let mut state = HookState::default();
     state.record_given_up("g", minutes_ago(30));
-    let plan = plan_redeliveries(vec![failed(21, "g", 1)], &state, &options());
+    let plan = plan_redeliveries(vec![failed(21, "g", 1)], &state, now(), &options());
     assert!(plan.redeliver.is_empty() && plan.given_up.is_empty());
     assert_eq!(plan.already_given_up, 1);
     // A delivered event leaves the bookkeeping.
-    let plan = plan_redeliveries(vec![ok(22, "g", 1), failed(21, "g", 2)], &state, &options());
+    let plan = plan_redeliveries(
+        vec![ok(22, "g", 1), failed(21, "g", 2)],
+        &state,
+        now(),
+        &options(),
+    );
     assert_eq!(plan.resolved, vec!["g".to_owned()]);
 }
 
@@ -221,6 +227,7 @@ fn open_events_hold_the_checkpoint_at_their_first_failure() {
             failed_redelivery(4, "old", 5),
         ],
         &HookState::default(),
+        now(),
         &options(),
     );
     assert_eq!(plan.redeliver.len(), 2);
@@ -237,6 +244,7 @@ fn open_events_hold_the_checkpoint_at_their_first_failure() {
             failed(6, "fine", 35),
         ],
         &given_up,
+        now(),
         &options(),
     );
     assert_eq!(next_checkpoint(&plan, now()), now());
@@ -254,7 +262,7 @@ fn the_cap_defers_the_newest_and_holds_the_checkpoint_before_them() {
         failed(2, "b", 30),
         failed(1, "a", 40),
     ];
-    let plan = plan_redeliveries(deliveries, &HookState::default(), &opts);
+    let plan = plan_redeliveries(deliveries, &HookState::default(), now(), &opts);
     let ids: Vec<u64> = plan.redeliver.iter().map(|p| p.delivery_id).collect();
     assert_eq!(ids, vec![1, 2]);
     let deferred: Vec<&str> = plan.deferred.iter().map(|e| e.guid.as_str()).collect();
@@ -265,6 +273,7 @@ fn the_cap_defers_the_newest_and_holds_the_checkpoint_before_them() {
     let delivered = plan_redeliveries(
         vec![ok(2, "a", 30), failed(1, "a", 40)],
         &HookState::default(),
+        now(),
         &opts,
     );
     assert_eq!(next_checkpoint(&delivered, now()), now());
@@ -291,6 +300,7 @@ fn filters_count_what_they_leave_out() {
             job(3, "c", "completed"),
         ],
         &HookState::default(),
+        now(),
         &opts,
     );
     let mut ids: Vec<u64> = plan.redeliver.iter().map(|p| p.delivery_id).collect();
@@ -310,6 +320,7 @@ fn the_summary_shows_the_first_failure() {
             delivery(1, "g", 5, "Invalid HTTP Response: 502"),
         ],
         &HookState::default(),
+        now(),
         &options(),
     );
     let summary = &plan.redeliver[0].summary;
@@ -317,4 +328,119 @@ fn the_summary_shows_the_first_failure() {
     assert_eq!(summary.first_failed_at, minutes_ago(5));
     assert_eq!(plan.redeliver[0].delivery_id, 3);
     assert_eq!(plan.scanned, 3);
+}
+
+#[test]
+fn table_of_max_age() {
+    // (case, deliveries, bookkeeping of "a" (refused redeliveries, minutes ago), max_age in
+    //  hours, redelivered ids, too-old GUIDs, given-up GUIDs, checkpoint minutes ago: open
+    //  events hold it at their first failure, too-old ones never do)
+    type Case = (
+        &'static str,
+        Vec<Delivery<'static>>,
+        Option<(u32, i64)>,
+        Option<i64>,
+        Vec<u64>,
+        Vec<&'static str>,
+        Vec<&'static str>,
+        i64,
+    );
+    let cases: Vec<Case> = vec![
+        (
+            "no bound: 13 h old is redelivered",
+            vec![failed(1, "a", 13 * 60)],
+            None,
+            None,
+            vec![1],
+            vec![],
+            vec![],
+            13 * 60,
+        ),
+        (
+            "13 h old with a 12 h bound is too old, 11 h old is not",
+            vec![failed(2, "b", 11 * 60), failed(1, "a", 13 * 60)],
+            None,
+            Some(12),
+            vec![2],
+            vec!["a"],
+            vec![],
+            11 * 60,
+        ),
+        (
+            "the first failure decides, not the newest",
+            vec![failed(2, "a", 60), failed(1, "a", 13 * 60)],
+            None,
+            Some(12),
+            vec![],
+            vec!["a"],
+            vec![],
+            0,
+        ),
+        (
+            "exactly at the bound is still redelivered",
+            vec![failed(1, "a", 12 * 60)],
+            None,
+            Some(12),
+            vec![1],
+            vec![],
+            vec![],
+            12 * 60,
+        ),
+        (
+            "an event out of attempts but too old is too old, not given up",
+            vec![failed(2, "a", 20), failed(1, "a", 13 * 60)],
+            Some((3, 60)),
+            Some(12),
+            vec![],
+            vec!["a"],
+            vec![],
+            0,
+        ),
+        (
+            "an event out of attempts within the bound is given up",
+            vec![failed(2, "a", 20), failed(1, "a", 11 * 60)],
+            Some((3, 60)),
+            Some(12),
+            vec![],
+            vec![],
+            vec!["a"],
+            0,
+        ),
+        (
+            "a delivered event is never too old",
+            vec![ok(2, "a", 60), failed(1, "a", 13 * 60)],
+            None,
+            Some(12),
+            vec![],
+            vec![],
+            vec![],
+            0,
+        ),
+    ];
+    for (name, deliveries, record, max_age, ids, too_old, given_up, checkpoint) in cases {
+        let mut state = HookState::default();
+        if let Some((attempts, minutes)) = record {
+            for _ in 0..attempts {
+                state.record_refusal("a", minutes_ago(minutes));
+            }
+        }
+        let opts = PlanOptions {
+            max_age: max_age.map(Duration::hours),
+            ..options()
+        };
+        let plan = plan_redeliveries(deliveries, &state, now(), &opts);
+        let got_ids: Vec<u64> = plan.redeliver.iter().map(|p| p.delivery_id).collect();
+        let got_too_old: Vec<&str> = plan.too_old.iter().map(|e| e.guid.as_str()).collect();
+        let got_given_up: Vec<&str> = plan.given_up.iter().map(|e| e.guid.as_str()).collect();
+        assert_eq!(got_ids, ids, "{name}: redelivered");
+        assert_eq!(got_too_old, too_old, "{name}: too old");
+        assert_eq!(got_given_up, given_up, "{name}: given up");
+        // Too-old events never hold the checkpoint back.
+        assert_eq!(
+            next_checkpoint(&plan, now()),
+            minutes_ago(checkpoint),
+            "{name}: checkpoint"
+        );
+        assert_eq!(plan.deferred.len(), 0, "{name}");
+    }
 }

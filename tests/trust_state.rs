@@ -20,6 +20,7 @@ fn plan_options() -> PlanOptions {
         max_attempts: 3,
         max_redeliveries: 100,
         filter: EventFilter::default(),
+        max_age: None,
     }
 }
 
@@ -46,7 +47,12 @@ fn guids_that_differ_only_in_case_are_two_events() {
         vec![delivery(1, lower, "OK"), delivery(2, &upper, "failed")],
         vec![delivery(2, &upper, "failed"), delivery(1, lower, "OK")],
     ] {
-        let plan = plan_redeliveries(deliveries, &HookState::default(), &plan_options());
+        let plan = plan_redeliveries(
+            deliveries,
+            &HookState::default(),
+            at("2026-11-28T12:00:00Z"),
+            &plan_options(),
+        );
         assert_eq!(plan.failing, 1, "{plan:?}");
         assert_eq!(plan.redeliver.len(), 1, "{plan:?}");
         assert_eq!(plan.redeliver[0].summary.guid, upper);
@@ -54,7 +60,12 @@ fn guids_that_differ_only_in_case_are_two_events() {
     // The bookkeeping of the upper-case event is not resolved by the lower-case delivery.
     let mut state = HookState::default();
     state.record_given_up(&upper, at("2026-11-28T10:00:00Z"));
-    let plan = plan_redeliveries(vec![delivery(1, lower, "OK")], &state, &plan_options());
+    let plan = plan_redeliveries(
+        vec![delivery(1, lower, "OK")],
+        &state,
+        at("2026-11-28T12:00:00Z"),
+        &plan_options(),
+    );
     assert!(plan.resolved.is_empty(), "{plan:?}");
 }
 
@@ -90,7 +101,12 @@ fn extreme_durations_and_times_do_not_overflow_the_planner() {
         serde_json::from_str(&format!(r#"{{"attempts":1,"last_attempt":{earliest}}}"#))
             .expect("the earliest time is a valid record");
     state.events.insert("g".into(), record);
-    let plan = plan_redeliveries(vec![delivery(1, "g", "failed")], &state, &plan_options());
+    let plan = plan_redeliveries(
+        vec![delivery(1, "g", "failed")],
+        &state,
+        at("2026-11-28T12:00:00Z"),
+        &plan_options(),
+    );
     assert_eq!(plan.redeliver.len(), 1, "{plan:?}");
 }
 

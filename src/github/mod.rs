@@ -6,5 +6,6 @@
 //! description of these operations (`crates/fake-github/openapi`).
 
 pub mod deliveries;
+pub mod hooks;
 pub mod installations;
 pub mod variables;

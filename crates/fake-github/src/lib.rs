@@ -1,7 +1,8 @@
 //! An in-process fake of the parts of GitHub's REST API that the redelivery action uses.
 //!
 //! It follows `shared/docs/github-api.md`: webhook deliveries of the three hook scopes with
-//! cursor pagination and 64-bit ids above 2^53, redelivery attempts, App JWT checks,
+//! cursor pagination and 64-bit ids above 2^53, redelivery attempts, org and repo hook lists
+//! (paginated by `page`, each hook's receiver URL in `config.url`), App JWT checks,
 //! installation tokens, repository Actions variables, rate-limit headers and injectable faults.
 //!
 //! It shares no code with the client (`redeliver-action`) on purpose: a fake that shares the
@@ -648,6 +649,8 @@ impl FakeGitHub {
     }
 
     /// Makes `hook` exist without deliveries (listing one that does not exist is a 404).
+    /// Its receiver URL (`config.url` in the hook lists) is `https://receiver.example/hooks/<id>`
+    /// unless set with [`FakeGitHub::add_hook_with_url`].
     pub fn add_hook(&self, hook: &Hook) {
         self.shared.lock().registered_hooks.insert(hook.key());
     }
@@ -661,6 +664,24 @@ impl FakeGitHub {
     /// after fail with "failed to connect".
     pub fn set_receiver_down_after(&self, count: usize) {
         self.shared.lock().receiver_down_after = Some(count);
+    }
+
+    /// Makes `hook` exist with `url` as its receiver URL: what `GET /orgs/{org}/hooks` and
+    /// `GET /repos/{owner}/{repo}/hooks` show as `config.url`.
+    pub fn add_hook_with_url(&self, hook: &Hook, url: &str) {
+        let mut inner = self.shared.lock();
+        inner.registered_hooks.insert(hook.key());
+        inner.hook_urls.insert(hook.key(), url.to_owned());
+    }
+
+    /// Deletes `hook` and its deliveries, as a user deleting the webhook would: it leaves the
+    /// hook lists, and its deliveries answer 404.
+    pub fn remove_hook(&self, hook: &Hook) {
+        let mut inner = self.shared.lock();
+        let key = hook.key();
+        inner.registered_hooks.remove(&key);
+        inner.hook_urls.remove(&key);
+        inner.hooks.remove(&key);
     }
 
     /// While down, redeliveries are accepted (202) and fail with "failed to connect".
@@ -916,6 +937,8 @@ struct Inner {
     redelivery_result_delay: Duration,
     /// Hooks that exist besides those with deliveries (the App's always does).
     registered_hooks: HashSet<Hook>,
+    /// Receiver URLs (`config.url`) of hooks, by key; others get a made-up one.
+    hook_urls: HashMap<Hook, String>,
     /// repo (lower case) -> NAME (upper case) -> variable
     variables: HashMap<String, BTreeMap<String, Variable>>,
     tokens: HashMap<String, FakeToken>,
@@ -1746,6 +1769,24 @@ fn route(shared: &Shared, inner: &mut Inner, ctx: &Ctx<'_>) -> Reply {
             }
             list_deliveries(shared, inner, &hook, ctx)
         }
+        ("GET", ["orgs", org, "hooks"]) => {
+            // The listing's access rules are the organization's, whatever the hook.
+            if let Err(reply) = require_hook_access(inner, ctx, &Hook::org(org, 0)) {
+                return reply;
+            }
+            list_hooks(shared, inner, &HookScope::Org(org), ctx)
+        }
+        ("GET", ["repos", owner, repo, "hooks"]) => {
+            let hook = Hook::Repo {
+                owner: (*owner).to_owned(),
+                repo: (*repo).to_owned(),
+                hook_id: 0,
+            };
+            if let Err(reply) = require_hook_access(inner, ctx, &hook) {
+                return reply;
+            }
+            list_hooks(shared, inner, &HookScope::Repo(owner, repo), ctx)
+        }
         ("POST", ["orgs", org, "hooks", hook_id, "deliveries", id, "attempts"]) => {
             let Ok(hook_id) = hook_id.parse::<u64>() else {
                 return Reply::unexpected();
@@ -2007,6 +2048,135 @@ fn list_deliveries(shared: &Shared, inner: &Inner, hook: &Hook, ctx: &Ctx<'_>) -
                 ctx.path,
                 per_page,
                 encode_cursor(**last)
+            ),
+        ));
+    }
+    reply
+}
+
+// --- hook lists ---
+
+/// Whose hooks a list shows.
+enum HookScope<'a> {
+    Org(&'a str),
+    Repo(&'a str, &'a str),
+}
+
+/// `GET /orgs/{org}/hooks` and `GET /repos/{owner}/{repo}/hooks`: the hooks that exist
+/// there, by id, paginated with `page` and `per_page` and a `Link` header, each built from
+/// GitHub's documented example with the hook's own values. `config` never holds a secret
+/// (GitHub shows `********`; the fake shows nothing).
+/// <https://docs.github.com/en/rest/orgs/webhooks#list-organization-webhooks>
+/// <https://docs.github.com/en/rest/repos/webhooks#list-repository-webhooks>
+fn list_hooks(shared: &Shared, inner: &Inner, scope: &HookScope<'_>, ctx: &Ctx<'_>) -> Reply {
+    let (doc, operation, resource) = match scope {
+        HookScope::Org(_) => (DOC_ORG_DELIVERIES, "orgs/list-webhooks", "Organization"),
+        HookScope::Repo(..) => (DOC_REPO_DELIVERIES, "repos/list-webhooks", "Repository"),
+    };
+    let mut per_page = DEFAULT_PER_PAGE;
+    let mut page = 1_usize;
+    for (name, value) in parse_query(ctx.query) {
+        match name.as_str() {
+            "per_page" => match value.parse::<u64>() {
+                Ok(n) if n >= 1 => per_page = n.min(MAX_PER_PAGE as u64) as usize,
+                _ => return Reply::validation_failed(doc, "Hook", "per_page", "invalid"),
+            },
+            "page" => match value.parse::<usize>() {
+                Ok(n) if n >= 1 => page = n,
+                _ => return Reply::validation_failed(doc, "Hook", "page", "invalid"),
+            },
+            _ => {}
+        }
+    }
+    let mut ids: Vec<u64> = inner
+        .registered_hooks
+        .iter()
+        .chain(inner.hooks.keys())
+        .filter_map(|hook| match (hook, scope) {
+            (Hook::Org { org, hook_id }, HookScope::Org(wanted))
+                if org.eq_ignore_ascii_case(wanted) =>
+            {
+                Some(*hook_id)
+            }
+            (
+                Hook::Repo {
+                    owner,
+                    repo,
+                    hook_id,
+                },
+                HookScope::Repo(wanted_owner, wanted_repo),
+            ) if owner.eq_ignore_ascii_case(wanted_owner)
+                && repo.eq_ignore_ascii_case(wanted_repo) =>
+            {
+                Some(*hook_id)
+            }
+            _ => None,
+        })
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let base = format!(
+        "{}{}",
+        ctx.origin.as_deref().unwrap_or(&shared.origin),
+        shared.prefix
+    );
+    let example = shared
+        .contract()
+        .example(operation, 200)
+        .and_then(|list| list.get(0).cloned())
+        .unwrap_or_else(|| json!({}));
+    let items: Vec<Value> = ids
+        .iter()
+        .skip(page.saturating_sub(1).saturating_mul(per_page))
+        .take(per_page)
+        .map(|id| {
+            let key = match scope {
+                HookScope::Org(org) => Hook::org(org, *id),
+                HookScope::Repo(owner, repo) => Hook::repo(&format!("{owner}/{repo}"), *id),
+            }
+            .key();
+            let url = inner
+                .hook_urls
+                .get(&key)
+                .cloned()
+                .unwrap_or_else(|| format!("https://receiver.example/hooks/{id}"));
+            let api_url = format!(
+                "{base}{}",
+                key.deliveries_path().trim_end_matches("/deliveries")
+            );
+            let mut hook = example.clone();
+            merge(
+                &mut hook,
+                json!({
+                    "id": id,
+                    "name": "web",
+                    "active": true,
+                    "type": resource,
+                    "url": api_url,
+                    "deliveries_url": format!("{api_url}/deliveries"),
+                    "ping_url": format!("{api_url}/pings"),
+                    "config": { "url": url, "content_type": "json", "insecure_ssl": "0" },
+                }),
+            );
+            if let Some(test_url) = hook.get_mut("test_url") {
+                *test_url = json!(format!("{api_url}/test"));
+            }
+            if let Some(config) = hook.get_mut("config").and_then(Value::as_object_mut) {
+                config.remove("secret");
+            }
+            hook
+        })
+        .collect();
+    let mut reply = Reply::json(200, &Value::Array(items));
+    let last = ids.len().div_ceil(per_page).max(1);
+    if page < last {
+        let link = |page: usize| format!("<{base}{}?per_page={per_page}&page={page}>", ctx.path);
+        reply.headers.push((
+            "link",
+            format!(
+                "{}; rel=\"next\", {}; rel=\"last\"",
+                link(page + 1),
+                link(last)
             ),
         ));
     }

@@ -1,0 +1,329 @@
+//! An organization's or a repository's webhooks: the list that turns the `hooks` input's
+//! selectors (a hook by its receiver URL, or `*` for all) into hook ids, once, at the start
+//! of a run and before any redelivery.
+//! - <https://docs.github.com/en/rest/orgs/webhooks#list-organization-webhooks>
+//! - <https://docs.github.com/en/rest/repos/webhooks#list-repository-webhooks>
+//!
+//! Only `id` and `config.url` are read. The hooks' secrets are never requested (the list
+//! shows none in the clear anyway) and never printed.
+
+use std::collections::{HashMap, HashSet};
+
+use anyhow::Context;
+use serde::Deserialize;
+
+use crate::checkpoint::CheckpointDocument;
+use crate::client::{ApiError, Credential, GitHubClient};
+use crate::hooks::{Hook, HookScope, HookSelector, HookTarget};
+use crate::log::Log;
+
+/// GitHub's maximum page size for hook lists.
+pub const PER_PAGE: u32 = 100;
+
+/// Most pages one hook list may take. GitHub allows 20 webhooks per event on a repository
+/// or organization: a few hundred hooks at most, a few pages. A server that keeps sending
+/// `next` past this is not one to trust.
+pub const MAX_PAGES: u32 = 50;
+
+/// One webhook of the list, with what resolving needs.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct ListedHook {
+    pub id: u64,
+    #[serde(default)]
+    pub config: HookConfig,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct HookConfig {
+    /// The receiver's URL. Not a secret (the hook's settings page shows it); the hook's
+    /// `secret` is not read.
+    #[serde(default)]
+    pub url: Option<String>,
+}
+
+/// Lists every webhook of `scope`, following the `Link` header's `next` page by page.
+pub async fn list(
+    client: &GitHubClient,
+    scope: &HookScope,
+    credential: Credential,
+) -> Result<Vec<ListedHook>, ApiError> {
+    let mut hooks = Vec::new();
+    let mut next = Some(format!("{}?per_page={PER_PAGE}", scope.hooks_path()));
+    let mut seen = HashSet::new();
+    let mut pages = 0;
+    while let Some(route) = next.take() {
+        let request = format!("GET {}", scope.hooks_path());
+        if !seen.insert(route.clone()) {
+            return Err(ApiError::Transport {
+                request,
+                detail: "the next page's link repeats an earlier page; the listing would never end"
+                    .to_owned(),
+            });
+        }
+        if pages >= MAX_PAGES {
+            return Err(ApiError::Transport {
+                request,
+                detail: format!(
+                    "more than {MAX_PAGES} pages of webhooks, more than GitHub allows; refusing to go on"
+                ),
+            });
+        }
+        pages += 1;
+        let page = client.get_page(&route, credential).await?;
+        hooks.extend(page.items::<ListedHook>()?);
+        next = page.next;
+    }
+    Ok(hooks)
+}
+
+/// Advice for the errors of a hook list: which token scope or App permission it needs.
+pub fn explain(error: ApiError, scope: &HookScope) -> anyhow::Error {
+    let advice = match (error.status(), scope) {
+        (Some(401), _) => {
+            Some("GitHub refused the token: it is invalid, expired or revoked".to_owned())
+        }
+        (Some(403) | Some(404), HookScope::Org { org }) => Some(format!(
+            "no permission to list the webhooks of {org} (GitHub answers 404 to tokens without it): a token needs `admin:org_hook` (classic, as an owner of {org}) or the organization permission \"Webhooks: read\" (fine-grained); the App's installation needs \"Organization webhooks: read\""
+        )),
+        (Some(403) | Some(404), HookScope::Repo { owner, repo }) => Some(format!(
+            "no permission to list the webhooks of {owner}/{repo} (GitHub answers 404 to tokens without it): a token needs admin on the repository (classic: `repo`) or the repository permission \"Webhooks: read\" (fine-grained); the App's installation needs \"Webhooks: read\""
+        )),
+        _ => None,
+    };
+    match advice {
+        Some(advice) => anyhow::Error::new(error).context(advice),
+        None => anyhow::Error::new(error),
+    }
+}
+
+/// The concrete hooks of a run, and the scopes listed in full for `*`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Resolved {
+    /// Each hook once, in the order the `hooks` input first names it.
+    pub hooks: Vec<Hook>,
+    /// The scopes whose hooks were all selected (`*`): a hook of theirs that is no longer
+    /// listed has been deleted.
+    pub listed_in_full: Vec<HookScope>,
+}
+
+impl Resolved {
+    /// Drops from `document` the hooks of the `*` scopes that no longer exist: their
+    /// bookkeeping would otherwise stay forever. Returns the keys dropped.
+    pub fn forget_removed(&self, document: &mut CheckpointDocument) -> Vec<String> {
+        let gone: Vec<String> = document
+            .hooks
+            .keys()
+            .filter(|key| {
+                key.parse::<Hook>().is_ok_and(|hook| {
+                    self.listed_in_full
+                        .iter()
+                        .any(|scope| scope.contains(&hook))
+                        && !self.hooks.iter().any(|kept| same_hook(kept, &hook))
+                })
+            })
+            .cloned()
+            .collect();
+        for key in &gone {
+            document.hooks.remove(key);
+        }
+        gone
+    }
+}
+
+/// Two hooks are the same when their scopes are (names without case) and their ids equal.
+fn same_hook(a: &Hook, b: &Hook) -> bool {
+    match (a, b) {
+        (Hook::App, Hook::App) => true,
+        (Hook::Org { hook_id: x, .. }, Hook::Org { hook_id: y, .. })
+        | (Hook::Repo { hook_id: x, .. }, Hook::Repo { hook_id: y, .. }) => {
+            x == y && a.scope().is_some_and(|scope| scope.contains(b))
+        }
+        _ => false,
+    }
+}
+
+/// Resolves the `hooks` input's selectors to concrete hooks: ids as given, URLs and `*` by
+/// listing each scope's webhooks once. `input` names the input in messages (`input `hooks``
+/// or `--hooks`); `credential` says which credential lists a scope's hooks.
+///
+/// Fails, before any redelivery, when a list is refused (with the permission it needs) or a
+/// URL matches no hook (with the URLs that exist there). A URL that matches several hooks
+/// selects them all, and the log says so. A hook named twice is kept once.
+pub async fn resolve(
+    client: &GitHubClient,
+    selectors: &[HookSelector],
+    input: &str,
+    credential: impl Fn(&HookScope) -> Credential,
+    log: &Log,
+) -> anyhow::Result<Resolved> {
+    let mut resolved = Resolved::default();
+    let mut lists: HashMap<HookScope, Vec<ListedHook>> = HashMap::new();
+    let add = |hooks: &mut Vec<Hook>, hook: Hook| {
+        if !hooks.iter().any(|kept| same_hook(kept, &hook)) {
+            hooks.push(hook);
+        }
+    };
+    for selector in selectors {
+        let HookSelector::Scoped { scope, target } = selector else {
+            add(&mut resolved.hooks, Hook::App);
+            continue;
+        };
+        if let HookTarget::Id(id) = target {
+            add(&mut resolved.hooks, scope.hook(*id));
+            continue;
+        }
+        let key = lowercase(scope);
+        if !lists.contains_key(&key) {
+            let listed = list(client, scope, credential(scope))
+                .await
+                .map_err(|error| explain(error, scope))
+                .with_context(|| format!("failed to list the webhooks of {scope}"))?;
+            lists.insert(key.clone(), listed);
+        }
+        let listed = lists.get(&key).map(Vec::as_slice).unwrap_or_default();
+        match target {
+            HookTarget::Id(_) => {}
+            HookTarget::All => {
+                log.info(&format!(
+                    "`{selector}`: {} webhook(s) in {scope}{}",
+                    listed.len(),
+                    describe(scope, listed.iter())
+                ));
+                for hook in listed {
+                    add(&mut resolved.hooks, scope.hook(hook.id));
+                }
+                resolved.listed_in_full.push(scope.clone());
+            }
+            HookTarget::Url(url) => {
+                let matches: Vec<&ListedHook> = listed
+                    .iter()
+                    .filter(|hook| hook.config.url.as_deref() == Some(url.as_str()))
+                    .collect();
+                if matches.is_empty() {
+                    anyhow::bail!("{}", no_match(input, selector, scope, url, listed));
+                }
+                if matches.len() > 1 {
+                    log.warning(&format!(
+                        "`{selector}`: {} webhooks of {scope} have this URL; each is processed: {}",
+                        matches.len(),
+                        matches
+                            .iter()
+                            .map(|hook| scope.hook(hook.id).to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ));
+                } else {
+                    log.info(&format!("`{selector}` is `{}`.", scope.hook(matches[0].id)));
+                }
+                for hook in matches {
+                    add(&mut resolved.hooks, scope.hook(hook.id));
+                }
+            }
+        }
+    }
+    Ok(resolved)
+}
+
+/// The one line said when a URL matches no hook: the URLs that do exist there.
+fn no_match(
+    input: &str,
+    selector: &HookSelector,
+    scope: &HookScope,
+    url: &str,
+    listed: &[ListedHook],
+) -> String {
+    let mut urls: Vec<String> = listed
+        .iter()
+        .filter_map(|hook| hook.config.url.as_deref())
+        .map(|url| format!("`{}`", shown_url(url)))
+        .collect();
+    urls.sort();
+    urls.dedup();
+    let known = if urls.is_empty() {
+        format!("{scope} has no webhook with a URL")
+    } else {
+        format!("the URLs there are {}", urls.join(", "))
+    };
+    format!(
+        "{input} has `{selector}`, but no webhook of {scope} has the URL `{}` (compared exactly); {known}: write one of them, or the hook's id",
+        shown_url(url)
+    )
+}
+
+/// A URL as messages show it: credentials in it (`user:password@`) are replaced.
+fn shown_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://***@{}", &rest[at + 1..]),
+        None => url.to_owned(),
+    }
+}
+
+/// ` (org/acme/1 → https://…, …)` for the log.
+fn describe<'a>(scope: &HookScope, hooks: impl Iterator<Item = &'a ListedHook>) -> String {
+    let shown: Vec<String> = hooks
+        .map(|hook| {
+            format!(
+                "{} → {}",
+                scope.hook(hook.id),
+                hook.config
+                    .url
+                    .as_deref()
+                    .map_or_else(|| "no URL".to_owned(), shown_url)
+            )
+        })
+        .collect();
+    if shown.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", shown.join(", "))
+    }
+}
+
+/// Scopes compare without case, as GitHub's names do.
+fn lowercase(scope: &HookScope) -> HookScope {
+    match scope {
+        HookScope::Org { org } => HookScope::Org {
+            org: org.to_ascii_lowercase(),
+        },
+        HookScope::Repo { owner, repo } => HookScope::Repo {
+            owner: owner.to_ascii_lowercase(),
+            repo: repo.to_ascii_lowercase(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_in_urls_are_not_shown() {
+        assert_eq!(
+            shown_url("https://user:pass@ci.example.com/hook?x=@y"),
+            "https://***@ci.example.com/hook?x=@y"
+        );
+        assert_eq!(
+            shown_url("https://ci.example.com/a@b"),
+            "https://ci.example.com/a@b"
+        );
+    }
+
+    #[test]
+    fn removed_hooks_of_listed_scopes_leave_the_document() {
+        let mut document = CheckpointDocument::parse(
+            r#"{"version":1,"hooks":{"app":{},"org/acme/1":{},"org/ACME/2":{},"org/other/3":{},"repo/acme/x/4":{}}}"#,
+        )
+        .expect("a document");
+        let resolved = Resolved {
+            hooks: vec![Hook::App, "org/acme/1".parse().expect("a hook")],
+            listed_in_full: vec![HookScope::Org { org: "Acme".into() }],
+        };
+        assert_eq!(resolved.forget_removed(&mut document), ["org/ACME/2"]);
+        let keys: Vec<&str> = document.hooks.keys().map(String::as_str).collect();
+        assert_eq!(keys, ["app", "org/acme/1", "org/other/3", "repo/acme/x/4"]);
+    }
+}
