@@ -117,7 +117,7 @@ impl ActionInputs {
 #[command(name = "redeliver", version, about, max_term_width = 100)]
 pub struct Cli {
     /// Webhooks to check, one per line or comma separated: `app`, `org/<org>/<hook>`,
-    /// `repo/<owner>/<repo>/<hook>`, where <hook> is the hook's id, its receiver URL
+    /// `repo/<owner>/<repo>/<hook>`, where `<hook>` is the hook's id, its receiver URL
     /// (`https://…`, compared exactly; a line with a URL holds one hook) or `*` for every
     /// hook there [default: app]
     #[arg(long, env = "REDELIVER_HOOKS", value_name = "HOOKS")]
