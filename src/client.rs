@@ -642,19 +642,7 @@ impl GitHubClient {
                     location: redirect_target(&answer.headers),
                 });
             }
-            let error_body: Option<ErrorBody> = serde_json::from_slice(&answer.body).ok();
-            let message = error_body
-                .as_ref()
-                .and_then(|body| body.message.clone())
-                .unwrap_or_else(|| {
-                    answer
-                        .status
-                        .canonical_reason()
-                        .unwrap_or("error")
-                        .to_owned()
-                });
-            let documentation_url = error_body.and_then(|body| body.documentation_url);
-
+            let (message, documentation_url) = error_message(&answer);
             match classify_failure(
                 answer.status,
                 &answer.headers,
@@ -664,26 +652,8 @@ impl GitHubClient {
                 secondary_waits,
             ) {
                 Failure::RateLimited { wait, reason } => {
-                    if !self.take_rate_limit_wait(wait) {
-                        let retry_at = Utc::now()
-                            .checked_add_signed(
-                                chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::MAX),
-                            )
-                            .unwrap_or(DateTime::<Utc>::MAX_UTC);
-                        return Err(ApiError::RateLimited {
-                            request,
-                            retry_at,
-                            wait,
-                        });
-                    }
+                    self.wait_out_rate_limit(&request, wait, &reason).await?;
                     secondary_waits += 1;
-                    self.log.warning(&format!(
-                        "{request}: {reason}; waiting {} before going on",
-                        format_duration(wait)
-                    ));
-                    if !self.pause(wait).await {
-                        return Err(ApiError::Stopped { request });
-                    }
                 }
                 Failure::Transient
                     if self
@@ -768,6 +738,39 @@ impl GitHubClient {
             })
     }
 
+    /// Waits `wait` for a rate limit, saying why; an error when `max-wait` would be passed
+    /// (the run stops cleanly) or a stop was asked for meanwhile.
+    async fn wait_out_rate_limit(
+        &self,
+        request: &str,
+        wait: Duration,
+        reason: &str,
+    ) -> Result<(), ApiError> {
+        if !self.take_rate_limit_wait(wait) {
+            let retry_at = Utc::now()
+                .checked_add_signed(
+                    chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::MAX),
+                )
+                .unwrap_or(DateTime::<Utc>::MAX_UTC);
+            return Err(ApiError::RateLimited {
+                request: request.to_owned(),
+                retry_at,
+                wait,
+            });
+        }
+        self.log.warning(&format!(
+            "{request}: {reason}; waiting {} before going on",
+            format_duration(wait)
+        ));
+        if self.pause(wait).await {
+            Ok(())
+        } else {
+            Err(ApiError::Stopped {
+                request: request.to_owned(),
+            })
+        }
+    }
+
     /// Books `wait` against `max-wait`, the total a run may spend waiting for rate limits;
     /// `false` when it would go over.
     fn take_rate_limit_wait(&self, wait: Duration) -> bool {
@@ -809,6 +812,23 @@ impl GitHubClient {
         let half = exponential / 2;
         half + half.mul_f64(rand::rng().random_range(0.0..=1.0))
     }
+}
+
+/// GitHub's error message and documentation link from a failed answer's body, or the
+/// status's own reason when the body is not GitHub's error document.
+fn error_message(answer: &ApiResponse) -> (String, Option<String>) {
+    let error_body: Option<ErrorBody> = serde_json::from_slice(&answer.body).ok();
+    let message = error_body
+        .as_ref()
+        .and_then(|body| body.message.clone())
+        .unwrap_or_else(|| {
+            answer
+                .status
+                .canonical_reason()
+                .unwrap_or("error")
+                .to_owned()
+        });
+    (message, error_body.and_then(|body| body.documentation_url))
 }
 
 /// Why an attempt got no usable answer.
@@ -992,199 +1012,5 @@ pub fn format_duration(duration: Duration) -> String {
         format!("{:.1}s", duration.as_secs_f64())
     } else {
         format!("{}m{}s", duration.as_secs() / 60, duration.as_secs() % 60)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn next_page_links_are_followed_only_under_the_api_url() {
-        let cases = [
-            // (api-url, link, route)
-            (
-                "https://api.github.com",
-                "https://api.github.com/app/hook/deliveries?cursor=a",
-                Some("/app/hook/deliveries?cursor=a"),
-            ),
-            (
-                "https://api.github.com:443",
-                "https://api.github.com/app/hook/deliveries",
-                Some("/app/hook/deliveries"),
-            ),
-            (
-                "https://api.github.com",
-                "https://api.github.com:443/app/hook/deliveries",
-                Some("/app/hook/deliveries"),
-            ),
-            (
-                "https://api.github.com/",
-                "https://api.github.com/app/hook/deliveries",
-                Some("/app/hook/deliveries"),
-            ),
-            (
-                "https://API.github.com",
-                "https://api.github.com/app/hook/deliveries",
-                Some("/app/hook/deliveries"),
-            ),
-            (
-                "https://ghes.example.com/api/v3",
-                "https://ghes.example.com/api/v3/app/hook/deliveries?cursor=b",
-                Some("/app/hook/deliveries?cursor=b"),
-            ),
-            (
-                "https://ghes.example.com/api/v3/",
-                "https://ghes.example.com/api/v3/app/hook/deliveries",
-                Some("/app/hook/deliveries"),
-            ),
-            (
-                "https://ghes.example.com/api/v3",
-                "https://ghes.example.com/api/v3x/app/hook/deliveries",
-                None,
-            ),
-            (
-                "https://ghes.example.com/api/v3",
-                "https://ghes.example.com/app/hook/deliveries",
-                None,
-            ),
-            (
-                "https://api.github.com",
-                "http://api.github.com/app/hook/deliveries",
-                None,
-            ),
-            (
-                "https://api.github.com",
-                "https://api.github.com:8443/app/hook/deliveries",
-                None,
-            ),
-            (
-                "https://api.github.com",
-                "https://evil.example/app/hook/deliveries",
-                None,
-            ),
-            (
-                "https://api.github.com",
-                "https://api.github.com.evil.example/app/hook/deliveries",
-                None,
-            ),
-        ];
-        for (base, link, route) in cases {
-            let base: Uri = base.parse().expect("base");
-            let link: Uri = link.parse().expect("link");
-            assert_eq!(route_under(&base, &link).as_deref(), route, "{base} {link}");
-        }
-    }
-
-    #[test]
-    fn failed_answers_are_classified_as_github_asks() {
-        let policy = RetryPolicy::default();
-        let now = Utc.timestamp_opt(1_800_000_000, 0).single().expect("time");
-        let headers = |pairs: &[(&'static str, &str)]| {
-            let mut map = HeaderMap::new();
-            for (name, value) in pairs {
-                map.insert(*name, HeaderValue::from_str(value).expect("header"));
-            }
-            map
-        };
-        let minute = Duration::from_secs(60);
-        let cases: Vec<(u16, HeaderMap, &str, u32, Failure)> = vec![
-            (500, headers(&[]), "", 0, Failure::Transient),
-            (502, headers(&[]), "", 0, Failure::Transient),
-            (404, headers(&[]), "Not Found", 0, Failure::Final),
-            (422, headers(&[]), "Validation Failed", 0, Failure::Final),
-            (
-                403,
-                headers(&[]),
-                "Resource not accessible by integration",
-                0,
-                Failure::Final,
-            ),
-            (
-                403,
-                headers(&[("retry-after", "30")]),
-                "",
-                0,
-                Failure::RateLimited {
-                    wait: Duration::from_secs(30),
-                    reason: "secondary rate limit, GitHub asks to retry after 30 s".into(),
-                },
-            ),
-            (
-                429,
-                headers(&[("retry-after", "10000000000000")]),
-                "",
-                0,
-                Failure::RateLimited {
-                    wait: Duration::from_secs(10_000_000_000_000),
-                    reason: "secondary rate limit, GitHub asks to retry after 10000000000000 s"
-                        .into(),
-                },
-            ),
-            (
-                403,
-                headers(&[
-                    ("x-ratelimit-remaining", "0"),
-                    ("x-ratelimit-reset", "1800000120"),
-                ]),
-                "API rate limit exceeded",
-                0,
-                Failure::RateLimited {
-                    wait: Duration::from_secs(121),
-                    reason: "primary rate limit for `core` used up until its reset".into(),
-                },
-            ),
-            (
-                403,
-                headers(&[
-                    ("x-ratelimit-remaining", "0"),
-                    ("x-ratelimit-reset", "99999999999999"),
-                ]),
-                "",
-                0,
-                Failure::RateLimited {
-                    wait: Duration::MAX,
-                    reason: "primary rate limit for `core` used up until its reset".into(),
-                },
-            ),
-            (
-                403,
-                headers(&[("x-ratelimit-remaining", "0")]),
-                "",
-                0,
-                Failure::RateLimited {
-                    wait: minute + Duration::from_secs(1),
-                    reason: "primary rate limit for `core` used up until its reset".into(),
-                },
-            ),
-            (
-                403,
-                headers(&[]),
-                "You have exceeded a secondary rate limit",
-                0,
-                Failure::RateLimited {
-                    wait: minute,
-                    reason: "secondary rate limit without retry-after".into(),
-                },
-            ),
-            (
-                429,
-                headers(&[]),
-                "",
-                2,
-                Failure::RateLimited {
-                    wait: minute * 4,
-                    reason: "secondary rate limit without retry-after".into(),
-                },
-            ),
-        ];
-        for (status, headers, message, waits, expected) in cases {
-            let status = StatusCode::from_u16(status).expect("status");
-            assert_eq!(
-                classify_failure(status, &headers, message, now, &policy, waits),
-                expected,
-                "{status} {message}"
-            );
-        }
     }
 }

@@ -225,20 +225,27 @@ impl RunReport {
         ])
     }
 
-    /// The job summary, in Markdown.
+    /// The job summary, in Markdown: the table per hook, alerts, a section per kind of
+    /// event, errors, and the requests made.
     pub fn summary_markdown(&self) -> String {
         let mut md = String::new();
-        let title = if self.dry_run {
-            "Webhook redelivery (dry run: nothing was redelivered)"
+        self.summary_table(&mut md);
+        self.summary_alerts(&mut md);
+        self.summary_sections(&mut md);
+        self.summary_footer(&mut md);
+        md
+    }
+
+    fn summary_table(&self, md: &mut String) {
+        let (title, redelivered_header) = if self.dry_run {
+            (
+                "Webhook redelivery (dry run: nothing was redelivered)",
+                "Would redeliver",
+            )
         } else {
-            "Webhook redelivery"
+            ("Webhook redelivery", "Redelivered")
         };
         let _ = writeln!(md, "## {title}\n");
-        let redelivered_header = if self.dry_run {
-            "Would redeliver"
-        } else {
-            "Redelivered"
-        };
         let _ = writeln!(
             md,
             "| Hook | Scanned since | Deliveries scanned | Events failing | {redelivered_header} | Given up | Filtered out | Held back | Left for later | Checkpoint |"
@@ -279,19 +286,23 @@ impl RunReport {
             );
         }
         md.push('\n');
+    }
+
+    fn summary_alerts(&self, md: &mut String) {
         if self.hooks.is_empty() {
             let _ = writeln!(
                 md,
                 "> [!CAUTION]\n> The run stopped before it scanned any deliveries: nothing was redelivered, and failing events were not counted.\n"
             );
         }
-
-        let down: Vec<&str> = self
-            .hooks
-            .iter()
-            .filter(|hook| hook.receiver_down)
-            .map(|hook| hook.hook.as_str())
-            .collect();
+        let hooks_where = |flag: fn(&HookReport) -> bool| -> Vec<&str> {
+            self.hooks
+                .iter()
+                .filter(|hook| flag(hook))
+                .map(|hook| hook.hook.as_str())
+                .collect()
+        };
+        let down = hooks_where(|hook| hook.receiver_down);
         if !down.is_empty() {
             let _ = writeln!(
                 md,
@@ -299,13 +310,7 @@ impl RunReport {
                 down.join(", ")
             );
         }
-
-        let expired: Vec<&str> = self
-            .hooks
-            .iter()
-            .filter(|hook| hook.checkpoint_expired)
-            .map(|hook| hook.hook.as_str())
-            .collect();
+        let expired = hooks_where(|hook| hook.checkpoint_expired);
         if !expired.is_empty() {
             let _ = writeln!(
                 md,
@@ -313,127 +318,76 @@ impl RunReport {
                 expired.join(", ")
             );
         }
+    }
 
-        let rows = |events: Vec<(&str, &EventSummary, String)>| -> String {
-            let mut table = String::from(
-                "| Hook | Event | Action | GUID | First failure | First failed at | Note |\n|---|---|---|---|---|---|---|\n",
-            );
-            let total = events.len();
-            for (hook, event, note) in events.into_iter().take(MAX_SUMMARY_ROWS) {
-                let _ = writeln!(
-                    table,
-                    "| `{hook}` | {} | {} | {} | {} | {} | {} |",
-                    cell(&event.event),
-                    cell(event.action.as_deref().unwrap_or("")),
-                    code(&event.guid),
-                    cell(&event.first_failure_status),
-                    rfc3339(event.first_failed_at),
-                    cell(&note)
-                );
-            }
-            if total > MAX_SUMMARY_ROWS {
-                let _ = writeln!(table, "\n… and {} more.", total - MAX_SUMMARY_ROWS);
-            }
-            table
+    /// A section per kind of event, in the order a reader needs them.
+    fn summary_sections(&self, md: &mut String) {
+        let redelivered = if self.dry_run {
+            "Would redeliver"
+        } else {
+            "Redelivered"
         };
-        let section =
-            |md: &mut String, heading: &str, events: Vec<(&str, &EventSummary, String)>| {
-                if !events.is_empty() {
-                    let _ = writeln!(md, "### {heading}\n\n{}", rows(events));
-                }
-            };
-        section(
-            &mut md,
-            if self.dry_run {
-                "Would redeliver"
-            } else {
-                "Redelivered"
-            },
-            self.hooks
-                .iter()
-                .flat_map(|hook| {
-                    hook.redelivered.iter().map(move |r| {
+        event_section(
+            md,
+            redelivered,
+            self.rows(|hook| {
+                hook.redelivered
+                    .iter()
+                    .map(|r| {
                         (
-                            hook.hook.as_str(),
                             &r.event,
                             format!("attempt {} of {}", r.attempt, self.max_attempts),
                         )
                     })
-                })
-                .collect(),
+                    .collect()
+            }),
         );
-        section(
-            &mut md,
+        event_section(
+            md,
             &format!("Given up after {} redeliveries", self.max_attempts),
-            self.hooks
-                .iter()
-                .flat_map(|hook| {
-                    hook.given_up
-                        .iter()
-                        .map(move |e| (hook.hook.as_str(), e, "never retried again".to_owned()))
-                })
-                .collect(),
+            self.rows(|hook| with_note(&hook.given_up, "never retried again")),
         );
-        section(
-            &mut md,
+        event_section(
+            md,
             "Refused by GitHub",
-            self.hooks
-                .iter()
-                .flat_map(|hook| {
-                    hook.refused
-                        .iter()
-                        .map(move |r| (hook.hook.as_str(), &r.event, r.reason.clone()))
-                })
-                .collect(),
+            self.rows(|hook| {
+                hook.refused
+                    .iter()
+                    .map(|r| (&r.event, r.reason.clone()))
+                    .collect()
+            }),
         );
-        section(
-            &mut md,
-            "Held back: the receiver is still down",
-            self.hooks
-                .iter()
-                .flat_map(|hook| {
-                    hook.held_back
-                        .iter()
-                        .map(move |e| (hook.hook.as_str(), e, String::new()))
-                })
-                .collect(),
-        );
-        section(
-            &mut md,
-            "Left for the next run",
-            self.hooks
-                .iter()
-                .flat_map(|hook| {
-                    hook.deferred
-                        .iter()
-                        .map(move |e| (hook.hook.as_str(), e, String::new()))
-                })
-                .collect(),
-        );
-        section(
-            &mut md,
-            "Too old to redeliver (`max-age`)",
-            self.hooks
-                .iter()
-                .flat_map(|hook| {
-                    hook.too_old
-                        .iter()
-                        .map(move |e| (hook.hook.as_str(), e, String::new()))
-                })
-                .collect(),
-        );
-        section(
-            &mut md,
-            "Filtered out by `events` / `exclude-events`",
-            self.hooks
-                .iter()
-                .flat_map(|hook| {
-                    hook.filtered
-                        .iter()
-                        .map(move |e| (hook.hook.as_str(), e, String::new()))
-                })
-                .collect(),
-        );
+        let plain: [(&str, EventList); 4] = [
+            ("Held back: the receiver is still down", |hook| {
+                &hook.held_back
+            }),
+            ("Left for the next run", |hook| &hook.deferred),
+            ("Too old to redeliver (`max-age`)", |hook| &hook.too_old),
+            ("Filtered out by `events` / `exclude-events`", |hook| {
+                &hook.filtered
+            }),
+        ];
+        for (heading, list) in plain {
+            event_section(md, heading, self.rows(|hook| with_note(list(hook), "")));
+        }
+    }
+
+    /// The rows of every hook, `events` choosing each hook's (event, note) pairs.
+    fn rows<'a>(
+        &'a self,
+        events: impl Fn(&'a HookReport) -> Vec<(&'a EventSummary, String)>,
+    ) -> Vec<(&'a str, &'a EventSummary, String)> {
+        self.hooks
+            .iter()
+            .flat_map(|hook| {
+                events(hook)
+                    .into_iter()
+                    .map(move |(event, note)| (hook.hook.as_str(), event, note))
+            })
+            .collect()
+    }
+
+    fn summary_footer(&self, md: &mut String) {
         if !self.errors.is_empty() {
             let _ = writeln!(md, "### Errors\n");
             for error in &self.errors {
@@ -453,7 +407,6 @@ impl RunReport {
                 " The checkpoint was not saved."
             }
         );
-        md
     }
 }
 
@@ -521,6 +474,46 @@ fn truncate_errors(report: &mut serde_json::Value) {
             }
         }
     }
+}
+
+/// Chooses one list of events of a hook's report.
+type EventList = fn(&HookReport) -> &[EventSummary];
+
+/// The same note on every event of `events`.
+fn with_note<'a>(events: &'a [EventSummary], note: &str) -> Vec<(&'a EventSummary, String)> {
+    events
+        .iter()
+        .map(|event| (event, note.to_owned()))
+        .collect()
+}
+
+/// A summary section: a heading and a table of events, at most [`MAX_SUMMARY_ROWS`] rows;
+/// nothing when there are none.
+fn event_section(md: &mut String, heading: &str, events: Vec<(&str, &EventSummary, String)>) {
+    if events.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        md,
+        "### {heading}\n\n| Hook | Event | Action | GUID | First failure | First failed at | Note |\n|---|---|---|---|---|---|---|"
+    );
+    let total = events.len();
+    for (hook, event, note) in events.into_iter().take(MAX_SUMMARY_ROWS) {
+        let _ = writeln!(
+            md,
+            "| `{hook}` | {} | {} | {} | {} | {} | {} |",
+            cell(&event.event),
+            cell(event.action.as_deref().unwrap_or("")),
+            code(&event.guid),
+            cell(&event.first_failure_status),
+            rfc3339(event.first_failed_at),
+            cell(&note)
+        );
+    }
+    if total > MAX_SUMMARY_ROWS {
+        let _ = writeln!(md, "\n… and {} more.", total - MAX_SUMMARY_ROWS);
+    }
+    md.push('\n');
 }
 
 pub fn rfc3339(at: DateTime<Utc>) -> String {

@@ -22,7 +22,7 @@ use crate::github::installations::{self, Need};
 use crate::hooks::{Hook, HookScope};
 use crate::log::Log;
 use crate::plan::{
-    Delivery, Plan, PlanOptions, Planner, WindowOptions, next_checkpoint, scan_window,
+    Delivery, Plan, PlanOptions, Planner, Window, WindowOptions, next_checkpoint, scan_window,
 };
 use crate::report::{HookReport, RedeliveredEvent, RunReport, rfc3339};
 use crate::settings::Settings;
@@ -100,13 +100,6 @@ pub async fn run_once(settings: &Settings, context: &RunContext) -> anyhow::Resu
     };
     let mut rate_limited = false;
     for hook in &hooks.hooks {
-        let key = hook.to_string();
-        let _group = log.group(&format!("Hook `{key}`"));
-        let mut state = if settings.store == StoreSpec::None {
-            HookState::default()
-        } else {
-            document.hook(&key)
-        };
         let hook_run = HookRun {
             hook,
             credential: credentials.for_hook(hook),
@@ -114,49 +107,24 @@ pub async fn run_once(settings: &Settings, context: &RunContext) -> anyhow::Resu
             settings,
             context,
         };
-        let hook_report = if rate_limited {
-            let mut skipped =
-                hook_run.empty_report(&state, state.checkpoint.unwrap_or_else(Utc::now), false);
-            skipped.error = Some("not tried: GitHub's rate limit is spent".to_owned());
-            skipped
-        } else {
-            hook_run.process(&mut state, &mut rate_limited).await
-        };
-        if let Some(error) = &hook_report.error {
-            log.error(&format!("hook `{key}`: {error}"));
-            report.errors.push(format!("hook `{key}`: {error}"));
-        }
-        report.hooks.push(hook_report);
-        document.set_hook(&key, state);
+        hook_run
+            .run_and_record(&mut document, &mut report, &mut rate_limited)
+            .await;
     }
 
     if settings.dry_run || settings.store == StoreSpec::None {
         log.info("Dry run or stateless: no checkpoint written.");
     } else {
-        let renewed = if credentials.minted_at.elapsed() > INSTALLATION_TOKEN_RENEW_AFTER
-            && !credentials.installations.is_empty()
+        match renew_and_save(
+            &mut store,
+            &client,
+            &mut credentials,
+            &mut document,
+            settings,
+            log,
+        )
+        .await
         {
-            Credentials::obtain(&client, settings)
-                .await
-                .map(|renewed| credentials = renewed)
-        } else {
-            Ok(())
-        };
-        let saved = match renewed {
-            Ok(()) => {
-                save_checkpoint(
-                    &mut store,
-                    &client,
-                    credentials.store,
-                    &mut document,
-                    settings,
-                    log,
-                )
-                .await
-            }
-            Err(error) => Err(error),
-        };
-        match saved {
             Ok(()) => report.checkpoint_saved = true,
             Err(error) => {
                 let error = format!("{error:#}");
@@ -167,6 +135,23 @@ pub async fn run_once(settings: &Settings, context: &RunContext) -> anyhow::Resu
     }
     report.requests = client.counts();
     Ok(report)
+}
+
+/// Saves the document, first renewing installation tokens that are near their hour.
+async fn renew_and_save(
+    store: &mut CheckpointStore,
+    client: &GitHubClient,
+    credentials: &mut Credentials,
+    document: &mut CheckpointDocument,
+    settings: &Settings,
+    log: &Log,
+) -> anyhow::Result<()> {
+    if credentials.minted_at.elapsed() > INSTALLATION_TOKEN_RENEW_AFTER
+        && !credentials.installations.is_empty()
+    {
+        *credentials = Credentials::obtain(client, settings).await?;
+    }
+    save_checkpoint(store, client, credentials.store, document, settings, log).await
 }
 
 /// Which credential each request of a run carries. With `token`, the token does everything
@@ -323,7 +308,6 @@ impl HookRun<'_> {
     /// Lists, plans and redelivers, and updates `state`. `rate_limited` is set when GitHub's
     /// rate limit outlasted `max-wait`: the hooks after this one are not tried.
     async fn process(&self, state: &mut HookState, rate_limited: &mut bool) -> HookReport {
-        let (hook, log) = (self.hook, &self.context.log);
         let drain = self.drain();
         if let Some(last) = &state.last_redelivery
             && !self.settings.dry_run
@@ -335,57 +319,21 @@ impl HookRun<'_> {
             return report;
         }
         let listed_at = Utc::now();
-        let window = scan_window(
-            state.checkpoint,
-            listed_at,
-            &WindowOptions {
-                first_run_lookback: self.settings.since,
-                overlap: OVERLAP,
-                retention: self.settings.retention,
-            },
-        );
+        let window = self.window(state, listed_at);
         let mut report = self.empty_report(state, window.since, window.checkpoint_expired);
-        if window.checkpoint_expired {
-            log.warning(&format!(
-                "the checkpoint of `{hook}` ({}) is older than GitHub's {}-day retention: failed events from before {} are lost for good; schedule this job more often",
-                state.checkpoint.map(rfc3339).unwrap_or_default(),
-                self.settings.retention.num_days(),
-                rfc3339(window.since)
-            ));
-        }
-        log.info(&format!(
-            "Scanning deliveries since {}.",
-            rfc3339(window.since)
-        ));
-        let (planner, github_time) =
-            match list_deliveries(hook, self.credential, window.since, self.client, log).await {
-                Ok(listed) => listed,
-                Err(error) => {
-                    *rate_limited |= matches!(error, ApiError::RateLimited { .. });
-                    report.error = Some(format!("{:#}", deliveries::explain(error, hook)));
-                    return report;
-                }
-            };
-        // The checkpoint is compared with GitHub's `delivered_at`, so it is GitHub's time: a
-        // runner whose clock is ahead would otherwise move it past deliveries GitHub records
-        // next. A GitHub clock ahead of ours changes nothing (the earlier of the two is kept).
-        let checkpoint_at = github_time.map_or(listed_at, |github| github.min(listed_at));
+        let (plan, checkpoint_at) = match self.list_and_plan(state, window.since, listed_at).await {
+            Ok(planned) => planned,
+            Err(error) => {
+                *rate_limited |= matches!(error, ApiError::RateLimited { .. });
+                report.error = Some(format!("{:#}", deliveries::explain(error, self.hook)));
+                return report;
+            }
+        };
         report.scan_complete = true;
-        let plan = planner.plan(
-            state,
-            checkpoint_at,
-            &PlanOptions {
-                max_attempts: self.settings.max_attempts,
-                max_redeliveries: self.settings.max_redeliveries,
-                filter: self.settings.filter.clone(),
-                max_age: self.settings.max_age,
-            },
-        );
         self.report_plan(&plan, &mut report);
         if self.settings.dry_run {
             return report;
         }
-
         // From here on, the bookkeeping records what is done, as it is done.
         let now = Utc::now();
         state.drop_what_the_list_tells();
@@ -397,25 +345,124 @@ impl HookRun<'_> {
         }
         let outcome = drain.run(&plan.redeliver).await;
         self.record_outcome(outcome, state, &mut report, rate_limited);
+        self.move_checkpoint(&plan, checkpoint_at, state, &mut report);
+        report
+    }
 
-        // Every open event keeps the checkpoint at its first failure (see
-        // `next_checkpoint`), whatever the drain did. After an error it stays where it was
-        // all the same, so that a failing run is simple to reason about.
+    /// The window this run scans, said in the log (loudly when the checkpoint is older
+    /// than GitHub keeps deliveries).
+    fn window(&self, state: &HookState, listed_at: chrono::DateTime<Utc>) -> Window {
+        let log = &self.context.log;
+        let window = scan_window(
+            state.checkpoint,
+            listed_at,
+            &WindowOptions {
+                first_run_lookback: self.settings.since,
+                overlap: OVERLAP,
+                retention: self.settings.retention,
+            },
+        );
+        if window.checkpoint_expired {
+            log.warning(&format!(
+                "the checkpoint of `{}` ({}) is older than GitHub's {}-day retention: failed events from before {} are lost for good; schedule this job more often",
+                self.hook,
+                state.checkpoint.map(rfc3339).unwrap_or_default(),
+                self.settings.retention.num_days(),
+                rfc3339(window.since)
+            ));
+        }
+        log.info(&format!(
+            "Scanning deliveries since {}.",
+            rfc3339(window.since)
+        ));
+        window
+    }
+
+    /// Lists the window and plans; also returns the time the checkpoint may move to.
+    async fn list_and_plan(
+        &self,
+        state: &HookState,
+        since: chrono::DateTime<Utc>,
+        listed_at: chrono::DateTime<Utc>,
+    ) -> Result<(Plan, chrono::DateTime<Utc>), ApiError> {
+        let log = &self.context.log;
+        let (planner, github_time) =
+            list_deliveries(self.hook, self.credential, since, self.client, log).await?;
+        // The checkpoint is compared with GitHub's `delivered_at`, so it is GitHub's time: a
+        // runner whose clock is ahead would otherwise move it past deliveries GitHub records
+        // next. A GitHub clock ahead of ours changes nothing (the earlier of the two is kept).
+        let checkpoint_at = github_time.map_or(listed_at, |github| github.min(listed_at));
+        let plan = planner.plan(
+            state,
+            checkpoint_at,
+            &PlanOptions {
+                max_attempts: self.settings.max_attempts,
+                max_redeliveries: self.settings.max_redeliveries,
+                filter: self.settings.filter.clone(),
+                max_age: self.settings.max_age,
+            },
+        );
+        Ok((plan, checkpoint_at))
+    }
+
+    /// Every open event keeps the checkpoint at its first failure (see `next_checkpoint`),
+    /// whatever the drain did. After an error it stays where it was all the same, so that
+    /// a failing run is simple to reason about.
+    fn move_checkpoint(
+        &self,
+        plan: &Plan,
+        checkpoint_at: chrono::DateTime<Utc>,
+        state: &mut HookState,
+        report: &mut HookReport,
+    ) {
         if report.error.is_none() {
-            let checkpoint = next_checkpoint(&plan, checkpoint_at);
+            let checkpoint = next_checkpoint(plan, checkpoint_at);
             state.checkpoint = Some(checkpoint);
             report.checkpoint = Some(checkpoint);
             report.checkpoint_advanced = true;
         } else {
-            log.warning(&format!(
-                "the checkpoint of `{hook}` stays at {}: the next run scans this window again",
+            self.context.log.warning(&format!(
+                "the checkpoint of `{}` stays at {}: the next run scans this window again",
+                self.hook,
                 state
                     .checkpoint
                     .map(rfc3339)
                     .unwrap_or_else(|| "its first-run look-back".to_owned())
             ));
         }
-        report
+    }
+
+    /// Runs the hook with its state from `document` (none when stateless), then puts the
+    /// state back and its report (and error) into `report`. After a rate limit that
+    /// outlasted `max-wait`, the hook is not tried.
+    async fn run_and_record(
+        &self,
+        document: &mut CheckpointDocument,
+        report: &mut RunReport,
+        rate_limited: &mut bool,
+    ) {
+        let log = &self.context.log;
+        let key = self.hook.to_string();
+        let _group = log.group(&format!("Hook `{key}`"));
+        let mut state = if self.settings.store == StoreSpec::None {
+            HookState::default()
+        } else {
+            document.hook(&key)
+        };
+        let hook_report = if *rate_limited {
+            let mut skipped =
+                self.empty_report(&state, state.checkpoint.unwrap_or_else(Utc::now), false);
+            skipped.error = Some("not tried: GitHub's rate limit is spent".to_owned());
+            skipped
+        } else {
+            self.process(&mut state, rate_limited).await
+        };
+        if let Some(error) = &hook_report.error {
+            log.error(&format!("hook `{key}`: {error}"));
+            report.errors.push(format!("hook `{key}`: {error}"));
+        }
+        report.hooks.push(hook_report);
+        document.set_hook(&key, state);
     }
 
     fn drain(&self) -> Drain<'_> {

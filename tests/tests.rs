@@ -5,6 +5,7 @@ mod util;
 
 mod action_yml;
 mod cli;
+mod client_rules;
 mod contract;
 mod e2e;
 mod faults;
