@@ -1003,14 +1003,9 @@ async fn read_json<T: DeserializeOwned>(answer: ApiResponse, request: &str) -> R
         .map_err(|error| body_error(request, error))
 }
 
-/// `1.5s`, `2m`, `250ms`: how waits are shown.
+/// `1s 500ms`, `2m`, `250ms`: how waits are shown, by humantime, to the millisecond (a
+/// jittered backoff would show nanoseconds otherwise).
 pub fn format_duration(duration: Duration) -> String {
-    let millis = duration.as_millis();
-    if millis < 1000 {
-        format!("{millis}ms")
-    } else if millis < 120_000 {
-        format!("{:.1}s", duration.as_secs_f64())
-    } else {
-        format!("{}m{}s", duration.as_secs() / 60, duration.as_secs() % 60)
-    }
+    let millis = u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
+    humantime::format_duration(Duration::from_millis(millis)).to_string()
 }

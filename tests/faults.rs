@@ -214,7 +214,7 @@ async fn redeliveries_are_paced() {
     assert_eq!(run.waits, vec![Duration::from_secs(1); 3]);
     assert!(
         run.log
-            .contains("Redelivering 4 event(s), 1.0s apart, a canary first."),
+            .contains("Redelivering 4 event(s), 1s apart, a canary first."),
         "{}",
         run.log
     );

@@ -583,7 +583,7 @@ async fn hostile_dripping_server_hits_the_request_deadline() {
     let (state, checkpoint) = state_file(folder.path());
     let ran = run_here(settings(&server.url, &state), short_deadline).await;
 
-    ran.assert_failed_with("got no complete answer within 1.0s");
+    ran.assert_failed_with("got no complete answer within 1s");
     assert_eq!(server.connections.load(Ordering::SeqCst), 2, "one retry");
     assert_eq!(stored_file_checkpoint(&state), checkpoint);
 }
@@ -599,7 +599,7 @@ async fn hostile_silent_server_hits_the_request_deadline() {
     let (state, checkpoint) = state_file(folder.path());
     let ran = run_here(settings(&server.url, &state), short_deadline).await;
 
-    ran.assert_failed_with("got no complete answer within 1.0s");
+    ran.assert_failed_with("got no complete answer within 1s");
     assert_eq!(server.connections.load(Ordering::SeqCst), 2, "one retry");
     assert_eq!(stored_file_checkpoint(&state), checkpoint);
 }
@@ -826,7 +826,7 @@ async fn hostile_sigterm_ends_a_rate_limit_wait() {
     let (code, stderr) = terminate(child).await;
 
     assert_eq!(code, Some(1), "{stderr}");
-    assert!(stderr.contains("waiting 15m0s"), "{stderr}");
+    assert!(stderr.contains("waiting 15m"), "{stderr}");
     assert!(
         stderr.contains("was asked to stop while it waited"),
         "{stderr}"
