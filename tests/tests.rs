@@ -10,6 +10,7 @@ mod e2e;
 mod faults;
 mod fuzz;
 mod inputs_checked;
+mod operate;
 mod outage;
 mod plan_tests;
 mod scopes;
