@@ -10,7 +10,7 @@
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 /// How lines are written outside GitHub Actions (inside, workflow commands are what the
 /// runner reads, whatever this says).
@@ -189,31 +189,42 @@ impl Log {
         self.write(&line);
     }
 
-    /// One JSON object: control characters are escaped by the encoder, so data cannot break
-    /// the line. String fields are redacted before encoding (a secret's JSON escape could
-    /// differ from the secret) and the whole line after it.
+    /// One JSON object, keys in a fixed order (`time`, `level`, `hook`, `message`, then the
+    /// fields) so that a person reading the raw line finds them. Control characters are
+    /// escaped by the encoder, so data cannot break the line. String fields are redacted
+    /// before encoding (a secret's JSON escape could differ from the secret) and the whole
+    /// line after it.
     fn write_json(&self, level: Level, message: &str, fields: Fields<'_>) {
-        let mut object = Map::new();
-        object.insert(
-            "time".to_owned(),
-            Value::String(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
-        );
-        object.insert("level".to_owned(), Value::String(level.name().to_owned()));
-        if let Some(hook) = self.inner.hook.lock().ok().and_then(|hook| hook.clone()) {
-            object.insert("hook".to_owned(), Value::String(self.redact(&hook)));
+        let time = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let hook = self.inner.hook.lock().ok().and_then(|hook| hook.clone());
+        let mut pairs: Vec<(&str, Value)> = vec![
+            ("time", Value::String(time)),
+            ("level", Value::String(level.name().to_owned())),
+        ];
+        if let Some(hook) = hook {
+            pairs.push(("hook", Value::String(self.redact(&hook))));
         }
-        object.insert("message".to_owned(), Value::String(message.to_owned()));
+        pairs.push(("message", Value::String(message.to_owned())));
         for (name, value) in fields {
-            if RESERVED_FIELDS.contains(name) {
+            if RESERVED_FIELDS.contains(name) || pairs.iter().any(|(known, _)| known == name) {
                 continue;
             }
             let value = match value {
                 Value::String(text) => Value::String(self.redact(text)),
                 other => other.clone(),
             };
-            object.insert((*name).to_owned(), value);
+            pairs.push((name, value));
         }
-        let line = Value::Object(object).to_string();
+        let mut line = String::from("{");
+        for (index, (name, value)) in pairs.iter().enumerate() {
+            if index > 0 {
+                line.push(',');
+            }
+            line.push_str(&Value::from(*name).to_string());
+            line.push(':');
+            line.push_str(&value.to_string());
+        }
+        line.push('}');
         self.write(&self.redact(&line));
     }
 
@@ -398,6 +409,11 @@ mod tests {
             .map(|line| serde_json::from_str(line).expect("each line is JSON"))
             .collect();
         assert_eq!(lines.len(), 4, "{text}");
+        assert!(text.starts_with("{\"time\":"), "{text}");
+        assert!(
+            text.contains("\",\"level\":\"info\",\"message\":\"before any hook\"}"),
+            "{text}"
+        );
         assert_eq!(lines[0]["level"], "info");
         assert_eq!(lines[0]["message"], "before any hook");
         assert!(lines[0].get("hook").is_none());
