@@ -330,3 +330,43 @@ async fn listen_without_every_and_bad_operation_flags_are_bad_input() {
     );
     assert!(fake.requests().is_empty(), "nothing was sent");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_address_in_use_fails_before_any_request() {
+    let fake = fake().await;
+    let taken = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("binds");
+    let address = taken.local_addr().expect("address").to_string();
+    let folder = tempfile::tempdir().expect("temp dir");
+    let url = fake.url();
+    let run = run_cli(
+        folder.path(),
+        &[
+            "--hooks",
+            "repo/octo/demo/9",
+            "--token",
+            TOKEN,
+            "--state",
+            "none",
+            "--api-url",
+            &url,
+            "--every",
+            "1m",
+            "--listen",
+            &address,
+        ],
+        &[],
+    )
+    .await;
+    run.assert_code(1);
+    assert!(
+        run.stderr.starts_with(&format!(
+            "error: failed to listen on `{address}` (`--listen`): "
+        )),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    assert!(fake.requests().is_empty(), "nothing was sent");
+}
