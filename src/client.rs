@@ -28,7 +28,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use crate::app_auth::AppSigner;
-use crate::log::Log;
+use crate::log::{Level, Log};
 
 /// What GitHub wants in every request, each exactly once: the API version (octocrab's
 /// `build_request` sends `X-GitHub-Api-Version: 2022-11-28`), the media type and a
@@ -69,11 +69,69 @@ pub enum RequestKind {
     Other,
 }
 
+impl RequestKind {
+    pub const ALL: [RequestKind; 3] = [
+        RequestKind::List,
+        RequestKind::Redeliver,
+        RequestKind::Other,
+    ];
+
+    /// The name of the kind, as the JSON report and the metrics spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            RequestKind::List => "list",
+            RequestKind::Redeliver => "redeliver",
+            RequestKind::Other => "other",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct RequestCounts {
     pub list: u32,
     pub redeliver: u32,
     pub other: u32,
+    /// Answers by kind and status class, for `--listen`'s metrics (not in the JSON report).
+    #[serde(skip)]
+    pub answers: AnswerCounts,
+    /// Rate-limit waits taken, and their total, for the metrics too.
+    #[serde(skip)]
+    pub rate_limit_waits: u32,
+    #[serde(skip)]
+    pub rate_limit_waited: Duration,
+}
+
+/// Attempts by [`RequestKind`] and the class of their answer: `2xx` ... `5xx`, `other`, or
+/// `none` when no answer came (a dropped connection, a timeout).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AnswerCounts([[u32; STATUS_CLASSES.len()]; RequestKind::ALL.len()]);
+
+/// The status classes [`AnswerCounts`] tells apart.
+pub const STATUS_CLASSES: [&str; 6] = ["2xx", "3xx", "4xx", "5xx", "other", "none"];
+
+impl AnswerCounts {
+    fn add(&mut self, kind: RequestKind, status: Option<StatusCode>) {
+        let class = match status.map(|status| status.as_u16() / 100) {
+            Some(2) => 0,
+            Some(3) => 1,
+            Some(4) => 2,
+            Some(5) => 3,
+            Some(_) => 4,
+            None => 5,
+        };
+        self.0[kind as usize][class] += 1;
+    }
+
+    /// `(kind, class, count)` for every pair seen.
+    pub fn iter(&self) -> impl Iterator<Item = (RequestKind, &'static str, u32)> + '_ {
+        RequestKind::ALL.into_iter().flat_map(move |kind| {
+            STATUS_CLASSES
+                .iter()
+                .zip(self.0[kind as usize])
+                .filter(|(_, count)| *count > 0)
+                .map(move |(class, count)| (kind, *class, count))
+        })
+    }
 }
 
 /// How transient failures and rate limits are handled.
@@ -425,7 +483,13 @@ impl GitHubClient {
     }
 
     pub fn counts(&self) -> RequestCounts {
-        self.counts.lock().map(|counts| *counts).unwrap_or_default()
+        let mut counts = self.counts.lock().map(|counts| *counts).unwrap_or_default();
+        counts.rate_limit_waited = self
+            .rate_limit_waited
+            .lock()
+            .map(|waited| *waited)
+            .unwrap_or_default();
+        counts
     }
 
     pub fn sleeper(&self) -> &Sleeper {
@@ -604,6 +668,13 @@ impl GitHubClient {
         }
     }
 
+    /// Counts an attempt's answer (`None`: it got none) by its status class.
+    fn count_answer(&self, kind: RequestKind, status: Option<StatusCode>) {
+        if let Ok(mut counts) = self.counts.lock() {
+            counts.answers.add(kind, status);
+        }
+    }
+
     /// Sends one request, retrying transient failures and waiting out rate limits.
     async fn send(
         &self,
@@ -728,14 +799,16 @@ impl GitHubClient {
             })
         };
         let deadline = self.policy.request_deadline;
-        tokio::time::timeout(deadline, exchange)
+        let result = tokio::time::timeout(deadline, exchange)
             .await
             .unwrap_or_else(|_| {
                 Err(AttemptError::NoAnswer(format!(
                     "got no complete answer within {}",
                     format_duration(deadline)
                 )))
-            })
+            });
+        self.count_answer(kind, result.as_ref().ok().map(|answer| answer.status));
+        result
     }
 
     /// Waits `wait` for a rate limit, saying why; an error when `max-wait` would be passed
@@ -758,10 +831,17 @@ impl GitHubClient {
                 wait,
             });
         }
-        self.log.warning(&format!(
-            "{request}: {reason}; waiting {} before going on",
-            format_duration(wait)
-        ));
+        self.log.line(
+            Level::Warning,
+            &format!(
+                "{request}: {reason}; waiting {} before going on",
+                format_duration(wait)
+            ),
+            &[
+                ("wait_seconds", wait.as_secs_f64().into()),
+                ("reason", reason.into()),
+            ],
+        );
         if self.pause(wait).await {
             Ok(())
         } else {
@@ -780,6 +860,9 @@ impl GitHubClient {
         match waited.checked_add(wait) {
             Some(total) if total <= self.policy.max_wait => {
                 *waited = total;
+                if let Ok(mut counts) = self.counts.lock() {
+                    counts.rate_limit_waits += 1;
+                }
                 true
             }
             _ => false,
@@ -794,11 +877,19 @@ impl GitHubClient {
         }
         *retries += 1;
         let delay = self.backoff(*retries);
-        self.log.warning(&format!(
-            "{request} {what}; retry {retries} of {} in {}",
-            self.policy.max_retries,
-            format_duration(delay)
-        ));
+        self.log.line(
+            Level::Warning,
+            &format!(
+                "{request} {what}; retry {retries} of {} in {}",
+                self.policy.max_retries,
+                format_duration(delay)
+            ),
+            &[
+                ("wait_seconds", delay.as_secs_f64().into()),
+                ("reason", what.into()),
+                ("retry", (*retries).into()),
+            ],
+        );
         self.pause(delay).await
     }
 

@@ -27,7 +27,7 @@ use crate::checkpoint::LastRedelivery;
 use crate::client::{ApiError, Credential, GitHubClient, Stop, format_duration};
 use crate::github::deliveries::{self, DeliveryPages};
 use crate::hooks::Hook;
-use crate::log::Log;
+use crate::log::{Level, Log};
 use crate::plan::{CLOCK_TOLERANCE, Delivery, EventSummary, PlannedRedelivery, failure_means_down};
 use crate::report::{RedeliveredEvent, RefusedRedelivery};
 
@@ -259,13 +259,24 @@ impl Drain<'_> {
             .await
         {
             Ok(()) => {
-                self.log.info(&format!(
-                    "Redelivered {} {} (delivery {}, attempt {attempt} of {}).",
-                    planned.summary.event,
-                    planned.summary.guid,
-                    planned.delivery_id,
-                    self.max_attempts
-                ));
+                self.log.line(
+                    Level::Info,
+                    &format!(
+                        "Redelivered {} {} (delivery {}, attempt {attempt} of {}).",
+                        planned.summary.event,
+                        planned.summary.guid,
+                        planned.delivery_id,
+                        self.max_attempts
+                    ),
+                    &[
+                        ("event", planned.summary.event.as_str().into()),
+                        ("action", planned.summary.action.clone().into()),
+                        ("guid", planned.summary.guid.as_str().into()),
+                        ("delivery_id", planned.delivery_id.into()),
+                        ("attempt", attempt.into()),
+                        ("max_attempts", self.max_attempts.into()),
+                    ],
+                );
                 outcome.redelivered.push(RedeliveredEvent {
                     delivery_id: planned.delivery_id,
                     attempt,
@@ -285,10 +296,19 @@ impl Drain<'_> {
                 // attempt (in the bookkeeping: it leaves nothing in the list), and the
                 // drain goes on with the others.
                 let reason = format!("{status}: {message}");
-                self.log.warning(&format!(
-                    "GitHub refused to redeliver {} (delivery {}): {reason}",
-                    planned.summary.guid, planned.delivery_id
-                ));
+                self.log.line(
+                    Level::Warning,
+                    &format!(
+                        "GitHub refused to redeliver {} (delivery {}): {reason}",
+                        planned.summary.guid, planned.delivery_id
+                    ),
+                    &[
+                        ("event", planned.summary.event.as_str().into()),
+                        ("guid", planned.summary.guid.as_str().into()),
+                        ("delivery_id", planned.delivery_id.into()),
+                        ("reason", reason.as_str().into()),
+                    ],
+                );
                 outcome.refused.push(RefusedRedelivery {
                     delivery_id: planned.delivery_id,
                     reason,
@@ -427,10 +447,14 @@ impl Drain<'_> {
             .collect();
         let left = outcome.not_reached.len();
         match &halt {
-            Halt::ReceiverDown(status) => self.log.warning(&format!(
-                "the receiver of `{}` is still down ({status}): holding back {left} event(s) without spending an attempt; the next run tries again",
-                self.hook
-            )),
+            Halt::ReceiverDown(status) => self.log.line(
+                Level::Warning,
+                &format!(
+                    "the receiver of `{}` is still down ({status}): holding back {left} event(s) without spending an attempt; the next run tries again",
+                    self.hook
+                ),
+                &[("held_back", left.into()), ("reason", status.as_str().into())],
+            ),
             Halt::Budget => self.log.notice(&format!(
                 "the time budget (`max-duration`) is spent: {left} event(s) of `{}` left for the next run",
                 self.hook

@@ -4,7 +4,7 @@
 
 use std::process::ExitCode;
 
-use crate::log::Log;
+use crate::log::{Level, Log};
 use crate::report::{RunReport, append_to_file, format_outputs};
 use crate::run::{RunContext, run_once};
 use crate::settings::Settings;
@@ -46,6 +46,15 @@ pub async fn execute(settings: Settings, log: Log) -> Exit {
 
 /// One run, with its report published.
 pub async fn run_and_publish(settings: &Settings, context: &RunContext) -> Exit {
+    run_and_report(settings, context).await.0
+}
+
+/// One run, with its report published and also returned (`None` when another run held the
+/// lock and this one did nothing): `--every` feeds its metrics from it.
+pub async fn run_and_report(
+    settings: &Settings,
+    context: &RunContext,
+) -> (Exit, Option<RunReport>) {
     let log = &context.log;
     match run_once(settings, context).await {
         Ok(mut report) => {
@@ -56,17 +65,17 @@ pub async fn run_and_publish(settings: &Settings, context: &RunContext) -> Exit 
             }
             if let Err(error) = publish(&report, settings, log) {
                 log.error(&format!("{error:#}"));
-                return Exit::Failure;
+                return (Exit::Failure, Some(report));
             }
             if report.succeeded() {
-                Exit::Success
+                (Exit::Success, Some(report))
             } else {
-                Exit::Failure
+                (Exit::Failure, Some(report))
             }
         }
         Err(error) if error.downcast_ref::<StoreBusy>().is_some() => {
             log.notice(&format!("{error:#}"));
-            Exit::Busy
+            (Exit::Busy, None)
         }
         Err(error) => {
             let error = format!("{error:#}");
@@ -78,7 +87,7 @@ pub async fn run_and_publish(settings: &Settings, context: &RunContext) -> Exit 
             if let Err(error) = publish(&report, settings, log) {
                 log.error(&format!("{error:#}"));
             }
-            Exit::Failure
+            (Exit::Failure, Some(report))
         }
     }
 }
@@ -93,14 +102,21 @@ fn publish(report: &RunReport, settings: &Settings, log: &Log) -> anyhow::Result
     if report.hooks.is_empty() {
         log.info("Stopped before scanning: nothing was redelivered.");
     } else {
-        log.info(&format!(
-        "Done: scanned {} deliveries, {} event(s) failing, {verb} {}, gave up {}, {} left for later.",
-        report.scanned_count(),
-        report.failed_count(),
-        report.redelivered_count(),
-        report.given_up_count(),
-        report.deferred_count()
-    ));
+        let counts = [
+            ("scanned", report.scanned_count()),
+            ("failing", report.failed_count()),
+            ("redelivered", report.redelivered_count()),
+            ("given_up", report.given_up_count()),
+            ("deferred", report.deferred_count()),
+        ];
+        log.line(
+            Level::Info,
+            &format!(
+                "Done: scanned {} deliveries, {} event(s) failing, {verb} {}, gave up {}, {} left for later.",
+                counts[0].1, counts[1].1, counts[2].1, counts[3].1, counts[4].1
+            ),
+            &counts.map(|(name, count)| (name, count.into())),
+        );
     }
     if let Some(path) = &settings.output_file {
         append_to_file(path, &log.redact(&format_outputs(&report.outputs()?)))?;

@@ -243,6 +243,17 @@ pub struct Cli {
     /// Log every request (secrets are never logged)
     #[arg(long, short, env = "REDELIVER_VERBOSE")]
     pub verbose: bool,
+
+    // Operating the long-running mode: metrics, health, logs for machines.
+    /// Serve `/metrics` (Prometheus) and `/healthz` on this address, e.g. `0.0.0.0:9090`
+    /// (with --every only)
+    #[arg(long, env = "REDELIVER_LISTEN", value_name = "ADDR")]
+    pub listen: Option<String>,
+
+    /// `text` or `json` (one JSON object per line on stderr); inside Actions the runner's
+    /// workflow commands are written either way [default: text]
+    #[arg(long, env = "REDELIVER_LOG_FORMAT", value_name = "FORMAT")]
+    pub log_format: Option<String>,
 }
 
 /// Flags whose value is a secret: what follows them is never shown.
@@ -312,6 +323,8 @@ pub struct RawSettings {
     pub debug: bool,
     pub output_file: Option<String>,
     pub summary_file: Option<String>,
+    pub listen: Option<String>,
+    pub log_format: Option<String>,
 }
 
 impl RawSettings {
@@ -390,6 +403,8 @@ impl RawSettings {
             } else {
                 None
             },
+            listen: clean(cli.listen),
+            log_format: clean(cli.log_format),
         })
     }
 }

@@ -9,6 +9,7 @@
 //! - [`plan`] is the pure core that decides what to redeliver;
 //! - [`checkpoint`] is the state document and [`store`] where it is kept;
 //! - [`run`] is the pipeline, [`entry`] and [`service`] run it once or `--every`;
+//!   [`listen`] serves `--every`'s [`metrics`] and [`health`];
 //! - [`report`] and [`log`] tell the user what happened.
 
 pub mod app_auth;
@@ -18,9 +19,12 @@ pub mod drain;
 pub mod entry;
 pub mod filter;
 pub mod github;
+pub mod health;
 pub mod hooks;
 pub mod inputs;
+pub mod listen;
 pub mod log;
+pub mod metrics;
 pub mod plan;
 pub mod report;
 pub mod run;

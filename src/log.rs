@@ -1,6 +1,7 @@
 //! Logging for both homes of the binary: workflow commands on stdout inside GitHub Actions
 //! (`::group::`, `::warning::`, `::add-mask::`), plain lines on stderr elsewhere, so that
-//! `--json` keeps stdout for itself.
+//! `--json` keeps stdout for itself. Outside Actions, `--log-format json` writes one JSON
+//! object per line instead, for log collectors that would otherwise have to parse prose.
 //!
 //! Every line passes through the redactor: secrets registered with [`Log::mask`] are replaced
 //! by `***`, whatever the mode, as a second line of defence behind the runner's own masking.
@@ -8,6 +9,49 @@
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
+
+use serde_json::Value;
+
+/// How lines are written outside GitHub Actions (inside, workflow commands are what the
+/// runner reads, whatever this says).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One human line each: `warning: ...`.
+    #[default]
+    Text,
+    /// One JSON object each: `time`, `level`, `hook` (while a hook is processed),
+    /// `message`, and the structured fields the call site gave.
+    Json,
+}
+
+/// A line's severity: workflow command in Actions, prefix in text, `level` in JSON.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Level {
+    Debug,
+    Info,
+    Notice,
+    Warning,
+    Error,
+}
+
+impl Level {
+    fn name(self) -> &'static str {
+        match self {
+            Level::Debug => "debug",
+            Level::Info => "info",
+            Level::Notice => "notice",
+            Level::Warning => "warning",
+            Level::Error => "error",
+        }
+    }
+}
+
+/// Structured fields of a line: shown only in JSON, where they save a collector from
+/// parsing the message (`guid`, `delivery_id`, `wait_seconds`, counts, ...).
+pub type Fields<'a> = &'a [(&'a str, Value)];
+
+/// Names a JSON line sets itself; a field of the same name is dropped.
+const RESERVED_FIELDS: [&str; 4] = ["time", "level", "hook", "message"];
 
 /// Where log lines go.
 #[derive(Clone, Debug)]
@@ -27,8 +71,11 @@ pub struct Log {
 struct Inner {
     actions: bool,
     debug: bool,
+    format: LogFormat,
     sink: Sink,
     secrets: Mutex<Vec<String>>,
+    /// The hook being processed (see [`Log::hook_group`]), for JSON lines' `hook`.
+    hook: Mutex<Option<String>>,
 }
 
 /// Secrets shorter than this are not worth masking (and masking them would garble logs).
@@ -36,14 +83,25 @@ const MIN_SECRET_LEN: usize = 8;
 
 impl Log {
     pub fn new(actions: bool, debug: bool, sink: Sink) -> Self {
+        Self::with_format(actions, debug, LogFormat::Text, sink)
+    }
+
+    /// A log in `format` (which only matters outside Actions).
+    pub fn with_format(actions: bool, debug: bool, format: LogFormat, sink: Sink) -> Self {
         Self {
             inner: Arc::new(Inner {
                 actions,
                 debug,
+                format,
                 sink,
                 secrets: Mutex::new(Vec::new()),
+                hook: Mutex::new(None),
             }),
         }
+    }
+
+    fn json(&self) -> bool {
+        !self.inner.actions && self.inner.format == LogFormat::Json
     }
 
     /// Whether workflow commands are written (inside GitHub Actions).
@@ -91,53 +149,110 @@ impl Log {
     /// line of its own, and the line cannot begin with `::`, so no data can ever become a
     /// workflow command (`::stop-commands::`, `::error::`, `::add-mask::`).
     pub fn info(&self, message: &str) {
-        let message = self.redact(message);
-        if self.inner.actions {
-            self.write(&not_a_command(escape_data(&message)));
-        } else {
-            self.write(&escape_plain(&message));
-        }
+        self.line(Level::Info, message, &[]);
     }
 
     pub fn debug(&self, message: &str) {
-        let message = self.redact(message);
-        if self.inner.actions {
-            self.write(&format!("::debug::{}", escape_data(&message)));
-        } else if self.inner.debug {
-            self.write(&format!("debug: {}", escape_plain(&message)));
-        }
+        self.line(Level::Debug, message, &[]);
     }
 
     pub fn notice(&self, message: &str) {
-        self.command("notice", "notice", message);
+        self.line(Level::Notice, message, &[]);
     }
 
     pub fn warning(&self, message: &str) {
-        self.command("warning", "warning", message);
+        self.line(Level::Warning, message, &[]);
     }
 
     pub fn error(&self, message: &str) {
-        self.command("error", "error", message);
+        self.line(Level::Error, message, &[]);
     }
 
-    fn command(&self, command: &str, plain_prefix: &str, message: &str) {
-        let message = self.redact(message);
-        if self.inner.actions {
-            self.write(&format!("::{command}::{}", escape_data(&message)));
-        } else {
-            self.write(&format!("{plain_prefix}: {}", escape_plain(&message)));
+    /// A line with structured fields: the message is what every format shows; the fields
+    /// appear only in JSON lines (redacted like the message).
+    pub fn line(&self, level: Level, message: &str, fields: Fields<'_>) {
+        if level == Level::Debug && !self.inner.actions && !self.inner.debug {
+            return;
         }
+        let message = self.redact(message);
+        if self.json() {
+            self.write_json(level, &message, fields);
+            return;
+        }
+        let line = match (level, self.inner.actions) {
+            (Level::Info, true) => not_a_command(escape_data(&message)),
+            (Level::Info, false) => escape_plain(&message),
+            (Level::Debug, false) => format!("debug: {}", escape_plain(&message)),
+            (level, true) => format!("::{}::{}", level.name(), escape_data(&message)),
+            (level, false) => format!("{}: {}", level.name(), escape_plain(&message)),
+        };
+        self.write(&line);
+    }
+
+    /// One JSON object, keys in a fixed order (`time`, `level`, `hook`, `message`, then the
+    /// fields) so that a person reading the raw line finds them. Control characters are
+    /// escaped by the encoder, so data cannot break the line. String fields are redacted
+    /// before encoding (a secret's JSON escape could differ from the secret) and the whole
+    /// line after it.
+    fn write_json(&self, level: Level, message: &str, fields: Fields<'_>) {
+        let time = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let hook = self.inner.hook.lock().ok().and_then(|hook| hook.clone());
+        let mut pairs: Vec<(&str, Value)> = vec![
+            ("time", Value::String(time)),
+            ("level", Value::String(level.name().to_owned())),
+        ];
+        if let Some(hook) = hook {
+            pairs.push(("hook", Value::String(self.redact(&hook))));
+        }
+        pairs.push(("message", Value::String(message.to_owned())));
+        for (name, value) in fields {
+            if RESERVED_FIELDS.contains(name) || pairs.iter().any(|(known, _)| known == name) {
+                continue;
+            }
+            let value = match value {
+                Value::String(text) => Value::String(self.redact(text)),
+                other => other.clone(),
+            };
+            pairs.push((name, value));
+        }
+        let mut line = String::from("{");
+        for (index, (name, value)) in pairs.iter().enumerate() {
+            if index > 0 {
+                line.push(',');
+            }
+            line.push_str(&Value::from(*name).to_string());
+            line.push(':');
+            line.push_str(&value.to_string());
+        }
+        line.push('}');
+        self.write(&self.redact(&line));
     }
 
     /// Opens a collapsible group in the Actions log; it closes when the guard is dropped.
     pub fn group(&self, title: &str) -> Group {
         let title = self.redact(title);
-        if self.inner.actions {
+        if self.json() {
+            self.write_json(Level::Info, &title, &[]);
+        } else if self.inner.actions {
             self.write(&format!("::group::{}", escape_data(&title)));
         } else {
             self.write(&format!("== {}", escape_plain(&title)));
         }
-        Group { log: self.clone() }
+        Group {
+            log: self.clone(),
+            hook: false,
+        }
+    }
+
+    /// The group of one hook's part of a run: until the guard is dropped, JSON lines carry
+    /// `"hook": hook` (runs process one hook at a time).
+    pub fn hook_group(&self, hook: &str) -> Group {
+        if let Ok(mut current) = self.inner.hook.lock() {
+            *current = Some(hook.to_owned());
+        }
+        let mut group = self.group(&format!("Hook `{hook}`"));
+        group.hook = true;
+        group
     }
 
     fn write(&self, line: &str) {
@@ -162,13 +277,19 @@ impl Log {
     }
 }
 
-/// Closes its `::group::` when dropped.
+/// Closes its `::group::` when dropped (and ends a [`Log::hook_group`]'s hook).
 pub struct Group {
     log: Log,
+    hook: bool,
 }
 
 impl Drop for Group {
     fn drop(&mut self) {
+        if self.hook
+            && let Ok(mut current) = self.log.inner.hook.lock()
+        {
+            *current = None;
+        }
         if self.log.inner.actions {
             self.log.write_raw("::endgroup::");
         }
@@ -258,5 +379,64 @@ mod tests {
         }
         let text = buffer.lock().expect("lock").clone();
         assert_eq!(text, "== Listing\nerror: ***\n");
+    }
+
+    #[test]
+    fn json_lines_carry_hook_fields_and_no_secret() {
+        let buffer = Arc::new(Mutex::new(String::new()));
+        let log = Log::with_format(false, false, LogFormat::Json, Sink::Memory(buffer.clone()));
+        log.mask("ghs_0123456789abcdef");
+        log.info("before any hook");
+        {
+            let _hook = log.hook_group("org/acme/7");
+            log.line(
+                Level::Warning,
+                "token ghs_0123456789abcdef\nwas refused",
+                &[
+                    ("guid", Value::from("g-1")),
+                    ("delivery_id", Value::from(42u64)),
+                    ("reason", Value::from("says ghs_0123456789abcdef")),
+                    ("level", Value::from("forged")),
+                ],
+            );
+            log.debug("not shown without --verbose");
+        }
+        log.error("after");
+        let text = buffer.lock().expect("lock").clone();
+        assert!(!text.contains("ghs_0123456789abcdef"), "{text}");
+        let lines: Vec<Value> = text
+            .lines()
+            .map(|line| serde_json::from_str(line).expect("each line is JSON"))
+            .collect();
+        assert_eq!(lines.len(), 4, "{text}");
+        assert!(text.starts_with("{\"time\":"), "{text}");
+        assert!(
+            text.contains("\",\"level\":\"info\",\"message\":\"before any hook\"}"),
+            "{text}"
+        );
+        assert_eq!(lines[0]["level"], "info");
+        assert_eq!(lines[0]["message"], "before any hook");
+        assert!(lines[0].get("hook").is_none());
+        assert!(lines[0]["time"].as_str().is_some_and(|t| t.ends_with('Z')));
+        assert_eq!(lines[1]["message"], "Hook `org/acme/7`");
+        assert_eq!(lines[1]["hook"], "org/acme/7");
+        assert_eq!(lines[2]["level"], "warning");
+        assert_eq!(lines[2]["hook"], "org/acme/7");
+        assert_eq!(lines[2]["message"], "token ***\nwas refused");
+        assert_eq!(lines[2]["guid"], "g-1");
+        assert_eq!(lines[2]["delivery_id"], 42);
+        assert_eq!(lines[2]["reason"], "says ***");
+        assert_eq!(lines[3]["level"], "error");
+        assert!(lines[3].get("hook").is_none());
+    }
+
+    #[test]
+    fn inside_actions_json_changes_nothing() {
+        let buffer = Arc::new(Mutex::new(String::new()));
+        let log = Log::with_format(true, false, LogFormat::Json, Sink::Memory(buffer.clone()));
+        log.line(Level::Warning, "w", &[("guid", Value::from("g"))]);
+        let _hook = log.hook_group("app");
+        let text = buffer.lock().expect("lock").clone();
+        assert_eq!(text, "::warning::w\n::group::Hook `app`\n");
     }
 }

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use redeliver_action::entry::{Exit, execute};
 use redeliver_action::inputs::{Cli, Environment, RawSettings, hide_secret_arguments};
-use redeliver_action::log::{Log, Sink};
+use redeliver_action::log::{Log, LogFormat, Sink};
 use redeliver_action::settings::Settings;
 
 fn main() -> ExitCode {
@@ -29,8 +29,8 @@ fn main() -> ExitCode {
         .filter_map(|(key, value)| Some((key.into_string().ok()?, value.into_string().ok()?)))
         .collect();
     let actions = env.get("GITHUB_ACTIONS").map(String::as_str) == Some("true");
-    let fail = |message: &str| {
-        let log = Log::new(actions, false, Sink::Console);
+    let fail = |message: &str, format: LogFormat| {
+        let log = Log::with_format(actions, false, format, Sink::Console);
         for line in message.lines() {
             log.error(line);
         }
@@ -38,13 +38,23 @@ fn main() -> ExitCode {
     };
     let raw = match RawSettings::gather(cli, &env) {
         Ok(raw) => raw,
-        Err(error) => return fail(&format!("{error:#}")),
+        Err(error) => return fail(&format!("{error:#}"), LogFormat::Text),
+    };
+    // Bad input is told in the format asked for, when that much was understood.
+    let format = match raw.log_format.as_deref().map(str::trim) {
+        Some("json") => LogFormat::Json,
+        _ => LogFormat::Text,
     };
     let settings = match Settings::from_raw(raw) {
         Ok(settings) => settings,
-        Err(errors) => return fail(&errors.to_string()),
+        Err(errors) => return fail(&errors.to_string(), format),
     };
-    let log = Log::new(settings.actions, settings.debug, Sink::Console);
+    let log = Log::with_format(
+        settings.actions,
+        settings.debug,
+        settings.log_format,
+        Sink::Console,
+    );
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

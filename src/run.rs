@@ -20,7 +20,7 @@ use crate::github::deliveries::{self, DeliveryPages};
 use crate::github::hooks as hook_list;
 use crate::github::installations::{self, Need};
 use crate::hooks::{Hook, HookScope};
-use crate::log::Log;
+use crate::log::{Level, Log};
 use crate::plan::{
     Delivery, Plan, PlanOptions, Planner, Window, WindowOptions, next_checkpoint, scan_window,
 };
@@ -443,7 +443,7 @@ impl HookRun<'_> {
     ) {
         let log = &self.context.log;
         let key = self.hook.to_string();
-        let _group = log.group(&format!("Hook `{key}`"));
+        let _group = log.hook_group(&key);
         let mut state = if self.settings.store == StoreSpec::None {
             HookState::default()
         } else {
@@ -524,14 +524,23 @@ impl HookRun<'_> {
             ));
         }
         for event in &plan.given_up {
-            log.warning(&format!(
-                "giving up on {} event {} of `{}` after {} failed redeliveries (first failure: {})",
-                event.event,
-                event.guid,
-                self.hook,
-                event.previous_attempts,
-                event.first_failure_status
-            ));
+            log.line(
+                Level::Warning,
+                &format!(
+                    "giving up on {} event {} of `{}` after {} failed redeliveries (first failure: {})",
+                    event.event,
+                    event.guid,
+                    self.hook,
+                    event.previous_attempts,
+                    event.first_failure_status
+                ),
+                &[
+                    ("event", event.event.as_str().into()),
+                    ("guid", event.guid.as_str().into()),
+                    ("attempts", event.previous_attempts.into()),
+                    ("reason", event.first_failure_status.as_str().into()),
+                ],
+            );
         }
         if self.settings.dry_run {
             report.redelivered = plan
@@ -544,10 +553,18 @@ impl HookRun<'_> {
                 })
                 .collect();
             for planned in &plan.redeliver {
-                log.info(&format!(
-                    "Would redeliver {} {} (delivery {}).",
-                    planned.summary.event, planned.summary.guid, planned.delivery_id
-                ));
+                log.line(
+                    Level::Info,
+                    &format!(
+                        "Would redeliver {} {} (delivery {}).",
+                        planned.summary.event, planned.summary.guid, planned.delivery_id
+                    ),
+                    &[
+                        ("event", planned.summary.event.as_str().into()),
+                        ("guid", planned.summary.guid.as_str().into()),
+                        ("delivery_id", planned.delivery_id.into()),
+                    ],
+                );
             }
         }
     }
@@ -629,22 +646,40 @@ async fn list_deliveries(
             }
         }
     }
-    log.info(&format!(
-        "Scanned {} deliveries in {} page(s).",
-        planner.scanned(),
-        pages.pages()
-    ));
+    log.line(
+        Level::Info,
+        &format!(
+            "Scanned {} deliveries in {} page(s).",
+            planner.scanned(),
+            pages.pages()
+        ),
+        &[
+            ("scanned", planner.scanned().into()),
+            ("pages", pages.pages().into()),
+        ],
+    );
     Ok((planner, github_time))
 }
 
 fn log_plan(plan: &Plan, log: &Log) {
-    log.info(&format!(
-        "{} event(s) failing: {} to redeliver, {} given up now, {} filtered out, {} over `max-redeliveries`, {} given up before.",
-        plan.failing,
-        plan.redeliver.len(),
-        plan.given_up.len(),
-        plan.filtered.len(),
-        plan.deferred.len(),
-        plan.already_given_up
-    ));
+    log.line(
+        Level::Info,
+        &format!(
+            "{} event(s) failing: {} to redeliver, {} given up now, {} filtered out, {} over `max-redeliveries`, {} given up before.",
+            plan.failing,
+            plan.redeliver.len(),
+            plan.given_up.len(),
+            plan.filtered.len(),
+            plan.deferred.len(),
+            plan.already_given_up
+        ),
+        &[
+            ("failing", plan.failing.into()),
+            ("to_redeliver", plan.redeliver.len().into()),
+            ("given_up", plan.given_up.len().into()),
+            ("filtered", plan.filtered.len().into()),
+            ("deferred", plan.deferred.len().into()),
+            ("given_up_before", plan.already_given_up.into()),
+        ],
+    );
 }

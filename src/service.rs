@@ -1,20 +1,62 @@
 //! `--every`: the same run, again and again, for a container entrypoint or a server.
 //!
 //! One run at a time; SIGTERM/SIGINT (handled in [`crate::entry::execute`]) finish the
-//! current redelivery, save the checkpoint and exit 0; a failed run is logged and retried at the next tick, with backoff.
+//! current redelivery, save the checkpoint, stop the `--listen` server and exit 0; a failed
+//! run is logged and retried at the next tick, with backoff. Each run's report feeds the
+//! metrics and the health of `--listen` ([`crate::listen`]).
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use crate::client::format_duration;
-use crate::entry::{Exit, run_and_publish};
+use crate::entry::{Exit, run_and_report};
+use crate::health::{Health, RunOutcome};
+use crate::listen::{self, Observed};
+use crate::log::Level;
+use crate::metrics::Metrics;
 use crate::run::RunContext;
 use crate::settings::Settings;
 
 pub async fn run_every(settings: &Settings, context: &RunContext, every: Duration) -> Exit {
     let log = &context.log;
+    let observed = Arc::new(Observed {
+        metrics: Metrics::new(),
+        health: Health::new(every, settings.max_duration, Instant::now()),
+    });
+    // Dropped on every return: the server stops with the loop.
+    let _listener = match settings.listen {
+        None => None,
+        Some(address) => match listen::start(address, observed.clone()).await {
+            Ok(listener) => {
+                let url = format!("http://{}", listener.address);
+                log.line(
+                    Level::Info,
+                    &format!("Serving {url}/metrics and {url}/healthz."),
+                    &[("address", listener.address.to_string().into())],
+                );
+                Some(listener)
+            }
+            Err(error) => {
+                log.error(&format!("{error:#}"));
+                return Exit::Failure;
+            }
+        },
+    };
     let mut failures = 0u32;
     loop {
-        let exit = run_and_publish(settings, context).await;
+        let started = Instant::now();
+        observed.health.run_started(started);
+        let (exit, report) = run_and_report(settings, context).await;
+        match &report {
+            Some(report) => observed.metrics.record(report, started.elapsed()),
+            None => observed.metrics.record_busy(started.elapsed()),
+        }
+        let outcome = match exit {
+            Exit::Success => RunOutcome::Success,
+            Exit::Busy => RunOutcome::Busy,
+            Exit::Failure | Exit::BadInput => RunOutcome::Failure,
+        };
+        observed.health.run_ended(outcome, Instant::now());
         if context.stop.is_requested() {
             log.info("Stopped.");
             return Exit::Success;
@@ -24,13 +66,22 @@ pub async fn run_every(settings: &Settings, context: &RunContext, every: Duratio
             Exit::Failure | Exit::BadInput => failures += 1,
         }
         let delay = delay_after(every, failures);
+        let wait = [("wait_seconds", delay.as_secs_f64().into())];
         if failures > 0 {
-            log.warning(&format!(
-                "run failed ({failures} in a row); next run in {}",
-                format_duration(delay)
-            ));
+            log.line(
+                Level::Warning,
+                &format!(
+                    "run failed ({failures} in a row); next run in {}",
+                    format_duration(delay)
+                ),
+                &[wait[0].clone(), ("failures", failures.into())],
+            );
         } else {
-            log.info(&format!("Next run in {}.", format_duration(delay)));
+            log.line(
+                Level::Info,
+                &format!("Next run in {}.", format_duration(delay)),
+                &wait,
+            );
         }
         tokio::select! {
             _ = tokio::time::sleep(delay) => {}

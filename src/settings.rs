@@ -4,6 +4,7 @@
 //! on the command line) and says what to do; all problems are reported at once.
 
 use std::fmt;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,6 +16,7 @@ use crate::app_auth::{AppSigner, Issuer};
 use crate::filter::{EventFilter, parse_event_list};
 use crate::hooks::{HookScope, HookSelector, parse_hooks};
 use crate::inputs::RawSettings;
+use crate::log::LogFormat;
 use crate::store::{StoreSpec, check_state_path};
 
 /// The checkpoint variable's name when none is given.
@@ -59,6 +61,9 @@ pub struct Settings {
     /// Accepted, but worth a warning at the start of the run (plain `http://` to a host
     /// that is not loopback, with `allow-insecure-http`).
     pub warnings: Vec<String>,
+    /// Where `/metrics` and `/healthz` are served (`--listen`, with `--every` only).
+    pub listen: Option<SocketAddr>,
+    pub log_format: LogFormat,
 }
 
 /// The longest duration any setting takes (`since`, `max-wait`, ...): far past GitHub's
@@ -608,6 +613,7 @@ impl Settings {
         if since.is_zero() {
             problems.fail("since", "must be longer than zero".to_owned());
         }
+        let (listen, log_format) = check_operation(&raw, every.is_some(), &mut problems);
         // Within MAX_DURATION, so it converts; the fallback is never used.
         let since = chrono::Duration::from_std(since).unwrap_or(chrono::Duration::days(1));
 
@@ -661,6 +667,8 @@ impl Settings {
                     output_file,
                     summary_file,
                     warnings,
+                    listen,
+                    log_format,
                 })
             }
             _ => Err(InputErrors(problems.list)),
@@ -728,4 +736,47 @@ fn check_installation_reach(
             );
         }
     }
+}
+
+/// `--listen` and `--log-format`: how the long-running mode is operated.
+fn check_operation(
+    raw: &RawSettings,
+    every: bool,
+    problems: &mut Problems,
+) -> (Option<SocketAddr>, LogFormat) {
+    let listen = raw.listen.as_deref().map(str::trim).and_then(|text| {
+        // `:9090` is the common shorthand for every interface.
+        let full = match text.strip_prefix(':') {
+            Some(port) => format!("0.0.0.0:{port}"),
+            None => text.to_owned(),
+        };
+        match full.parse::<SocketAddr>() {
+            Ok(address) => Some(address),
+            Err(_) => {
+                problems.fail(
+                    "listen",
+                    format!("must be an IP address and port such as `0.0.0.0:9090`, `127.0.0.1:9090` or `:9090` (got `{text}`)"),
+                );
+                None
+            }
+        }
+    });
+    if listen.is_some() && !every {
+        problems.fail(
+            "listen",
+            "needs `--every`: `/metrics` and `/healthz` describe the long-running loop; add e.g. `--every 5m`, or drop `--listen` for a single run".to_owned(),
+        );
+    }
+    let log_format = match raw.log_format.as_deref().map(str::trim) {
+        None | Some("text") => LogFormat::Text,
+        Some("json") => LogFormat::Json,
+        Some(other) => {
+            problems.fail(
+                "log-format",
+                format!("must be `text` or `json` (got `{other}`)"),
+            );
+            LogFormat::Text
+        }
+    };
+    (listen, log_format)
 }

@@ -14,6 +14,7 @@ mod hook_selection;
 mod hostile;
 mod inputs_checked;
 mod max_age;
+mod operate;
 mod outage;
 mod plan_tests;
 mod scopes;

@@ -1,0 +1,264 @@
+//! `/metrics` of `--listen`: what the `--every` loop did, as Prometheus counters, gauges and
+//! a histogram, built with the Prometheus project's own client (`prometheus-client`).
+//!
+//! Everything is fed from each run's [`RunReport`] by [`Metrics::record`], once per run,
+//! rather than by counters sprinkled through the pipeline: the report is already the one
+//! account of a run (outputs, summary and `--json` are made from it), so the metrics cannot
+//! tell a different story. Labels are the hook (as configured: bounded), the request kind
+//! and the status class; never a GUID or a delivery id, which would grow without bound.
+
+use std::sync::Mutex;
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+use crate::report::RunReport;
+
+/// The content type of [`Metrics::encode`]'s text, which Prometheus asks for first.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct HookLabels {
+    hook: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    kind: String,
+    class: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RunLabels {
+    result: String,
+}
+
+type FloatCounter = Counter<f64, AtomicU64>;
+type FloatGauge = Gauge<f64, AtomicU64>;
+
+/// The metrics of one `--every` process.
+pub struct Metrics {
+    registry: Registry,
+    runs: Family<RunLabels, Counter>,
+    run_duration: Histogram,
+    redelivered: Family<HookLabels, Counter>,
+    given_up: Family<HookLabels, Counter>,
+    failing: Family<HookLabels, Counter>,
+    scanned: Family<HookLabels, Counter>,
+    held_back: Family<HookLabels, Counter>,
+    receiver_down: Family<HookLabels, Gauge>,
+    last_success: Family<HookLabels, FloatGauge>,
+    requests: Family<RequestLabels, Counter>,
+    rate_limit_waits: Counter,
+    rate_limit_wait_seconds: FloatCounter,
+    /// Encoding walks the registry; one scrape at a time keeps the text whole.
+    encoding: Mutex<()>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("redeliver");
+        let runs = Family::<RunLabels, Counter>::default();
+        registry.register(
+            "runs",
+            "Runs of the --every loop, by result: success, failure, or busy (another run held the state file's lock)",
+            runs.clone(),
+        );
+        // 1 s to about 18 h: a run that lists one page, up to one that drains for hours.
+        let run_duration = Histogram::new(exponential_buckets(1.0, 4.0, 9));
+        registry.register(
+            "run_duration_seconds",
+            "How long each run took",
+            run_duration.clone(),
+        );
+        let hook_counter = |registry: &mut Registry, name: &str, help: &str| {
+            let family = Family::<HookLabels, Counter>::default();
+            registry.register(name, help, family.clone());
+            family
+        };
+        let redelivered = hook_counter(
+            &mut registry,
+            "redelivered_events",
+            "Events redelivered (a dry run counts none)",
+        );
+        let given_up = hook_counter(
+            &mut registry,
+            "given_up_events",
+            "Events given up after max-attempts failed redeliveries (a dry run counts none)",
+        );
+        let failing = hook_counter(
+            &mut registry,
+            "failing_events_seen",
+            "Failing events each run found (an event still failing is seen again by the next run)",
+        );
+        let scanned = hook_counter(
+            &mut registry,
+            "deliveries_scanned",
+            "Deliveries listed and read",
+        );
+        let held_back = hook_counter(
+            &mut registry,
+            "held_back_events",
+            "Events held back without an attempt because the receiver was found down",
+        );
+        let receiver_down = Family::<HookLabels, Gauge>::default();
+        registry.register(
+            "receiver_down",
+            "1 when the hook's last run found its receiver still down, else 0",
+            receiver_down.clone(),
+        );
+        let last_success = Family::<HookLabels, FloatGauge>::default();
+        registry.register(
+            "last_success_timestamp_seconds",
+            "When a run last handled the hook without an error (Unix time)",
+            last_success.clone(),
+        );
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "github_requests",
+            "Requests sent to GitHub, by kind (list, redeliver, other) and the class of the answer (2xx ... 5xx, other, none: no answer)",
+            requests.clone(),
+        );
+        let rate_limit_waits = Counter::default();
+        registry.register(
+            "rate_limit_waits",
+            "Waits for GitHub's rate limits",
+            rate_limit_waits.clone(),
+        );
+        let rate_limit_wait_seconds = FloatCounter::default();
+        registry.register(
+            "rate_limit_wait_seconds",
+            "Time spent waiting for GitHub's rate limits",
+            rate_limit_wait_seconds.clone(),
+        );
+        Self {
+            registry,
+            runs,
+            run_duration,
+            redelivered,
+            given_up,
+            failing,
+            scanned,
+            held_back,
+            receiver_down,
+            last_success,
+            requests,
+            rate_limit_waits,
+            rate_limit_wait_seconds,
+            encoding: Mutex::new(()),
+        }
+    }
+
+    /// Adds one run: its report and how long it took.
+    pub fn record(&self, report: &RunReport, duration: Duration) {
+        let result = if report.succeeded() {
+            "success"
+        } else {
+            "failure"
+        };
+        self.count_run(result, duration);
+        let now = chrono::Utc::now().timestamp_millis() as f64 / 1000.0;
+        for hook in &report.hooks {
+            let labels = HookLabels {
+                hook: hook.hook.clone(),
+            };
+            if !report.dry_run {
+                self.redelivered
+                    .get_or_create(&labels)
+                    .inc_by(hook.redelivered.len() as u64);
+                self.given_up
+                    .get_or_create(&labels)
+                    .inc_by(hook.given_up.len() as u64);
+            }
+            self.failing
+                .get_or_create(&labels)
+                .inc_by(hook.failing as u64);
+            self.scanned
+                .get_or_create(&labels)
+                .inc_by(hook.scanned as u64);
+            self.held_back
+                .get_or_create(&labels)
+                .inc_by(hook.held_back.len() as u64);
+            self.receiver_down
+                .get_or_create(&labels)
+                .set(i64::from(hook.receiver_down));
+            if hook.error.is_none() {
+                self.last_success.get_or_create(&labels).set(now);
+            }
+        }
+        for (kind, class, count) in report.requests.answers.iter() {
+            self.requests
+                .get_or_create(&RequestLabels {
+                    kind: kind.name().to_owned(),
+                    class: class.to_owned(),
+                })
+                .inc_by(u64::from(count));
+        }
+        self.rate_limit_waits
+            .inc_by(u64::from(report.requests.rate_limit_waits));
+        self.rate_limit_wait_seconds
+            .inc_by(report.requests.rate_limit_waited.as_secs_f64());
+    }
+
+    /// A run that found the state file's lock held by another run: it did nothing.
+    pub fn record_busy(&self, duration: Duration) {
+        self.count_run("busy", duration);
+    }
+
+    fn count_run(&self, result: &str, duration: Duration) {
+        self.runs
+            .get_or_create(&RunLabels {
+                result: result.to_owned(),
+            })
+            .inc();
+        self.run_duration.observe(duration.as_secs_f64());
+    }
+
+    /// The metrics in the OpenMetrics text format (see [`CONTENT_TYPE`]).
+    pub fn encode(&self) -> anyhow::Result<String> {
+        let _one_at_a_time = self.encoding.lock();
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &self.registry)
+            .map_err(|error| anyhow::anyhow!("failed to encode the metrics: {error}"))?;
+        Ok(text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_run_adds_to_the_counters() {
+        let metrics = Metrics::new();
+        let mut report = RunReport::stopped_before_scan(false, 3, "boom".to_owned());
+        report.requests.rate_limit_waits = 2;
+        report.requests.rate_limit_waited = Duration::from_millis(1500);
+        metrics.record(&report, Duration::from_secs(2));
+        metrics.record(&report, Duration::from_secs(2));
+        metrics.record_busy(Duration::from_millis(5));
+        let text = metrics.encode().expect("encodes");
+        for line in [
+            "redeliver_runs_total{result=\"failure\"} 2",
+            "redeliver_runs_total{result=\"busy\"} 1",
+            "redeliver_run_duration_seconds_count 3",
+            "redeliver_rate_limit_waits_total 4",
+            "redeliver_rate_limit_wait_seconds_total 3.0",
+            "# EOF",
+        ] {
+            assert!(text.lines().any(|l| l == line), "no `{line}` in\n{text}");
+        }
+    }
+}

@@ -1,0 +1,372 @@
+//! Operating the long-running mode: `--listen`'s `/metrics` and `/healthz` scraped from
+//! the built binary with a plain HTTP/1.1 request, `--log-format json`, and their bad input.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+
+use crate::util::*;
+use fake_github::{Hook, NewDelivery};
+
+/// `GET path` over a fresh connection, the way a scraper or a kubelet asks: status and body.
+async fn get(address: SocketAddr, path: &str) -> (u16, String) {
+    let mut stream = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connects to --listen");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .expect("request sent");
+    let mut answer = String::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_string(&mut answer))
+        .await
+        .expect("answered within 10 s")
+        .expect("answer read");
+    let (head, body) = answer.split_once("\r\n\r\n").expect("head and body");
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .expect("a status line");
+    (status, body.to_owned())
+}
+
+/// The value of the sample `name{labels}` (exactly as encoded) in a metrics page.
+fn sample(page: &str, series: &str) -> Option<f64> {
+    page.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .and_then(|value| value.trim().parse().ok())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_with_listen_serves_metrics_and_health_until_sigterm() {
+    let fake = fake().await;
+    fake.add_delivery(&Hook::App, NewDelivery::failed("g1", minutes_ago(30)));
+    let folder = tempfile::tempdir().expect("temp dir");
+    let key = key_file(folder.path()).display().to_string();
+    let state = format!("file:{}", folder.path().join("state.json").display());
+    let url = fake.url();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_redeliver"))
+        .env_clear()
+        .current_dir(folder.path())
+        .args([
+            "--api-url",
+            &url,
+            "--app-id",
+            APP_ID,
+            "--private-key-file",
+            &key,
+            "--state",
+            &state,
+            "--redelivery-interval",
+            "0s",
+            "--every",
+            "1s",
+            // Port 0: the system picks a free port, and the log says which.
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("starts");
+    let stderr = Arc::new(Mutex::new(String::new()));
+    let reader = {
+        let stderr = stderr.clone();
+        let pipe = child.stderr.take().expect("stderr piped");
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(pipe).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                let mut text = stderr.lock().expect("lock");
+                text.push_str(&line);
+                text.push('\n');
+            }
+        })
+    };
+    let log = || stderr.lock().expect("lock").clone();
+
+    // Bounded waits: for the address, then for a run whose redelivery the metrics count.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let address: SocketAddr = loop {
+        let text = log();
+        if let Some(address) = text
+            .lines()
+            .find_map(|line| line.strip_prefix("Serving http://"))
+            .and_then(|rest| rest.split('/').next())
+        {
+            break address.parse().expect("an address");
+        }
+        assert!(Instant::now() < deadline, "no `Serving` line:\n{text}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let page = loop {
+        let (status, page) = get(address, "/metrics").await;
+        assert_eq!(status, 200, "{page}");
+        if sample(&page, "redeliver_redelivered_events_total{hook=\"app\"}") == Some(1.0) {
+            break page;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no redelivery counted within 30 s:\n{page}\n{}",
+            log()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(fake.redeliveries().len(), 1);
+    for (series, at_least) in [
+        ("redeliver_runs_total{result=\"success\"}", 1.0),
+        ("redeliver_deliveries_scanned_total{hook=\"app\"}", 1.0),
+        ("redeliver_failing_events_seen_total{hook=\"app\"}", 1.0),
+        (
+            "redeliver_github_requests_total{kind=\"redeliver\",class=\"2xx\"}",
+            1.0,
+        ),
+        (
+            "redeliver_github_requests_total{kind=\"list\",class=\"2xx\"}",
+            1.0,
+        ),
+        ("redeliver_run_duration_seconds_count", 1.0),
+        (
+            "redeliver_last_success_timestamp_seconds{hook=\"app\"}",
+            1.0,
+        ),
+    ] {
+        let value = sample(&page, series).unwrap_or_else(|| panic!("no {series} in\n{page}"));
+        assert!(value >= at_least, "{series} is {value}");
+    }
+    assert_eq!(
+        sample(&page, "redeliver_receiver_down{hook=\"app\"}"),
+        Some(0.0)
+    );
+    assert_eq!(
+        sample(&page, "redeliver_given_up_events_total{hook=\"app\"}"),
+        Some(0.0)
+    );
+    assert!(page.contains("# TYPE redeliver_rate_limit_waits counter"));
+    assert!(!page.contains("g1"), "no GUID in a label:\n{page}");
+
+    let (status, health) = get(address, "/healthz").await;
+    assert_eq!(status, 200, "{health}");
+    assert!(health.starts_with("ok: "), "{health}");
+    assert_eq!(health.lines().count(), 1, "{health}");
+    let (status, _) = get(address, "/").await;
+    assert_eq!(status, 404);
+
+    // A later run only adds: counters never go down.
+    let before = sample(&page, "redeliver_deliveries_scanned_total{hook=\"app\"}");
+    let runs = sample(&page, "redeliver_runs_total{result=\"success\"}").unwrap_or(0.0);
+    loop {
+        let (_, later) = get(address, "/metrics").await;
+        if sample(&later, "redeliver_runs_total{result=\"success\"}").unwrap_or(0.0) > runs {
+            assert!(sample(&later, "redeliver_deliveries_scanned_total{hook=\"app\"}") >= before);
+            assert_eq!(
+                sample(&later, "redeliver_redelivered_events_total{hook=\"app\"}"),
+                Some(1.0)
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "no second run within 30 s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let pid = child.id().expect("running").to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .expect("exits within 30 s of SIGTERM")
+        .expect("waits");
+    let _ = reader.await;
+    let text = log();
+    assert_eq!(status.code(), Some(0), "{text}");
+    assert!(text.contains("SIGTERM received"), "{text}");
+    assert!(
+        tokio::net::TcpStream::connect(address).await.is_err(),
+        "the listener is closed"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_logs_are_one_object_per_line_with_fields_and_no_secret() {
+    let fake = fake().await;
+    // An event name that is the token itself: the redactor must catch it in the message and
+    // in the `event` field alike.
+    fake.add_delivery(
+        &Hook::repo(REPO, 9),
+        NewDelivery::failed("g1", minutes_ago(30)).event(TOKEN, None),
+    );
+    let folder = tempfile::tempdir().expect("temp dir");
+    let url = fake.url();
+    let run = run_cli(
+        folder.path(),
+        &[
+            "--hooks",
+            "repo/octo/demo/9",
+            "--token",
+            TOKEN,
+            "--state",
+            "none",
+            "--api-url",
+            &url,
+            "--redelivery-interval",
+            "0s",
+        ],
+        &[("REDELIVER_LOG_FORMAT", "json")],
+    )
+    .await;
+    run.assert_code(0);
+    assert_eq!(fake.redeliveries().len(), 1);
+    assert!(run.stdout.is_empty(), "{}", run.stdout);
+    assert!(!run.stderr.contains(TOKEN), "{}", run.stderr);
+    let lines: Vec<serde_json::Value> = run
+        .stderr
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}")))
+        .collect();
+    for line in &lines {
+        assert!(
+            line["time"].is_string() && line["level"].is_string(),
+            "{line}"
+        );
+        assert!(line["message"].is_string(), "{line}");
+    }
+    let find = |start: &str| {
+        lines
+            .iter()
+            .find(|line| {
+                line["message"]
+                    .as_str()
+                    .is_some_and(|m| m.starts_with(start))
+            })
+            .unwrap_or_else(|| panic!("no `{start}` line in\n{}", run.stderr))
+    };
+    let redelivered = find("Redelivered");
+    assert_eq!(redelivered["level"], "info");
+    assert_eq!(redelivered["hook"], "repo/octo/demo/9");
+    assert_eq!(redelivered["guid"], "g1");
+    assert_eq!(redelivered["event"], "***");
+    assert!(redelivered["delivery_id"].is_u64(), "{redelivered}");
+    assert_eq!(redelivered["attempt"], 1);
+    let plan = find("1 event(s) failing");
+    assert_eq!(plan["failing"], 1);
+    assert_eq!(plan["to_redeliver"], 1);
+    let done = find("Done:");
+    assert_eq!(done["redelivered"], 1);
+    assert_eq!(done["scanned"], 1);
+    assert!(
+        done.get("hook").is_none(),
+        "the hook's group is over: {done}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listen_without_every_and_bad_operation_flags_are_bad_input() {
+    let fake = fake().await;
+    let folder = tempfile::tempdir().expect("temp dir");
+    let url = fake.url();
+    let base = [
+        "--hooks",
+        "repo/octo/demo/9",
+        "--token",
+        TOKEN,
+        "--state",
+        "none",
+        "--api-url",
+        &url,
+    ];
+    let with = |extra: &[&'static str]| {
+        let mut args = base.to_vec();
+        args.extend_from_slice(extra);
+        args
+    };
+    let run = run_cli(folder.path(), &with(&["--listen", "127.0.0.1:0"]), &[]).await;
+    run.assert_code(2);
+    assert_eq!(
+        run.stderr.trim(),
+        "error: `--listen` needs `--every`: `/metrics` and `/healthz` describe the long-running loop; add e.g. `--every 5m`, or drop `--listen` for a single run"
+    );
+    let run = run_cli(
+        folder.path(),
+        &with(&["--every", "1m"]),
+        &[
+            ("REDELIVER_LISTEN", "localhost:http"),
+            ("REDELIVER_LOG_FORMAT", "yaml"),
+        ],
+    )
+    .await;
+    run.assert_code(2);
+    assert!(
+        run.stderr
+            .contains("error: `--listen` must be an IP address and port such as `0.0.0.0:9090`"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("error: `--log-format` must be `text` or `json` (got `yaml`)"),
+        "{}",
+        run.stderr
+    );
+    // In the format asked for, when that much was understood.
+    let run = run_cli(
+        folder.path(),
+        &with(&["--listen", ":9090", "--log-format", "json"]),
+        &[],
+    )
+    .await;
+    run.assert_code(2);
+    let line: serde_json::Value = serde_json::from_str(run.stderr.trim()).expect("one JSON line");
+    assert_eq!(line["level"], "error");
+    assert!(
+        line["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("needs `--every`"))
+    );
+    assert!(fake.requests().is_empty(), "nothing was sent");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_address_in_use_fails_before_any_request() {
+    let fake = fake().await;
+    let taken = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("binds");
+    let address = taken.local_addr().expect("address").to_string();
+    let folder = tempfile::tempdir().expect("temp dir");
+    let url = fake.url();
+    let run = run_cli(
+        folder.path(),
+        &[
+            "--hooks",
+            "repo/octo/demo/9",
+            "--token",
+            TOKEN,
+            "--state",
+            "none",
+            "--api-url",
+            &url,
+            "--every",
+            "1m",
+            "--listen",
+            &address,
+        ],
+        &[],
+    )
+    .await;
+    run.assert_code(1);
+    assert!(
+        run.stderr.starts_with(&format!(
+            "error: failed to listen on `{address}` (`--listen`): "
+        )),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    assert!(fake.requests().is_empty(), "nothing was sent");
+}
