@@ -11,7 +11,7 @@ use chrono::{Duration, Utc};
 use fake_github::demo::{DEMO_TOKEN, seed};
 use fake_github::{FakeGitHub, FakeOptions, Hook, NewDelivery};
 use redeliver_action::entry::execute;
-use redeliver_action::inputs::{Cli, Environment, RawSettings};
+use redeliver_action::inputs::{Cli, Environment};
 use redeliver_action::log::{Log, Sink};
 use redeliver_action::settings::Settings;
 
@@ -41,7 +41,10 @@ async fn run_as_the_runner(fake: &FakeGitHub, number: usize) {
     .map(|(key, value)| (key.to_owned(), value))
     .collect();
     println!("\n========== run {number}: the step's log ==========");
-    let raw = RawSettings::gather(Cli::default(), &env).expect("inputs are read");
+    let raw = match Cli::parse_from_env(&["redeliver".to_owned()], &env) {
+        Ok(raw) => raw,
+        Err(refused) => panic!("inputs are read: {}", refused.message()),
+    };
     let settings = Settings::from_raw(raw).expect("inputs are valid");
     let exit = execute(settings, Log::new(true, false, Sink::Console)).await;
     println!(

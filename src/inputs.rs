@@ -1,119 +1,147 @@
-//! Where settings come from, before they are checked (see [`crate::settings`]):
+//! Where settings come from, before they are checked (see [`crate::settings`]).
 //!
-//! 1. inside a Docker action, the runner's `INPUT_<NAME>` variables, read with `envy`:
-//!    the input id uppercased with its hyphens kept (`INPUT_APP-ID`), and an empty string
-//!    for every input the workflow left out;
-//! 2. the command line and its `REDELIVER_<NAME>` variables, read with `clap`;
-//! 3. the variable names of GitHub's docs script (`APP_ID`, `PRIVATE_KEY`, `TOKEN`,
-//!    `LAST_REDELIVERY_VARIABLE_NAME`, `WORKFLOW_REPO`, `WORKFLOW_REPO_OWNER`), so that
-//!    people switching from it keep their environment.
+//! There is one list of settings: the command line, [`Cli`]. Each flag names its own
+//! environment variable (`REDELIVER_<FLAG>`), and every other name a setting arrives under
+//! is mapped onto the flags before clap parses them ([`Cli::parse_from_env`]). By
+//! precedence:
 //!
-//! Earlier sources win. Everything stays a string here, so that the checks can name the
-//! input and say what to fix.
+//! 1. inside a Docker action, the runner's `INPUT_<ID>` variables, where the input id is the
+//!    long flag's name, uppercased with its hyphens kept (`INPUT_APP-ID`). Every flag not in
+//!    [`CLI_ONLY`] is an action input, and a test holds that list to `action.yml`;
+//! 2. the command line;
+//! 3. `REDELIVER_<FLAG>`;
+//! 4. the variable names of GitHub's docs script (`APP_ID`, `PRIVATE_KEY`, `TOKEN`,
+//!    `LAST_REDELIVERY_VARIABLE_NAME`, `WORKFLOW_REPO_OWNER` with `WORKFLOW_REPO`), so that
+//!    people switching from it keep their environment, and the runner's `GITHUB_API_URL`
+//!    and `GITHUB_REPOSITORY`.
+//!
+//! An empty value means "not given" at every level: the runner passes `""` for every input
+//! the workflow left out. Everything stays a string here, so that the checks can name the
+//! input as the user wrote it and say what to fix.
 
 use std::collections::HashMap;
 
-use clap::Parser;
-use serde::{Deserialize, Deserializer};
+use clap::parser::ValueSource;
+use clap::{ArgAction, CommandFactory, FromArgMatches, Parser};
+use serde::Deserialize;
 
 /// The environment, captured once, so tests can pass their own.
 pub type Environment = HashMap<String, String>;
 
+/// Flags of the command line only, by long name; every other flag is an action input of the
+/// same id (`--max-attempts` is `max-attempts`). In `action.yml` they would make no sense:
+/// the runner gives the step its repository and no place for a state file or a loop.
+pub const CLI_ONLY: &[&str] = &[
+    "private-key-file",
+    "token-file",
+    "state",
+    "repository",
+    "json",
+    "every",
+    "verbose",
+    "listen",
+    "log-format",
+];
+
+/// The ids of the action's inputs, as `action.yml` spells them: the long names of the flags
+/// that are not [`CLI_ONLY`].
+pub fn action_input_ids() -> Vec<String> {
+    Cli::command()
+        .get_arguments()
+        .filter(|arg| !matches!(arg.get_action(), ArgAction::Help | ArgAction::Version))
+        .filter_map(|arg| arg.get_long())
+        .filter(|long| !CLI_ONLY.contains(long))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// What the Actions runner says about the step, from its own variables rather than flags.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Runner {
+    /// Running inside GitHub Actions (`GITHUB_ACTIONS=true`): inputs, workflow commands.
+    pub actions: bool,
+    /// `RUNNER_DEBUG=1`: the workflow was re-run with debug logging.
+    pub debug: bool,
+    /// `GITHUB_OUTPUT`, inside Actions only.
+    pub output_file: Option<String>,
+    /// `GITHUB_STEP_SUMMARY`, inside Actions only.
+    pub summary_file: Option<String>,
+}
+
+/// The variables that others define, under their own fixed names: the runner's and GitHub's
+/// docs script's.
+///
+/// envy reads them: a fixed set of foreign names maps one to one onto a typed struct (envy
+/// lowercases `APP_ID` to `app_id`), so the whole contract with the runner and the script is
+/// this list of fields. The flags' own variables and `INPUT_<ID>` are not read here: their
+/// names follow from the flags, which a fixed struct cannot do without repeating the list.
+#[derive(Debug, Default, Deserialize)]
+struct Foreign {
+    github_actions: Option<String>,
+    runner_debug: Option<String>,
+    github_output: Option<String>,
+    github_step_summary: Option<String>,
+    github_api_url: Option<String>,
+    github_repository: Option<String>,
+    app_id: Option<String>,
+    private_key: Option<String>,
+    token: Option<String>,
+    last_redelivery_variable_name: Option<String>,
+    workflow_repo_owner: Option<String>,
+    workflow_repo: Option<String>,
+}
+
+impl Foreign {
+    /// Reads the variables of `env` that are not empty.
+    fn read(env: &Environment) -> Result<Self, envy::Error> {
+        envy::from_iter(
+            env.iter()
+                .filter(|(_, value)| !value.trim().is_empty())
+                .map(|(key, value)| (key.clone(), value.clone())),
+        )
+    }
+
+    /// The value the docs script's or the runner's variables give the flag `--{long}`.
+    fn fallback(&self, long: &str) -> Option<String> {
+        match long {
+            "app-id" => self.app_id.clone(),
+            "private-key" => self.private_key.clone(),
+            "token" => self.token.clone(),
+            "variable-name" => self.last_redelivery_variable_name.clone(),
+            "api-url" => self.github_api_url.clone(),
+            "repository" => self.github_repository.clone().or_else(|| {
+                match (&self.workflow_repo_owner, &self.workflow_repo) {
+                    (Some(owner), Some(repo)) => Some(format!("{owner}/{repo}")),
+                    _ => None,
+                }
+            }),
+            _ => None,
+        }
+    }
+
+    fn runner(&self) -> Runner {
+        let actions = self.github_actions.as_deref() == Some("true");
+        Runner {
+            actions,
+            debug: self.runner_debug.as_deref() == Some("1"),
+            output_file: self.github_output.clone().filter(|_| actions),
+            summary_file: self.github_step_summary.clone().filter(|_| actions),
+        }
+    }
+}
+
 /// Reads a variable of `env`, treating an empty value as absent.
-pub fn env_value(env: &Environment, name: &str) -> Option<String> {
+fn env_value(env: &Environment, name: &str) -> Option<String> {
     env.get(name)
         .filter(|value| !value.trim().is_empty())
         .cloned()
-}
-
-/// The runner passes `""` for inputs the workflow did not give: that means "not given".
-fn empty_as_none<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
-    let value = Option::<String>::deserialize(deserializer)?;
-    Ok(value.filter(|value| !value.trim().is_empty()))
-}
-
-/// The inputs declared in `action.yml`. A test holds the two to each other.
-#[derive(Debug, Default, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "kebab-case")]
-pub struct ActionInputs {
-    #[serde(default, deserialize_with = "empty_as_none")]
-    pub hooks: Option<String>,
-    #[serde(default, deserialize_with = "empty_as_none")]
-    pub app_id: Option<String>,
-    #[serde(default, deserialize_with = "empty_as_none")]
-    pub client_id: Option<String>,
-    #[serde(default, deserialize_with = "empty_as_none")]
-    pub private_key: Option<String>,
-    #[serde(default, deserialize_with = "empty_as_none")]
-    pub token: Option<String>,
-    #[serde(default, deserialize_with = "empty_as_none")]
-    pub variable_name: Option<String>,
-    #[serde(default, deserialize_with = "empty_as_none")]
-    pub dry_run: Option<String>,
-    #[serde(default, deserialize_with = "empty_as_none")]
-    pub events: Option<String>,
-    #[serde(default, deserialize_with = "empty_as_none")]
-    pub exclude_events: Option<String>,
-    #[serde(default, deserialize_with = "empty_as_none")]
-    pub max_attempts: Option<String>,
-    #[serde(default, deserialize_with = "empty_as_none")]
-    pub max_redeliveries: Option<String>,
-    #[serde(default, deserialize_with = "empty_as_none")]
-    pub redelivery_interval: Option<String>,
-    #[serde(default, deserialize_with = "empty_as_none")]
-    pub max_wait: Option<String>,
-    #[serde(default, deserialize_with = "empty_as_none")]
-    pub max_duration: Option<String>,
-    #[serde(default, deserialize_with = "empty_as_none")]
-    pub retention_days: Option<String>,
-    #[serde(default, deserialize_with = "empty_as_none")]
-    pub since: Option<String>,
-    #[serde(default, deserialize_with = "empty_as_none")]
-    pub max_age: Option<String>,
-    #[serde(default, deserialize_with = "empty_as_none")]
-    pub api_url: Option<String>,
-    #[serde(default, deserialize_with = "empty_as_none")]
-    pub allow_insecure_http: Option<String>,
-}
-
-/// The ids of the inputs [`ActionInputs`] reads, as `action.yml` spells them.
-pub const ACTION_INPUT_IDS: &[&str] = &[
-    "hooks",
-    "app-id",
-    "client-id",
-    "private-key",
-    "token",
-    "variable-name",
-    "dry-run",
-    "events",
-    "exclude-events",
-    "max-attempts",
-    "max-redeliveries",
-    "redelivery-interval",
-    "max-wait",
-    "max-duration",
-    "retention-days",
-    "since",
-    "max-age",
-    "api-url",
-    "allow-insecure-http",
-];
-
-impl ActionInputs {
-    /// Reads `INPUT_*` from `env`.
-    pub fn from_env(env: &Environment) -> anyhow::Result<Self> {
-        use anyhow::Context;
-        envy::prefixed("INPUT_")
-            .from_iter(env.iter().map(|(key, value)| (key.clone(), value.clone())))
-            .context("failed to read the action's inputs")
-    }
 }
 
 /// Finds failed GitHub webhook deliveries and redelivers each event once, with bounded
 /// retries. Runs as a GitHub Action, from cron, or as a long-running service (`--every`).
 ///
 /// Every option can also be set with the environment variable in brackets.
-#[derive(Debug, Default, Parser)]
+#[derive(Debug, Default, Clone, Parser)]
 #[command(name = "redeliver", version, about, max_term_width = 100)]
 pub struct Cli {
     /// Webhooks to check, one per line or comma separated: `app`, `org/<org>/<hook>`,
@@ -244,7 +272,6 @@ pub struct Cli {
     #[arg(long, short, env = "REDELIVER_VERBOSE")]
     pub verbose: bool,
 
-    // Operating the long-running mode: metrics, health, logs for machines.
     /// Serve `/metrics` (Prometheus) and `/healthz` on this address, e.g. `0.0.0.0:9090`
     /// (with --every only)
     #[arg(long, env = "REDELIVER_LISTEN", value_name = "ADDR")]
@@ -254,6 +281,10 @@ pub struct Cli {
     /// workflow commands are written either way [default: text]
     #[arg(long, env = "REDELIVER_LOG_FORMAT", value_name = "FORMAT")]
     pub log_format: Option<String>,
+
+    /// Not a flag: what the runner's variables say (see [`Cli::parse_from_env`]).
+    #[arg(skip)]
+    pub runner: Runner,
 }
 
 /// Flags whose value is a secret: what follows them is never shown.
@@ -291,121 +322,87 @@ pub fn hide_secret_arguments(message: &str, args: &[String]) -> String {
     shown
 }
 
-/// All settings as given, from whichever source, not yet checked.
-#[derive(Debug, Default, Clone)]
-pub struct RawSettings {
-    pub actions: bool,
-    pub hooks: Option<String>,
-    pub app_id: Option<String>,
-    pub client_id: Option<String>,
-    pub private_key: Option<String>,
-    pub private_key_file: Option<String>,
-    pub token: Option<String>,
-    pub token_file: Option<String>,
-    pub state: Option<String>,
-    pub variable_name: Option<String>,
-    pub repository: Option<String>,
-    pub api_url: Option<String>,
-    pub allow_insecure_http: Option<String>,
-    pub dry_run: Option<String>,
-    pub events: Option<String>,
-    pub exclude_events: Option<String>,
-    pub max_attempts: Option<String>,
-    pub max_redeliveries: Option<String>,
-    pub redelivery_interval: Option<String>,
-    pub max_wait: Option<String>,
-    pub max_duration: Option<String>,
-    pub retention_days: Option<String>,
-    pub since: Option<String>,
-    pub max_age: Option<String>,
-    pub json: bool,
-    pub every: Option<String>,
-    pub debug: bool,
-    pub output_file: Option<String>,
-    pub summary_file: Option<String>,
-    pub listen: Option<String>,
-    pub log_format: Option<String>,
+/// A command line clap refused, or `--help` and `--version` (which are no error).
+#[derive(Debug)]
+pub struct Refused {
+    pub error: clap::Error,
+    /// The arguments clap was given, so that [`Refused::message`] can hide their secrets.
+    args: Vec<String>,
 }
 
-impl RawSettings {
-    /// Layers the sources: action inputs (inside Actions), then the command line and its
-    /// `REDELIVER_*` variables, then the docs script's variable names and GitHub's own.
-    pub fn gather(cli: Cli, env: &Environment) -> anyhow::Result<Self> {
-        let actions = env_value(env, "GITHUB_ACTIONS").as_deref() == Some("true");
-        let inputs = if actions {
-            ActionInputs::from_env(env)?
-        } else {
-            ActionInputs::default()
+impl Refused {
+    /// clap's message, with every secret among the arguments replaced by `***`.
+    pub fn message(&self) -> String {
+        hide_secret_arguments(&self.error.render().to_string(), &self.args)
+    }
+}
+
+impl Cli {
+    /// Parses `args` (the program's name first) with the variables of `env` mapped onto the
+    /// flags by the precedence of the module docs; the rest is clap's.
+    ///
+    /// The command line is parsed alone first, so that its mistakes, `--help` and
+    /// `--version` are clap's own. Then every value from the environment that wins over it
+    /// is appended as `--flag=value` (the `=` keeps a value starting with `-` a value) and
+    /// the whole is parsed again, the last occurrence of a flag winning.
+    pub fn parse_from_env(args: &[String], env: &Environment) -> Result<Cli, Refused> {
+        let refused = |error, args: &[String]| Refused {
+            error,
+            args: args.to_vec(),
         };
-        let clean = |value: Option<String>| value.filter(|value| !value.trim().is_empty());
-        let fallback = |name: &str| env_value(env, name);
-        let docs_script_repository =
-            match (fallback("WORKFLOW_REPO_OWNER"), fallback("WORKFLOW_REPO")) {
-                (Some(owner), Some(repo)) => Some(format!("{owner}/{repo}")),
-                _ => None,
+        let typed = Cli::command()
+            .try_get_matches_from(args)
+            .map_err(|error| refused(error, args))?;
+        let foreign = Foreign::read(env).map_err(|error| {
+            let error = clap::Error::raw(
+                clap::error::ErrorKind::InvalidValue,
+                format!("failed to read the environment: {error}\n"),
+            );
+            refused(error, args)
+        })?;
+        let runner = foreign.runner();
+        let mut all = args.to_vec();
+        for arg in Cli::command().get_arguments() {
+            let Some(long) = arg.get_long() else {
+                continue;
             };
-        Ok(Self {
-            actions,
-            hooks: inputs.hooks.or(clean(cli.hooks)),
-            app_id: inputs
-                .app_id
-                .or(clean(cli.app_id))
-                .or_else(|| fallback("APP_ID")),
-            client_id: inputs.client_id.or(clean(cli.client_id)),
-            private_key: inputs
-                .private_key
-                .or(clean(cli.private_key))
-                .or_else(|| fallback("PRIVATE_KEY")),
-            private_key_file: clean(cli.private_key_file),
-            token: inputs
-                .token
-                .or(clean(cli.token))
-                .or_else(|| fallback("TOKEN")),
-            token_file: clean(cli.token_file),
-            state: clean(cli.state),
-            variable_name: inputs
-                .variable_name
-                .or(clean(cli.variable_name))
-                .or_else(|| fallback("LAST_REDELIVERY_VARIABLE_NAME")),
-            repository: clean(cli.repository)
-                .or_else(|| fallback("GITHUB_REPOSITORY"))
-                .or(docs_script_repository),
-            api_url: inputs
-                .api_url
-                .or(clean(cli.api_url))
-                .or_else(|| fallback("GITHUB_API_URL")),
-            allow_insecure_http: inputs
-                .allow_insecure_http
-                .or(clean(cli.allow_insecure_http)),
-            dry_run: inputs.dry_run.or(clean(cli.dry_run)),
-            events: inputs.events.or(clean(cli.events)),
-            exclude_events: inputs.exclude_events.or(clean(cli.exclude_events)),
-            max_attempts: inputs.max_attempts.or(clean(cli.max_attempts)),
-            max_redeliveries: inputs.max_redeliveries.or(clean(cli.max_redeliveries)),
-            redelivery_interval: inputs
-                .redelivery_interval
-                .or(clean(cli.redelivery_interval)),
-            max_wait: inputs.max_wait.or(clean(cli.max_wait)),
-            max_duration: inputs.max_duration.or(clean(cli.max_duration)),
-            retention_days: inputs.retention_days.or(clean(cli.retention_days)),
-            since: inputs.since.or(clean(cli.since)),
-            max_age: inputs.max_age.or(clean(cli.max_age)),
-            json: cli.json,
-            every: clean(cli.every),
-            debug: cli.verbose || env_value(env, "RUNNER_DEBUG").as_deref() == Some("1"),
-            output_file: if actions {
-                fallback("GITHUB_OUTPUT")
-            } else {
-                None
-            },
-            summary_file: if actions {
-                fallback("GITHUB_STEP_SUMMARY")
-            } else {
-                None
-            },
-            listen: clean(cli.listen),
-            log_format: clean(cli.log_format),
-        })
+            if !arg.get_action().takes_values() {
+                continue;
+            }
+            let id = arg.get_id().as_str();
+            let on_command_line = typed.value_source(id) == Some(ValueSource::CommandLine);
+            let typed_value = typed
+                .try_get_raw(id)
+                .ok()
+                .flatten()
+                .into_iter()
+                .flatten()
+                .any(|value| !value.to_string_lossy().trim().is_empty());
+            let input = (runner.actions && !CLI_ONLY.contains(&long))
+                .then(|| env_value(env, &format!("INPUT_{}", long.to_uppercase())))
+                .flatten();
+            let from_env = || {
+                if on_command_line && typed_value {
+                    return None;
+                }
+                let own = arg
+                    .get_env()
+                    .and_then(|name| name.to_str())
+                    .filter(|_| !on_command_line)
+                    .and_then(|name| env_value(env, name));
+                own.or_else(|| foreign.fallback(long))
+            };
+            if let Some(value) = input.or_else(from_env) {
+                all.push(format!("--{long}={value}"));
+            }
+        }
+        let matches = Cli::command()
+            .args_override_self(true)
+            .try_get_matches_from(&all)
+            .map_err(|error| refused(error, &all))?;
+        let mut cli = Cli::from_arg_matches(&matches).map_err(|error| refused(error, &all))?;
+        cli.runner = runner;
+        Ok(cli)
     }
 }
 
@@ -420,51 +417,119 @@ mod tests {
             .collect()
     }
 
+    fn parse(args: &[&str], pairs: &[(&str, &str)]) -> Cli {
+        let args: Vec<String> = std::iter::once("redeliver")
+            .chain(args.iter().copied())
+            .map(str::to_owned)
+            .collect();
+        match Cli::parse_from_env(&args, &env(pairs)) {
+            Ok(cli) => cli,
+            Err(refused) => panic!("{}", refused.message()),
+        }
+    }
+
     #[test]
     fn runner_inputs_keep_their_hyphens_and_empty_means_absent() {
-        let env = env(&[
-            ("GITHUB_ACTIONS", "true"),
-            ("INPUT_APP-ID", "123"),
-            ("INPUT_APP_ID", "999"),
-            ("INPUT_TOKEN", ""),
-            ("INPUT_DRY-RUN", "TRUE"),
-            ("INPUT_VARIABLE-NAME", "CHECKPOINT"),
-        ]);
-        let raw = RawSettings::gather(Cli::default(), &env).expect("gathers");
-        assert!(raw.actions);
-        assert_eq!(raw.app_id.as_deref(), Some("123"));
-        assert_eq!(raw.token, None);
-        assert_eq!(raw.dry_run.as_deref(), Some("TRUE"));
-        assert_eq!(raw.variable_name.as_deref(), Some("CHECKPOINT"));
+        let cli = parse(
+            &[],
+            &[
+                ("GITHUB_ACTIONS", "true"),
+                ("INPUT_APP-ID", "123"),
+                ("INPUT_APP_ID", "999"),
+                ("INPUT_TOKEN", ""),
+                ("INPUT_DRY-RUN", "TRUE"),
+                ("INPUT_VARIABLE-NAME", "CHECKPOINT"),
+                ("INPUT_PRIVATE-KEY", "-----BEGIN RSA PRIVATE KEY-----"),
+                ("INPUT_STATE", "none"),
+            ],
+        );
+        assert!(cli.runner.actions);
+        assert_eq!(cli.app_id.as_deref(), Some("123"));
+        assert_eq!(cli.token, None);
+        assert_eq!(cli.dry_run.as_deref(), Some("TRUE"));
+        assert_eq!(cli.variable_name.as_deref(), Some("CHECKPOINT"));
+        assert_eq!(
+            cli.private_key.as_deref(),
+            Some("-----BEGIN RSA PRIVATE KEY-----")
+        );
+        assert_eq!(cli.state, None, "`state` is no input");
     }
 
     #[test]
     fn inputs_are_ignored_outside_actions_and_docs_script_names_work() {
-        let env = env(&[
-            ("INPUT_APP-ID", "123"),
-            ("APP_ID", "77"),
-            ("PRIVATE_KEY", "pem"),
-            ("TOKEN", "t0ken"),
-            ("LAST_REDELIVERY_VARIABLE_NAME", "LAST_REDELIVERY"),
-            ("WORKFLOW_REPO_OWNER", "octo"),
-            ("WORKFLOW_REPO", "hooks"),
-        ]);
-        let raw = RawSettings::gather(Cli::default(), &env).expect("gathers");
-        assert!(!raw.actions);
-        assert_eq!(raw.app_id.as_deref(), Some("77"));
-        assert_eq!(raw.private_key.as_deref(), Some("pem"));
-        assert_eq!(raw.token.as_deref(), Some("t0ken"));
-        assert_eq!(raw.variable_name.as_deref(), Some("LAST_REDELIVERY"));
-        assert_eq!(raw.repository.as_deref(), Some("octo/hooks"));
+        let cli = parse(
+            &[],
+            &[
+                ("INPUT_APP-ID", "123"),
+                ("APP_ID", "77"),
+                ("PRIVATE_KEY", "pem"),
+                ("TOKEN", "t0ken"),
+                ("LAST_REDELIVERY_VARIABLE_NAME", "LAST_REDELIVERY"),
+                ("WORKFLOW_REPO_OWNER", "octo"),
+                ("WORKFLOW_REPO", "hooks"),
+                ("GITHUB_OUTPUT", "out"),
+            ],
+        );
+        assert!(!cli.runner.actions);
+        assert_eq!(cli.runner.output_file, None);
+        assert_eq!(cli.app_id.as_deref(), Some("77"));
+        assert_eq!(cli.private_key.as_deref(), Some("pem"));
+        assert_eq!(cli.token.as_deref(), Some("t0ken"));
+        assert_eq!(cli.variable_name.as_deref(), Some("LAST_REDELIVERY"));
+        assert_eq!(cli.repository.as_deref(), Some("octo/hooks"));
     }
 
     #[test]
-    fn the_command_line_wins_over_fallbacks() {
-        let cli = Cli::try_parse_from(["redeliver", "--app-id", "5", "--dry-run", "--json"])
-            .expect("parses");
-        let raw = RawSettings::gather(cli, &env(&[("APP_ID", "77")])).expect("gathers");
-        assert_eq!(raw.app_id.as_deref(), Some("5"));
-        assert_eq!(raw.dry_run.as_deref(), Some("true"));
-        assert!(raw.json);
+    fn sources_keep_their_precedence() {
+        let cli = parse(
+            &[
+                "--app-id",
+                "5",
+                "--dry-run",
+                "--json",
+                "--since",
+                "",
+                "--token",
+                "cli",
+            ],
+            &[
+                ("APP_ID", "77"),
+                ("REDELIVER_APP_ID", "6"),
+                ("REDELIVER_SINCE", "3h"),
+                ("REDELIVER_MAX_WAIT", "1m"),
+                ("REDELIVER_API_URL", "http://127.0.0.1:1"),
+                ("GITHUB_API_URL", "https://api.github.com"),
+                ("GITHUB_REPOSITORY", "octo/demo"),
+                ("WORKFLOW_REPO_OWNER", "other"),
+                ("WORKFLOW_REPO", "repo"),
+                ("TOKEN", "docs"),
+            ],
+        );
+        assert_eq!(cli.app_id.as_deref(), Some("5"), "the command line wins");
+        assert_eq!(cli.dry_run.as_deref(), Some("true"));
+        assert!(cli.json);
+        assert_eq!(cli.since.as_deref(), Some(""), "given empty: not given");
+        assert_eq!(cli.max_wait.as_deref(), Some("1m"));
+        assert_eq!(cli.api_url.as_deref(), Some("http://127.0.0.1:1"));
+        assert_eq!(cli.repository.as_deref(), Some("octo/demo"));
+        assert_eq!(cli.token.as_deref(), Some("cli"));
+
+        // Inside Actions, an input wins over the command line, as it always did.
+        let cli = parse(
+            &["--max-attempts", "7"],
+            &[("GITHUB_ACTIONS", "true"), ("INPUT_MAX-ATTEMPTS", "5")],
+        );
+        assert_eq!(cli.max_attempts.as_deref(), Some("5"));
+        // An empty flag leaves the docs script's name to speak, as it always did.
+        let cli = parse(&["--app-id", ""], &[("APP_ID", "77")]);
+        assert_eq!(cli.app_id.as_deref(), Some("77"));
+    }
+
+    #[test]
+    fn a_flag_given_twice_on_the_command_line_is_still_refused() {
+        let args: Vec<String> = ["redeliver", "--app-id", "1", "--app-id", "2"]
+            .map(str::to_owned)
+            .to_vec();
+        assert!(Cli::parse_from_env(&args, &Environment::new()).is_err());
     }
 }

@@ -2,9 +2,8 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
 use redeliver_action::entry::{Exit, execute};
-use redeliver_action::inputs::{Cli, Environment, RawSettings, hide_secret_arguments};
+use redeliver_action::inputs::{Cli, Environment};
 use redeliver_action::log::{Log, LogFormat, Sink};
 use redeliver_action::settings::Settings;
 
@@ -12,42 +11,34 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args_os()
         .map(|arg| arg.to_string_lossy().into_owned())
         .collect();
-    let cli = match Cli::try_parse_from(&args) {
-        Ok(cli) => cli,
-        // `--help` and `--version`, printed as clap prints them.
-        Err(error) if !error.use_stderr() => error.exit(),
-        // A usage error quotes the argument it refuses, which may be a key.
-        Err(error) => {
-            eprint!(
-                "{}",
-                hide_secret_arguments(&error.render().to_string(), &args)
-            );
-            return ExitCode::from(Exit::BadInput);
-        }
-    };
     let env: Environment = std::env::vars_os()
         .filter_map(|(key, value)| Some((key.into_string().ok()?, value.into_string().ok()?)))
         .collect();
-    let actions = env.get("GITHUB_ACTIONS").map(String::as_str) == Some("true");
-    let fail = |message: &str, format: LogFormat| {
-        let log = Log::with_format(actions, false, format, Sink::Console);
-        for line in message.lines() {
-            log.error(line);
-        }
-        ExitCode::from(Exit::BadInput)
-    };
-    let raw = match RawSettings::gather(cli, &env) {
+    let cli = match Cli::parse_from_env(&args, &env) {
         Ok(raw) => raw,
-        Err(error) => return fail(&format!("{error:#}"), LogFormat::Text),
+        // `--help` and `--version`, printed as clap prints them.
+        Err(refused) if !refused.error.use_stderr() => refused.error.exit(),
+        // A usage error quotes the argument it refuses, which may be a key.
+        Err(refused) => {
+            eprint!("{}", refused.message());
+            return ExitCode::from(Exit::BadInput);
+        }
     };
     // Bad input is told in the format asked for, when that much was understood.
-    let format = match raw.log_format.as_deref().map(str::trim) {
+    let format = match cli.log_format.as_deref().map(str::trim) {
         Some("json") => LogFormat::Json,
         _ => LogFormat::Text,
     };
-    let settings = match Settings::from_raw(raw) {
+    let actions = cli.runner.actions;
+    let settings = match Settings::from_raw(cli) {
         Ok(settings) => settings,
-        Err(errors) => return fail(&errors.to_string(), format),
+        Err(errors) => {
+            let log = Log::with_format(actions, false, format, Sink::Console);
+            for line in errors.to_string().lines() {
+                log.error(line);
+            }
+            return ExitCode::from(Exit::BadInput);
+        }
     };
     let log = Log::with_format(
         settings.actions,

@@ -411,6 +411,15 @@ pub fn scan_window(
     }
 }
 
+/// Whether a delivery made at `delivered_at` belongs to the window that starts at `since`.
+///
+/// The start is inclusive: the checkpoint is a time whose deliveries were not all handled
+/// (see [`next_checkpoint`]), so a delivery exactly at the window's start must be planned.
+/// The listing stops at the first delivery this refuses (pages come newest first).
+pub fn in_window(delivered_at: DateTime<Utc>, since: DateTime<Utc>) -> bool {
+    delivered_at >= since
+}
+
 /// Where the next run's checkpoint goes, given that the listing started at `listed_at`.
 ///
 /// This is the one place of the rule "the checkpoint never passes an event that is not

@@ -639,7 +639,7 @@ async fn list_deliveries(
     while let Some(page) = pages.next_page().await? {
         github_time = github_time.or(page.date);
         for delivery in page.items::<Delivery>()? {
-            if delivery.delivered_at >= since {
+            if crate::plan::in_window(delivery.delivered_at, since) {
                 planner.observe(delivery);
             } else {
                 pages.stop();

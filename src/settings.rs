@@ -2,6 +2,11 @@
 //!
 //! Each problem becomes one line that names the input (`app-id` inside Actions, `--app-id`
 //! on the command line) and says what to do; all problems are reported at once.
+//!
+//! [`Settings::from_raw`] hands each concern to a small converter (hooks, credentials,
+//! store, API URL, filters, counts, durations), as ripgrep's `HiArgs::from_low_args` does:
+//! each reads the strings of [`Cli`] and reports into one list of problems, so a new
+//! setting is one more field of [`Cli`] and one more check here.
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -15,7 +20,7 @@ use secrecy::SecretString;
 use crate::app_auth::{AppSigner, Issuer};
 use crate::filter::{EventFilter, parse_event_list};
 use crate::hooks::{HookScope, HookSelector, parse_hooks};
-use crate::inputs::RawSettings;
+use crate::inputs::Cli;
 use crate::log::LogFormat;
 use crate::store::{StoreSpec, check_state_path};
 
@@ -55,15 +60,15 @@ pub struct Settings {
     pub max_age: Option<chrono::Duration>,
     pub json: bool,
     pub every: Option<Duration>,
+    /// Where `/metrics` and `/healthz` are served (`--listen`, with `--every` only).
+    pub listen: Option<SocketAddr>,
+    pub log_format: LogFormat,
     pub debug: bool,
     pub output_file: Option<PathBuf>,
     pub summary_file: Option<PathBuf>,
     /// Accepted, but worth a warning at the start of the run (plain `http://` to a host
     /// that is not loopback, with `allow-insecure-http`).
     pub warnings: Vec<String>,
-    /// Where `/metrics` and `/healthz` are served (`--listen`, with `--every` only).
-    pub listen: Option<SocketAddr>,
-    pub log_format: LogFormat,
 }
 
 /// The longest duration any setting takes (`since`, `max-wait`, ...): far past GitHub's
@@ -153,15 +158,20 @@ impl Problems {
         self.list.push(format!("{name} {problem}"));
     }
 
+    fn new(raw: &Cli) -> Self {
+        Problems {
+            actions: raw.runner.actions,
+            list: Vec::new(),
+            secrets: [&raw.private_key, &raw.token]
+                .into_iter()
+                .flatten()
+                .cloned()
+                .collect(),
+        }
+    }
+
     /// A whole number in `min..=max`, or `default` when not given.
-    fn number(
-        &mut self,
-        input: &str,
-        text: &Option<String>,
-        default: u64,
-        min: u64,
-        max: u64,
-    ) -> u64 {
+    fn number(&mut self, input: &str, text: Option<&str>, default: u64, min: u64, max: u64) -> u64 {
         let Some(text) = text else {
             return default;
         };
@@ -180,8 +190,20 @@ impl Problems {
         }
     }
 
+    /// `true` or `false` (and their usual spellings), `false` when not given.
+    fn flag(&mut self, input: &str, text: Option<&str>) -> bool {
+        match text.map(parse_bool) {
+            None => false,
+            Some(Some(value)) => value,
+            Some(None) => {
+                self.fail(input, "must be `true` or `false`".to_owned());
+                false
+            }
+        }
+    }
+
     /// A duration, or `default` when not given.
-    fn duration(&mut self, input: &str, text: &Option<String>, default: Duration) -> Duration {
+    fn duration(&mut self, input: &str, text: Option<&str>, default: Duration) -> Duration {
         let Some(text) = text else {
             return default;
         };
@@ -336,344 +358,444 @@ fn read_secret_file(path: &str) -> Result<String, String> {
     std::fs::read_to_string(path).map_err(|error| format!("cannot read `{path}`: {error}"))
 }
 
+/// A setting's text, or `None` when not given: the runner passes `""` for every input the
+/// workflow left out, and an empty flag means the same.
+/// `--listen` and `--log-format`: how the long-running mode is operated.
+fn check_operation(
+    raw: &Cli,
+    every: bool,
+    problems: &mut Problems,
+) -> (Option<SocketAddr>, LogFormat) {
+    let listen = given(&raw.listen).map(str::trim).and_then(|text| {
+        // `:9090` is the common shorthand for every interface.
+        let full = match text.strip_prefix(':') {
+            Some(port) => format!("0.0.0.0:{port}"),
+            None => text.to_owned(),
+        };
+        match full.parse::<SocketAddr>() {
+            Ok(address) => Some(address),
+            Err(_) => {
+                problems.fail(
+                    "listen",
+                    format!("must be an IP address and port such as `0.0.0.0:9090`, `127.0.0.1:9090` or `:9090` (got `{text}`)"),
+                );
+                None
+            }
+        }
+    });
+    if listen.is_some() && !every {
+        problems.fail(
+            "listen",
+            "needs `--every`: `/metrics` and `/healthz` describe the long-running loop; add e.g. `--every 5m`, or drop `--listen` for a single run".to_owned(),
+        );
+    }
+    let log_format = match given(&raw.log_format).map(str::trim) {
+        None | Some("text") => LogFormat::Text,
+        Some("json") => LogFormat::Json,
+        Some(other) => {
+            problems.fail(
+                "log-format",
+                format!("must be `text` or `json` (got `{other}`)"),
+            );
+            LogFormat::Text
+        }
+    };
+    (listen, log_format)
+}
+
+fn given(text: &Option<String>) -> Option<&str> {
+    text.as_deref().filter(|text| !text.trim().is_empty())
+}
+
+/// The App's signer and the token, each when given and sound.
+struct Credentials {
+    app: Option<Arc<AppSigner>>,
+    token: Option<String>,
+}
+
+/// The counts, checked.
+struct Counts {
+    max_attempts: u32,
+    max_redeliveries: usize,
+    retention_days: Option<i64>,
+}
+
+/// The durations, checked.
+struct Durations {
+    redelivery_interval: Duration,
+    max_wait: Duration,
+    max_duration: Duration,
+    since: chrono::Duration,
+    max_age: Option<Duration>,
+    every: Option<Duration>,
+}
+
 impl Settings {
-    /// Checks everything that can be checked without the network.
-    pub fn from_raw(raw: RawSettings) -> Result<Settings, InputErrors> {
-        let mut problems = Problems {
-            actions: raw.actions,
-            list: Vec::new(),
-            secrets: [&raw.private_key, &raw.token]
-                .into_iter()
-                .flatten()
-                .cloned()
-                .collect(),
-        };
-
-        let hooks = match parse_hooks(raw.hooks.as_deref().unwrap_or("app")) {
-            Ok(hooks) => hooks,
-            Err(problem) => {
-                problems.fail("hooks", format!("has a bad line: {problem}"));
-                Vec::new()
-            }
-        };
-
-        // Credentials.
-        let private_key = match (&raw.private_key, &raw.private_key_file) {
-            (Some(key), _) => Some(key.clone()),
-            (None, Some(path)) => match read_secret_file(path) {
-                Ok(key) => Some(key),
-                Err(problem) => {
-                    problems.fail("private-key-file", problem);
-                    None
-                }
-            },
-            (None, None) => None,
-        };
-        let token = match (&raw.token, &raw.token_file) {
-            (Some(token), _) => Some(token.trim().to_owned()),
-            (None, Some(path)) => match read_secret_file(path) {
-                Ok(token) => Some(token.trim().to_owned()).filter(|token| !token.is_empty()),
-                Err(problem) => {
-                    problems.fail("token-file", problem);
-                    None
-                }
-            },
-            (None, None) => None,
-        };
-        if let Some(token) = &token
-            && token.chars().any(|c| c.is_whitespace() || c.is_control())
-        {
-            problems.fail(
-                "token",
-                "holds spaces or line breaks: pass the token alone".to_owned(),
-            );
-        }
-        let issuer = match (&raw.client_id, &raw.app_id) {
-            (Some(client_id), _) => {
-                let client_id = client_id.trim();
-                if client_id
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '.')
-                {
-                    Some(Issuer::ClientId(client_id.to_owned()))
-                } else {
-                    problems.fail(
-                        "client-id",
-                        format!("`{client_id}` is not a client ID (like Iv23li...)"),
-                    );
-                    None
-                }
-            }
-            (None, Some(app_id)) => match app_id.trim().parse::<u64>() {
-                Ok(id) if id > 0 => Some(Issuer::AppId(id)),
-                _ => {
-                    problems.fail(
-                        "app-id",
-                        format!(
-                            "must be the App's numeric ID, e.g. 123456 (got `{}`)",
-                            app_id.trim()
-                        ),
-                    );
-                    None
-                }
-            },
-            (None, None) => None,
-        };
-        let wants_app = hooks.contains(&HookSelector::App);
-        let app = match (issuer, private_key) {
-            (Some(issuer), Some(key)) => match AppSigner::new(&SecretString::from(key), issuer) {
-                Ok(signer) => Some(Arc::new(signer)),
-                Err(problem) => {
-                    problems.fail("private-key", problem);
-                    None
-                }
-            },
-            (Some(_), None) if wants_app => {
-                problems.fail(
-                    "private-key",
-                    "is missing: the `app` hook needs the App's private key".to_owned(),
-                );
-                None
-            }
-            (None, Some(_)) if wants_app && raw.app_id.is_none() && raw.client_id.is_none() => {
-                problems.fail(
-                    "app-id",
-                    "is missing: the `app` hook needs the App's ID (or `client-id`)".to_owned(),
-                );
-                None
-            }
-            (None, None) if wants_app => {
-                problems.fail(
-                    "app-id",
-                    "is missing: the `app` hook needs `app-id` (or `client-id`) and `private-key`"
-                        .to_owned(),
-                );
-                None
-            }
-            _ => None,
-        };
-        // Without `token`, the App's installation tokens reach org and repo hooks (with the
-        // "Webhooks" permissions); without the App either, nothing does.
-        if hooks.iter().any(|hook| !hook.uses_app_jwt()) && token.is_none() && app.is_none() {
-            problems.fail(
-                "token",
-                "is missing: org and repo hooks need a token with admin on the hook (`admin:org_hook` or repository admin), or the App's credentials with the \"Webhooks\" permissions".to_owned(),
-            );
-        }
-
-        // Where the checkpoint lives.
-        let store = match (&raw.state, &raw.variable_name) {
-            (Some(state), _) => parse_store(state.trim(), &mut problems),
-            (None, Some(name)) => Some(StoreSpec::Variable {
-                repository: String::new(),
-                name: name.trim().to_owned(),
-            }),
-            (None, None) if raw.actions => Some(StoreSpec::Variable {
-                repository: String::new(),
-                name: DEFAULT_VARIABLE_NAME.to_owned(),
-            }),
-            (None, None) => Some(StoreSpec::File(PathBuf::from(DEFAULT_STATE_FILE))),
-        };
-        let repository = raw.repository.as_deref().map(str::trim).map(str::to_owned);
-        let store = match store {
-            Some(StoreSpec::Variable { name, .. }) => {
-                let input = if raw.state.is_some() {
-                    "state"
-                } else {
-                    "variable-name"
-                };
-                if let Err(problem) = check_variable_name(&name) {
-                    problems.fail(input, problem);
-                }
-                let repository = match &repository {
-                    Some(repository) if check_repository(repository) => repository.clone(),
-                    Some(repository) => {
-                        problems.fail(
-                            "repository",
-                            format!("`{repository}` is not of the form owner/name"),
-                        );
-                        String::new()
-                    }
-                    None => {
-                        problems.fail("repository", missing_repository(raw.actions));
-                        String::new()
-                    }
-                };
-                if token.is_none() && app.is_none() {
-                    problems.fail(
-                        "token",
-                        "is missing: the checkpoint variable needs a token with \"Variables: write\", or the App's credentials to get an installation token".to_owned(),
-                    );
-                }
-                Some(StoreSpec::Variable { repository, name })
-            }
-            other => other,
-        };
-
-        let allow_insecure_http = match raw.allow_insecure_http.as_deref().map(parse_bool) {
-            None => false,
-            Some(Some(value)) => value,
-            Some(None) => {
-                problems.fail(
-                    "allow-insecure-http",
-                    "must be `true` or `false`".to_owned(),
-                );
-                false
-            }
-        };
+    /// Checks everything that can be checked without the network, concern by concern, in
+    /// the order the lines have always come in; every problem is reported at once.
+    pub fn from_raw(raw: Cli) -> Result<Settings, InputErrors> {
+        let mut problems = Problems::new(&raw);
+        let hooks = check_hooks(&raw, &mut problems);
+        let Credentials { app, token } = check_credentials(&raw, &hooks, &mut problems);
+        let has_credentials = token.is_some() || app.is_some();
+        let store = check_store(&raw, has_credentials, &mut problems);
+        let allow_insecure_http =
+            problems.flag("allow-insecure-http", given(&raw.allow_insecure_http));
         if token.is_none() && app.is_some() {
             check_installation_reach(&hooks, store.as_ref(), &mut problems);
         }
-        let mut warnings = Vec::new();
-        let api_url = match parse_api_url(
-            raw.api_url.as_deref().unwrap_or(DEFAULT_API_URL),
-            allow_insecure_http,
-        ) {
-            Ok((uri, warning)) => {
-                warnings.extend(warning);
-                Some(uri)
-            }
-            Err(problem) => {
-                problems.fail("api-url", problem);
-                None
-            }
-        };
-
-        let dry_run = match raw.dry_run.as_deref().map(parse_bool) {
-            None => false,
-            Some(Some(value)) => value,
-            Some(None) => {
-                problems.fail("dry-run", "must be `true` or `false`".to_owned());
-                false
-            }
-        };
-
-        let mut filter = EventFilter::default();
-        for (input, text, list) in [
-            ("events", &raw.events, &mut filter.include),
-            ("exclude-events", &raw.exclude_events, &mut filter.exclude),
-        ] {
-            if let Some(text) = text {
-                match parse_event_list(text) {
-                    Ok(patterns) => *list = patterns,
-                    Err(entry) => problems.fail(
-                        input,
-                        format!("has `{entry}`, which is not `event` or `event.action` (e.g. `workflow_job.queued`)"),
-                    ),
-                }
-            }
-        }
-
-        let max_attempts = problems.number("max-attempts", &raw.max_attempts, 3, 1, 100) as u32;
-        // No cap by default: the time budget bounds a run, and a cap would strand events.
-        let max_redeliveries = match raw.max_redeliveries {
-            None => usize::MAX,
-            Some(_) => {
-                problems.number("max-redeliveries", &raw.max_redeliveries, 0, 1, 1_000_000) as usize
-            }
-        };
-        let retention_days = raw
-            .retention_days
-            .as_ref()
-            .map(|_| problems.number("retention-days", &raw.retention_days, 3, 1, 90) as i64);
-
-        let redelivery_interval = problems.duration(
-            "redelivery-interval",
-            &raw.redelivery_interval,
-            Duration::from_secs(1),
-        );
-        let max_wait = problems.duration("max-wait", &raw.max_wait, Duration::from_secs(300));
-        let max_duration =
-            problems.duration("max-duration", &raw.max_duration, DEFAULT_MAX_DURATION);
-        if max_duration.is_zero() {
-            problems.fail(
-                "max-duration",
-                "must be longer than 0s: it is the time a run may spend redelivering".to_owned(),
-            );
-        }
-        let since = problems.duration("since", &raw.since, Duration::from_secs(24 * 3600));
-        let max_age = raw
-            .max_age
-            .as_ref()
-            // The fallback (after an error already reported) only avoids a second line.
-            .map(|_| problems.duration("max-age", &raw.max_age, Duration::from_secs(1)));
-        if max_age.is_some_and(|max_age| max_age.is_zero()) {
-            problems.fail(
-                "max-age",
-                "must be longer than zero; leave it empty for no bound".to_owned(),
-            );
-        }
-        let every = raw
-            .every
-            .as_ref()
-            .map(|_| problems.duration("every", &raw.every, Duration::from_secs(300)));
-        if every.is_some_and(|every| every.is_zero()) {
-            problems.fail("every", "must be longer than zero".to_owned());
-        }
-        if since.is_zero() {
-            problems.fail("since", "must be longer than zero".to_owned());
-        }
-        let (listen, log_format) = check_operation(&raw, every.is_some(), &mut problems);
-        // Within MAX_DURATION, so it converts; the fallback is never used.
-        let since = chrono::Duration::from_std(since).unwrap_or(chrono::Duration::days(1));
-
+        let api_url = check_api_url(&raw, allow_insecure_http, &mut problems);
+        let dry_run = problems.flag("dry-run", given(&raw.dry_run));
+        let filter = check_filter(&raw, &mut problems);
+        let counts = check_counts(&raw, &mut problems);
+        let durations = check_durations(&raw, &mut problems);
+        let (listen, log_format) = check_operation(&raw, durations.every.is_some(), &mut problems);
         if let Some(StoreSpec::File(path)) = &store
             && let Err(problem) = check_state_path(path)
         {
             problems.fail("state", problem);
         }
+        let (true, Some((api_url, warning)), Some(store)) =
+            (problems.list.is_empty(), api_url, store)
+        else {
+            return Err(InputErrors(problems.list));
+        };
+        let retention_days = counts
+            .retention_days
+            .unwrap_or_else(|| default_retention_days(&api_url));
+        let max_age = check_max_age(&raw, durations.max_age, retention_days, &mut problems)?;
+        Ok(Settings {
+            actions: raw.runner.actions,
+            hooks,
+            app,
+            token: token.map(SecretString::from),
+            api_url,
+            repository: given(&raw.repository).map(|repository| repository.trim().to_owned()),
+            store,
+            dry_run,
+            filter,
+            max_attempts: counts.max_attempts,
+            max_redeliveries: counts.max_redeliveries,
+            redelivery_interval: durations.redelivery_interval,
+            max_wait: durations.max_wait,
+            max_duration: durations.max_duration,
+            retention: chrono::Duration::days(retention_days),
+            since: durations.since,
+            max_age,
+            json: raw.json,
+            every: durations.every,
+            listen,
+            log_format,
+            debug: raw.verbose || raw.runner.debug,
+            output_file: raw.runner.output_file.as_ref().map(PathBuf::from),
+            summary_file: raw.runner.summary_file.as_ref().map(PathBuf::from),
+            warnings: warning.into_iter().collect(),
+        })
+    }
+}
 
-        let output_file = raw.output_file.as_ref().map(PathBuf::from);
-        let summary_file = raw.summary_file.as_ref().map(PathBuf::from);
-        match (problems.list.is_empty(), api_url, store) {
-            (true, Some(api_url), Some(store)) => {
-                let retention_days =
-                    retention_days.unwrap_or_else(|| default_retention_days(&api_url));
-                // Within MAX_DURATION, so it converts.
-                let max_age = max_age.and_then(|max_age| chrono::Duration::from_std(max_age).ok());
-                if let Some(max_age) = max_age
-                    && max_age > chrono::Duration::days(retention_days)
-                {
-                    problems.fail(
-                        "max-age",
-                        format!(
-                            "is longer than GitHub keeps deliveries ({retention_days} days): older failures cannot be listed anyway, so use at most `{retention_days}d` (got `{}`)",
-                            raw.max_age.as_deref().unwrap_or_default().trim()
-                        ),
-                    );
-                    return Err(InputErrors(problems.list));
-                }
-                Ok(Settings {
-                    actions: raw.actions,
-                    hooks,
-                    app,
-                    token: token.map(SecretString::from),
-                    api_url,
-                    store,
-                    repository,
-                    dry_run,
-                    filter,
-                    max_attempts,
-                    max_redeliveries,
-                    redelivery_interval,
-                    max_wait,
-                    max_duration,
-                    retention: chrono::Duration::days(retention_days),
-                    since,
-                    max_age,
-                    json: raw.json,
-                    every,
-                    debug: raw.debug,
-                    output_file,
-                    summary_file,
-                    warnings,
-                    listen,
-                    log_format,
-                })
-            }
-            _ => Err(InputErrors(problems.list)),
+fn check_hooks(raw: &Cli, problems: &mut Problems) -> Vec<HookSelector> {
+    match parse_hooks(given(&raw.hooks).unwrap_or("app")) {
+        Ok(hooks) => hooks,
+        Err(problem) => {
+            problems.fail("hooks", format!("has a bad line: {problem}"));
+            Vec::new()
         }
     }
+}
+
+/// The key and the token, from the flag or the file that holds them.
+fn read_key_and_token(raw: &Cli, problems: &mut Problems) -> (Option<String>, Option<String>) {
+    let private_key = match (given(&raw.private_key), given(&raw.private_key_file)) {
+        (Some(key), _) => Some(key.to_owned()),
+        (None, Some(path)) => match read_secret_file(path) {
+            Ok(key) => Some(key),
+            Err(problem) => {
+                problems.fail("private-key-file", problem);
+                None
+            }
+        },
+        (None, None) => None,
+    };
+    let token = match (given(&raw.token), given(&raw.token_file)) {
+        (Some(token), _) => Some(token.trim().to_owned()),
+        (None, Some(path)) => match read_secret_file(path) {
+            Ok(token) => Some(token.trim().to_owned()).filter(|token| !token.is_empty()),
+            Err(problem) => {
+                problems.fail("token-file", problem);
+                None
+            }
+        },
+        (None, None) => None,
+    };
+    if let Some(token) = &token
+        && token.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        problems.fail(
+            "token",
+            "holds spaces or line breaks: pass the token alone".to_owned(),
+        );
+    }
+    (private_key, token)
+}
+
+/// The JWT's issuer: the client ID when given, else the App ID.
+fn check_issuer(raw: &Cli, problems: &mut Problems) -> Option<Issuer> {
+    match (given(&raw.client_id), given(&raw.app_id)) {
+        (Some(client_id), _) => {
+            let client_id = client_id.trim();
+            if client_id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '.')
+            {
+                Some(Issuer::ClientId(client_id.to_owned()))
+            } else {
+                problems.fail(
+                    "client-id",
+                    format!("`{client_id}` is not a client ID (like Iv23li...)"),
+                );
+                None
+            }
+        }
+        (None, Some(app_id)) => match app_id.trim().parse::<u64>() {
+            Ok(id) if id > 0 => Some(Issuer::AppId(id)),
+            _ => {
+                problems.fail(
+                    "app-id",
+                    format!(
+                        "must be the App's numeric ID, e.g. 123456 (got `{}`)",
+                        app_id.trim()
+                    ),
+                );
+                None
+            }
+        },
+        (None, None) => None,
+    }
+}
+
+/// The App's signer and the token, and whether the hooks can be reached with them.
+fn check_credentials(raw: &Cli, hooks: &[HookSelector], problems: &mut Problems) -> Credentials {
+    let (private_key, token) = read_key_and_token(raw, problems);
+    let issuer = check_issuer(raw, problems);
+    let wants_app = hooks.contains(&HookSelector::App);
+    let named_issuer = given(&raw.app_id).is_some() || given(&raw.client_id).is_some();
+    let app = match (issuer, private_key) {
+        (Some(issuer), Some(key)) => match AppSigner::new(&SecretString::from(key), issuer) {
+            Ok(signer) => Some(Arc::new(signer)),
+            Err(problem) => {
+                problems.fail("private-key", problem);
+                None
+            }
+        },
+        (Some(_), None) if wants_app => {
+            problems.fail(
+                "private-key",
+                "is missing: the `app` hook needs the App's private key".to_owned(),
+            );
+            None
+        }
+        (None, Some(_)) if wants_app && !named_issuer => {
+            problems.fail(
+                "app-id",
+                "is missing: the `app` hook needs the App's ID (or `client-id`)".to_owned(),
+            );
+            None
+        }
+        (None, None) if wants_app => {
+            problems.fail(
+                "app-id",
+                "is missing: the `app` hook needs `app-id` (or `client-id`) and `private-key`"
+                    .to_owned(),
+            );
+            None
+        }
+        _ => None,
+    };
+    // Without `token`, the App's installation tokens reach org and repo hooks (with the
+    // "Webhooks" permissions); without the App either, nothing does.
+    if hooks.iter().any(|hook| !hook.uses_app_jwt()) && token.is_none() && app.is_none() {
+        problems.fail(
+            "token",
+            "is missing: org and repo hooks need a token with admin on the hook (`admin:org_hook` or repository admin), or the App's credentials with the \"Webhooks\" permissions".to_owned(),
+        );
+    }
+    Credentials { app, token }
+}
+
+/// Where the checkpoint lives, with the variable's name and repository checked.
+fn check_store(raw: &Cli, has_credentials: bool, problems: &mut Problems) -> Option<StoreSpec> {
+    let state = given(&raw.state);
+    let store = match (state, given(&raw.variable_name)) {
+        (Some(state), _) => parse_store(state.trim(), problems),
+        (None, Some(name)) => Some(StoreSpec::Variable {
+            repository: String::new(),
+            name: name.trim().to_owned(),
+        }),
+        (None, None) if raw.runner.actions => Some(StoreSpec::Variable {
+            repository: String::new(),
+            name: DEFAULT_VARIABLE_NAME.to_owned(),
+        }),
+        (None, None) => Some(StoreSpec::File(PathBuf::from(DEFAULT_STATE_FILE))),
+    };
+    let Some(StoreSpec::Variable { name, .. }) = store else {
+        return store;
+    };
+    let input = if state.is_some() {
+        "state"
+    } else {
+        "variable-name"
+    };
+    if let Err(problem) = check_variable_name(&name) {
+        problems.fail(input, problem);
+    }
+    let repository = match given(&raw.repository).map(str::trim) {
+        Some(repository) if check_repository(repository) => repository.to_owned(),
+        Some(repository) => {
+            problems.fail(
+                "repository",
+                format!("`{repository}` is not of the form owner/name"),
+            );
+            String::new()
+        }
+        None => {
+            problems.fail("repository", missing_repository(raw.runner.actions));
+            String::new()
+        }
+    };
+    if !has_credentials {
+        problems.fail(
+            "token",
+            "is missing: the checkpoint variable needs a token with \"Variables: write\", or the App's credentials to get an installation token".to_owned(),
+        );
+    }
+    Some(StoreSpec::Variable { repository, name })
+}
+
+/// The API URL, with the warning to log when it is plain http to another host.
+fn check_api_url(
+    raw: &Cli,
+    allow_insecure_http: bool,
+    problems: &mut Problems,
+) -> Option<(Uri, Option<String>)> {
+    let text = given(&raw.api_url).unwrap_or(DEFAULT_API_URL);
+    match parse_api_url(text, allow_insecure_http) {
+        Ok(checked) => Some(checked),
+        Err(problem) => {
+            problems.fail("api-url", problem);
+            None
+        }
+    }
+}
+
+fn check_filter(raw: &Cli, problems: &mut Problems) -> EventFilter {
+    let mut filter = EventFilter::default();
+    for (input, text, list) in [
+        ("events", given(&raw.events), &mut filter.include),
+        (
+            "exclude-events",
+            given(&raw.exclude_events),
+            &mut filter.exclude,
+        ),
+    ] {
+        if let Some(text) = text {
+            match parse_event_list(text) {
+                Ok(patterns) => *list = patterns,
+                Err(entry) => problems.fail(
+                    input,
+                    format!("has `{entry}`, which is not `event` or `event.action` (e.g. `workflow_job.queued`)"),
+                ),
+            }
+        }
+    }
+    filter
+}
+
+fn check_counts(raw: &Cli, problems: &mut Problems) -> Counts {
+    let max_attempts = problems.number("max-attempts", given(&raw.max_attempts), 3, 1, 100) as u32;
+    // No cap by default: the time budget bounds a run, and a cap would strand events.
+    let max_redeliveries = match given(&raw.max_redeliveries) {
+        None => usize::MAX,
+        text => problems.number("max-redeliveries", text, 0, 1, 1_000_000) as usize,
+    };
+    let retention_days = given(&raw.retention_days)
+        .map(|text| problems.number("retention-days", Some(text), 3, 1, 90) as i64);
+    Counts {
+        max_attempts,
+        max_redeliveries,
+        retention_days,
+    }
+}
+
+fn check_durations(raw: &Cli, problems: &mut Problems) -> Durations {
+    let redelivery_interval = problems.duration(
+        "redelivery-interval",
+        given(&raw.redelivery_interval),
+        Duration::from_secs(1),
+    );
+    let max_wait = problems.duration("max-wait", given(&raw.max_wait), Duration::from_secs(300));
+    let max_duration = problems.duration(
+        "max-duration",
+        given(&raw.max_duration),
+        DEFAULT_MAX_DURATION,
+    );
+    if max_duration.is_zero() {
+        problems.fail(
+            "max-duration",
+            "must be longer than 0s: it is the time a run may spend redelivering".to_owned(),
+        );
+    }
+    let since = problems.duration("since", given(&raw.since), Duration::from_secs(24 * 3600));
+    // The fallback (after an error already reported) only avoids a second line.
+    let max_age = given(&raw.max_age)
+        .map(|text| problems.duration("max-age", Some(text), Duration::from_secs(1)));
+    if max_age.is_some_and(|max_age| max_age.is_zero()) {
+        problems.fail(
+            "max-age",
+            "must be longer than zero; leave it empty for no bound".to_owned(),
+        );
+    }
+    let every = given(&raw.every)
+        .map(|text| problems.duration("every", Some(text), Duration::from_secs(300)));
+    if every.is_some_and(|every| every.is_zero()) {
+        problems.fail("every", "must be longer than zero".to_owned());
+    }
+    if since.is_zero() {
+        problems.fail("since", "must be longer than zero".to_owned());
+    }
+    Durations {
+        redelivery_interval,
+        max_wait,
+        max_duration,
+        // Within MAX_DURATION, so it converts; the fallback is never used.
+        since: chrono::Duration::from_std(since).unwrap_or(chrono::Duration::days(1)),
+        max_age,
+        every,
+    }
+}
+
+/// `max-age` within the retention: checked last, once the API URL tells the retention.
+fn check_max_age(
+    raw: &Cli,
+    max_age: Option<Duration>,
+    retention_days: i64,
+    problems: &mut Problems,
+) -> Result<Option<chrono::Duration>, InputErrors> {
+    // Within MAX_DURATION, so it converts.
+    let max_age = max_age.and_then(|max_age| chrono::Duration::from_std(max_age).ok());
+    if let Some(max_age) = max_age
+        && max_age > chrono::Duration::days(retention_days)
+    {
+        problems.fail(
+            "max-age",
+            format!(
+                "is longer than GitHub keeps deliveries ({retention_days} days): older failures cannot be listed anyway, so use at most `{retention_days}d` (got `{}`)",
+                given(&raw.max_age).unwrap_or_default().trim()
+            ),
+        );
+        return Err(InputErrors(std::mem::take(&mut problems.list)));
+    }
+    Ok(max_age)
 }
 
 fn missing_repository(actions: bool) -> String {
@@ -736,47 +858,4 @@ fn check_installation_reach(
             );
         }
     }
-}
-
-/// `--listen` and `--log-format`: how the long-running mode is operated.
-fn check_operation(
-    raw: &RawSettings,
-    every: bool,
-    problems: &mut Problems,
-) -> (Option<SocketAddr>, LogFormat) {
-    let listen = raw.listen.as_deref().map(str::trim).and_then(|text| {
-        // `:9090` is the common shorthand for every interface.
-        let full = match text.strip_prefix(':') {
-            Some(port) => format!("0.0.0.0:{port}"),
-            None => text.to_owned(),
-        };
-        match full.parse::<SocketAddr>() {
-            Ok(address) => Some(address),
-            Err(_) => {
-                problems.fail(
-                    "listen",
-                    format!("must be an IP address and port such as `0.0.0.0:9090`, `127.0.0.1:9090` or `:9090` (got `{text}`)"),
-                );
-                None
-            }
-        }
-    });
-    if listen.is_some() && !every {
-        problems.fail(
-            "listen",
-            "needs `--every`: `/metrics` and `/healthz` describe the long-running loop; add e.g. `--every 5m`, or drop `--listen` for a single run".to_owned(),
-        );
-    }
-    let log_format = match raw.log_format.as_deref().map(str::trim) {
-        None | Some("text") => LogFormat::Text,
-        Some("json") => LogFormat::Json,
-        Some(other) => {
-            problems.fail(
-                "log-format",
-                format!("must be `text` or `json` (got `{other}`)"),
-            );
-            LogFormat::Text
-        }
-    };
-    (listen, log_format)
 }

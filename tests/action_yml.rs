@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use redeliver_action::inputs::ACTION_INPUT_IDS;
+use redeliver_action::inputs::{CLI_ONLY, Cli, Environment, action_input_ids};
 
 fn action_yml() -> serde_yaml_ng::Value {
     let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/action.yml"))
@@ -23,15 +23,28 @@ fn keys(section: &serde_yaml_ng::Value) -> BTreeSet<String> {
 #[test]
 fn every_declared_input_is_read_and_every_read_input_is_declared() {
     let declared = keys(&action_yml()["inputs"]);
-    let read: BTreeSet<String> = ACTION_INPUT_IDS.iter().map(|id| (*id).to_owned()).collect();
+    let read: BTreeSet<String> = action_input_ids().into_iter().collect();
     assert_eq!(declared, read);
 }
 
 #[test]
-fn each_input_reaches_the_inputs_struct() {
-    // envy fills the struct from INPUT_<ID>: give every declared input a marker value and
-    // check each one arrives (a renamed field would leave its input silently ignored).
-    let mut env: redeliver_action::inputs::Environment = ACTION_INPUT_IDS
+fn every_command_line_only_flag_exists() {
+    use clap::CommandFactory;
+    let command = Cli::command();
+    let longs: BTreeSet<&str> = command
+        .get_arguments()
+        .filter_map(|arg| arg.get_long())
+        .collect();
+    for flag in CLI_ONLY {
+        assert!(longs.contains(flag), "`--{flag}` in CLI_ONLY is no flag");
+    }
+}
+
+#[test]
+fn each_input_reaches_the_command_line() {
+    // The runner sets INPUT_<ID>: give every declared input a marker value and check each
+    // one arrives (a renamed flag would leave its input silently ignored).
+    let mut env: Environment = keys(&action_yml()["inputs"])
         .iter()
         .map(|id| {
             (
@@ -41,9 +54,12 @@ fn each_input_reaches_the_inputs_struct() {
         })
         .collect();
     env.insert("GITHUB_ACTIONS".into(), "true".into());
-    let inputs = redeliver_action::inputs::ActionInputs::from_env(&env).expect("reads");
-    let debug = format!("{inputs:?}");
-    for id in ACTION_INPUT_IDS {
+    let cli = match Cli::parse_from_env(&["redeliver".to_owned()], &env) {
+        Ok(cli) => cli,
+        Err(refused) => panic!("{}", refused.message()),
+    };
+    let debug = format!("{cli:?}");
+    for id in action_input_ids() {
         assert!(
             debug.contains(&format!("value-of-{id}")),
             "input `{id}` is not read: {debug}"

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use tokio::net::{TcpListener, TcpStream};
 
 use redeliver_action::client::Sleeper;
-use redeliver_action::inputs::RawSettings;
+use redeliver_action::inputs::Cli;
 use redeliver_action::log::{Log, Sink};
 use redeliver_action::report::RunReport;
 use redeliver_action::run::{RunContext, run_once};
@@ -231,8 +231,8 @@ fn stored_file_checkpoint(path: &Path) -> DateTime<Utc> {
 }
 
 /// Settings for the App's hook at `url`, with the checkpoint in a state file.
-fn settings(url: &str, state: &Path) -> RawSettings {
-    RawSettings {
+fn settings(url: &str, state: &Path) -> Cli {
+    Cli {
         app_id: Some(APP_ID.into()),
         private_key: Some(APP_KEY.into()),
         token: Some(TOKEN.into()),
@@ -250,7 +250,7 @@ struct Ran {
 }
 
 /// Runs in this process, with waits recorded, after `adjust` had its say on the context.
-async fn run_here(raw: RawSettings, adjust: impl FnOnce(&mut RunContext)) -> Ran {
+async fn run_here(raw: Cli, adjust: impl FnOnce(&mut RunContext)) -> Ran {
     let settings = redeliver_action::settings::Settings::from_raw(raw).expect("valid settings");
     let buffer = Arc::new(Mutex::new(String::new()));
     let waits = Arc::new(Mutex::new(Vec::new()));
@@ -615,7 +615,7 @@ async fn hostile_github_clock_behind_does_not_lose_a_later_failure() {
     fake.add_hook(&hook);
     // GitHub's clock 10 minutes behind the runner's: more than the scan's 5-minute overlap.
     fake.set_clock_offset(chrono::TimeDelta::minutes(-10));
-    let raw = || RawSettings {
+    let raw = || Cli {
         hooks: Some("repo/octo/demo/9".into()),
         ..raw_settings(&fake)
     };

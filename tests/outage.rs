@@ -21,7 +21,7 @@ fn outage(fake: &fake_github::FakeGitHub, count: usize) {
     );
 }
 
-fn fast(fake: &fake_github::FakeGitHub) -> redeliver_action::inputs::RawSettings {
+fn fast(fake: &fake_github::FakeGitHub) -> redeliver_action::inputs::Cli {
     let mut raw = raw_settings(fake);
     raw.redelivery_interval = Some("0s".into());
     raw

@@ -4,7 +4,8 @@ use chrono::{DateTime, Duration, Utc};
 use redeliver_action::checkpoint::HookState;
 use redeliver_action::filter::{EventFilter, parse_event_list};
 use redeliver_action::plan::{
-    Delivery, PlanOptions, WindowOptions, next_checkpoint, plan_redeliveries, scan_window,
+    Delivery, PlanOptions, WindowOptions, in_window, next_checkpoint, plan_redeliveries,
+    scan_window,
 };
 
 fn now() -> DateTime<Utc> {
@@ -118,9 +119,10 @@ fn table_of_windows() {
 
 #[test]
 fn a_delivery_exactly_at_the_window_start_is_in_the_window() {
-    let checkpoint = minutes_ago(60);
+    // The listing (`run.rs`) keeps a delivery when `in_window` says so, and stops at the
+    // first one it refuses: the start is inclusive, to the nanosecond.
     let window = scan_window(
-        Some(checkpoint),
+        Some(minutes_ago(60)),
         now(),
         &WindowOptions {
             first_run_lookback: Duration::hours(24),
@@ -128,18 +130,34 @@ fn a_delivery_exactly_at_the_window_start_is_in_the_window() {
             retention: Duration::days(3),
         },
     );
-    assert_eq!(window.since, checkpoint - Duration::minutes(5));
-    assert!(!window.checkpoint_expired);
-    // The listing keeps `delivered_at >= since`: the boundary delivery is planned.
-    let at_boundary = Delivery {
-        delivered_at: window.since,
-        ..failed(7, "edge", 0)
-    };
-    assert!(at_boundary.delivered_at >= window.since);
-    assert_eq!(
-        redelivered_ids(vec![at_boundary], &HookState::default(), &options()),
-        vec![7]
-    );
+    assert_eq!(window.since, minutes_ago(65));
+    let cases = [
+        ("exactly at the start", window.since, true),
+        (
+            "a nanosecond after",
+            window.since + Duration::nanoseconds(1),
+            true,
+        ),
+        (
+            "a nanosecond before",
+            window.since - Duration::nanoseconds(1),
+            false,
+        ),
+        (
+            "a second before",
+            window.since - Duration::seconds(1),
+            false,
+        ),
+        ("now", now(), true),
+        (
+            "after the checkpoint, within the overlap",
+            minutes_ago(62),
+            true,
+        ),
+    ];
+    for (name, delivered_at, expected) in cases {
+        assert_eq!(in_window(delivered_at, window.since), expected, "{name}");
+    }
 }
 
 #[test]

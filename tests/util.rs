@@ -242,9 +242,9 @@ pub fn assert_no_unexpected(fake: &FakeGitHub) {
 }
 
 /// Settings as the command line would give them, pointed at `fake`, with the checkpoint
-/// in the repository variable.
-pub fn raw_settings(fake: &FakeGitHub) -> redeliver_action::inputs::RawSettings {
-    redeliver_action::inputs::RawSettings {
+/// in the repository variable. Built as a struct (the parsed command line), not parsed.
+pub fn raw_settings(fake: &FakeGitHub) -> redeliver_action::inputs::Cli {
+    redeliver_action::inputs::Cli {
         app_id: Some(APP_ID.into()),
         private_key: Some(APP_KEY.into()),
         token: Some(TOKEN.into()),
@@ -263,7 +263,7 @@ pub struct InProcess {
     pub waits: Vec<std::time::Duration>,
 }
 
-pub async fn run_in_process(raw: redeliver_action::inputs::RawSettings) -> InProcess {
+pub async fn run_in_process(raw: redeliver_action::inputs::Cli) -> InProcess {
     use redeliver_action::client::Sleeper;
     use redeliver_action::log::{Log, Sink};
     use redeliver_action::run::{RunContext, run_once};
