@@ -10,7 +10,7 @@
 use chrono::{Duration, Utc};
 use fake_github::demo::{DEMO_TOKEN, seed};
 use fake_github::{FakeGitHub, FakeOptions, Hook, NewDelivery};
-use redeliver_action::entry::execute;
+use redeliver_action::driver::execute;
 use redeliver_action::inputs::{Cli, Environment};
 use redeliver_action::log::{Log, Sink};
 use redeliver_action::settings::Settings;

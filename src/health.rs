@@ -19,7 +19,7 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::service::delay_after;
+use crate::every::delay_after;
 
 /// Failed runs in a row that make the loop unhealthy.
 pub const FAILURES_UNHEALTHY: u32 = 3;

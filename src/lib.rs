@@ -8,7 +8,7 @@
 //!   underneath: authentication, retries, rate limits), with [`app_auth`] for the App JWT;
 //! - [`plan`] is the pure core that decides what to redeliver;
 //! - [`checkpoint`] is the state document and [`store`] where it is kept;
-//! - [`run`] is the pipeline, [`entry`] and [`service`] run it once or `--every`;
+//! - [`run`] is the pipeline; [`driver`] runs it [`once`] or [`every`] interval;
 //!   [`listen`] serves `--every`'s [`metrics`] and [`health`];
 //! - [`report`] and [`log`] tell the user what happened.
 
@@ -16,7 +16,8 @@ pub mod app_auth;
 pub mod checkpoint;
 pub mod client;
 pub mod drain;
-pub mod entry;
+pub mod driver;
+pub mod every;
 pub mod filter;
 pub mod github;
 pub mod health;
@@ -25,9 +26,9 @@ pub mod inputs;
 pub mod listen;
 pub mod log;
 pub mod metrics;
+pub mod once;
 pub mod plan;
 pub mod report;
 pub mod run;
-pub mod service;
 pub mod settings;
 pub mod store;

@@ -2,9 +2,10 @@
 
 use std::process::ExitCode;
 
-use redeliver_action::entry::{Exit, execute};
+use redeliver_action::driver::execute;
 use redeliver_action::inputs::{Cli, Environment};
 use redeliver_action::log::{Log, LogFormat, Sink};
+use redeliver_action::once::Exit;
 use redeliver_action::settings::Settings;
 
 fn main() -> ExitCode {

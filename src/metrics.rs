@@ -125,24 +125,8 @@ impl Metrics {
             "When a run last handled the hook without an error (Unix time)",
             last_success.clone(),
         );
-        let requests = Family::<RequestLabels, Counter>::default();
-        registry.register(
-            "github_requests",
-            "Requests sent to GitHub, by kind (list, redeliver, other) and the class of the answer (2xx ... 5xx, other, none: no answer)",
-            requests.clone(),
-        );
-        let rate_limit_waits = Counter::default();
-        registry.register(
-            "rate_limit_waits",
-            "Waits for GitHub's rate limits",
-            rate_limit_waits.clone(),
-        );
-        let rate_limit_wait_seconds = FloatCounter::default();
-        registry.register(
-            "rate_limit_wait_seconds",
-            "Time spent waiting for GitHub's rate limits",
-            rate_limit_wait_seconds.clone(),
-        );
+        let (requests, rate_limit_waits, rate_limit_wait_seconds) =
+            register_github_metrics(&mut registry);
         Self {
             registry,
             runs,
@@ -234,6 +218,31 @@ impl Metrics {
             .map_err(|error| anyhow::anyhow!("failed to encode the metrics: {error}"))?;
         Ok(text)
     }
+}
+
+/// The metrics of the requests to GitHub: by kind and answer class, and rate-limit waits.
+fn register_github_metrics(
+    registry: &mut Registry,
+) -> (Family<RequestLabels, Counter>, Counter, FloatCounter) {
+    let requests = Family::<RequestLabels, Counter>::default();
+    registry.register(
+        "github_requests",
+        "Requests sent to GitHub, by kind (list, redeliver, other) and the class of the answer (2xx ... 5xx, other, none: no answer)",
+        requests.clone(),
+    );
+    let rate_limit_waits = Counter::default();
+    registry.register(
+        "rate_limit_waits",
+        "Waits for GitHub's rate limits",
+        rate_limit_waits.clone(),
+    );
+    let rate_limit_wait_seconds = FloatCounter::default();
+    registry.register(
+        "rate_limit_wait_seconds",
+        "Time spent waiting for GitHub's rate limits",
+        rate_limit_wait_seconds.clone(),
+    );
+    (requests, rate_limit_waits, rate_limit_wait_seconds)
 }
 
 #[cfg(test)]

@@ -356,3 +356,32 @@ async fn every_runs_until_sigterm_and_leaves_consistent_state() {
     let guids: Vec<String> = fake.redeliveries().into_iter().map(|r| r.guid).collect();
     assert_eq!(guids, ["g1", "g2"]);
 }
+
+/// `redeliver --json | head -c1`: the reader goes away before the report is written. The
+/// run still saves and exits 0, instead of aborting on a broken pipe.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_stdout_is_not_a_crash() {
+    let fake = fake().await;
+    fake.add_delivery(&Hook::App, NewDelivery::failed("g1", minutes_ago(30)));
+    let s = setup(&fake);
+    let mut args = base_args(&s.url, &s.key, &s.state);
+    args.push("--json");
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_redeliver"))
+        .env_clear()
+        .current_dir(s.folder.path())
+        .args(&args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    // Close the reading end at once: the report comes only after the run.
+    drop(child.stdout.take());
+    let output = child.wait_with_output().await.expect("the binary ends");
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(read_state(&s.state_path)["hooks"]["app"]["checkpoint"].is_string());
+}

@@ -1,7 +1,9 @@
-//! From validated settings to an exit code: one run, or `--every` runs until a signal
-//! (SIGTERM/SIGINT end either cleanly: the request in flight finishes, the state is saved);
-//! publishing each run's report as outputs, job summary, log lines or JSON.
+//! One run with its report published: outputs, job summary, log lines or JSON; and the
+//! exit code that tells how it went.
 
+use std::io::Write as _;
+
+use anyhow::Context as _;
 use std::process::ExitCode;
 
 use crate::log::{Level, Log};
@@ -26,21 +28,6 @@ pub enum Exit {
 impl From<Exit> for ExitCode {
     fn from(exit: Exit) -> Self {
         ExitCode::from(exit as u8)
-    }
-}
-
-/// Runs as the settings ask and tells how it went.
-pub async fn execute(settings: Settings, log: Log) -> Exit {
-    for warning in &settings.warnings {
-        log.warning(warning);
-    }
-    let context = RunContext::new(log, &settings);
-    // In every mode: the Actions runner cancels a step, cron and Kubernetes stop a job,
-    // with SIGTERM (or SIGINT), then kill it a few seconds later.
-    stop_on_signals(&context);
-    match settings.every {
-        None => run_and_publish(&settings, &context).await,
-        Some(every) => crate::service::run_every(&settings, &context, every).await,
     }
 }
 
@@ -126,51 +113,12 @@ fn publish(report: &RunReport, settings: &Settings, log: &Log) -> anyhow::Result
     }
     if settings.json {
         let json = serde_json::to_string(report)?;
-        println!("{}", log.redact(&json));
-    }
-    Ok(())
-}
-
-/// Requests a stop when SIGTERM or SIGINT arrives. The handlers are installed before this
-/// returns, so a signal from then on never kills the run midway.
-pub fn stop_on_signals(context: &RunContext) {
-    let stop = context.stop.clone();
-    let log = context.log.clone();
-    let signals = signals();
-    tokio::spawn(async move {
-        let signal = signals.await;
-        log.notice(&format!(
-            "{signal} received: finishing the request in flight, then saving the checkpoint and exiting"
-        ));
-        stop.request();
-    });
-}
-
-#[cfg(unix)]
-fn signals() -> impl std::future::Future<Output = &'static str> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let handlers = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    );
-    async move {
-        match handlers {
-            (Ok(mut term), Ok(mut int)) => tokio::select! {
-                _ = term.recv() => "SIGTERM",
-                _ = int.recv() => "SIGINT",
-            },
-            _ => {
-                let _ = tokio::signal::ctrl_c().await;
-                "SIGINT"
-            }
+        let mut stdout = std::io::stdout().lock();
+        match writeln!(stdout, "{}", log.redact(&json)).and_then(|()| stdout.flush()) {
+            // The reader went away (`redeliver --json | head -c1`): nothing to tell it.
+            Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => {}
+            written => written.context("failed to write the JSON report to stdout")?,
         }
     }
-}
-
-#[cfg(not(unix))]
-fn signals() -> impl std::future::Future<Output = &'static str> {
-    async {
-        let _ = tokio::signal::ctrl_c().await;
-        "Ctrl-C"
-    }
+    Ok(())
 }

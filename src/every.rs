@@ -1,6 +1,6 @@
 //! `--every`: the same run, again and again, for a container entrypoint or a server.
 //!
-//! One run at a time; SIGTERM/SIGINT (handled in [`crate::entry::execute`]) finish the
+//! One run at a time; SIGTERM/SIGINT (handled in [`crate::driver::execute`]) finish the
 //! current redelivery, save the checkpoint, stop the `--listen` server and exit 0; a failed
 //! run is logged and retried at the next tick, with backoff. Each run's report feeds the
 //! metrics and the health of `--listen` ([`crate::listen`]).
@@ -9,11 +9,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::client::format_duration;
-use crate::entry::{Exit, run_and_report};
 use crate::health::{Health, RunOutcome};
 use crate::listen::{self, Observed};
 use crate::log::Level;
 use crate::metrics::Metrics;
+use crate::once::{Exit, run_and_report};
 use crate::run::RunContext;
 use crate::settings::Settings;
 
