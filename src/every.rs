@@ -1,6 +1,6 @@
 //! `--every`: the same run, again and again, for a container entrypoint or a server.
 //!
-//! One run at a time; SIGTERM/SIGINT (handled in [`crate::driver::execute`]) finish the
+//! One run at a time; SIGTERM/SIGINT (handled by the driver) finish the
 //! current redelivery, save the checkpoint, stop the `--listen` server and exit 0; a failed
 //! run is logged and retried at the next tick, with backoff. Each run's report feeds the
 //! metrics and the health of `--listen` ([`crate::listen`]).
@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::client::format_duration;
-use crate::health::{Health, RunOutcome};
+use crate::health::{Health, RunOutcome, delay_after};
 use crate::listen::{self, Observed};
 use crate::log::Level;
 use crate::metrics::Metrics;
@@ -93,12 +93,6 @@ pub async fn run_every(settings: &Settings, context: &RunContext, every: Duratio
     }
 }
 
-/// The wait before the next run after `failures` failed runs in a row: the interval,
-/// doubled per failure, at most an hour (or the interval, if longer).
-pub fn delay_after(every: Duration, failures: u32) -> Duration {
-    let backed_off = every.saturating_mul(2u32.saturating_pow(failures.min(6)));
-    backed_off.min(every.max(Duration::from_secs(3600)))
-}
 
 #[cfg(test)]
 mod tests {

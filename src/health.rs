@@ -19,7 +19,6 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::every::delay_after;
 
 /// Failed runs in a row that make the loop unhealthy.
 pub const FAILURES_UNHEALTHY: u32 = 3;
@@ -142,6 +141,14 @@ impl Health {
 /// In whole seconds: a health line says "2m 5s", not nanoseconds.
 fn format_duration(duration: Duration) -> String {
     humantime::format_duration(Duration::from_secs(duration.as_secs())).to_string()
+}
+
+/// The `--every` loop's wait before the next run after `failures` failed runs in a row: the interval,
+/// doubled per failure, at most an hour (or the interval, if longer). Health judges
+/// staleness by it too.
+pub fn delay_after(every: Duration, failures: u32) -> Duration {
+    let backed_off = every.saturating_mul(2u32.saturating_pow(failures.min(6)));
+    backed_off.min(every.max(Duration::from_secs(3600)))
 }
 
 #[cfg(test)]

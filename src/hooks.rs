@@ -5,7 +5,7 @@
 //! The `hooks` input names them with [`HookSelector`]s: an org or repo hook by its id, by
 //! its receiver URL, or all of them (`*`). Selectors are resolved to concrete [`Hook`]s
 //! (ids) once, at the start of a run, before any redelivery (see
-//! [`crate::github::hooks::resolve`]); the checkpoint is keyed by the concrete hook, so a
+//! `github::hooks::resolve`); the checkpoint is keyed by the concrete hook, so a
 //! hook whose URL changes keeps its place.
 
 use std::fmt;

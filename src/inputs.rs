@@ -1,4 +1,4 @@
-//! Where settings come from, before they are checked (see [`crate::settings`]).
+//! Where settings come from, before they are checked (in the `settings` module).
 //!
 //! There is one list of settings: the command line, [`Cli`]. Each flag names its own
 //! environment variable (`REDELIVER_<FLAG>`), and every other name a setting arrives under
@@ -306,7 +306,7 @@ pub fn hide_secret_arguments(message: &str, args: &[String]) -> String {
         });
         if let Some(value) = inline {
             secrets.push(value);
-        } else if after_secret_flag || crate::settings::looks_like_a_secret(arg) {
+        } else if after_secret_flag || looks_like_a_secret(arg) {
             secrets.push(arg);
         }
     }
@@ -404,6 +404,29 @@ impl Cli {
         cli.runner = runner;
         Ok(cli)
     }
+}
+
+/// Whether `text` looks like a key or a token: a PEM, a GitHub token (`ghp_`, `ghs_`,
+/// `github_pat_`, ...), a JWT, or a long run of base64. Such a value is never echoed in an
+/// error, whichever input it was given in (swapped inputs are a common mistake).
+pub fn looks_like_a_secret(text: &str) -> bool {
+    const PREFIXES: [&str; 6] = ["ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"];
+    if text.contains("-----BEGIN") || text.contains("PRIVATE KEY") {
+        return true;
+    }
+    if PREFIXES.iter().any(|prefix| text.contains(prefix)) {
+        return true;
+    }
+    let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    if compact.starts_with("eyJ") && compact.len() >= 20 {
+        return true;
+    }
+    compact.len() >= 40
+        && compact
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '=' | '_' | '-' | '.'))
+        && compact.chars().any(|c| c.is_ascii_digit())
+        && compact.chars().any(|c| c.is_ascii_alphabetic())
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ use secrecy::SecretString;
 use crate::app_auth::{AppSigner, Issuer};
 use crate::filter::{EventFilter, parse_event_list};
 use crate::hooks::{HookScope, HookSelector, parse_hooks};
-use crate::inputs::Cli;
+use crate::inputs::{Cli, looks_like_a_secret};
 use crate::log::LogFormat;
 use crate::store::{StoreSpec, check_state_path};
 
@@ -75,28 +75,6 @@ pub struct Settings {
 /// retention, and far inside what a time can be shifted by without overflowing.
 pub const MAX_DURATION: Duration = Duration::from_secs(400 * 24 * 3600);
 
-/// Whether `text` looks like a key or a token: a PEM, a GitHub token (`ghp_`, `ghs_`,
-/// `github_pat_`, ...), a JWT, or a long run of base64. Such a value is never echoed in an
-/// error, whichever input it was given in (swapped inputs are a common mistake).
-pub fn looks_like_a_secret(text: &str) -> bool {
-    const PREFIXES: [&str; 6] = ["ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"];
-    if text.contains("-----BEGIN") || text.contains("PRIVATE KEY") {
-        return true;
-    }
-    if PREFIXES.iter().any(|prefix| text.contains(prefix)) {
-        return true;
-    }
-    let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
-    if compact.starts_with("eyJ") && compact.len() >= 20 {
-        return true;
-    }
-    compact.len() >= 40
-        && compact
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '=' | '_' | '-' | '.'))
-        && compact.chars().any(|c| c.is_ascii_digit())
-        && compact.chars().any(|c| c.is_ascii_alphabetic())
-}
 
 /// Replaces, in a problem's text, every quoted value that looks like a key or a token, and
 /// every line of the secrets given, so no error shows one.
