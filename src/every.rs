@@ -93,7 +93,6 @@ pub async fn run_every(settings: &Settings, context: &RunContext, every: Duratio
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

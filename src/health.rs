@@ -19,7 +19,6 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-
 /// Failed runs in a row that make the loop unhealthy.
 pub const FAILURES_UNHEALTHY: u32 = 3;
 /// Waits between runs without a success that make the loop unhealthy.

@@ -42,7 +42,7 @@ fn main() -> ExitCode {
         }
     };
     let log = Log::with_format(
-        settings.actions,
+        settings.in_actions,
         settings.debug,
         settings.log_format,
         Sink::Console,

@@ -244,7 +244,7 @@ async fn resolve_hooks(
     settings: &Settings,
     log: &Log,
 ) -> anyhow::Result<hook_list::Resolved> {
-    let input = if settings.actions {
+    let input = if settings.in_actions {
         "input `hooks`"
     } else {
         "`--hooks`"
@@ -357,7 +357,7 @@ impl HookRun<'_> {
             state.checkpoint,
             listed_at,
             &WindowOptions {
-                first_run_lookback: self.settings.since,
+                first_run_lookback: self.settings.first_run_lookback,
                 overlap: OVERLAP,
                 retention: self.settings.retention,
             },

@@ -37,7 +37,9 @@ pub const DEFAULT_MAX_DURATION: Duration = Duration::from_secs(5 * 3600);
 /// Validated settings of a run.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    pub actions: bool,
+    /// Running as a step of GitHub Actions (`GITHUB_ACTIONS=true`): inputs, outputs, job
+    /// summary and workflow commands.
+    pub in_actions: bool,
     /// As the `hooks` input names them: resolved to concrete hooks at the start of each run.
     pub hooks: Vec<HookSelector>,
     pub app: Option<Arc<AppSigner>>,
@@ -55,7 +57,8 @@ pub struct Settings {
     /// The run's time budget: no redelivery starts after it.
     pub max_duration: Duration,
     pub retention: chrono::Duration,
-    pub since: chrono::Duration,
+    /// `since`: how far back a first run (no checkpoint yet) looks.
+    pub first_run_lookback: chrono::Duration,
     /// `max-age`: events first failing longer ago are reported, not redelivered.
     pub max_age: Option<chrono::Duration>,
     pub json: bool,
@@ -74,7 +77,6 @@ pub struct Settings {
 /// The longest duration any setting takes (`since`, `max-wait`, ...): far past GitHub's
 /// retention, and far inside what a time can be shifted by without overflowing.
 pub const MAX_DURATION: Duration = Duration::from_secs(400 * 24 * 3600);
-
 
 /// Replaces, in a problem's text, every quoted value that looks like a key or a token, and
 /// every line of the secrets given, so no error shows one.
@@ -443,7 +445,7 @@ impl Settings {
             .unwrap_or_else(|| default_retention_days(&api_url));
         let max_age = check_max_age(&raw, durations.max_age, retention_days, &mut problems)?;
         Ok(Settings {
-            actions: raw.runner.actions,
+            in_actions: raw.runner.actions,
             hooks,
             app,
             token: token.map(SecretString::from),
@@ -458,7 +460,7 @@ impl Settings {
             max_wait: durations.max_wait,
             max_duration: durations.max_duration,
             retention: chrono::Duration::days(retention_days),
-            since: durations.since,
+            first_run_lookback: durations.since,
             max_age,
             json: raw.json,
             every: durations.every,

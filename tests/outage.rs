@@ -179,3 +179,27 @@ async fn attempts_made_before_this_tool_count() {
     assert_eq!(given_up[1], ["tried-2"]);
     assert!(given_up[2..].iter().all(Vec::is_empty));
 }
+
+/// A busy App: 356 failures among thousands of deliveries go out in one run at the
+/// defaults (no count cap; the time budget is hours).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_apps_failures_go_out_in_one_run() {
+    let fake = fake().await;
+    fake.add_deliveries(
+        &Hook::App,
+        (0..5_000).map(|i| {
+            let at = minutes_ago(600) + chrono::Duration::seconds(i as i64 * 7);
+            let guid = format!("{i:08}-0000-4000-8000-000000000000");
+            if i % 14 == 3 && i < 14 * 356 {
+                NewDelivery::failed(guid, at)
+            } else {
+                NewDelivery::ok(guid, at)
+            }
+        }),
+    );
+    let run = run_in_process(fast(&fake)).await;
+    assert!(run.report.succeeded(), "{}", run.log);
+    assert_eq!(run.report.failed_count(), 356);
+    assert_eq!(run.report.redelivered_count(), 356);
+    assert_eq!(run.report.deferred_count(), 0);
+}
