@@ -217,8 +217,9 @@ fn replay(fake: &FakeGitHub, requests: &[fake_github::RecordedRequest]) -> Durat
             let mut builder = http::Request::builder()
                 .method(request.method.as_str())
                 .uri(uri);
-            // octocrab's `build_request` adds `X-GitHub-Api-Version` itself.
-            for name in ["authorization", "accept", "user-agent"] {
+            // octocrab's `build_request` adds `X-GitHub-Api-Version`, and its default stack
+            // a `User-Agent`: each once, as GitHub wants.
+            for name in ["authorization", "accept"] {
                 if let Some(value) = request.header(name) {
                     builder = builder.header(name, value);
                 }
