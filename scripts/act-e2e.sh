@@ -65,16 +65,7 @@ fake_pid=
 # shellcheck disable=SC2317 # called by the EXIT trap
 cleanup() {
     local status=$?
-    if [[ -n $fake_pid ]]; then
-        kill "$fake_pid" 2>/dev/null || true
-        wait "$fake_pid" 2>/dev/null || true
-    fi
-    stop_dockerd
-    if [[ ${KEEP_TMP:-} == 1 ]]; then
-        log "kept $tmp"
-    else
-        rm -rf "$tmp"
-    fi
+    release_run_resources
     if ((status == 0)); then
         echo "act-e2e: passed in $((SECONDS - started)) s"
     else

@@ -700,12 +700,7 @@ async fn spawn_cli(folder: &Path, args: &[&str]) -> tokio::process::Child {
 }
 
 async fn terminate(child: tokio::process::Child) -> (Option<i32>, String) {
-    let pid = child.id().expect("running").to_string();
-    let killed = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .expect("kill runs");
-    assert!(killed.success());
+    send_sigterm(&child);
     let output = tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
         .await
         .expect("exits within 20 s of SIGTERM")

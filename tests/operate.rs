@@ -172,12 +172,7 @@ async fn every_with_listen_serves_metrics_and_health_until_sigterm() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
-    let pid = child.id().expect("running").to_string();
-    let killed = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .expect("kill runs");
-    assert!(killed.success());
+    send_sigterm(&child);
     let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
         .await
         .expect("exits within 30 s of SIGTERM")

@@ -304,3 +304,14 @@ pub fn redelivered_guids(fake: &FakeGitHub) -> std::collections::BTreeMap<String
     }
     counts
 }
+
+/// Sends SIGTERM to a spawned binary, as a runner cancelling a step or Kubernetes stopping a
+/// pod does.
+pub fn send_sigterm(child: &tokio::process::Child) {
+    let pid = child.id().expect("running").to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+}

@@ -175,3 +175,19 @@ wait_for_line() {
     cat "$file" "$@" >&2 || true
     die "pid $pid printed no '$prefix <...>' (exited, or not within 60 s)"
 }
+
+# release_run_resources: the EXIT trap's common part: stops the fake GitHub ($fake_pid, if
+# started) and the dockerd this script started, and removes $tmp (kept with KEEP_TMP=1).
+# shellcheck disable=SC2154 # $tmp and $fake_pid are the calling script's
+release_run_resources() {
+    if [[ -n ${fake_pid:-} ]]; then
+        kill "$fake_pid" 2>/dev/null || true
+        wait "$fake_pid" 2>/dev/null || true
+    fi
+    stop_dockerd
+    if [[ ${KEEP_TMP:-} == 1 ]]; then
+        log "kept $tmp"
+    else
+        rm -rf "$tmp"
+    fi
+}
