@@ -35,8 +35,8 @@ pub struct HookReport {
     pub redelivered: Vec<RedeliveredEvent>,
     pub given_up: Vec<EventSummary>,
     pub filtered: Vec<EventSummary>,
-    /// Left for a later run: over the cap, awaiting an earlier redelivery's result, or not
-    /// reached because of an error or a shutdown.
+    /// Left for a later run: over `max-redeliveries`, out of `max-duration`, or not reached
+    /// because of an error or a shutdown.
     pub deferred: Vec<EventSummary>,
     /// Not redelivered because the receiver is still down (a canary, or the last
     /// redeliveries, failed without an answer or with a 5xx). No attempt was spent on them.

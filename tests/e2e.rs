@@ -5,8 +5,10 @@ use chrono::{Duration, Utc};
 use crate::util::*;
 use fake_github::{AuthSeen, FakeOptions, Hook, NewDelivery};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn first_run_without_a_variable_redelivers_each_failed_event_once() {
+/// A first run (no variable yet) over a window with every kind of event: failed once,
+/// failed twice (the second a redelivery), recovered by a redelivery, delivered, and one
+/// older than the first run's 24 hours. Returns the fake, the run and when it started.
+async fn first_run() -> (fake_github::FakeGitHub, Run, chrono::DateTime<Utc>) {
     let fake = fake().await;
     let app = Hook::App;
     fake.add_delivery(
@@ -31,11 +33,15 @@ async fn first_run_without_a_variable_redelivers_each_failed_event_once() {
     );
     fake.add_delivery(&app, NewDelivery::ok("g-fine", minutes_ago(5)));
     fake.add_delivery(&app, NewDelivery::failed("g-too-old", minutes_ago(25 * 60)));
-
     let started = Utc::now();
     let run = run_action(&fake, &[]).await;
     run.assert_code(0);
+    (fake, run, started)
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_run_redelivers_each_failed_event_once() {
+    let (fake, run, _) = first_run().await;
     assert_eq!(run.count("redelivered-count"), 2);
     assert_eq!(run.count("failed-count"), 2);
     assert_eq!(run.count("scanned-count"), 6);
@@ -45,8 +51,23 @@ async fn first_run_without_a_variable_redelivers_each_failed_event_once() {
     guids.sort();
     assert_eq!(guids, ["g-failed-once", "g-failed-twice"]);
 
-    // The window of a first run is the last 24 hours; the checkpoint stays at the first
-    // failure of the oldest event still open (just redelivered, result not yet seen).
+    // Each failing event once, the newest failed delivery of it.
+    let redeliveries = fake.redeliveries();
+    assert_eq!(redeliveries.len(), 2);
+    let twice = fake
+        .deliveries(&Hook::App)
+        .into_iter()
+        .filter(|d| d["guid"] == "g-failed-twice" && d["redelivery"] == true && d["status"] != "OK")
+        .collect::<Vec<_>>();
+    assert!(redeliveries.iter().any(|r| r.guid == "g-failed-twice"
+        && Some(r.delivery_id) == twice.last().and_then(|d| d["id"].as_u64())));
+}
+
+/// The window of a first run is the last 24 hours; the checkpoint stays at the first failure
+/// of the oldest event still open (just redelivered, result not yet seen).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_run_scans_a_day_and_holds_the_checkpoint_at_the_oldest_open_event() {
+    let (fake, run, started) = first_run().await;
     let since: chrono::DateTime<Utc> = run.output("since").parse().expect("RFC 3339");
     assert!(
         (started - Duration::hours(24) - since).num_seconds().abs() < 60,
@@ -64,20 +85,13 @@ async fn first_run_without_a_variable_redelivers_each_failed_event_once() {
         stored_checkpoint(&fake, "app").timestamp(),
         checkpoint.timestamp()
     );
+}
 
-    // Each failing event once, the newest failed delivery of it.
-    let redeliveries = fake.redeliveries();
-    assert_eq!(redeliveries.len(), 2);
-    let twice = fake
-        .deliveries(&app)
-        .into_iter()
-        .filter(|d| d["guid"] == "g-failed-twice" && d["redelivery"] == true && d["status"] != "OK")
-        .collect::<Vec<_>>();
-    assert!(redeliveries.iter().any(|r| r.guid == "g-failed-twice"
-        && Some(r.delivery_id) == twice.last().and_then(|d| d["id"].as_u64())));
-
-    // Requests: one list page (per_page=100, JWT), one POST per event, GET 404 + POST
-    // variable; and looks at the newest page for the canary's result.
+/// One list page (per_page=100, JWT), one POST per event, GET 404 + a list of one + POST of
+/// the variable with the token; and looks at the newest page for the canary's result.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_run_sends_the_requests_it_needs_with_the_right_credentials() {
+    let (fake, _, _) = first_run().await;
     let scan_pages = requests_without_result_polls(&fake)
         .iter()
         .filter(|r| r.method == "GET" && r.path == "/app/hook/deliveries")
@@ -105,15 +119,13 @@ async fn first_run_without_a_variable_redelivers_each_failed_event_once() {
                 "{request:?}"
             );
         }
-        assert_eq!(request.header("x-github-api-version"), Some("2022-11-28"));
-        assert_eq!(
-            request.header("accept"),
-            Some("application/vnd.github+json")
-        );
     }
     assert_no_unexpected(&fake);
+}
 
-    // The summary tables what was redelivered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_run_tables_what_it_redelivered_in_the_summary_and_groups_its_log() {
+    let (_, run, _) = first_run().await;
     assert!(
         run.summary.contains("## Webhook redelivery"),
         "{}",

@@ -17,6 +17,7 @@ mod max_age;
 mod operate;
 mod outage;
 mod plan_tests;
+mod report_snapshots;
 mod scopes;
 mod secrets;
 mod trust_inputs;

@@ -1,0 +1,137 @@
+//! The job summary and the outputs as specifications: a run with every kind of event, on
+//! two hooks, rendered and compared whole with a reviewed snapshot.
+
+use chrono::{DateTime, Utc};
+use redeliver_action::client::RequestCounts;
+use redeliver_action::plan::EventSummary;
+use redeliver_action::report::{HookReport, RedeliveredEvent, RefusedRedelivery, RunReport};
+
+fn at(text: &str) -> DateTime<Utc> {
+    text.parse().expect("a time")
+}
+
+fn event(guid: &str, event: &str, action: Option<&str>, status: &str) -> EventSummary {
+    EventSummary {
+        guid: guid.to_owned(),
+        event: event.to_owned(),
+        action: action.map(str::to_owned),
+        first_failure_status: status.to_owned(),
+        first_failed_at: at("2026-11-28T10:00:00Z"),
+        previous_attempts: 0,
+    }
+}
+
+fn hook(name: &str) -> HookReport {
+    HookReport {
+        hook: name.to_owned(),
+        since: at("2026-11-28T09:55:00Z"),
+        checkpoint: Some(at("2026-11-28T10:00:00Z")),
+        checkpoint_advanced: true,
+        checkpoint_expired: false,
+        scan_complete: true,
+        scanned: 0,
+        failing: 0,
+        redelivered: Vec::new(),
+        given_up: Vec::new(),
+        filtered: Vec::new(),
+        deferred: Vec::new(),
+        held_back: Vec::new(),
+        receiver_down: false,
+        too_old: Vec::new(),
+        already_given_up: 0,
+        refused: Vec::new(),
+        error: None,
+    }
+}
+
+/// Every section of the summary: redelivered, given up, refused, held back, left for later,
+/// too old, filtered out, errors; a receiver down and an expired checkpoint.
+fn a_run_with_everything() -> RunReport {
+    let mut app = hook("app");
+    app.scanned = 240;
+    app.failing = 6;
+    app.redelivered = vec![RedeliveredEvent {
+        delivery_id: 3_804_004_623_172_239_366,
+        attempt: 2,
+        event: EventSummary {
+            previous_attempts: 1,
+            ..event(
+                "0b989ba4-242f-11e5-81e1-c7b6966d2516",
+                "push",
+                None,
+                "timed out",
+            )
+        },
+    }];
+    app.given_up = vec![event(
+        "deadbeef-0000-4000-8000-000000000001",
+        "workflow_job",
+        Some("queued"),
+        "Invalid HTTP Response: 500",
+    )];
+    app.refused = vec![RefusedRedelivery {
+        delivery_id: 7,
+        reason: "422: Validation Failed".to_owned(),
+        event: event(
+            "g-refused",
+            "issues",
+            Some("opened"),
+            "Invalid HTTP Response: 503",
+        ),
+    }];
+    app.deferred = vec![event("g-later", "push", None, "failed to connect")];
+    app.too_old = vec![event(
+        "g-old",
+        "pull_request",
+        Some("synchronize"),
+        "Invalid HTTP Response: 502",
+    )];
+    app.filtered = vec![event(
+        "g-filtered",
+        "workflow_job",
+        Some("completed"),
+        "Invalid HTTP Response: 503",
+    )];
+    // A status with Markdown and HTML in it stays inert in a cell.
+    app.filtered[0].first_failure_status = "Invalid | <b>HTTP</b> `Response`".to_owned();
+
+    let mut repo = hook("repo/octo/demo/22");
+    repo.scanned = 3;
+    repo.failing = 2;
+    repo.receiver_down = true;
+    repo.checkpoint_expired = true;
+    repo.checkpoint_advanced = false;
+    repo.held_back = vec![
+        event("g-held-1", "push", None, "failed to connect"),
+        event("g-held-2", "push", None, "failed to connect"),
+    ];
+    RunReport {
+        dry_run: false,
+        max_attempts: 3,
+        hooks: vec![app, repo],
+        requests: RequestCounts {
+            list: 4,
+            redeliver: 2,
+            other: 2,
+            ..RequestCounts::default()
+        },
+        checkpoint_saved: true,
+        errors: vec!["hook `app`: GitHub refused some redeliveries; they are retried next run, and count as attempts".to_owned()],
+    }
+}
+
+#[test]
+fn the_job_summary() {
+    insta::assert_snapshot!(a_run_with_everything().summary_markdown());
+}
+
+#[test]
+fn the_outputs() {
+    let outputs = a_run_with_everything().outputs().expect("outputs");
+    let text: String = outputs
+        .iter()
+        .filter(|(name, _)| *name != "report")
+        .map(|(name, value)| format!("{name}={value}\n"))
+        .collect();
+    insta::assert_snapshot!(text);
+}
