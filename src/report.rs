@@ -52,6 +52,33 @@ pub struct HookReport {
     pub error: Option<String>,
 }
 
+impl HookReport {
+    /// The report of `hook` before anything was done: its window starts at `since`, its
+    /// checkpoint is still `checkpoint`.
+    pub fn new(hook: String, since: DateTime<Utc>, checkpoint: Option<DateTime<Utc>>) -> Self {
+        Self {
+            hook,
+            since,
+            checkpoint,
+            checkpoint_advanced: false,
+            checkpoint_expired: false,
+            scan_complete: false,
+            scanned: 0,
+            failing: 0,
+            redelivered: Vec::new(),
+            given_up: Vec::new(),
+            filtered: Vec::new(),
+            deferred: Vec::new(),
+            held_back: Vec::new(),
+            receiver_down: false,
+            too_old: Vec::new(),
+            already_given_up: 0,
+            refused: Vec::new(),
+            error: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct RedeliveredEvent {
     pub delivery_id: u64,

@@ -485,24 +485,8 @@ impl HookRun<'_> {
         checkpoint_expired: bool,
     ) -> HookReport {
         HookReport {
-            hook: self.hook.to_string(),
-            since,
-            checkpoint: state.checkpoint,
-            checkpoint_advanced: false,
             checkpoint_expired,
-            scan_complete: false,
-            scanned: 0,
-            failing: 0,
-            redelivered: Vec::new(),
-            given_up: Vec::new(),
-            filtered: Vec::new(),
-            deferred: Vec::new(),
-            held_back: Vec::new(),
-            receiver_down: false,
-            too_old: Vec::new(),
-            already_given_up: 0,
-            refused: Vec::new(),
-            error: None,
+            ..HookReport::new(self.hook.to_string(), since, state.checkpoint)
         }
     }
 

@@ -23,24 +23,13 @@ fn event(guid: &str, event: &str, action: Option<&str>, status: &str) -> EventSu
 
 fn hook(name: &str) -> HookReport {
     HookReport {
-        hook: name.to_owned(),
-        since: at("2026-11-28T09:55:00Z"),
-        checkpoint: Some(at("2026-11-28T10:00:00Z")),
         checkpoint_advanced: true,
-        checkpoint_expired: false,
         scan_complete: true,
-        scanned: 0,
-        failing: 0,
-        redelivered: Vec::new(),
-        given_up: Vec::new(),
-        filtered: Vec::new(),
-        deferred: Vec::new(),
-        held_back: Vec::new(),
-        receiver_down: false,
-        too_old: Vec::new(),
-        already_given_up: 0,
-        refused: Vec::new(),
-        error: None,
+        ..HookReport::new(
+            name.to_owned(),
+            at("2026-11-28T09:55:00Z"),
+            Some(at("2026-11-28T10:00:00Z")),
+        )
     }
 }
 
