@@ -72,21 +72,17 @@ impl AppSigner {
         let key = EncodingKey::from_rsa_pem(pem.as_bytes()).map_err(|_| {
             "is not a readable RSA private key (truncated or damaged?): paste the whole .pem file GitHub gave you".to_owned()
         })?;
-        let mut signer = Self {
+        let signer = Self {
             key,
             issuer,
             cached: Mutex::new(None),
         };
-        let probe = signer.sign(Utc::now()).map_err(|_| {
+        // Any time will do to prove the key signs; the JWT is signed again, on the run's
+        // clock, before its first use.
+        let probe = signer.sign(DateTime::<Utc>::UNIX_EPOCH).map_err(|_| {
             "could not sign with this key: it must be the App's RSA private key (.pem)".to_owned()
         })?;
-        // The proof is a valid JWT: the first request uses it instead of signing again.
-        let (token, expires) = probe;
-        signer.cached = Mutex::new(Some(CachedJwt {
-            token,
-            expires,
-            handed_out: false,
-        }));
+        drop(probe);
         Ok(signer)
     }
 
@@ -241,8 +237,8 @@ mod tests {
     #[test]
     fn jwts_are_reused_until_shortly_before_they_expire() {
         let signer = signer(PKCS1).expect("valid key");
-        let now = Utc::now();
-        // The JWT signed to check the key is the first one handed out, still to be masked.
+        let now: DateTime<Utc> = "2026-12-01T00:00:00Z".parse().expect("a time");
+        // The first JWT handed out is new, to be masked.
         let first = signer.bearer(now).expect("signs");
         assert!(first.fresh);
         let again = signer.bearer(now + Duration::minutes(5)).expect("signs");

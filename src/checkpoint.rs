@@ -5,19 +5,28 @@
 //!
 //! ```json
 //! {"version":1,"hooks":{"app":{"checkpoint":"2026-11-28T15:00:00Z",
-//!   "last_redelivery":{"guid":"9d1b0a2e-242f-11e5-81e1-c7b6966d2516","at":1764342300},
-//!   "events":{"0b989ba4-242f-11e5-81e1-c7b6966d2516":{"last_attempt":1764342000,"given_up":true}}}}}
+//!   "events":{"0b989ba4-242f-11e5-81e1-c7b6966d2516":{"last_attempt":1764342000,"given_up":true},
+//!             "9d1b0a2e-242f-11e5-81e1-c7b6966d2516":{"last_attempt":1764342300,"pending":true}}}}}
 //! ```
 //!
 //! - `checkpoint`: every delivery before it (less the overlap margin) has been handled; it
 //!   never passes an event that is still open, so each run sees every open event's history.
-//! - `last_redelivery`: the last run's last redelivery (GUID, epoch seconds): a run that
-//!   starts soon after waits for its result to be listed.
-//! - `events`: only what GitHub's list cannot tell: events given up, and redeliveries GitHub
-//!   refused (`refused`, which leave no delivery in the list). Attempts are counted from the
-//!   list. Entries go when the event is delivered, or when GitHub no longer keeps it (the
-//!   retention). Documents of older builds carry `attempts` (their own redeliveries, now
-//!   counted from the list); it is read and no longer written.
+//! - `events`: only what GitHub's list cannot tell:
+//!   - `given_up`: the event is never redelivered again;
+//!   - `refused`: redeliveries GitHub refused (a 4xx to the POST), which leave nothing in
+//!     the list;
+//!   - `pending`: a redelivery GitHub accepted at `last_attempt` whose result it had not
+//!     listed when the run ended (GitHub lists results seconds later, hours during an
+//!     incident). It counts as an attempt, and is not sent again until its result is listed
+//!     or [`crate::plan::PENDING_HORIZON`] has passed;
+//!   - `unlisted`: redeliveries whose result GitHub never listed within that horizon; they
+//!     count as attempts, so `max-attempts` bounds an event GitHub keeps losing.
+//!
+//!   Other attempts are counted from the list. Entries go when the event is delivered, or
+//!   when GitHub no longer keeps it (the retention).
+//!
+//! Older builds wrote `attempts` (their own redeliveries, now counted from the list; read
+//! and dropped) and `last_redelivery {guid, at}` (read as a pending record of that event).
 //!
 //! The bare epoch-milliseconds value that GitHub's docs script writes is read too, as the
 //! checkpoint of every hook, so users can switch without losing their place.
@@ -69,9 +78,9 @@ impl Default for CheckpointDocument {
 pub struct HookState {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checkpoint: Option<DateTime<Utc>>,
-    /// The last redelivery of the last run: a run that starts soon after waits for its
-    /// result to be listed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Older builds: the last run's last redelivery. Read as a pending record of that event
+    /// (see [`CheckpointDocument::hook`]), never written.
+    #[serde(default, skip_serializing)]
     pub last_redelivery: Option<LastRedelivery>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub events: BTreeMap<String, EventRecord>,
@@ -80,7 +89,8 @@ pub struct HookState {
     pub extra: Extra,
 }
 
-/// A redelivery, by the event's GUID and when GitHub accepted it (epoch seconds).
+/// Older builds: a redelivery, by the event's GUID and when GitHub accepted it (epoch
+/// seconds).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LastRedelivery {
     pub guid: String,
@@ -105,9 +115,23 @@ pub struct EventRecord {
     pub last_attempt: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub given_up: bool,
+    /// GitHub accepted a redelivery at `last_attempt` and had not listed its result when
+    /// the run ended.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pending: bool,
+    /// Redeliveries GitHub accepted and never listed a result of within the horizon.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub unlisted: u32,
     /// Unknown fields, kept (see [`CheckpointDocument::extra`]).
     #[serde(flatten)]
     pub extra: Extra,
+}
+
+impl EventRecord {
+    /// When GitHub accepted a redelivery whose result is not listed yet, if there is one.
+    pub fn pending_since(&self) -> Option<DateTime<Utc>> {
+        self.pending.then_some(self.last_attempt)
+    }
 }
 
 fn is_zero(count: &u32) -> bool {
@@ -184,12 +208,21 @@ impl CheckpointDocument {
         Ok(())
     }
 
-    /// The state of one hook, falling back to the docs script's checkpoint.
+    /// The state of one hook, falling back to the docs script's checkpoint. An older
+    /// build's `last_redelivery` becomes the pending record it stands for.
     pub fn hook(&self, key: &str) -> HookState {
-        self.hooks.get(key).cloned().unwrap_or_else(|| HookState {
+        let mut state = self.hooks.get(key).cloned().unwrap_or_else(|| HookState {
             checkpoint: self.legacy_checkpoint,
             ..HookState::default()
-        })
+        });
+        if let Some(last) = state.last_redelivery.take() {
+            let record = state.record(&last.guid, last.at);
+            if last.at >= record.last_attempt {
+                record.last_attempt = last.at;
+                record.pending = true;
+            }
+        }
+        state
     }
 
     pub fn set_hook(&mut self, key: &str, state: HookState) {
@@ -237,19 +270,27 @@ impl CheckpointDocument {
         self.hooks.values().map(|state| state.events.len()).sum()
     }
 
+    /// Drops `count` entries: the ones that cost least to lose first (a pending or refused
+    /// record may at worst bring one redelivery more; a given-up one a retry of a poison
+    /// event), the oldest first within each kind.
     fn drop_oldest_events(&mut self, count: usize) -> usize {
-        let mut all: Vec<(DateTime<Utc>, String, String)> =
-            self.hooks
-                .iter()
-                .flat_map(|(hook, state)| {
-                    state.events.iter().map(move |(guid, record)| {
-                        (record.last_attempt, hook.clone(), guid.clone())
-                    })
+        let mut all: Vec<(bool, DateTime<Utc>, String, String)> = self
+            .hooks
+            .iter()
+            .flat_map(|(hook, state)| {
+                state.events.iter().map(move |(guid, record)| {
+                    (
+                        record.given_up,
+                        record.last_attempt,
+                        hook.clone(),
+                        guid.clone(),
+                    )
                 })
-                .collect();
+            })
+            .collect();
         all.sort();
         let mut removed = 0;
-        for (_, hook, guid) in all.into_iter().take(count) {
+        for (_, _, hook, guid) in all.into_iter().take(count) {
             if let Some(state) = self.hooks.get_mut(&hook) {
                 state.events.remove(&guid);
                 removed += 1;
@@ -266,6 +307,7 @@ impl HookState {
         // Saturating: the count comes from the stored document, which may hold `u32::MAX`.
         record.refused = record.refused.saturating_add(1);
         record.last_attempt = at;
+        record.pending = false;
     }
 
     /// Marks `guid` as given up: it is never redelivered again.
@@ -278,11 +320,43 @@ impl HookState {
         self.events.get(guid).map_or(0, |record| record.refused)
     }
 
-    /// Keeps only what the list cannot tell (given up, refused): an older build's own
-    /// attempt counts are dropped.
+    /// Keeps only what the list cannot tell (given up, refused, pending, unlisted): an
+    /// older build's own attempt counts are dropped.
     pub fn drop_what_the_list_tells(&mut self) {
+        self.events.retain(|_, record| {
+            record.given_up || record.refused > 0 || record.pending || record.unlisted > 0
+        });
+    }
+
+    /// Records that GitHub accepted a redelivery of `guid` at `at` and has not listed its
+    /// result yet.
+    pub fn record_pending(&mut self, guid: &str, at: DateTime<Utc>) {
+        let record = self.record(guid, at);
+        record.pending = true;
+        record.last_attempt = at;
+    }
+
+    /// The pending redelivery of `guid` is listed now: the list counts it from here on.
+    pub fn settle_pending(&mut self, guid: &str) {
+        if let Some(record) = self.events.get_mut(guid) {
+            record.pending = false;
+        }
+    }
+
+    /// The pending redelivery of `guid` was never listed within the horizon: it stays an
+    /// attempt, counted here, and the event may be sent again.
+    pub fn record_unlisted(&mut self, guid: &str) {
+        if let Some(record) = self.events.get_mut(guid) {
+            record.pending = false;
+            record.unlisted = record.unlisted.saturating_add(1);
+        }
+    }
+
+    /// Attempts the list does not show: refusals and redeliveries never listed.
+    pub fn unseen_attempts(&self, guid: &str) -> u32 {
         self.events
-            .retain(|_, record| record.given_up || record.refused > 0);
+            .get(guid)
+            .map_or(0, |record| record.refused.saturating_add(record.unlisted))
     }
 
     /// Forgets `guid`: it has been delivered.
@@ -296,6 +370,8 @@ impl HookState {
             refused: 0,
             last_attempt: at,
             given_up: false,
+            pending: false,
+            unlisted: 0,
             extra: Extra::new(),
         })
     }
@@ -342,13 +418,12 @@ mod tests {
             checkpoint: Some(at("2026-11-28T15:00:00Z")),
             ..HookState::default()
         };
-        state.last_redelivery = Some(LastRedelivery {
-            guid: "g0".to_owned(),
-            at: at("2026-11-28T14:45:00Z"),
-        });
+        state.record_pending("g0", at("2026-11-28T14:45:00Z"));
         state.record_refusal("g1", at("2026-11-28T14:00:00Z"));
         state.record_refusal("g1", at("2026-11-28T14:30:00Z"));
         state.record_given_up("g2", at("2026-11-28T14:00:00Z"));
+        state.record_pending("g3", at("2026-11-28T13:00:00Z"));
+        state.record_unlisted("g3");
         doc.set_hook("app", state.clone());
         let (json, dropped) = doc
             .encode(
@@ -360,10 +435,24 @@ mod tests {
         assert_eq!(dropped, 0);
         assert_eq!(
             json,
-            r#"{"version":1,"hooks":{"app":{"checkpoint":"2026-11-28T15:00:00Z","last_redelivery":{"guid":"g0","at":1795877100},"events":{"g1":{"refused":2,"last_attempt":1795876200},"g2":{"last_attempt":1795874400,"given_up":true}}}}}"#
+            r#"{"version":1,"hooks":{"app":{"checkpoint":"2026-11-28T15:00:00Z","events":{"g0":{"last_attempt":1795877100,"pending":true},"g1":{"refused":2,"last_attempt":1795876200},"g2":{"last_attempt":1795874400,"given_up":true},"g3":{"last_attempt":1795870800,"unlisted":1}}}}}"#
         );
         let back = CheckpointDocument::parse(&json).expect("parses");
         assert_eq!(back.hook("app"), state);
+    }
+
+    /// Older builds wrote the last run's last redelivery; it is read as what it is, a
+    /// redelivery whose result may not be listed yet, and written as a pending record.
+    #[test]
+    fn an_older_builds_last_redelivery_becomes_a_pending_record() {
+        let text =
+            r#"{"version":1,"hooks":{"app":{"last_redelivery":{"guid":"g0","at":1795877100}}}}"#;
+        let state = CheckpointDocument::parse(text).expect("parses").hook("app");
+        assert_eq!(state.last_redelivery, None);
+        assert_eq!(
+            state.events["g0"].pending_since(),
+            Some(at("2026-11-28T14:45:00Z"))
+        );
     }
 
     #[test]

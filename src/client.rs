@@ -11,9 +11,8 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use chrono::{DateTime, TimeZone, Utc};
@@ -28,6 +27,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use crate::app_auth::AppSigner;
+use crate::clock::{Clock, Stop};
 use crate::log::{Level, Log};
 
 /// What GitHub wants in every request, each exactly once: the API version (octocrab's
@@ -134,6 +134,15 @@ impl AnswerCounts {
     }
 }
 
+/// `max-wait` by default: GitHub's limits reset within the hour (the primary one hourly, the
+/// content-creation one counts per hour), so no honest wait is longer.
+pub const DEFAULT_MAX_WAIT: Duration = Duration::from_secs(3600);
+
+/// Rate-limit answers to one request waited out before the run stops: GitHub's limits
+/// clear after the wait it asks for, so a server that keeps answering one is not GitHub's
+/// limit, and must not hold the run for its whole time budget.
+pub const MAX_LIMIT_WAITS_PER_REQUEST: u32 = 10;
+
 /// How transient failures and rate limits are handled.
 #[derive(Debug, Clone)]
 pub struct RetryPolicy {
@@ -142,7 +151,9 @@ pub struct RetryPolicy {
     /// The first backoff; it doubles on each retry, with jitter.
     pub base_delay: Duration,
     pub max_delay: Duration,
-    /// The longest single wait for a rate limit; past it the run stops cleanly.
+    /// The longest single wait for a rate limit (`max-wait`): a longer one is not a time
+    /// GitHub would ask for, and the run stops cleanly instead. Waits within it are taken
+    /// as often as GitHub asks: a content limit sets the drain's pace, it does not end it.
     pub max_wait: Duration,
     /// A secondary rate limit without `retry-after`: GitHub says wait at least a minute.
     pub secondary_min_wait: Duration,
@@ -157,77 +168,9 @@ impl Default for RetryPolicy {
             max_retries: 4,
             base_delay: Duration::from_secs(1),
             max_delay: Duration::from_secs(30),
-            max_wait: Duration::from_secs(300),
+            max_wait: DEFAULT_MAX_WAIT,
             secondary_min_wait: Duration::from_secs(60),
             request_deadline: REQUEST_DEADLINE,
-        }
-    }
-}
-
-/// A request to stop (SIGTERM, SIGINT): the run finishes the request in flight, saves and
-/// exits. It is a flag for the loops to check and a wake-up for every wait, so that a
-/// rate-limit wait of minutes does not outlast the runner's grace period and get the
-/// process killed with nothing saved.
-#[derive(Debug, Clone, Default)]
-pub struct Stop(Arc<StopInner>);
-
-#[derive(Debug, Default)]
-struct StopInner {
-    requested: AtomicBool,
-    notify: tokio::sync::Notify,
-}
-
-impl Stop {
-    pub fn request(&self) {
-        self.0.requested.store(true, Ordering::SeqCst);
-        self.0.notify.notify_waiters();
-    }
-
-    pub fn is_requested(&self) -> bool {
-        self.0.requested.load(Ordering::SeqCst)
-    }
-
-    /// Returns once a stop is requested.
-    pub async fn requested(&self) {
-        loop {
-            let notified = self.0.notify.notified();
-            let mut notified = std::pin::pin!(notified);
-            // Registered before the flag is read: a request in between is not missed.
-            notified.as_mut().enable();
-            if self.is_requested() {
-                return;
-            }
-            notified.await;
-        }
-    }
-}
-
-/// Sleeps for real, or (in tests) records the wait and returns at once.
-#[derive(Debug, Clone, Default)]
-pub enum Sleeper {
-    #[default]
-    Real,
-    Recording(Arc<Mutex<Vec<Duration>>>),
-}
-
-impl Sleeper {
-    pub async fn sleep(&self, duration: Duration) {
-        self.sleep_unless_stopped(duration, &Stop::default()).await;
-    }
-
-    /// Sleeps for `duration`, or less if `stop` is requested meanwhile; `false` then.
-    pub async fn sleep_unless_stopped(&self, duration: Duration, stop: &Stop) -> bool {
-        match self {
-            Sleeper::Real => tokio::select! {
-                _ = tokio::time::sleep(duration) => !stop.is_requested(),
-                _ = stop.requested() => false,
-            },
-            Sleeper::Recording(waits) => {
-                if let Ok(mut waits) = waits.lock() {
-                    waits.push(duration);
-                }
-                !stop.is_requested()
-            }
         }
     }
 }
@@ -242,12 +185,15 @@ pub enum ApiError {
         message: String,
         documentation_url: Option<String>,
     },
-    /// A rate limit that resets later than `max-wait` allows waiting.
+    /// A rate limit that resets later than the run may wait: past `max-wait`, or past the
+    /// end of the run's time budget.
     RateLimited {
         request: String,
         retry_at: DateTime<Utc>,
         /// How long GitHub asked to wait.
         wait: Duration,
+        /// What the wait would outlast.
+        outlasts: Outlasts,
     },
     /// A stop was requested (SIGTERM, SIGINT) while the request waited to be sent again.
     Stopped { request: String },
@@ -262,7 +208,31 @@ pub enum ApiError {
     },
 }
 
+/// What a rate-limit wait the run did not take would have outlasted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outlasts {
+    /// `max-wait`: longer than any wait GitHub honestly asks for.
+    MaxWait,
+    /// The run's time budget (`max-duration`): the next run goes on where this one stopped.
+    Budget,
+    /// [`MAX_LIMIT_WAITS_PER_REQUEST`] waits for the one request: no honest limit goes on
+    /// so.
+    Patience,
+}
+
 impl ApiError {
+    /// Whether this is a rate limit the run could not wait out within its time budget: the
+    /// work left is for the next run, and nothing failed.
+    pub fn outlasts_budget(&self) -> bool {
+        matches!(
+            self,
+            ApiError::RateLimited {
+                outlasts: Outlasts::Budget,
+                ..
+            }
+        )
+    }
+
     pub fn status(&self) -> Option<u16> {
         match self {
             ApiError::Status { status, .. } => Some(*status),
@@ -296,10 +266,31 @@ impl fmt::Display for ApiError {
                 )
             }
             ApiError::RateLimited {
-                request, retry_at, ..
+                request,
+                retry_at,
+                outlasts: Outlasts::MaxWait,
+                ..
             } => write!(
                 f,
                 "{request} hit GitHub's rate limit, which resets at {}, later than `max-wait` allows waiting; run again after that",
+                retry_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            ),
+            ApiError::RateLimited {
+                request,
+                outlasts: Outlasts::Patience,
+                ..
+            } => write!(
+                f,
+                "{request} was answered with a rate limit {MAX_LIMIT_WAITS_PER_REQUEST} times in a row, after each wait GitHub asked for; stopping, the next run goes on"
+            ),
+            ApiError::RateLimited {
+                request,
+                retry_at,
+                outlasts: Outlasts::Budget,
+                ..
+            } => write!(
+                f,
+                "{request} hit GitHub's rate limit, which resets at {}, after the run's time budget (`max-duration`) ends; the next run goes on",
                 retry_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
             ),
             ApiError::Stopped { request } => write!(
@@ -379,13 +370,15 @@ pub struct GitHubClient {
     token: Option<SecretString>,
     installation_tokens: Mutex<HashMap<u64, SecretString>>,
     policy: RetryPolicy,
-    sleeper: Sleeper,
+    clock: Clock,
     log: Log,
     counts: Mutex<RequestCounts>,
-    /// Time spent waiting for rate limits in this run: `max-wait` bounds the total.
+    /// Time spent waiting for rate limits in this run (for the metrics).
     rate_limit_waited: Mutex<Duration>,
     /// Interrupts every wait (see [`GitHubClient::with_stop`]).
     stop: Stop,
+    /// The end of the run's time budget: no rate-limit wait is taken past it.
+    deadline: Option<Instant>,
 }
 
 /// The HTTP stack under octocrab: hyper with rustls, and nothing that changes a request.
@@ -432,7 +425,7 @@ impl GitHubClient {
         app: Option<Arc<AppSigner>>,
         token: Option<SecretString>,
         policy: RetryPolicy,
-        sleeper: Sleeper,
+        clock: Clock,
         log: Log,
     ) -> anyhow::Result<Self> {
         Ok(Self {
@@ -442,12 +435,20 @@ impl GitHubClient {
             token,
             installation_tokens: Mutex::new(HashMap::new()),
             policy,
-            sleeper,
+            clock,
             log,
             counts: Mutex::new(RequestCounts::default()),
             rate_limit_waited: Mutex::new(Duration::ZERO),
             stop: Stop::default(),
+            deadline: None,
         })
+    }
+
+    /// No rate-limit wait is taken that would end after `deadline` (the run's time budget):
+    /// the request fails with [`Outlasts::Budget`] instead, and the next run goes on.
+    pub fn with_deadline(mut self, deadline: Instant) -> Self {
+        self.deadline = Some(deadline);
+        self
     }
 
     /// Ends every wait (rate limit, backoff, [`GitHubClient::pause`]) when `stop` is
@@ -460,9 +461,12 @@ impl GitHubClient {
     /// Waits `duration` (the pace between redeliveries), or less if a stop is requested;
     /// `false` then.
     pub async fn pause(&self, duration: Duration) -> bool {
-        self.sleeper
-            .sleep_unless_stopped(duration, &self.stop)
-            .await
+        self.clock.sleep(duration, &self.stop).await
+    }
+
+    /// The run's clock.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
     }
 
     pub fn has_app(&self) -> bool {
@@ -490,10 +494,6 @@ impl GitHubClient {
             .map(|waited| *waited)
             .unwrap_or_default();
         counts
-    }
-
-    pub fn sleeper(&self) -> &Sleeper {
-        &self.sleeper
     }
 
     /// GET a JSON document.
@@ -632,7 +632,7 @@ impl GitHubClient {
                     "this request needs the App's credentials (`app-id` and `private-key`)",
                 )?;
                 let jwt = signer
-                    .bearer(Utc::now())
+                    .bearer(self.clock.now())
                     .map_err(|_| "failed to sign the App JWT".to_owned())?;
                 if jwt.fresh {
                     self.log.mask(jwt.token.expose_secret());
@@ -718,11 +718,19 @@ impl GitHubClient {
                 answer.status,
                 &answer.headers,
                 &message,
-                Utc::now(),
+                self.clock.now(),
                 &self.policy,
                 secondary_waits,
             ) {
                 Failure::RateLimited { wait, reason } => {
+                    if secondary_waits >= MAX_LIMIT_WAITS_PER_REQUEST {
+                        return Err(ApiError::RateLimited {
+                            request,
+                            retry_at: self.clock.now(),
+                            wait,
+                            outlasts: Outlasts::Patience,
+                        });
+                    }
                     self.wait_out_rate_limit(&request, wait, &reason).await?;
                     secondary_waits += 1;
                 }
@@ -799,9 +807,11 @@ impl GitHubClient {
             })
         };
         let deadline = self.policy.request_deadline;
-        let result = tokio::time::timeout(deadline, exchange)
+        let result = self
+            .clock
+            .io_deadline(deadline, exchange)
             .await
-            .unwrap_or_else(|_| {
+            .unwrap_or_else(|| {
                 Err(AttemptError::NoAnswer(format!(
                     "got no complete answer within {}",
                     format_duration(deadline)
@@ -819,8 +829,10 @@ impl GitHubClient {
         wait: Duration,
         reason: &str,
     ) -> Result<(), ApiError> {
-        if !self.take_rate_limit_wait(wait) {
-            let retry_at = Utc::now()
+        if let Some(outlasts) = self.wait_outlasts(wait) {
+            let retry_at = self
+                .clock
+                .now()
                 .checked_add_signed(
                     chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::MAX),
                 )
@@ -829,8 +841,10 @@ impl GitHubClient {
                 request: request.to_owned(),
                 retry_at,
                 wait,
+                outlasts,
             });
         }
+        self.book_rate_limit_wait(wait);
         self.log.line(
             Level::Warning,
             &format!(
@@ -851,21 +865,27 @@ impl GitHubClient {
         }
     }
 
-    /// Books `wait` against `max-wait`, the total a run may spend waiting for rate limits;
-    /// `false` when it would go over.
-    fn take_rate_limit_wait(&self, wait: Duration) -> bool {
-        let Ok(mut waited) = self.rate_limit_waited.lock() else {
-            return false;
-        };
-        match waited.checked_add(wait) {
-            Some(total) if total <= self.policy.max_wait => {
-                *waited = total;
-                if let Ok(mut counts) = self.counts.lock() {
-                    counts.rate_limit_waits += 1;
-                }
-                true
-            }
-            _ => false,
+    /// What a rate-limit wait of `wait` would outlast, if anything: `max-wait` (a guard
+    /// against an absurd answer), or the end of the run's time budget.
+    fn wait_outlasts(&self, wait: Duration) -> Option<Outlasts> {
+        if wait > self.policy.max_wait {
+            return Some(Outlasts::MaxWait);
+        }
+        let ends = self.clock.instant().checked_add(wait);
+        match (self.deadline, ends) {
+            (Some(deadline), Some(ends)) if ends > deadline => Some(Outlasts::Budget),
+            (Some(_), None) => Some(Outlasts::Budget),
+            _ => None,
+        }
+    }
+
+    /// Counts a rate-limit wait taken, for the report and the metrics.
+    fn book_rate_limit_wait(&self, wait: Duration) {
+        if let Ok(mut waited) = self.rate_limit_waited.lock() {
+            *waited = waited.saturating_add(wait);
+        }
+        if let Ok(mut counts) = self.counts.lock() {
+            counts.rate_limit_waits += 1;
         }
     }
 
@@ -945,7 +965,8 @@ pub enum Failure {
 /// <https://docs.github.com/en/rest/using-the-rest-api/best-practices-for-using-the-rest-api#handle-rate-limit-errors-appropriately>
 /// - `retry-after` is honoured;
 /// - `x-ratelimit-remaining: 0` waits until `x-ratelimit-reset`;
-/// - any other secondary limit waits at least a minute, doubling each time.
+/// - any other secondary limit waits at least a minute, doubling each time;
+/// - a 422 whose message says the endpoint "has been spammed" is such a limit too.
 pub fn classify_failure(
     status: StatusCode,
     headers: &HeaderMap,
@@ -957,12 +978,28 @@ pub fn classify_failure(
     if matches!(status.as_u16(), 500 | 502 | 503 | 504) {
         return Failure::Transient;
     }
+    let header = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
+    let retry_after = header("retry-after").and_then(|value| value.trim().parse::<u64>().ok());
+    if status == StatusCode::UNPROCESSABLE_ENTITY && is_spam_answer(message) {
+        // "Validation failed, or the endpoint has been spammed": the second is a pace GitHub
+        // sets, not a verdict on the event, so it is waited out like a secondary limit.
+        let wait = retry_after.map_or_else(
+            || {
+                policy
+                    .secondary_min_wait
+                    .saturating_mul(2u32.saturating_pow(secondary_waits_so_far))
+            },
+            Duration::from_secs,
+        );
+        return Failure::RateLimited {
+            wait,
+            reason: "GitHub says the endpoint has been spammed".to_owned(),
+        };
+    }
     if status != StatusCode::FORBIDDEN && status != StatusCode::TOO_MANY_REQUESTS {
         return Failure::Final;
     }
-    let header = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
-    if let Some(seconds) = header("retry-after").and_then(|value| value.trim().parse::<u64>().ok())
-    {
+    if let Some(seconds) = retry_after {
         return Failure::RateLimited {
             wait: Duration::from_secs(seconds),
             reason: format!("secondary rate limit, GitHub asks to retry after {seconds} s"),
@@ -1003,6 +1040,12 @@ pub fn classify_failure(
     } else {
         Failure::Final
     }
+}
+
+/// Whether a 422's message is the "endpoint has been spammed" one, not a validation failure
+/// (GitHub documents both under the one status for `POST …/attempts`).
+fn is_spam_answer(message: &str) -> bool {
+    message.to_ascii_lowercase().contains("spam")
 }
 
 /// Where a redirect pointed, without credentials or query (which may carry a token).

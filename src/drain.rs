@@ -4,12 +4,20 @@
 //!
 //! - **A canary first.** When several events are open, one is redelivered and its result
 //!   awaited in the list (GitHub records it within the receiver's timeout: 10 s, 30 s on
-//!   GHES). Delivered, or refused with a 4xx (the receiver answers; that event is bad): the
-//!   drain goes on. Failed without an HTTP answer or with a 5xx: another canary is tried,
-//!   up to [`CANARIES`], those never redelivered first; when all failed so, the receiver is
-//!   still down, and every other event is held back without spending an attempt.
+//!   GHES), polling with backoff. Delivered, or refused with a 4xx (the receiver answers;
+//!   that event is bad): the drain goes on. Failed without an HTTP answer or with a 5xx:
+//!   another canary is tried, up to [`CANARIES`], those never redelivered first; when all
+//!   failed so, the receiver is still down, and every other event is held back without
+//!   spending an attempt. No result listed within [`RESULT_WAIT`] is *not* "down": GitHub's
+//!   queue is slow, so the rest is held back without spending more canaries, and the
+//!   canary stays pending (see [`crate::plan::PENDING_HORIZON`]).
+//! - **No canary when the list already tells**: a redelivery listed within
+//!   [`crate::plan::EVIDENCE_FRESHNESS`] that the receiver answered (an earlier run's, made
+//!   moments ago) shows it is up.
 //! - **Then a paced drain**, oldest first, one request at a time, `redelivery-interval`
-//!   apart, until the backlog is empty or the run's time budget (`max-duration`) ends.
+//!   apart, until the backlog is empty or the run's time budget (`max-duration`) ends. A
+//!   rate limit GitHub answers sets the pace: the drain waits until the time GitHub gives,
+//!   then goes on at a pace slow enough not to hit it again (see [`Pace`]).
 //! - **Watching the receiver**: every [`CHECK_EVERY`] redeliveries (or minute), the newest
 //!   page shows how this run's redeliveries went; if the last ones all failed as a down
 //!   receiver fails, the drain stops and holds the rest back.
@@ -22,9 +30,8 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 
-use crate::checkpoint::LastRedelivery;
-
-use crate::client::{ApiError, Credential, GitHubClient, Stop, format_duration};
+use crate::client::{ApiError, Credential, GitHubClient, format_duration};
+use crate::clock::Stop;
 use crate::github::deliveries::{self, DeliveryPages};
 use crate::hooks::Hook;
 use crate::log::{Level, Log};
@@ -36,8 +43,14 @@ pub const CANARIES: usize = 3;
 /// How long a redelivery's result may take to be listed: GitHub gives a receiver 10 s (30 s
 /// on GHES) and queues the redelivery first.
 pub const RESULT_WAIT: Duration = Duration::from_secs(45);
-/// Pause between two looks at the list while waiting for a result.
-const RESULT_POLL: Duration = Duration::from_millis(500);
+/// The first pause before looking at the list for a result; each next pause is
+/// [`RESULT_POLL_GROWTH`] times longer, so one wait costs at most about 10 list requests.
+const RESULT_POLL: Duration = Duration::from_secs(1);
+const RESULT_POLL_GROWTH: f64 = 1.5;
+/// Pages read by the sweep at the end of a drain for its redeliveries' results.
+const SWEEP_PAGES: u32 = 100;
+/// The slowest pace a rate limit may set: one redelivery every 10 minutes.
+const SLOWEST_PACE: Duration = Duration::from_secs(600);
 /// Pages looked at for a result: a busy App may push it off the first.
 const RESULT_PAGES: u32 = 3;
 /// The receiver is checked again after this many redeliveries...
@@ -71,6 +84,9 @@ pub enum Halt {
     Budget,
     /// A shutdown was asked for.
     Shutdown,
+    /// GitHub has not listed a canary's result within [`RESULT_WAIT`]: its queue is slow,
+    /// not the receiver down. The rest waits; no attempt was spent on it.
+    ResultsNotListed,
     /// GitHub failed (after retries) or rate-limited beyond `max-wait`.
     Failed { error: String, rate_limited: bool },
 }
@@ -83,9 +99,13 @@ pub struct DrainOutcome {
     /// Open events this run did not redeliver (held back, out of budget, stopped).
     pub not_reached: Vec<EventSummary>,
     pub halt: Option<Halt>,
-    /// When the first redelivery of this run was accepted, and the last one.
+    /// When the first redelivery of this run was accepted.
     pub first_redelivery: Option<DateTime<Utc>>,
-    pub last_redelivery: Option<LastRedelivery>,
+    /// This run's redeliveries whose results GitHub had not listed when it ended (GUID,
+    /// when accepted): pending, for the checkpoint.
+    pub unlisted: Vec<(String, DateTime<Utc>)>,
+    /// The pace the drain ended at (slower than `redelivery-interval` after rate limits).
+    pub pace: Duration,
 }
 
 /// What a redelivery's result in the list says.
@@ -100,9 +120,62 @@ enum Verdict {
     Unknown,
 }
 
+/// The pace of a drain: `redelivery-interval` at first, slower after each rate limit GitHub
+/// answers, and never faster again within the run.
+///
+/// After a limit, the pace becomes the one GitHub's answer shows to be sustainable: the time
+/// since the last limit (the wait included) over the redeliveries sent in it. A 500-an-hour
+/// limit hit after 500 redeliveries a second apart, with a wait of 52 minutes, gives
+/// 7.2 s: 500 an hour. At least the pace doubles, so a limit with no wait to learn from
+/// still slows the drain.
+#[derive(Debug, Clone)]
+pub struct Pace {
+    interval: Duration,
+    /// Since the last limit (or the drain's start): when, and how many were sent.
+    since: Instant,
+    sent_since: u32,
+}
+
+impl Pace {
+    pub fn new(interval: Duration, now: Instant) -> Self {
+        Self {
+            interval,
+            since: now,
+            sent_since: 0,
+        }
+    }
+
+    /// The pause before the next redelivery.
+    pub fn interval(&self) -> Duration {
+        self.interval
+    }
+
+    /// One redelivery was sent (and accepted or refused).
+    pub fn sent(&mut self) {
+        self.sent_since = self.sent_since.saturating_add(1);
+    }
+
+    /// GitHub rate-limited a redelivery and the wait is over at `now`: slow down.
+    pub fn limited(&mut self, now: Instant) {
+        let window = now.saturating_duration_since(self.since);
+        let sustainable = window / self.sent_since.max(1);
+        let doubled = self.interval.saturating_mul(2).max(Duration::from_secs(1));
+        self.interval = sustainable.max(doubled).min(SLOWEST_PACE);
+        self.since = now;
+        self.sent_since = 0;
+    }
+}
+
 impl Drain<'_> {
-    /// Redelivers `open` (oldest first), canary first.
-    pub async fn run(&self, open: &[PlannedRedelivery]) -> DrainOutcome {
+    /// Redelivers `open` (oldest first), canary first unless `receiver_answered_at` (a
+    /// recent redelivery's result the receiver answered) already shows it is up.
+    pub async fn run(
+        &self,
+        open: &[PlannedRedelivery],
+        receiver_answered_at: Option<DateTime<Utc>>,
+    ) -> DrainOutcome {
+        let clock = self.client.clock();
+        let mut pace = Pace::new(self.interval, clock.instant());
         let mut outcome = DrainOutcome::default();
         let mut sent: HashSet<usize> = HashSet::new();
         if open.len() > 1 && !self.interval.is_zero() {
@@ -112,100 +185,91 @@ impl Drain<'_> {
                 format_duration(self.interval),
             ));
         }
-        if open.len() > 1 {
-            match self.canary(open, &mut sent, &mut outcome).await {
-                Ok(()) => {}
-                Err(halt) => return self.halt(open, &sent, outcome, halt),
-            }
+        if let Some(at) = receiver_answered_at.filter(|_| open.len() > 1) {
+            self.log.info(&format!(
+                "The receiver is up: a redelivery listed at {} was answered; no canary needed.",
+                at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            ));
+        } else if open.len() > 1
+            && let Err(halt) = self.canary(open, &mut sent, &mut outcome, &mut pace).await
+        {
+            return self.finish(open, &sent, outcome, Some(halt), pace).await;
         }
-        let remaining: Vec<usize> = (0..open.len()).filter(|i| !sent.contains(i)).collect();
-        let total = remaining.len();
-        let started = Instant::now();
-        let mut last_check = Instant::now();
-        let mut last_progress = Instant::now();
-        for (done, &index) in remaining.iter().enumerate() {
-            // Paced first, so that a stop asked for during the pause is seen before the POST.
-            if (done > 0 || !outcome.redelivered.is_empty()) && !self.interval.is_zero() {
-                self.client.pause(self.interval).await;
-            }
-            if let Some(halt) = self.should_halt() {
-                return self.halt(open, &sent, outcome, halt);
-            }
-            if (done > 0 && done % CHECK_EVERY == 0) || last_check.elapsed() >= CHECK_INTERVAL {
-                if let Some(halt) = self.check_receiver(&outcome).await {
-                    return self.halt(open, &sent, outcome, halt);
-                }
-                last_check = Instant::now();
-            }
-            if let Err(halt) = self.send(&open[index], &mut outcome).await {
-                return self.halt(open, &sent, outcome, halt);
-            }
-            sent.insert(index);
-            if total >= PROGRESS_EVERY
-                && ((done + 1) % PROGRESS_EVERY == 0
-                    || last_progress.elapsed() >= PROGRESS_INTERVAL)
-            {
-                self.progress(done + 1, total, started.elapsed());
-                last_progress = Instant::now();
-            }
-        }
-        outcome
+        let halt = self.drain(open, &mut sent, &mut outcome, &mut pace).await;
+        self.finish(open, &sent, outcome, halt, pace).await
     }
 
-    /// A run that starts soon after the last one first waits (at most until [`RESULT_WAIT`]
-    /// after it) for the last run's redeliveries to be listed, so that their results, not
-    /// their absence, are what this run counts.
-    pub async fn await_earlier_results(&self, last: &LastRedelivery) -> Result<(), Halt> {
-        let until = last.at + chrono::Duration::from_std(RESULT_WAIT).unwrap_or_default();
-        if Utc::now() >= until {
-            return Ok(());
-        }
-        self.log.info(&format!(
-            "The last run redelivered moments ago: waiting up to {} for its results to be listed.",
-            format_duration((until - Utc::now()).to_std().unwrap_or_default())
-        ));
-        while Utc::now() < until {
-            if self
-                .recent_redeliveries(last.at - CLOCK_TOLERANCE)
-                .await?
-                .iter()
-                .any(|(guid, ..)| *guid == last.guid)
-            {
-                return Ok(());
+    /// The paced drain of what the canary left.
+    async fn drain(
+        &self,
+        open: &[PlannedRedelivery],
+        sent: &mut HashSet<usize>,
+        outcome: &mut DrainOutcome,
+        pace: &mut Pace,
+    ) -> Option<Halt> {
+        let clock = self.client.clock();
+        let remaining: Vec<usize> = (0..open.len()).filter(|i| !sent.contains(i)).collect();
+        let total = remaining.len();
+        let started = clock.instant();
+        let mut last_check = started;
+        let mut last_progress = started;
+        for (done, &index) in remaining.iter().enumerate() {
+            // Paced first, so that a stop asked for during the pause is seen before the POST.
+            if (done > 0 || !outcome.redelivered.is_empty()) && !pace.interval().is_zero() {
+                self.client.pause(pace.interval()).await;
             }
             if let Some(halt) = self.should_halt() {
-                return Err(halt);
+                return Some(halt);
             }
-            self.poll_pause().await;
+            let now = clock.instant();
+            if (done > 0 && done % CHECK_EVERY == 0) || now - last_check >= CHECK_INTERVAL {
+                if let Some(halt) = self.check_receiver(outcome).await {
+                    return Some(halt);
+                }
+                last_check = clock.instant();
+            }
+            if let Err(halt) = self.send(&open[index], outcome, pace).await {
+                return Some(halt);
+            }
+            sent.insert(index);
+            let now = clock.instant();
+            if total >= PROGRESS_EVERY
+                && ((done + 1) % PROGRESS_EVERY == 0 || now - last_progress >= PROGRESS_INTERVAL)
+            {
+                self.progress(done + 1, total, now - started);
+                last_progress = now;
+            }
         }
-        Ok(())
+        None
     }
 
     /// Tries up to [`CANARIES`] events, never-redelivered ones first (the oldest failing
     /// event is often a poison event). One delivered, or refused with an answer (a 4xx: that
     /// event is bad, the receiver is up): the others go out. The receiver is taken to be down
-    /// only when every canary tried failed as a down receiver fails (no answer, a 5xx) or got
-    /// no result in time: one event whose own delivery keeps failing must not hold
-    /// everything back.
+    /// only when every canary tried failed as a down receiver fails (no answer, a 5xx): one
+    /// event whose own delivery keeps failing must not hold everything back. A canary whose
+    /// result is not listed in time ends the canaries: GitHub is slow, and another canary
+    /// would only be slow too.
     async fn canary(
         &self,
         open: &[PlannedRedelivery],
         sent: &mut HashSet<usize>,
         outcome: &mut DrainOutcome,
+        pace: &mut Pace,
     ) -> Result<(), Halt> {
         let mut order: Vec<usize> = (0..open.len()).collect();
         // Stable: oldest first within each group.
         order.sort_by_key(|&i| open[i].summary.previous_attempts > 0);
         let mut down = None;
         for &index in order.iter().take(CANARIES) {
-            if !outcome.redelivered.is_empty() && !self.interval.is_zero() {
-                self.client.pause(self.interval).await;
+            if !outcome.redelivered.is_empty() && !pace.interval().is_zero() {
+                self.client.pause(pace.interval()).await;
             }
             if let Some(halt) = self.should_halt() {
                 return Err(halt);
             }
             let planned = &open[index];
-            let accepted_at = self.send(planned, outcome).await?;
+            let accepted_at = self.send(planned, outcome, pace).await?;
             sent.insert(index);
             let Some(accepted_at) = accepted_at else {
                 continue; // GitHub refused this redelivery; try another event.
@@ -229,12 +293,11 @@ impl Drain<'_> {
                     down = Some(status);
                 }
                 Verdict::Unknown => {
-                    let status = format!(
-                        "no result of canary {guid} within {}",
+                    self.log.info(&format!(
+                        "GitHub has not listed the result of canary {guid} within {}.",
                         format_duration(RESULT_WAIT)
-                    );
-                    self.log.info(&format!("{status}."));
-                    down = Some(status);
+                    ));
+                    return Err(Halt::ResultsNotListed);
                 }
             }
         }
@@ -246,76 +309,68 @@ impl Drain<'_> {
     }
 
     /// One redelivery: `Ok(Some(accepted_at))`, `Ok(None)` when GitHub refused it (the
-    /// drain goes on), `Err` when the drain must stop.
+    /// drain goes on), `Err` when the drain must stop. A rate limit GitHub answered on the
+    /// way (and the client waited out) slows the pace.
     async fn send(
+        &self,
+        planned: &PlannedRedelivery,
+        outcome: &mut DrainOutcome,
+        pace: &mut Pace,
+    ) -> Result<Option<DateTime<Utc>>, Halt> {
+        let limits_before = self.client.counts().rate_limit_waits;
+        let result = self.post(planned, outcome).await;
+        pace.sent();
+        if self.client.counts().rate_limit_waits > limits_before {
+            pace.limited(self.client.clock().instant());
+            self.log.line(
+                Level::Notice,
+                &format!(
+                    "GitHub limits the pace of redeliveries: going on at one every {}.",
+                    format_duration(pace.interval())
+                ),
+                &[("pace_seconds", pace.interval().as_secs_f64().into())],
+            );
+        }
+        result
+    }
+
+    /// The POST of one redelivery, and what its answer means for the drain.
+    async fn post(
         &self,
         planned: &PlannedRedelivery,
         outcome: &mut DrainOutcome,
     ) -> Result<Option<DateTime<Utc>>, Halt> {
         let attempt = planned.summary.previous_attempts + 1;
-        // Taken before the request: the redelivery GitHub records is never older.
-        let attempted_at = Utc::now();
         match deliveries::redeliver(self.client, self.hook, self.credential, planned.delivery_id)
             .await
         {
             Ok(()) => {
-                self.log.line(
-                    Level::Info,
-                    &format!(
-                        "Redelivered {} {} (delivery {}, attempt {attempt} of {}).",
-                        planned.summary.event,
-                        planned.summary.guid,
-                        planned.delivery_id,
-                        self.max_attempts
-                    ),
-                    &[
-                        ("event", planned.summary.event.as_str().into()),
-                        ("action", planned.summary.action.clone().into()),
-                        ("guid", planned.summary.guid.as_str().into()),
-                        ("delivery_id", planned.delivery_id.into()),
-                        ("attempt", attempt.into()),
-                        ("max_attempts", self.max_attempts.into()),
-                    ],
-                );
+                // Taken after the 202 (a rate-limit wait may come before it), less the
+                // tolerance wherever it is compared: GitHub records the redelivery then.
+                let accepted_at = self.client.clock().now();
+                self.log_redelivered(planned, attempt);
                 outcome.redelivered.push(RedeliveredEvent {
                     delivery_id: planned.delivery_id,
                     attempt,
                     event: planned.summary.clone(),
                 });
-                outcome.first_redelivery.get_or_insert(attempted_at);
-                outcome.last_redelivery = Some(LastRedelivery {
-                    guid: planned.summary.guid.clone(),
-                    at: attempted_at,
-                });
-                Ok(Some(attempted_at))
+                outcome.first_redelivery.get_or_insert(accepted_at);
+                outcome
+                    .unlisted
+                    .push((planned.summary.guid.clone(), accepted_at));
+                Ok(Some(accepted_at))
             }
             Err(ApiError::Status {
                 status, message, ..
             }) if (400..500).contains(&status) && status != 401 && status != 403 => {
-                // This one delivery is refused (too old, gone, validation): it counts as an
-                // attempt (in the bookkeeping: it leaves nothing in the list), and the
-                // drain goes on with the others.
-                let reason = format!("{status}: {message}");
-                self.log.line(
-                    Level::Warning,
-                    &format!(
-                        "GitHub refused to redeliver {} (delivery {}): {reason}",
-                        planned.summary.guid, planned.delivery_id
-                    ),
-                    &[
-                        ("event", planned.summary.event.as_str().into()),
-                        ("guid", planned.summary.guid.as_str().into()),
-                        ("delivery_id", planned.delivery_id.into()),
-                        ("reason", reason.as_str().into()),
-                    ],
-                );
-                outcome.refused.push(RefusedRedelivery {
-                    delivery_id: planned.delivery_id,
-                    reason,
-                    event: planned.summary.clone(),
-                });
+                self.refused(planned, format!("{status}: {message}"), outcome);
                 Ok(None)
             }
+            Err(error) if error.outlasts_budget() => {
+                self.log.notice(&format!("{error}"));
+                Err(Halt::Budget)
+            }
+            Err(ApiError::Stopped { .. }) => Err(Halt::Shutdown),
             Err(error) => Err(Halt::Failed {
                 rate_limited: matches!(error, ApiError::RateLimited { .. }),
                 error: format!("{:#}", deliveries::explain(error, self.hook)),
@@ -323,24 +378,72 @@ impl Drain<'_> {
         }
     }
 
-    /// Waits for the result of the redelivery of `guid` accepted at `accepted_at`.
+    fn log_redelivered(&self, planned: &PlannedRedelivery, attempt: u32) {
+        self.log.line(
+            Level::Info,
+            &format!(
+                "Redelivered {} {} (delivery {}, attempt {attempt} of {}).",
+                planned.summary.event, planned.summary.guid, planned.delivery_id, self.max_attempts
+            ),
+            &[
+                ("event", planned.summary.event.as_str().into()),
+                ("action", planned.summary.action.clone().into()),
+                ("guid", planned.summary.guid.as_str().into()),
+                ("delivery_id", planned.delivery_id.into()),
+                ("attempt", attempt.into()),
+                ("max_attempts", self.max_attempts.into()),
+            ],
+        );
+    }
+
+    /// This one delivery is refused (too old, gone, validation): it counts as an attempt
+    /// (in the bookkeeping: it leaves nothing in the list), and the drain goes on with the
+    /// others.
+    fn refused(&self, planned: &PlannedRedelivery, reason: String, outcome: &mut DrainOutcome) {
+        self.log.line(
+            Level::Warning,
+            &format!(
+                "GitHub refused to redeliver {} (delivery {}): {reason}",
+                planned.summary.guid, planned.delivery_id
+            ),
+            &[
+                ("event", planned.summary.event.as_str().into()),
+                ("guid", planned.summary.guid.as_str().into()),
+                ("delivery_id", planned.delivery_id.into()),
+                ("reason", reason.as_str().into()),
+            ],
+        );
+        outcome.refused.push(RefusedRedelivery {
+            delivery_id: planned.delivery_id,
+            reason,
+            event: planned.summary.clone(),
+        });
+    }
+
+    /// Waits for the result of the redelivery of `guid` accepted at `accepted_at`, looking
+    /// at the list with growing pauses (1 s, 1.5 s, 2.25 s, ...) for at most
+    /// [`RESULT_WAIT`]: about 10 list requests, not one every half second.
     async fn await_result(&self, guid: &str, accepted_at: DateTime<Utc>) -> Result<Verdict, Halt> {
+        let clock = self.client.clock();
         let since = accepted_at - CLOCK_TOLERANCE;
-        let waited = Instant::now();
+        let until = clock.instant() + RESULT_WAIT;
+        let mut pause = RESULT_POLL;
         loop {
-            let results = self.recent_redeliveries(since).await?;
+            let left = until.saturating_duration_since(clock.instant());
+            if left.is_zero() {
+                return Ok(Verdict::Unknown);
+            }
+            self.client.pause(pause.min(left)).await;
+            if let Some(halt) = self.should_halt() {
+                return Err(halt);
+            }
+            let results = self.recent_redeliveries(since, RESULT_PAGES).await?;
             if let Some((_, status_code, status)) =
                 results.iter().find(|(result_guid, ..)| result_guid == guid)
             {
                 return Ok(judge(*status_code, status));
             }
-            if waited.elapsed() >= RESULT_WAIT {
-                return Ok(Verdict::Unknown);
-            }
-            if let Some(halt) = self.should_halt() {
-                return Err(halt);
-            }
-            self.poll_pause().await;
+            pause = pause.mul_f64(RESULT_POLL_GROWTH);
         }
     }
 
@@ -353,7 +456,7 @@ impl Drain<'_> {
             .iter()
             .map(|event| event.event.guid.as_str())
             .collect();
-        let results = match self.recent_redeliveries(since).await {
+        let results = match self.recent_redeliveries(since, RESULT_PAGES).await {
             Ok(results) => results,
             Err(halt) => return Some(halt),
         };
@@ -370,10 +473,12 @@ impl Drain<'_> {
         }
     }
 
-    /// Redeliveries listed since `since`, newest first: (guid, status code, status).
+    /// Redeliveries listed since `since`, newest first, on at most `max_pages` pages:
+    /// (guid, status code, status).
     async fn recent_redeliveries(
         &self,
         since: DateTime<Utc>,
+        max_pages: u32,
     ) -> Result<Vec<(String, u16, String)>, Halt> {
         let mut pages = DeliveryPages::new(self.client, self.hook, self.credential);
         let mut found = Vec::new();
@@ -396,25 +501,39 @@ impl Drain<'_> {
                     ));
                 }
             }
-            if pages.pages() >= RESULT_PAGES {
+            if pages.pages() >= max_pages {
                 pages.stop();
             }
         }
         Ok(found)
     }
 
-    /// The pause between two looks at the list; a stop ends it at once.
-    async fn poll_pause(&self) {
-        tokio::select! {
-            _ = tokio::time::sleep(RESULT_POLL) => {}
-            _ = self.stop.requested() => {}
+    /// At the end of a drain, one look at the list for the results of its redeliveries:
+    /// those listed are not pending, and the checkpoint document stays small. A failure
+    /// here costs nothing: the redeliveries just stay pending.
+    async fn sweep_results(&self, outcome: &mut DrainOutcome) {
+        let Some(first) = outcome.first_redelivery else {
+            return;
+        };
+        if self.stop.is_requested() {
+            return;
         }
+        let Ok(results) = self
+            .recent_redeliveries(first - CLOCK_TOLERANCE, SWEEP_PAGES)
+            .await
+        else {
+            return;
+        };
+        let listed: HashSet<&str> = results.iter().map(|(guid, ..)| guid.as_str()).collect();
+        outcome
+            .unlisted
+            .retain(|(guid, _)| !listed.contains(guid.as_str()));
     }
 
     fn should_halt(&self) -> Option<Halt> {
         if self.stop.is_requested() {
             Some(Halt::Shutdown)
-        } else if Instant::now() >= self.deadline {
+        } else if self.client.clock().instant() >= self.deadline {
             Some(Halt::Budget)
         } else {
             None
@@ -431,22 +550,33 @@ impl Drain<'_> {
         ));
     }
 
-    /// Ends the drain: everything not sent is reported as not reached.
-    fn halt(
+    /// Ends the drain: everything not sent is reported as not reached, and this run's
+    /// redeliveries whose results are not listed yet stay pending.
+    async fn finish(
         &self,
         open: &[PlannedRedelivery],
         sent: &HashSet<usize>,
         mut outcome: DrainOutcome,
-        halt: Halt,
+        halt: Option<Halt>,
+        pace: Pace,
     ) -> DrainOutcome {
+        self.sweep_results(&mut outcome).await;
+        outcome.pace = pace.interval();
         outcome.not_reached = open
             .iter()
             .enumerate()
             .filter(|(index, _)| !sent.contains(index))
             .map(|(_, planned)| planned.summary.clone())
             .collect();
-        let left = outcome.not_reached.len();
-        match &halt {
+        if let Some(halt) = &halt {
+            self.log_halt(halt, outcome.not_reached.len(), outcome.unlisted.len());
+        }
+        outcome.halt = halt;
+        outcome
+    }
+
+    fn log_halt(&self, halt: &Halt, left: usize, unlisted: usize) {
+        match halt {
             Halt::ReceiverDown(status) => self.log.line(
                 Level::Warning,
                 &format!(
@@ -454,6 +584,14 @@ impl Drain<'_> {
                     self.hook
                 ),
                 &[("held_back", left.into()), ("reason", status.as_str().into())],
+            ),
+            Halt::ResultsNotListed => self.log.line(
+                Level::Warning,
+                &format!(
+                    "GitHub has not listed the results of {unlisted} redelivery(ies) yet; holding back {left} event(s) of `{}`: the next run goes on once they are listed",
+                    self.hook
+                ),
+                &[("held_back", left.into()), ("pending", unlisted.into())],
             ),
             Halt::Budget => self.log.notice(&format!(
                 "the time budget (`max-duration`) is spent: {left} event(s) of `{}` left for the next run",
@@ -465,8 +603,6 @@ impl Drain<'_> {
             )),
             Halt::Failed { .. } => {}
         }
-        outcome.halt = Some(halt);
-        outcome
     }
 }
 

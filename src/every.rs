@@ -6,7 +6,7 @@
 //! metrics and the health of `--listen` ([`crate::listen`]).
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::client::format_duration;
 use crate::health::{Health, RunOutcome, delay_after};
@@ -21,7 +21,8 @@ pub async fn run_every(settings: &Settings, context: &RunContext, every: Duratio
     let log = &context.log;
     let observed = Arc::new(Observed {
         metrics: Metrics::new(),
-        health: Health::new(every, settings.max_duration, Instant::now()),
+        health: Health::new(every, settings.max_duration, context.clock.instant()),
+        clock: context.clock.clone(),
     });
     // Dropped on every return: the server stops with the loop.
     let _listener = match settings.listen {
@@ -44,19 +45,22 @@ pub async fn run_every(settings: &Settings, context: &RunContext, every: Duratio
     };
     let mut failures = 0u32;
     loop {
-        let started = Instant::now();
+        let clock = &context.clock;
+        let started = clock.instant();
         observed.health.run_started(started);
-        let (exit, report) = run_and_report(settings, context).await;
+        // Each run has its own time budget, from its own start.
+        let (exit, report) = run_and_report(settings, &context.restarted(settings)).await;
+        let took = clock.instant() - started;
         match &report {
-            Some(report) => observed.metrics.record(report, started.elapsed()),
-            None => observed.metrics.record_busy(started.elapsed()),
+            Some(report) => observed.metrics.record(report, took, clock.now()),
+            None => observed.metrics.record_busy(took),
         }
         let outcome = match exit {
             Exit::Success => RunOutcome::Success,
             Exit::Busy => RunOutcome::Busy,
             Exit::Failure | Exit::BadInput => RunOutcome::Failure,
         };
-        observed.health.run_ended(outcome, Instant::now());
+        observed.health.run_ended(outcome, clock.instant());
         if context.stop.is_requested() {
             log.info("Stopped.");
             return Exit::Success;
@@ -83,12 +87,9 @@ pub async fn run_every(settings: &Settings, context: &RunContext, every: Duratio
                 &wait,
             );
         }
-        tokio::select! {
-            _ = tokio::time::sleep(delay) => {}
-            _ = context.stop.requested() => {
-                log.info("Stopped.");
-                return Exit::Success;
-            }
+        if !clock.sleep(delay, &context.stop).await {
+            log.info("Stopped.");
+            return Exit::Success;
         }
     }
 }

@@ -15,6 +15,7 @@
 pub mod app_auth;
 pub mod checkpoint;
 pub mod client;
+pub mod clock;
 pub mod drain;
 pub mod driver;
 pub mod every;

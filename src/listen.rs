@@ -12,7 +12,7 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context;
 use bytes::Bytes;
@@ -26,6 +26,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
+use crate::clock::{Clock, Stop};
 use crate::health::Health;
 use crate::metrics::{self, Metrics};
 
@@ -38,6 +39,8 @@ const HEADER_DEADLINE: Duration = Duration::from_secs(10);
 pub struct Observed {
     pub metrics: Metrics,
     pub health: Health,
+    /// The loop's clock: health is judged on it.
+    pub clock: Clock,
 }
 
 /// The running server; dropping it stops it (the loop's shutdown does).
@@ -72,7 +75,10 @@ async fn accept(listener: TcpListener, observed: Arc<Observed>) {
             // Out of file descriptors, or a connection reset before it was accepted: the
             // next one may go through; a pause keeps this from spinning.
             Err(_) => {
-                tokio::time::sleep(Duration::from_millis(100)).await;
+                observed
+                    .clock
+                    .sleep(Duration::from_millis(100), &Stop::default())
+                    .await;
                 continue;
             }
         };
@@ -112,7 +118,7 @@ pub fn answer<B>(observed: &Observed, request: &Request<B>) -> Response<Full<Byt
         return response;
     }
     if path == "/healthz" {
-        return match observed.health.check(Instant::now()) {
+        return match observed.health.check(observed.clock.instant()) {
             Ok(reason) => text(StatusCode::OK, &reason),
             Err(reason) => text(StatusCode::SERVICE_UNAVAILABLE, &reason),
         };
@@ -150,8 +156,9 @@ mod tests {
             health: Health::new(
                 Duration::from_secs(60),
                 Duration::from_secs(3600),
-                Instant::now(),
+                Clock::system().instant(),
             ),
+            clock: Clock::system(),
         }
     }
 

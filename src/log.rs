@@ -12,6 +12,8 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 
+use crate::clock::Clock;
+
 /// How lines are written outside GitHub Actions (inside, workflow commands are what the
 /// runner reads, whatever this says).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -76,6 +78,8 @@ struct Inner {
     secrets: Mutex<Vec<String>>,
     /// The hook being processed (see [`Log::hook_group`]), for JSON lines' `hook`.
     hook: Mutex<Option<String>>,
+    /// What JSON lines' `time` reads (the run's clock: simulated in tests).
+    clock: Mutex<Clock>,
 }
 
 /// Secrets shorter than this are not worth masking (and masking them would garble logs).
@@ -96,7 +100,15 @@ impl Log {
                 sink,
                 secrets: Mutex::new(Vec::new()),
                 hook: Mutex::new(None),
+                clock: Mutex::new(Clock::system()),
             }),
+        }
+    }
+
+    /// Stamps JSON lines with `clock`'s time from now on.
+    pub fn set_clock(&self, clock: Clock) {
+        if let Ok(mut current) = self.inner.clock.lock() {
+            *current = clock;
         }
     }
 
@@ -195,7 +207,13 @@ impl Log {
     /// before encoding (a secret's JSON escape could differ from the secret) and the whole
     /// line after it.
     fn write_json(&self, level: Level, message: &str, fields: Fields<'_>) {
-        let time = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let now = self
+            .inner
+            .clock
+            .lock()
+            .map(|clock| clock.now())
+            .unwrap_or_else(|poisoned| poisoned.into_inner().now());
+        let time = now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         let hook = self.inner.hook.lock().ok().and_then(|hook| hook.clone());
         let mut pairs: Vec<(&str, Value)> = vec![
             ("time", Value::String(time)),

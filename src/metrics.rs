@@ -11,6 +11,7 @@ use std::sync::Mutex;
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -145,15 +146,15 @@ impl Metrics {
         }
     }
 
-    /// Adds one run: its report and how long it took.
-    pub fn record(&self, report: &RunReport, duration: Duration) {
+    /// Adds one run: its report, how long it took, and when it ended.
+    pub fn record(&self, report: &RunReport, duration: Duration, ended: DateTime<Utc>) {
         let result = if report.succeeded() {
             "success"
         } else {
             "failure"
         };
         self.count_run(result, duration);
-        let now = chrono::Utc::now().timestamp_millis() as f64 / 1000.0;
+        let now = ended.timestamp_millis() as f64 / 1000.0;
         for hook in &report.hooks {
             let labels = HookLabels {
                 hook: hook.hook.clone(),
@@ -255,8 +256,8 @@ mod tests {
         let mut report = RunReport::stopped_before_scan(false, 3, "boom".to_owned());
         report.requests.rate_limit_waits = 2;
         report.requests.rate_limit_waited = Duration::from_millis(1500);
-        metrics.record(&report, Duration::from_secs(2));
-        metrics.record(&report, Duration::from_secs(2));
+        metrics.record(&report, Duration::from_secs(2), Utc::now());
+        metrics.record(&report, Duration::from_secs(2), Utc::now());
         metrics.record_busy(Duration::from_millis(5));
         let text = metrics.encode().expect("encodes");
         for line in [

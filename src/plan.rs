@@ -10,9 +10,14 @@
 //! 3. a GUID given up by an earlier run is left alone for good;
 //! 4. a GUID whose first failure in the window is older than `max_age` is *too old*: not
 //!    redelivered, never an attempt nor given up, and the checkpoint may move past it;
-//! 5. a GUID whose failed redeliveries in the list (whoever made them: this tool, the docs
-//!    script, a person) reach `max_attempts` is *given up* now;
-//! 6. everything else is *open*: redelivered once, oldest first (closest to GitHub's
+//! 5. a GUID with a redelivery GitHub accepted but has not listed a result of yet is
+//!    *pending*: not sent again until the result is listed or [`PENDING_HORIZON`] has
+//!    passed (then that redelivery counts as an attempt GitHub lost, and the event goes on
+//!    by the next rules);
+//! 6. a GUID whose attempts (failed redeliveries in the list, whoever made them: this tool,
+//!    the docs script, a person; plus refusals and lost redeliveries from the bookkeeping)
+//!    reach `max_attempts` is *given up* now;
+//! 7. everything else is *open*: redelivered once, oldest first (closest to GitHub's
 //!    retention), up to `max_redeliveries`; the rest is *deferred* to the next run.
 //!
 //! Attempts are counted from the list, not from our own bookkeeping, so they survive a lost
@@ -27,12 +32,24 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::checkpoint::HookState;
+use crate::checkpoint::{EventRecord, HookState};
 use crate::filter::EventFilter;
 
 /// GitHub's clock and ours differ a little, and GitHub records times to the second: a
 /// delivery this close before our redelivery counts as its result.
 pub const CLOCK_TOLERANCE: Duration = Duration::seconds(5);
+
+/// How long a redelivery GitHub accepted may go unlisted before it is taken to be lost and
+/// sent again: GitHub lists results within seconds (its docs say deliveries "can take a few
+/// minutes"), and a "webhooks delayed" incident can hold the queue back longer. An hour is
+/// far past the normal lag, and short enough that a lost redelivery is retried well within
+/// the 3-day retention. The price of a horizon that is too short is one event delivered
+/// twice; of one too long, an event that waits.
+pub const PENDING_HORIZON: Duration = Duration::hours(1);
+
+/// How recent a listed redelivery result must be to tell, without a new canary, that the
+/// receiver answers now.
+pub const EVIDENCE_FRESHNESS: Duration = Duration::minutes(10);
 
 /// Whether a failure says the receiver is down (no HTTP answer at all, or a 5xx), rather
 /// than that it refused this one event (a 4xx, or a 3xx GitHub does not follow). One event
@@ -103,6 +120,9 @@ struct FailureHistory {
     first_status: String,
     /// Failed redeliveries listed: the attempts made so far, by anyone.
     failed_redeliveries: u32,
+    /// When the newest failed redelivery listed was made: a pending redelivery older than
+    /// it (less [`CLOCK_TOLERANCE`]) has its result listed.
+    newest_redelivery: Option<DateTime<Utc>>,
 }
 
 /// A GUID as a compact set key: GitHub's GUIDs are UUIDs, 16 bytes instead of a 36-byte
@@ -171,6 +191,8 @@ pub struct Planner {
     delivered: HashSet<GuidKey>,
     failing: HashMap<String, FailureHistory>,
     scanned: usize,
+    /// The newest redelivery listed (by anyone): when, and whether the receiver answered.
+    newest_redelivery: Option<(DateTime<Utc>, bool)>,
 }
 
 /// An event, as it is reported.
@@ -213,13 +235,23 @@ pub struct Plan {
     pub deferred: Vec<EventSummary>,
     /// First failed longer ago than `max_age`: reported, not redelivered, not held.
     pub too_old: Vec<EventSummary>,
+    /// Redelivered earlier, GitHub has not listed the result yet: not sent now.
+    pub pending: Vec<EventSummary>,
     /// Given up by an earlier run and still failing.
     pub already_given_up: usize,
     /// Events in the bookkeeping that are now delivered: their entries can go.
     pub resolved: Vec<String>,
-    /// The first failure of the oldest open event (to redeliver or deferred): the
+    /// Pending redeliveries whose (failed) result is listed now: the list counts them.
+    pub settled: Vec<String>,
+    /// Pending redeliveries never listed within [`PENDING_HORIZON`]: lost, counted as
+    /// attempts in the bookkeeping.
+    pub lost: Vec<String>,
+    /// The first failure of the oldest open event (to redeliver, pending or deferred): the
     /// checkpoint must not move past it, whatever this run's redeliveries bring.
     pub oldest_open_at: Option<DateTime<Utc>>,
+    /// A redelivery listed within [`EVIDENCE_FRESHNESS`] that the receiver answered: it is
+    /// up, and the drain needs no canary to know it.
+    pub receiver_answered_at: Option<DateTime<Utc>>,
 }
 
 impl Planner {
@@ -231,6 +263,10 @@ impl Planner {
     pub fn observe(&mut self, delivery: Delivery) {
         self.scanned += 1;
         let at = delivery.delivered_at;
+        if delivery.redelivery && self.newest_redelivery.is_none_or(|(newest, _)| at > newest) {
+            let answered = delivery.is_ok() || !failure_means_down(delivery.status_code);
+            self.newest_redelivery = Some((at, answered));
+        }
         if delivery.is_ok() {
             self.failing.remove(delivery.guid.as_ref());
             self.delivered.insert(GuidKey::of(&delivery.guid));
@@ -248,6 +284,7 @@ impl Planner {
                     first_at: at,
                     first_status: delivery.status.into_owned(),
                     failed_redeliveries: u32::from(delivery.redelivery),
+                    newest_redelivery: delivery.redelivery.then_some(at),
                 });
             }
             Entry::Occupied(mut occupied) => {
@@ -255,6 +292,9 @@ impl Planner {
                 history.failed_redeliveries = history
                     .failed_redeliveries
                     .saturating_add(u32::from(delivery.redelivery));
+                if delivery.redelivery {
+                    history.newest_redelivery = history.newest_redelivery.max(Some(at));
+                }
                 if at < history.first_at {
                     history.first_at = at;
                     history.first_status = delivery.status.into_owned();
@@ -292,30 +332,47 @@ impl Planner {
             .collect();
         for (guid, history) in self.failing {
             plan.failing += 1;
+            let record = state.events.get(&guid);
+            let pending_since = record.and_then(EventRecord::pending_since);
+            // A pending redelivery is listed once a failed redelivery newer than it shows.
+            let listed = pending_since.is_some_and(|sent| {
+                history
+                    .newest_redelivery
+                    .is_some_and(|newest| newest >= sent - CLOCK_TOLERANCE)
+            });
+            let still_pending = pending_since
+                .is_some_and(|sent| !listed && now.signed_duration_since(sent) < PENDING_HORIZON);
+            let lost = pending_since.is_some() && !listed && !still_pending;
+            if listed {
+                plan.settled.push(guid.clone());
+            }
+            if lost {
+                plan.lost.push(guid.clone());
+            }
             let summary = EventSummary {
                 guid: guid.clone(),
                 event: history.event,
                 action: history.action,
                 first_failure_status: history.first_status,
                 first_failed_at: history.first_at,
-                // GitHub's refusals leave nothing in the list; the bookkeeping has them.
+                // Refusals and lost redeliveries leave nothing in the list; the bookkeeping
+                // has them. A pending or lost redelivery is an attempt too.
                 previous_attempts: history
                     .failed_redeliveries
-                    .saturating_add(state.refusals(&guid)),
+                    .saturating_add(state.unseen_attempts(&guid))
+                    .saturating_add(u32::from(still_pending || lost)),
             };
             if !options
                 .filter
                 .allows(&summary.event, summary.action.as_deref())
             {
                 plan.filtered.push(summary);
-            } else if state
-                .events
-                .get(&summary.guid)
-                .is_some_and(|record| record.given_up)
-            {
+            } else if record.is_some_and(|record| record.given_up) {
                 plan.already_given_up += 1;
             } else if too_old_before.is_some_and(|bound| summary.first_failed_at < bound) {
                 plan.too_old.push(summary);
+            } else if still_pending {
+                plan.pending.push(summary);
             } else if summary.previous_attempts >= options.max_attempts {
                 plan.given_up.push(summary);
             } else {
@@ -331,7 +388,18 @@ impl Planner {
 
         // Oldest first: they are closest to falling out of GitHub's retention.
         candidates.sort_by(|a, b| (a.0, &a.1.summary.guid).cmp(&(b.0, &b.1.summary.guid)));
-        plan.oldest_open_at = candidates.first().map(|(first_at, _)| *first_at);
+        plan.oldest_open_at = candidates
+            .first()
+            .map(|(first_at, _)| *first_at)
+            .into_iter()
+            .chain(plan.pending.iter().map(|event| event.first_failed_at))
+            .min();
+        plan.receiver_answered_at = self
+            .newest_redelivery
+            .filter(|(at, answered)| {
+                *answered && now.signed_duration_since(*at) < EVIDENCE_FRESHNESS
+            })
+            .map(|(at, _)| at);
         for (index, (_, planned)) in candidates.into_iter().enumerate() {
             if index < options.max_redeliveries {
                 plan.redeliver.push(planned);
@@ -342,7 +410,10 @@ impl Planner {
         sort_by_time(&mut plan.given_up);
         sort_by_time(&mut plan.filtered);
         sort_by_time(&mut plan.too_old);
+        sort_by_time(&mut plan.pending);
         plan.resolved.sort();
+        plan.settled.sort();
+        plan.lost.sort();
         plan
     }
 }

@@ -43,6 +43,14 @@ pub struct HookReport {
     pub held_back: Vec<EventSummary>,
     /// The receiver was found down: the run held its events back.
     pub receiver_down: bool,
+    /// GitHub did not list a canary's result in time: the run held its events back (in
+    /// `held_back`) without taking the receiver to be down.
+    pub results_delayed: bool,
+    /// Redelivered by an earlier run, whose result GitHub has not listed yet: not sent
+    /// again now.
+    pub pending: Vec<EventSummary>,
+    /// This run's redeliveries whose results GitHub had not listed when it ended.
+    pub awaiting_results: usize,
     /// First failed longer ago than `max-age`: not redelivered, never counted as an attempt
     /// or as given up.
     pub too_old: Vec<EventSummary>,
@@ -71,6 +79,9 @@ impl HookReport {
             deferred: Vec::new(),
             held_back: Vec::new(),
             receiver_down: false,
+            results_delayed: false,
+            pending: Vec::new(),
+            awaiting_results: 0,
             too_old: Vec::new(),
             already_given_up: 0,
             refused: Vec::new(),
@@ -144,6 +155,17 @@ impl RunReport {
     /// A receiver was found still down.
     pub fn receiver_down(&self) -> bool {
         self.hooks.iter().any(|hook| hook.receiver_down)
+    }
+
+    /// GitHub did not list a canary's result in time, and events were held back for it.
+    pub fn results_delayed(&self) -> bool {
+        self.hooks.iter().any(|hook| hook.results_delayed)
+    }
+
+    /// Redeliveries GitHub accepted and has not listed the results of yet: earlier runs'
+    /// (not sent again) and this run's.
+    pub fn pending_count(&self) -> usize {
+        self.sum(|hook| hook.pending.len() + hook.awaiting_results)
     }
 
     pub fn too_old_count(&self) -> usize {
@@ -243,6 +265,8 @@ impl RunReport {
             ("deferred-count", self.deferred_count().to_string()),
             ("held-back-count", self.held_back_count().to_string()),
             ("receiver-down", self.receiver_down().to_string()),
+            ("pending-count", self.pending_count().to_string()),
+            ("results-delayed", self.results_delayed().to_string()),
             ("too-old-count", self.too_old_count().to_string()),
             ("since", time(self.since())),
             ("checkpoint", time(self.checkpoint())),
@@ -337,6 +361,15 @@ impl RunReport {
                 down.join(", ")
             );
         }
+        for hook in self.hooks.iter().filter(|hook| hook.results_delayed) {
+            let _ = writeln!(
+                md,
+                "> [!NOTE]\n> GitHub has not listed the results of {} redelivery(ies) of `{}` yet; holding back {} event(s). GitHub's queue is slow, the receiver is not known to be down: the next run goes on once the results are listed.\n",
+                hook.pending.len() + hook.awaiting_results,
+                hook.hook,
+                hook.held_back.len()
+            );
+        }
         let expired = hooks_where(|hook| hook.checkpoint_expired);
         if !expired.is_empty() {
             let _ = writeln!(
@@ -384,9 +417,13 @@ impl RunReport {
                     .collect()
             }),
         );
-        let plain: [(&str, EventList); 4] = [
-            ("Held back: the receiver is still down", |hook| {
-                &hook.held_back
+        let plain: [(&str, EventList); 5] = [
+            (
+                "Held back: the receiver is still down, or its results are not listed yet",
+                |hook| &hook.held_back,
+            ),
+            ("Pending: redelivered, result not listed yet", |hook| {
+                &hook.pending
             }),
             ("Left for the next run", |hook| &hook.deferred),
             ("Too old to redeliver (`max-age`)", |hook| &hook.too_old),

@@ -11,10 +11,11 @@ use std::time::Instant;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 
 use crate::checkpoint::{CheckpointDocument, HookState, MAX_DOCUMENT_BYTES};
-use crate::client::{ApiError, Credential, GitHubClient, RetryPolicy, Sleeper, Stop};
+use crate::client::{ApiError, Credential, GitHubClient, RetryPolicy};
+use crate::clock::{Clock, Stop};
 use crate::drain::{Drain, DrainOutcome, Halt};
 use crate::github::deliveries::{self, DeliveryPages};
 use crate::github::hooks as hook_list;
@@ -34,29 +35,45 @@ pub const OVERLAP: chrono::Duration = chrono::Duration::minutes(5);
 /// Installation tokens are valid for an hour; past this age one is renewed before use.
 const INSTALLATION_TOKEN_RENEW_AFTER: std::time::Duration = std::time::Duration::from_secs(50 * 60);
 
-/// What a run needs besides its settings: where it logs, how it sleeps, and whether it
-/// was asked to stop (SIGTERM or SIGINT, in every mode).
+/// What a run needs besides its settings: where it logs, its clock (what time it is, how
+/// it sleeps), and whether it was asked to stop (SIGTERM or SIGINT, in every mode).
 #[derive(Clone, Debug)]
 pub struct RunContext {
     pub log: Log,
-    pub sleeper: Sleeper,
+    pub clock: Clock,
     pub retry: RetryPolicy,
     pub stop: Stop,
-    /// When the run's time budget (`max-duration`) ends: no redelivery starts after it.
+    /// When the run's time budget (`max-duration`) ends: no redelivery starts after it, and
+    /// no rate-limit wait is taken past it.
     pub deadline: Instant,
 }
 
 impl RunContext {
+    /// A run on the system clock whose time budget starts now.
     pub fn new(log: Log, settings: &Settings) -> Self {
+        Self::with_clock(log, settings, Clock::system())
+    }
+
+    /// A run on `clock` (a simulated one in tests) whose time budget starts now.
+    pub fn with_clock(log: Log, settings: &Settings, clock: Clock) -> Self {
+        log.set_clock(clock.clone());
         Self {
             log,
-            sleeper: Sleeper::Real,
+            deadline: clock.instant() + settings.max_duration,
+            clock,
             retry: RetryPolicy {
                 max_wait: settings.max_wait,
                 ..RetryPolicy::default()
             },
             stop: Stop::default(),
-            deadline: Instant::now() + settings.max_duration,
+        }
+    }
+
+    /// A fresh time budget from now: `--every` starts one for each run.
+    pub fn restarted(&self, settings: &Settings) -> Self {
+        Self {
+            deadline: self.clock.instant() + settings.max_duration,
+            ..self.clone()
         }
     }
 }
@@ -73,10 +90,11 @@ pub async fn run_once(settings: &Settings, context: &RunContext) -> anyhow::Resu
         settings.app.clone(),
         settings.token.clone(),
         context.retry.clone(),
-        context.sleeper.clone(),
+        context.clock.clone(),
         log.clone(),
     )?
-    .with_stop(context.stop.clone());
+    .with_stop(context.stop.clone())
+    .with_deadline(context.deadline);
     let mut store = CheckpointStore::open(&settings.store)?;
 
     // Installation tokens live an hour; a long run renews them before saving.
@@ -146,7 +164,7 @@ async fn renew_and_save(
     settings: &Settings,
     log: &Log,
 ) -> anyhow::Result<()> {
-    if credentials.minted_at.elapsed() > INSTALLATION_TOKEN_RENEW_AFTER
+    if client.clock().instant() - credentials.minted_at > INSTALLATION_TOKEN_RENEW_AFTER
         && !credentials.installations.is_empty()
     {
         *credentials = Credentials::obtain(client, settings).await?;
@@ -170,7 +188,7 @@ impl Credentials {
         let mut credentials = Credentials {
             store: Credential::Token,
             installations: HashMap::new(),
-            minted_at: std::time::Instant::now(),
+            minted_at: client.clock().instant(),
         };
         if client.has_token() || !client.has_app() {
             return Ok(credentials);
@@ -269,7 +287,7 @@ async fn load_checkpoint(
     let _group = log.group(&format!("Checkpoint: {}", settings.store));
     let document = store.load(client, credential).await?;
     // A checkpoint in the future would skip every event until then.
-    document.refuse_future_checkpoints(Utc::now() + OVERLAP)?;
+    document.refuse_future_checkpoints(client.clock().now() + OVERLAP)?;
     if document.legacy_checkpoint.is_some() {
         log.info("Read the docs script's checkpoint (epoch milliseconds); it will be rewritten in this tool's format.");
     }
@@ -284,10 +302,11 @@ async fn save_checkpoint(
     settings: &Settings,
     log: &Log,
 ) -> anyhow::Result<()> {
-    let (json, dropped) = document.encode(Utc::now(), settings.retention, MAX_DOCUMENT_BYTES)?;
+    let (json, dropped) =
+        document.encode(client.clock().now(), settings.retention, MAX_DOCUMENT_BYTES)?;
     if dropped > 0 {
         log.warning(&format!(
-            "the checkpoint would exceed {MAX_DOCUMENT_BYTES} bytes: forgot the retry counts of the {dropped} oldest failing events, which may be retried again"
+            "the checkpoint would exceed {MAX_DOCUMENT_BYTES} bytes: forgot the bookkeeping of the {dropped} oldest failing events (pending and refused first), which may be retried again"
         ));
     }
     store.save(client, credential, &json).await?;
@@ -308,17 +327,7 @@ impl HookRun<'_> {
     /// Lists, plans and redelivers, and updates `state`. `rate_limited` is set when GitHub's
     /// rate limit outlasted `max-wait`: the hooks after this one are not tried.
     async fn process(&self, state: &mut HookState, rate_limited: &mut bool) -> HookReport {
-        let drain = self.drain();
-        if let Some(last) = &state.last_redelivery
-            && !self.settings.dry_run
-            && let Err(halt) = drain.await_earlier_results(last).await
-        {
-            let mut report =
-                self.empty_report(state, state.checkpoint.unwrap_or_else(Utc::now), false);
-            report.error = Some(halt_error(&halt, rate_limited));
-            return report;
-        }
-        let listed_at = Utc::now();
+        let listed_at = self.now();
         let window = self.window(state, listed_at);
         let mut report = self.empty_report(state, window.since, window.checkpoint_expired);
         let (plan, checkpoint_at) = match self.list_and_plan(state, window.since, listed_at).await {
@@ -335,18 +344,19 @@ impl HookRun<'_> {
             return report;
         }
         // From here on, the bookkeeping records what is done, as it is done.
-        let now = Utc::now();
-        state.drop_what_the_list_tells();
-        for event in &plan.given_up {
-            state.record_given_up(&event.guid, now);
-        }
-        for guid in &plan.resolved {
-            state.forget(guid);
-        }
-        let outcome = drain.run(&plan.redeliver).await;
+        apply_plan(&plan, state, self.now());
+        let outcome = self
+            .drain()
+            .run(&plan.redeliver, plan.receiver_answered_at)
+            .await;
         self.record_outcome(outcome, state, &mut report, rate_limited);
         self.move_checkpoint(&plan, checkpoint_at, state, &mut report);
         report
+    }
+
+    /// The run's wall time.
+    fn now(&self) -> DateTime<Utc> {
+        self.context.clock.now()
     }
 
     /// The window this run scans, said in the log (loudly when the checkpoint is older
@@ -450,8 +460,11 @@ impl HookRun<'_> {
             document.hook(&key)
         };
         let hook_report = if *rate_limited {
-            let mut skipped =
-                self.empty_report(&state, state.checkpoint.unwrap_or_else(Utc::now), false);
+            let mut skipped = self.empty_report(
+                &state,
+                state.checkpoint.unwrap_or_else(|| self.now()),
+                false,
+            );
             skipped.error = Some("not tried: GitHub's rate limit is spent".to_owned());
             skipped
         } else {
@@ -501,6 +514,13 @@ impl HookRun<'_> {
         report.deferred = plan.deferred.clone();
         report.given_up = plan.given_up.clone();
         report.too_old = plan.too_old.clone();
+        report.pending = plan.pending.clone();
+        if !plan.pending.is_empty() {
+            log.info(&format!(
+                "{} event(s) redelivered earlier wait for GitHub to list the result: not sent again.",
+                plan.pending.len()
+            ));
+        }
         if !plan.too_old.is_empty() {
             log.info(&format!(
                 "{} event(s) first failed longer ago than `max-age`: too old to redeliver, left alone.",
@@ -562,22 +582,27 @@ impl HookRun<'_> {
         rate_limited: &mut bool,
     ) {
         for refused in &outcome.refused {
-            state.record_refusal(&refused.event.guid, Utc::now());
+            state.record_refusal(&refused.event.guid, self.now());
         }
+        for (guid, accepted_at) in &outcome.unlisted {
+            state.record_pending(guid, *accepted_at);
+        }
+        report.awaiting_results = outcome.unlisted.len();
         if !outcome.refused.is_empty() {
             report.error = Some(
                 "GitHub refused some redeliveries; they are retried next run, and count as attempts"
                     .to_owned(),
             );
         }
-        if outcome.last_redelivery.is_some() {
-            state.last_redelivery = outcome.last_redelivery;
-        }
         report.redelivered = outcome.redelivered;
         report.refused = outcome.refused;
         match outcome.halt {
             Some(Halt::ReceiverDown(_)) => {
                 report.receiver_down = true;
+                report.held_back = outcome.not_reached;
+            }
+            Some(Halt::ResultsNotListed) => {
+                report.results_delayed = true;
                 report.held_back = outcome.not_reached;
             }
             Some(halt @ Halt::Failed { .. }) => {
@@ -588,6 +613,23 @@ impl HookRun<'_> {
                 report.deferred.extend(outcome.not_reached);
             }
         }
+    }
+}
+
+/// Puts the plan's verdicts on earlier runs' bookkeeping into `state`, before the drain.
+fn apply_plan(plan: &Plan, state: &mut HookState, now: DateTime<Utc>) {
+    state.drop_what_the_list_tells();
+    for guid in &plan.settled {
+        state.settle_pending(guid);
+    }
+    for guid in &plan.lost {
+        state.record_unlisted(guid);
+    }
+    for event in &plan.given_up {
+        state.record_given_up(&event.guid, now);
+    }
+    for guid in &plan.resolved {
+        state.forget(guid);
     }
 }
 
@@ -602,6 +644,7 @@ fn halt_error(halt: &Halt, rate_limited: &mut bool) -> String {
             error.clone()
         }
         Halt::ReceiverDown(status) => format!("the receiver is down ({status})"),
+        Halt::ResultsNotListed => "GitHub has not listed the canary's result yet".to_owned(),
         Halt::Budget => "the time budget ended".to_owned(),
         Halt::Shutdown => "shutdown requested".to_owned(),
     }

@@ -15,7 +15,8 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 use tokio::net::{TcpListener, TcpStream};
 
-use redeliver_action::client::Sleeper;
+use redeliver_action::client::MAX_LIMIT_WAITS_PER_REQUEST;
+use redeliver_action::clock::Clock;
 use redeliver_action::inputs::Cli;
 use redeliver_action::log::{Log, Sink};
 use redeliver_action::report::RunReport;
@@ -253,16 +254,16 @@ struct Ran {
 async fn run_here(raw: Cli, adjust: impl FnOnce(&mut RunContext)) -> Ran {
     let settings = redeliver_action::settings::Settings::from_raw(raw).expect("valid settings");
     let buffer = Arc::new(Mutex::new(String::new()));
-    let waits = Arc::new(Mutex::new(Vec::new()));
-    let mut context = RunContext::new(
+    let clock = Clock::simulated(chrono::Utc::now());
+    let mut context = RunContext::with_clock(
         Log::new(false, true, Sink::Memory(buffer.clone())),
         &settings,
+        clock.clone(),
     );
-    context.sleeper = Sleeper::Recording(waits.clone());
     adjust(&mut context);
     let report = run_once(&settings, &context).await.expect("the run starts");
     let log = buffer.lock().expect("log").clone();
-    let waits = waits.lock().expect("waits").clone();
+    let waits = clock.sleeps();
     Ran { report, log, waits }
 }
 
@@ -411,7 +412,7 @@ async fn hostile_absurd_retry_after_stops_cleanly() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn hostile_max_wait_bounds_the_total_of_rate_limit_waits() {
+async fn hostile_max_wait_bounds_each_rate_limit_wait() {
     let server = Hostile::start(|_, _| {
         with_header(
             json_answer(
@@ -419,7 +420,7 @@ async fn hostile_max_wait_bounds_the_total_of_rate_limit_waits() {
                 &json!({"message": "You have exceeded a secondary rate limit"}),
             ),
             "retry-after",
-            "4",
+            "6",
         )
     })
     .await;
@@ -429,9 +430,42 @@ async fn hostile_max_wait_bounds_the_total_of_rate_limit_waits() {
     raw.max_wait = Some("5s".into());
     let ran = run_here(raw, |_| {}).await;
 
-    ran.assert_failed_with("rate limit");
-    assert_eq!(ran.waits, [Duration::from_secs(4)], "{}", ran.log);
-    assert_eq!(server.requests().len(), 2);
+    ran.assert_failed_with("later than `max-wait` allows waiting");
+    assert!(ran.waits.is_empty(), "{:?}", ran.waits);
+    assert_eq!(server.requests().len(), 1);
+    assert_eq!(stored_file_checkpoint(&state), checkpoint);
+}
+
+/// A server that answers a rate limit to every request, however long it is waited out,
+/// does not hold a run until its time budget ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_endless_rate_limits_stop_after_a_bounded_number_of_waits() {
+    let server = Hostile::start(|_, _| {
+        with_header(
+            json_answer(
+                429,
+                &json!({"message": "You have exceeded a secondary rate limit"}),
+            ),
+            "retry-after",
+            "4",
+        )
+    })
+    .await;
+    let folder = tempfile::tempdir().expect("temp dir");
+    let (state, checkpoint) = state_file(folder.path());
+    let ran = run_here(settings(&server.url, &state), |_| {}).await;
+
+    ran.assert_failed_with("times in a row");
+    assert_eq!(
+        ran.waits,
+        [Duration::from_secs(4); MAX_LIMIT_WAITS_PER_REQUEST as usize],
+        "{}",
+        ran.log
+    );
+    assert_eq!(
+        server.requests().len(),
+        MAX_LIMIT_WAITS_PER_REQUEST as usize + 1
+    );
     assert_eq!(stored_file_checkpoint(&state), checkpoint);
 }
 
@@ -619,12 +653,12 @@ async fn hostile_github_clock_behind_does_not_lose_a_later_failure() {
         hooks: Some("repo/octo/demo/9".into()),
         ..raw_settings(&fake)
     };
-    let first = run_in_process(raw()).await;
+    let first = run_in_process(&fake, raw()).await;
     assert!(first.report.succeeded(), "{}", first.log);
 
     // Failed right after run 1, stamped by GitHub's clock.
     fake.add_delivery(&hook, NewDelivery::failed("late", fake.now()));
-    let second = run_in_process(raw()).await;
+    let second = run_in_process(&fake, raw()).await;
     assert!(second.report.succeeded(), "{}", second.log);
     let guids: Vec<String> = fake.redeliveries().into_iter().map(|r| r.guid).collect();
     assert_eq!(guids, ["late"], "{}", second.log);
@@ -660,13 +694,13 @@ async fn hostile_redelivery_never_recorded_is_made_again_after_the_grace() {
     fake.add_delivery(&Hook::App, NewDelivery::failed("lost", minutes_ago(30)));
     // GitHub accepts the redelivery and never lists its result.
     fake.set_redelivery_result_delay(Duration::from_secs(86_400));
-    let first = run_in_process(raw_settings(&fake)).await;
+    let first = run_in_process(&fake, raw_settings(&fake)).await;
     assert!(first.report.succeeded(), "{}", first.log);
     assert_eq!(fake.redeliveries().len(), 1);
 
-    // The checkpoint stayed before the event (open, its result unseen), so the next run,
-    // an hour later, sees it again and redelivers it: nothing listed counts against it.
-    let mut document = stored_document(&fake);
+    // The checkpoint stayed before the event (open, its result unseen), and the redelivery
+    // is pending: a run right after leaves it aside, without waiting for it.
+    let document = stored_document(&fake);
     assert!(
         document["hooks"]["app"]["checkpoint"]
             .as_str()
@@ -674,13 +708,28 @@ async fn hostile_redelivery_never_recorded_is_made_again_after_the_grace() {
                 .parse::<DateTime<Utc>>()
                 .is_ok_and(|c| c <= minutes_ago(30)))
     );
-    document["hooks"]["app"]["last_redelivery"]["at"] = json!(minutes_ago(60).timestamp());
-    fake.set_variable(REPO, VARIABLE, &document.to_string());
-    let second = run_in_process(raw_settings(&fake)).await;
+    assert_eq!(document["hooks"]["app"]["events"]["lost"]["pending"], true);
+    let second = run_in_process(&fake, raw_settings(&fake)).await;
     assert!(second.report.succeeded(), "{}", second.log);
+    assert_eq!(fake.redeliveries().len(), 1);
+    assert_eq!(second.report.pending_count(), 1);
+    assert!(
+        second.waits.is_empty(),
+        "no wait for it: {:?}",
+        second.waits
+    );
+
+    // Past the horizon, GitHub lost it: it is sent again, as a further attempt.
+    sim_clock(&fake).advance(Duration::from_secs(61 * 60));
+    let third = run_in_process(&fake, raw_settings(&fake)).await;
+    assert!(third.report.succeeded(), "{}", third.log);
     let guids: Vec<String> = fake.redeliveries().into_iter().map(|r| r.guid).collect();
-    assert_eq!(guids, ["lost", "lost"], "{}", second.log);
-    assert_eq!(second.report.hooks[0].redelivered[0].attempt, 1);
+    assert_eq!(guids, ["lost", "lost"], "{}", third.log);
+    assert_eq!(third.report.hooks[0].redelivered[0].attempt, 2);
+    assert_eq!(
+        stored_document(&fake)["hooks"]["app"]["events"]["lost"]["unlisted"],
+        1
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -728,8 +777,8 @@ async fn hostile_sigterm_in_a_one_shot_run_saves_and_the_rerun_does_not_repeat()
             NewDelivery::failed(guid, minutes_ago(40 - i as i64)),
         );
     }
-    // The rerun comes right after: it waits for g1's result to be listed (GitHub takes a
-    // few seconds) before it counts what is left.
+    // The rerun comes right after: g1's result may not be listed yet (GitHub takes a few
+    // seconds), so g1 is pending: left aside, not sent again, and not waited for.
     let folder = tempfile::tempdir().expect("temp dir");
     let (state, _) = state_file(folder.path());
     let key = key_file(folder.path()).display().to_string();
@@ -762,7 +811,7 @@ async fn hostile_sigterm_in_a_one_shot_run_saves_and_the_rerun_does_not_repeat()
     let document: Value =
         serde_json::from_str(&std::fs::read_to_string(&state).expect("state")).expect("JSON");
     assert_eq!(
-        document["hooks"]["app"]["last_redelivery"]["guid"], "g1",
+        document["hooks"]["app"]["events"]["g1"]["pending"], true,
         "{document}"
     );
     let checkpoint: DateTime<Utc> = document["hooks"]["app"]["checkpoint"]

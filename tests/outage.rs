@@ -33,7 +33,7 @@ async fn a_receiver_still_down_costs_one_canary_and_the_rest_waits_for_it() {
     outage(&fake, 1_200);
     fake.set_receiver_down(true);
 
-    let down = run_in_process(fast(&fake)).await;
+    let down = run_in_process(&fake, fast(&fake)).await;
     assert!(down.report.succeeded(), "{}", down.log);
     assert!(down.report.receiver_down());
     assert!(
@@ -77,7 +77,7 @@ async fn a_receiver_still_down_costs_one_canary_and_the_rest_waits_for_it() {
     // The receiver is back: the next run delivers everything, each event once more.
     fake.set_receiver_down(false);
     fake.record_queued_results();
-    let back = run_in_process(fast(&fake)).await;
+    let back = run_in_process(&fake, fast(&fake)).await;
     assert!(back.report.succeeded(), "{}", back.log);
     assert!(!back.report.receiver_down());
     assert_eq!(back.report.given_up_count(), 0);
@@ -85,7 +85,7 @@ async fn a_receiver_still_down_costs_one_canary_and_the_rest_waits_for_it() {
     assert_eq!(counts.len(), 1_200);
     assert!(counts.values().all(|count| *count <= 2));
     fake.record_queued_results();
-    let after = run_in_process(fast(&fake)).await;
+    let after = run_in_process(&fake, fast(&fake)).await;
     assert_eq!(after.report.redelivered_count(), 0);
     assert_eq!(after.report.failed_count(), 0);
 }
@@ -122,7 +122,7 @@ async fn a_poison_event_does_not_hold_back_the_rest() {
             NewDelivery::failed(format!("fine-{i}"), minutes_ago(50 - i)),
         );
     }
-    let run = run_in_process(fast(&fake)).await;
+    let run = run_in_process(&fake, fast(&fake)).await;
     assert!(run.report.succeeded(), "{}", run.log);
     assert!(!run.report.receiver_down(), "{}", run.log);
     assert_eq!(run.report.redelivered_count(), 7);
@@ -141,7 +141,7 @@ async fn a_receiver_that_falls_over_mid_drain_stops_the_drain() {
     fake.set_redelivery_result_delay(Duration::ZERO);
     outage(&fake, 400);
     fake.set_receiver_down_after(120);
-    let run = run_in_process(fast(&fake)).await;
+    let run = run_in_process(&fake, fast(&fake)).await;
     assert!(run.report.succeeded(), "{}", run.log);
     assert!(run.report.receiver_down(), "{}", run.log);
     let sent = run.report.redelivered_count();
@@ -168,7 +168,7 @@ async fn attempts_made_before_this_tool_count() {
     let mut runs = Vec::new();
     for _ in 0..5 {
         fake.record_queued_results();
-        runs.push(run_in_process(fast(&fake)).await);
+        runs.push(run_in_process(&fake, fast(&fake)).await);
     }
     // One redelivery in all: the third attempt of `tried-2`.
     let counts = redelivered_guids(&fake);
@@ -197,7 +197,7 @@ async fn a_busy_apps_failures_go_out_in_one_run() {
             }
         }),
     );
-    let run = run_in_process(fast(&fake)).await;
+    let run = run_in_process(&fake, fast(&fake)).await;
     assert!(run.report.succeeded(), "{}", run.log);
     assert_eq!(run.report.failed_count(), 356);
     assert_eq!(run.report.redelivered_count(), 356);

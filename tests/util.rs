@@ -256,30 +256,60 @@ pub fn raw_settings(fake: &FakeGitHub) -> redeliver_action::inputs::Cli {
     }
 }
 
-/// A run made inside the test process: waits are recorded instead of slept.
+/// A run made inside the test process, on simulated time: waits are taken at once, and
+/// listed in `waits`.
 pub struct InProcess {
     pub report: redeliver_action::report::RunReport,
     pub log: String,
     pub waits: Vec<std::time::Duration>,
 }
 
-pub async fn run_in_process(raw: redeliver_action::inputs::Cli) -> InProcess {
-    use redeliver_action::client::Sleeper;
+/// The simulated clock that `fake` and every in-process run against it share: made (at the
+/// machine's time) and handed to the fake on first use. Tests move it with `advance`.
+pub fn sim_clock(fake: &FakeGitHub) -> redeliver_action::clock::Clock {
+    use std::sync::{LazyLock, Mutex};
+    static CLOCKS: LazyLock<Mutex<HashMap<String, redeliver_action::clock::Clock>>> =
+        LazyLock::new(Default::default);
+    let mut clocks = CLOCKS.lock().expect("clocks");
+    clocks
+        .entry(fake.url())
+        .or_insert_with(|| {
+            let clock = redeliver_action::clock::Clock::simulated(Utc::now());
+            fake.use_clock(clock.wall_reader());
+            clock
+        })
+        .clone()
+}
+
+/// One run of `raw` in this process, against `fake`, on their shared simulated clock.
+pub async fn run_in_process(fake: &FakeGitHub, raw: redeliver_action::inputs::Cli) -> InProcess {
+    run_in_process_with(fake, raw, |_| {}).await
+}
+
+/// Like [`run_in_process`], after `adjust` had its say on the run's context (its stop
+/// handle, its deadline).
+pub async fn run_in_process_with(
+    fake: &FakeGitHub,
+    raw: redeliver_action::inputs::Cli,
+    adjust: impl FnOnce(&mut redeliver_action::run::RunContext),
+) -> InProcess {
     use redeliver_action::log::{Log, Sink};
     use redeliver_action::run::{RunContext, run_once};
     use std::sync::{Arc, Mutex};
 
     let settings = redeliver_action::settings::Settings::from_raw(raw).expect("valid settings");
     let buffer = Arc::new(Mutex::new(String::new()));
-    let waits = Arc::new(Mutex::new(Vec::new()));
-    let mut context = RunContext::new(
+    let clock = sim_clock(fake);
+    let mut context = RunContext::with_clock(
         Log::new(false, true, Sink::Memory(buffer.clone())),
         &settings,
+        clock.clone(),
     );
-    context.sleeper = Sleeper::Recording(waits.clone());
+    adjust(&mut context);
+    let slept_before = clock.sleeps().len();
     let report = run_once(&settings, &context).await.expect("the run starts");
     let log = buffer.lock().expect("log").clone();
-    let waits = waits.lock().expect("waits").clone();
+    let waits = clock.sleeps()[slept_before..].to_vec();
     InProcess { report, log, waits }
 }
 

@@ -512,6 +512,8 @@ impl FakeGitHub {
                 u64::try_from(options.latency.as_nanos()).unwrap_or(u64::MAX),
             ),
             clock_offset_millis: AtomicI64::new(0),
+            clock: Mutex::new(None),
+            on_redelivery: Mutex::new(None),
             rate_reset: now.timestamp() + 3600,
             inner: Mutex::new(Inner {
                 redelivery_result_delay: Duration::from_secs(2),
@@ -561,6 +563,42 @@ impl FakeGitHub {
         self.shared
             .clock_offset_millis
             .store(offset.num_milliseconds(), Ordering::Relaxed);
+    }
+
+    /// Runs this GitHub on `clock` (a test's simulated time) instead of the machine's: the
+    /// run under test and its GitHub then agree on the time, and a result "listed 2 s
+    /// after the 202" is listed once the simulated clock has moved 2 s on.
+    pub fn use_clock(&self, clock: impl Fn() -> DateTime<Utc> + Send + Sync + 'static) {
+        *self
+            .shared
+            .clock
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(Arc::new(clock));
+    }
+
+    /// Calls `hook` with the number of redeliveries accepted so far, after each one is
+    /// accepted (a test stops the run under test there, as a SIGTERM would). It runs with
+    /// the fake's state locked: it must not call the fake.
+    pub fn on_redelivery(&self, hook: impl Fn(usize) + Send + Sync + 'static) {
+        *self
+            .shared
+            .on_redelivery
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(Arc::new(hook));
+    }
+
+    /// Limits accepted redeliveries to `limit.max` in any `limit.per`, as GitHub's
+    /// secondary limit on content-creating requests does (80 a minute, 500 an hour); one
+    /// over it gets `limit.answer`. `None` lifts the limit.
+    pub fn set_content_limit(&self, limit: Option<ContentLimit>) {
+        let mut inner = self.shared.lock();
+        inner.content_limit = limit;
+        inner.content_sent.clear();
+    }
+
+    /// Redeliveries refused by the content limit so far.
+    pub fn content_limit_refusals(&self) -> usize {
+        self.shared.lock().content_refusals
     }
 
     /// The time on this GitHub's clock.
@@ -853,6 +891,11 @@ struct Shared {
     /// How far this GitHub's clock is from the machine's, in milliseconds (see
     /// [`FakeGitHub::set_clock_offset`]).
     clock_offset_millis: AtomicI64,
+    /// Where this GitHub's time comes from: the machine's clock, or a test's simulated one
+    /// (see [`FakeGitHub::use_clock`]).
+    clock: Mutex<Option<WallClock>>,
+    /// Called with the number of redeliveries accepted so far, after each one.
+    on_redelivery: Mutex<Option<RedeliveryHook>>,
     rate_reset: i64,
     inner: Mutex<Inner>,
 }
@@ -868,7 +911,13 @@ impl Shared {
 
     /// This GitHub's clock: the machine's, shifted by the clock offset.
     fn now(&self) -> DateTime<Utc> {
-        Utc::now() + TimeDelta::milliseconds(self.clock_offset_millis.load(Ordering::Relaxed))
+        let clock = self
+            .clock
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone();
+        let now = clock.map_or_else(Utc::now, |clock| clock());
+        now + TimeDelta::milliseconds(self.clock_offset_millis.load(Ordering::Relaxed))
     }
 
     /// GitHub's description for this fake: GHES's under `/api/v3`, github.com's otherwise.
@@ -953,6 +1002,36 @@ struct Inner {
     contract_violations: Vec<String>,
     faults: Vec<FaultSlot>,
     rate_used: u64,
+    content_limit: Option<ContentLimit>,
+    /// When the redeliveries of the content limit's window were accepted, oldest first.
+    content_sent: std::collections::VecDeque<DateTime<Utc>>,
+    content_refusals: usize,
+}
+
+/// A test's simulated wall clock (see [`FakeGitHub::use_clock`]).
+type WallClock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+
+/// Called after each accepted redelivery (see [`FakeGitHub::on_redelivery`]).
+type RedeliveryHook = Arc<dyn Fn(usize) + Send + Sync>;
+
+/// GitHub's secondary limit on content-creating requests, as it applies to redeliveries.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ContentLimit {
+    pub max: usize,
+    pub per: Duration,
+    pub answer: LimitAnswer,
+}
+
+/// How GitHub answers a redelivery over the content limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LimitAnswer {
+    /// 403 with the secondary-limit message and `retry-after` (seconds until the window
+    /// has room again).
+    Forbidden,
+    /// 429, likewise.
+    TooManyRequests,
+    /// 422 "the endpoint has been spammed", with no `retry-after`.
+    Spammed,
 }
 
 /// A delivery's position: (delivered_at in whole seconds, id). The listing is these keys in
@@ -1757,7 +1836,7 @@ fn route(shared: &Shared, inner: &mut Inner, ctx: &Ctx<'_>) -> Reply {
             if let Err(reply) = require_jwt(ctx) {
                 return reply;
             }
-            redeliver(inner, &Hook::App, id, ctx)
+            redeliver(shared, inner, &Hook::App, id, ctx)
         }
         ("GET", ["orgs", org, "hooks", hook_id, "deliveries"]) => {
             let Ok(hook_id) = hook_id.parse::<u64>() else {
@@ -1795,7 +1874,7 @@ fn route(shared: &Shared, inner: &mut Inner, ctx: &Ctx<'_>) -> Reply {
             if let Err(reply) = require_hook_access(inner, ctx, &hook) {
                 return reply;
             }
-            redeliver(inner, &hook, id, ctx)
+            redeliver(shared, inner, &hook, id, ctx)
         }
         ("GET", ["repos", owner, repo, "hooks", hook_id, "deliveries"]) => {
             let Ok(hook_id) = hook_id.parse::<u64>() else {
@@ -1835,7 +1914,7 @@ fn route(shared: &Shared, inner: &mut Inner, ctx: &Ctx<'_>) -> Reply {
             if let Err(reply) = require_hook_access(inner, ctx, &hook) {
                 return reply;
             }
-            redeliver(inner, &hook, id, ctx)
+            redeliver(shared, inner, &hook, id, ctx)
         }
         ("GET", ["repos", owner, repo, "installation"]) => {
             if let Err(reply) = require_jwt(ctx) {
@@ -2183,7 +2262,59 @@ fn list_hooks(shared: &Shared, inner: &Inner, scope: &HookScope<'_>, ctx: &Ctx<'
     reply
 }
 
-fn redeliver(inner: &mut Inner, hook: &Hook, id: &str, ctx: &Ctx<'_>) -> Reply {
+/// The content limit's answer to one more redelivery now, if it is over the limit;
+/// otherwise the redelivery is counted in the window.
+fn content_limit_reply(inner: &mut Inner, now: DateTime<Utc>) -> Option<Reply> {
+    let limit = inner.content_limit.clone()?;
+    let per = TimeDelta::from_std(limit.per).unwrap_or(TimeDelta::MAX);
+    while inner
+        .content_sent
+        .front()
+        .is_some_and(|sent| *sent + per <= now)
+    {
+        inner.content_sent.pop_front();
+    }
+    if inner.content_sent.len() < limit.max {
+        inner.content_sent.push_back(now);
+        return None;
+    }
+    inner.content_refusals += 1;
+    let room_at = inner
+        .content_sent
+        .front()
+        .map_or(now, |oldest| *oldest + per);
+    let retry_after = u64::try_from((room_at - now).num_milliseconds().max(0))
+        .unwrap_or(0)
+        .div_ceil(1000)
+        .max(1);
+    let reply = match limit.answer {
+        LimitAnswer::Spammed => Reply::error(
+            422,
+            "Validation Failed: the endpoint has been spammed.",
+            DOC_SECONDARY_LIMIT,
+        ),
+        LimitAnswer::Forbidden | LimitAnswer::TooManyRequests => {
+            let status = if limit.answer == LimitAnswer::Forbidden {
+                403
+            } else {
+                429
+            };
+            let mut reply = Reply::error(
+                status,
+                "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. If you reach out to GitHub Support for help, please include the request ID FAKE:0000:0000000:0000000:00000000.",
+                DOC_SECONDARY_LIMIT,
+            );
+            reply.headers.push(("retry-after", retry_after.to_string()));
+            reply
+        }
+    };
+    Some(reply)
+}
+
+fn redeliver(shared: &Shared, inner: &mut Inner, hook: &Hook, id: &str, ctx: &Ctx<'_>) -> Reply {
+    if let Some(reply) = content_limit_reply(inner, ctx.now) {
+        return reply;
+    }
     let doc = hook.doc();
     let Ok(id) = id.parse::<u64>() else {
         return Reply::not_found(doc);
@@ -2230,6 +2361,14 @@ fn redeliver(inner: &mut Inner, hook: &Hook, id: &str, ctx: &Ctx<'_>) -> Reply {
         delivery_id: id,
         guid: original.guid,
     });
+    let hook = shared
+        .on_redelivery
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .clone();
+    if let Some(hook) = hook {
+        hook(inner.redeliveries.len());
+    }
     Reply::json(202, &json!({}))
 }
 
