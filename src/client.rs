@@ -984,11 +984,7 @@ pub fn classify_failure(
         // "Validation failed, or the endpoint has been spammed": the second is a pace GitHub
         // sets, not a verdict on the event, so it is waited out like a secondary limit.
         let wait = retry_after.map_or_else(
-            || {
-                policy
-                    .secondary_min_wait
-                    .saturating_mul(2u32.saturating_pow(secondary_waits_so_far))
-            },
+            || secondary_backoff(policy, secondary_waits_so_far),
             Duration::from_secs,
         );
         return Failure::RateLimited {
@@ -1032,15 +1028,26 @@ pub fn classify_failure(
             .contains("secondary rate limit");
     if secondary {
         Failure::RateLimited {
-            wait: policy
-                .secondary_min_wait
-                .saturating_mul(2u32.saturating_pow(secondary_waits_so_far)),
+            wait: secondary_backoff(policy, secondary_waits_so_far),
             reason: "secondary rate limit without retry-after".to_owned(),
         }
     } else {
         Failure::Final
     }
 }
+
+/// A secondary limit's wait without `retry-after`: at least a minute, doubling each time
+/// (GitHub's guidance), up to [`SECONDARY_BACKOFF_CAP`], so that a limit counted per hour
+/// is waited out in steps that stay within `max-wait`.
+fn secondary_backoff(policy: &RetryPolicy, waits_so_far: u32) -> Duration {
+    policy
+        .secondary_min_wait
+        .saturating_mul(2u32.saturating_pow(waits_so_far))
+        .min(SECONDARY_BACKOFF_CAP.max(policy.secondary_min_wait))
+}
+
+/// The longest step of a secondary limit's backoff.
+pub const SECONDARY_BACKOFF_CAP: Duration = Duration::from_secs(15 * 60);
 
 /// Whether a 422's message is the "endpoint has been spammed" one, not a validation failure
 /// (GitHub documents both under the one status for `POST …/attempts`).

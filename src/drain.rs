@@ -35,7 +35,10 @@ use crate::clock::Stop;
 use crate::github::deliveries::{self, DeliveryPages};
 use crate::hooks::Hook;
 use crate::log::{Level, Log};
-use crate::plan::{CLOCK_TOLERANCE, Delivery, EventSummary, PlannedRedelivery, failure_means_down};
+use crate::plan::{
+    CLOCK_TOLERANCE, Delivery, EventSummary, PlannedRedelivery, ReceiverEvidence,
+    failure_means_down,
+};
 use crate::report::{RedeliveredEvent, RefusedRedelivery};
 
 /// Events tried as canaries before the receiver is taken to be up despite refusals.
@@ -167,12 +170,15 @@ impl Pace {
 }
 
 impl Drain<'_> {
-    /// Redelivers `open` (oldest first), canary first unless `receiver_answered_at` (a
-    /// recent redelivery's result the receiver answered) already shows it is up.
+    /// Redelivers `open` (oldest first), canary first unless `receiver_up` (what the list
+    /// already shows) tells the receiver is up. `pending` are earlier runs' redeliveries
+    /// whose results are not listed yet: one of them listed as delivered during the canary's
+    /// wait shows the receiver is up too.
     pub async fn run(
         &self,
         open: &[PlannedRedelivery],
-        receiver_answered_at: Option<DateTime<Utc>>,
+        receiver_up: Option<&ReceiverEvidence>,
+        pending: &[EventSummary],
     ) -> DrainOutcome {
         let clock = self.client.clock();
         let mut pace = Pace::new(self.interval, clock.instant());
@@ -185,13 +191,15 @@ impl Drain<'_> {
                 format_duration(self.interval),
             ));
         }
-        if let Some(at) = receiver_answered_at.filter(|_| open.len() > 1) {
+        let earlier: HashSet<&str> = pending.iter().map(|event| event.guid.as_str()).collect();
+        if let Some(evidence) = receiver_up.filter(|_| open.len() > 1) {
             self.log.info(&format!(
-                "The receiver is up: a redelivery listed at {} was answered; no canary needed.",
-                at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                "The receiver is up: {evidence}; no canary needed."
             ));
         } else if open.len() > 1
-            && let Err(halt) = self.canary(open, &mut sent, &mut outcome, &mut pace).await
+            && let Err(halt) = self
+                .canary(open, &earlier, &mut sent, &mut outcome, &mut pace)
+                .await
         {
             return self.finish(open, &sent, outcome, Some(halt), pace).await;
         }
@@ -253,6 +261,7 @@ impl Drain<'_> {
     async fn canary(
         &self,
         open: &[PlannedRedelivery],
+        earlier: &HashSet<&str>,
         sent: &mut HashSet<usize>,
         outcome: &mut DrainOutcome,
         pace: &mut Pace,
@@ -275,7 +284,7 @@ impl Drain<'_> {
                 continue; // GitHub refused this redelivery; try another event.
             };
             let guid = &planned.summary.guid;
-            match self.await_result(guid, accepted_at).await? {
+            match self.await_result(guid, earlier, accepted_at).await? {
                 Verdict::Delivered => {
                     self.log
                         .info(&format!("The receiver is up: canary {guid} was delivered."));
@@ -422,8 +431,14 @@ impl Drain<'_> {
 
     /// Waits for the result of the redelivery of `guid` accepted at `accepted_at`, looking
     /// at the list with growing pauses (1 s, 1.5 s, 2.25 s, ...) for at most
-    /// [`RESULT_WAIT`]: about 10 list requests, not one every half second.
-    async fn await_result(&self, guid: &str, accepted_at: DateTime<Utc>) -> Result<Verdict, Halt> {
+    /// [`RESULT_WAIT`]: about 10 list requests, not one every half second. An `earlier`
+    /// run's pending redelivery listed as delivered meanwhile tells as much as the canary.
+    async fn await_result(
+        &self,
+        guid: &str,
+        earlier: &HashSet<&str>,
+        accepted_at: DateTime<Utc>,
+    ) -> Result<Verdict, Halt> {
         let clock = self.client.clock();
         let since = accepted_at - CLOCK_TOLERANCE;
         let until = clock.instant() + RESULT_WAIT;
@@ -442,6 +457,14 @@ impl Drain<'_> {
                 results.iter().find(|(result_guid, ..)| result_guid == guid)
             {
                 return Ok(judge(*status_code, status));
+            }
+            if let Some((earlier_guid, ..)) = results.iter().find(|(result_guid, _, status)| {
+                status == "OK" && earlier.contains(result_guid.as_str())
+            }) {
+                self.log.info(&format!(
+                    "{earlier_guid}, redelivered by an earlier run, is listed as delivered now."
+                ));
+                return Ok(Verdict::Delivered);
             }
             pause = pause.mul_f64(RESULT_POLL_GROWTH);
         }

@@ -238,7 +238,7 @@ pub struct Cli {
     #[arg(long, env = "REDELIVER_REDELIVERY_INTERVAL", value_name = "DURATION")]
     pub redelivery_interval: Option<String>,
 
-    /// The longest wait for a rate limit before the run stops [default: 5m]
+    /// The longest single wait for a rate limit; a longer one stops the run [default: 1h]
     #[arg(long, env = "REDELIVER_MAX_WAIT", value_name = "DURATION")]
     pub max_wait: Option<String>,
 

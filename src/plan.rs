@@ -12,8 +12,9 @@
 //!    redelivered, never an attempt nor given up, and the checkpoint may move past it;
 //! 5. a GUID with a redelivery GitHub accepted but has not listed a result of yet is
 //!    *pending*: not sent again until the result is listed or [`PENDING_HORIZON`] has
-//!    passed (then that redelivery counts as an attempt GitHub lost, and the event goes on
-//!    by the next rules);
+//!    passed with GitHub's queue moving past it ([`STALLED_QUEUE_HORIZON`] when it does
+//!    not); then that redelivery counts as an attempt GitHub lost, and the event goes on by
+//!    the next rules;
 //! 6. a GUID whose attempts (failed redeliveries in the list, whoever made them: this tool,
 //!    the docs script, a person; plus refusals and lost redeliveries from the bookkeeping)
 //!    reach `max_attempts` is *given up* now;
@@ -47,9 +48,41 @@ pub const CLOCK_TOLERANCE: Duration = Duration::seconds(5);
 /// twice; of one too long, an event that waits.
 pub const PENDING_HORIZON: Duration = Duration::hours(1);
 
+/// How long a pending redelivery waits when GitHub's queue lists nothing newer than it
+/// either: the queue may be stalled (an incident), not the redelivery lost, and sending it
+/// again would deliver the event twice once the queue catches up. Past a day it is sent
+/// again all the same, well within the 3-day retention, so a lost one is never lost for
+/// good.
+pub const STALLED_QUEUE_HORIZON: Duration = Duration::hours(24);
+
 /// How recent a listed redelivery result must be to tell, without a new canary, that the
 /// receiver answers now.
 pub const EVIDENCE_FRESHNESS: Duration = Duration::minutes(10);
+
+/// What the list already shows of the receiver, so that the drain needs no canary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReceiverEvidence {
+    /// An earlier run's redelivery, pending until now, is listed as delivered.
+    PendingDelivered { guid: String },
+    /// A redelivery (by anyone) listed within [`EVIDENCE_FRESHNESS`] was answered.
+    RecentAnswer { at: DateTime<Utc> },
+}
+
+impl std::fmt::Display for ReceiverEvidence {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReceiverEvidence::PendingDelivered { guid } => write!(
+                f,
+                "{guid}, redelivered by an earlier run, is listed as delivered"
+            ),
+            ReceiverEvidence::RecentAnswer { at } => write!(
+                f,
+                "a redelivery listed at {} was answered",
+                at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            ),
+        }
+    }
+}
 
 /// Whether a failure says the receiver is down (no HTTP answer at all, or a 5xx), rather
 /// than that it refused this one event (a 4xx, or a 3xx GitHub does not follow). One event
@@ -249,9 +282,9 @@ pub struct Plan {
     /// The first failure of the oldest open event (to redeliver, pending or deferred): the
     /// checkpoint must not move past it, whatever this run's redeliveries bring.
     pub oldest_open_at: Option<DateTime<Utc>>,
-    /// A redelivery listed within [`EVIDENCE_FRESHNESS`] that the receiver answered: it is
-    /// up, and the drain needs no canary to know it.
-    pub receiver_answered_at: Option<DateTime<Utc>>,
+    /// What the list shows of the receiver being up, if anything: the drain then needs no
+    /// canary.
+    pub receiver_up: Option<ReceiverEvidence>,
 }
 
 impl Planner {
@@ -330,6 +363,10 @@ impl Planner {
             .filter(|guid| self.delivered.contains(&GuidKey::of(guid)))
             .cloned()
             .collect();
+        let newest_redelivery = self.newest_redelivery;
+        let queue_moved_past = |sent: DateTime<Utc>| {
+            newest_redelivery.is_some_and(|(newest, _)| newest > sent + CLOCK_TOLERANCE)
+        };
         for (guid, history) in self.failing {
             plan.failing += 1;
             let record = state.events.get(&guid);
@@ -340,8 +377,15 @@ impl Planner {
                     .newest_redelivery
                     .is_some_and(|newest| newest >= sent - CLOCK_TOLERANCE)
             });
-            let still_pending = pending_since
-                .is_some_and(|sent| !listed && now.signed_duration_since(sent) < PENDING_HORIZON);
+            // Past the horizon, a redelivery is lost if GitHub's queue has moved past it (a
+            // newer redelivery is listed); a queue that lists nothing newer may be stalled,
+            // and gets the longer horizon.
+            let still_pending = pending_since.is_some_and(|sent| {
+                let waited = now.signed_duration_since(sent);
+                !listed
+                    && (waited < PENDING_HORIZON
+                        || (waited < STALLED_QUEUE_HORIZON && !queue_moved_past(sent)))
+            });
             let lost = pending_since.is_some() && !listed && !still_pending;
             if listed {
                 plan.settled.push(guid.clone());
@@ -394,12 +438,18 @@ impl Planner {
             .into_iter()
             .chain(plan.pending.iter().map(|event| event.first_failed_at))
             .min();
-        plan.receiver_answered_at = self
+        let pending_delivered = state
+            .events
+            .iter()
+            .find(|(guid, record)| record.pending && self.delivered.contains(&GuidKey::of(guid)))
+            .map(|(guid, _)| ReceiverEvidence::PendingDelivered { guid: guid.clone() });
+        let recent_answer = self
             .newest_redelivery
             .filter(|(at, answered)| {
                 *answered && now.signed_duration_since(*at) < EVIDENCE_FRESHNESS
             })
-            .map(|(at, _)| at);
+            .map(|(at, _)| ReceiverEvidence::RecentAnswer { at });
+        plan.receiver_up = pending_delivered.or(recent_answer);
         for (index, (_, planned)) in candidates.into_iter().enumerate() {
             if index < options.max_redeliveries {
                 plan.redeliver.push(planned);

@@ -347,7 +347,7 @@ impl HookRun<'_> {
         apply_plan(&plan, state, self.now());
         let outcome = self
             .drain()
-            .run(&plan.redeliver, plan.receiver_answered_at)
+            .run(&plan.redeliver, plan.receiver_up.as_ref(), &plan.pending)
             .await;
         self.record_outcome(outcome, state, &mut report, rate_limited);
         self.move_checkpoint(&plan, checkpoint_at, state, &mut report);

@@ -713,7 +713,11 @@ fn check_durations(raw: &Cli, problems: &mut Problems) -> Durations {
         given(&raw.redelivery_interval),
         Duration::from_secs(1),
     );
-    let max_wait = problems.duration("max-wait", given(&raw.max_wait), Duration::from_secs(300));
+    let max_wait = problems.duration(
+        "max-wait",
+        given(&raw.max_wait),
+        crate::client::DEFAULT_MAX_WAIT,
+    );
     let max_duration = problems.duration(
         "max-duration",
         given(&raw.max_duration),

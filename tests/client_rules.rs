@@ -184,6 +184,41 @@ fn failed_answers_are_classified_as_github_asks() {
                 reason: "secondary rate limit without retry-after".into(),
             },
         ),
+        // The doubling stops at 15 minutes: an hourly limit is waited out in steps that
+        // stay within `max-wait`.
+        (
+            429,
+            headers(&[]),
+            "",
+            9,
+            Failure::RateLimited {
+                wait: minute * 15,
+                reason: "secondary rate limit without retry-after".into(),
+            },
+        ),
+        // "Validation failed, or the endpoint has been spammed": the second is a limit,
+        // with or without `retry-after`; the first stands.
+        (
+            422,
+            headers(&[]),
+            "Validation Failed: the endpoint has been spammed.",
+            1,
+            Failure::RateLimited {
+                wait: minute * 2,
+                reason: "GitHub says the endpoint has been spammed".into(),
+            },
+        ),
+        (
+            422,
+            headers(&[("retry-after", "30")]),
+            "endpoint has been spammed",
+            0,
+            Failure::RateLimited {
+                wait: Duration::from_secs(30),
+                reason: "GitHub says the endpoint has been spammed".into(),
+            },
+        ),
+        (422, headers(&[]), "Validation Failed", 0, Failure::Final),
     ];
     for (status, headers, message, waits, expected) in cases {
         let status = StatusCode::from_u16(status).expect("status");

@@ -693,7 +693,7 @@ async fn hostile_redelivery_never_recorded_is_made_again_after_the_grace() {
     let fake = fake().await;
     fake.add_delivery(&Hook::App, NewDelivery::failed("lost", minutes_ago(30)));
     // GitHub accepts the redelivery and never lists its result.
-    fake.set_redelivery_result_delay(Duration::from_secs(86_400));
+    fake.set_redelivery_result_delay(Duration::from_secs(30 * 86_400));
     let first = run_in_process(&fake, raw_settings(&fake)).await;
     assert!(first.report.succeeded(), "{}", first.log);
     assert_eq!(fake.redeliveries().len(), 1);
@@ -719,8 +719,15 @@ async fn hostile_redelivery_never_recorded_is_made_again_after_the_grace() {
         second.waits
     );
 
-    // Past the horizon, GitHub lost it: it is sent again, as a further attempt.
+    // An hour later GitHub has listed nothing newer either: its queue may be stalled, and
+    // sending again could deliver the event twice. It stays pending.
     sim_clock(&fake).advance(Duration::from_secs(61 * 60));
+    let stalled = run_in_process(&fake, raw_settings(&fake)).await;
+    assert_eq!(fake.redeliveries().len(), 1, "{}", stalled.log);
+    assert_eq!(stalled.report.pending_count(), 1);
+
+    // A day on, it is taken as lost: sent again, as a further attempt.
+    sim_clock(&fake).advance(Duration::from_secs(24 * 3600));
     let third = run_in_process(&fake, raw_settings(&fake)).await;
     assert!(third.report.succeeded(), "{}", third.log);
     let guids: Vec<String> = fake.redeliveries().into_iter().map(|r| r.guid).collect();

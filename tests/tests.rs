@@ -20,6 +20,7 @@ mod plan_tests;
 mod report_snapshots;
 mod scopes;
 mod secrets;
+mod slow_github;
 mod trust_inputs;
 mod trust_outputs;
 mod trust_state;

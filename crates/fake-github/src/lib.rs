@@ -2112,7 +2112,9 @@ fn list_deliveries(shared: &Shared, inner: &Inner, hook: &Hook, ctx: &Ctx<'_>) -
         .by_key
         .range((Bound::Unbounded, upper))
         .rev()
-        .filter(|(_, delivery)| delivery.listed_from <= ctx.now);
+        .filter(|(_, delivery)| delivery.listed_from <= ctx.now)
+        // GitHub keeps deliveries for its retention, then they are gone from the list too.
+        .filter(|(_, delivery)| ctx.now - delivery.delivered_at <= TimeDelta::days(RETENTION_DAYS));
     let page: Vec<(&DeliveryKey, &Delivery)> = items.by_ref().take(per_page).collect();
     let more = items.next().is_some();
     let body = Value::Array(page.iter().map(|(_, d)| d.to_json()).collect());
