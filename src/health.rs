@@ -162,7 +162,7 @@ mod tests {
 
     #[test]
     fn healthy_while_the_first_run_drains_for_long() {
-        let t0 = crate::clock::Clock::simulated(chrono::Utc::now()).instant();
+        let t0 = crate::clock::Clock::system().instant();
         let health = health(t0);
         health.run_started(t0);
         let reason = health.check(t0 + 50 * MINUTE).expect("healthy");
@@ -174,7 +174,7 @@ mod tests {
 
     #[test]
     fn three_failures_in_a_row_are_unhealthy_and_one_success_heals() {
-        let t0 = crate::clock::Clock::simulated(chrono::Utc::now()).instant();
+        let t0 = crate::clock::Clock::system().instant();
         let health = health(t0);
         for n in 0..3u32 {
             let at = t0 + MINUTE * n;
@@ -194,7 +194,7 @@ mod tests {
 
     #[test]
     fn runs_that_only_find_the_lock_held_go_stale() {
-        let t0 = crate::clock::Clock::simulated(chrono::Utc::now()).instant();
+        let t0 = crate::clock::Clock::system().instant();
         let health = health(t0);
         health.run_ended(RunOutcome::Success, t0);
         for n in 1..=3u32 {
@@ -213,7 +213,7 @@ mod tests {
 
     #[test]
     fn a_run_far_past_its_budget_is_stuck() {
-        let t0 = crate::clock::Clock::simulated(chrono::Utc::now()).instant();
+        let t0 = crate::clock::Clock::system().instant();
         let health = health(t0);
         health.run_ended(RunOutcome::Success, t0);
         health.run_started(t0 + 5 * MINUTE);
