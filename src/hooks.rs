@@ -222,7 +222,7 @@ impl fmt::Display for HookSelector {
 }
 
 /// Owners, organization and repository names: what GitHub allows, which also keeps paths safe.
-fn is_valid_name(name: &str) -> bool {
+pub(crate) fn is_valid_name(name: &str) -> bool {
     !name.is_empty()
         && name != "."
         && name != ".."

@@ -29,6 +29,7 @@ pub mod log;
 pub mod metrics;
 pub mod once;
 pub mod plan;
+pub(crate) mod redact;
 pub mod report;
 pub mod run;
 pub mod settings;
