@@ -1,6 +1,6 @@
 //! From validated settings to an exit code: the settings' warnings, signal handling
 //! (SIGTERM/SIGINT end any run cleanly: the request in flight finishes, the state is saved),
-//! then one run ([`crate::once`]) or the `--every` loop ([`crate::every`]).
+//! then one run ([`crate::once`]) or the `--every` loop (`every.rs`).
 
 use crate::every::run_every;
 use crate::log::Log;

@@ -50,11 +50,6 @@ impl Hook {
     pub fn redelivery_path(&self, delivery_id: u64) -> String {
         format!("{}/{delivery_id}/attempts", self.deliveries_path())
     }
-
-    /// Whether the App's JWT (rather than the token) authenticates this hook's requests.
-    pub fn uses_app_jwt(&self) -> bool {
-        matches!(self, Hook::App)
-    }
 }
 
 impl fmt::Display for Hook {

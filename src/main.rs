@@ -26,8 +26,8 @@ fn main() -> ExitCode {
         }
     };
     // Bad input is told in the format asked for, when that much was understood.
-    let format = cli.log_format.ok().copied().unwrap_or(LogFormat::Text);
-    let actions = cli.runner.actions;
+    let format = cli.log_format().unwrap_or(LogFormat::Text);
+    let actions = cli.runner().actions;
     let settings = match Settings::resolve(&cli) {
         Ok(settings) => settings,
         Err(errors) => {
@@ -39,9 +39,9 @@ fn main() -> ExitCode {
         }
     };
     let log = Log::with_format(
-        settings.in_actions,
-        settings.output.debug,
-        settings.output.log_format,
+        settings.in_actions(),
+        settings.output().debug,
+        settings.output().log_format,
         Sink::Console,
     );
     let runtime = match tokio::runtime::Builder::new_current_thread()

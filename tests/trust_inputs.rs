@@ -120,18 +120,18 @@ async fn api_url_credentials_are_refused_unseen_and_http_is_for_loopback() {
         let mut raw = raw_settings(&fake);
         raw.set("api-url", url);
         let settings = raw.try_settings().expect(url);
-        assert!(settings.warnings.is_empty(), "{url}");
+        assert!(settings.warnings().is_empty(), "{url}");
     }
     // Another host over http only with the opt-in, and then with a warning.
     let mut raw = raw_settings(&fake);
     raw.set("api-url", "http://ghes.internal/api/v3");
     raw.set("allow-insecure-http", "true");
     let settings = raw.try_settings().expect("opted in");
-    assert_eq!(settings.warnings.len(), 1);
+    assert_eq!(settings.warnings().len(), 1);
     assert!(
-        settings.warnings[0].contains("unencrypted"),
+        settings.warnings()[0].contains("unencrypted"),
         "{:?}",
-        settings.warnings
+        settings.warnings()
     );
 }
 

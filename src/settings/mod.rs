@@ -1,10 +1,10 @@
 //! Checks every setting before any request, and turns them into [`Settings`].
 //!
-//! The table of settings is [`Cli`]: each field's typed parser ([`parse`]) has already
+//! The table of settings is [`Cli`]: each field's typed parser (`parse.rs`) has already
 //! checked its own value. What is left here is what needs several settings at once, one
 //! resolve step per concern, as uv's `settings.rs` has one per group: the hooks and where
-//! they are listed ([`scan`]), the credentials ([`credentials`]), the checkpoint's store
-//! ([`store`]), then the plan, drain and output settings, which need nothing but their own
+//! they are listed (`scan.rs`), the credentials (`credentials.rs`), the checkpoint's store
+//! (`store.rs`), then the plan, drain and output settings, which need nothing but their own
 //! values.
 //!
 //! Each problem becomes one line that names the input (`app-id` inside Actions, `--app-id`
@@ -43,43 +43,43 @@ pub use parse::Checked;
 pub struct Settings {
     /// Running as a step of GitHub Actions (`GITHUB_ACTIONS=true`): inputs, outputs, job
     /// summary and workflow commands.
-    pub in_actions: bool,
+    pub(crate) in_actions: bool,
 
     // scan
     /// As the `hooks` input names them: resolved to concrete hooks at the start of each run.
-    pub hooks: Vec<HookSelector>,
-    pub api_url: Uri,
-    pub retention: chrono::Duration,
+    pub(crate) hooks: Vec<HookSelector>,
+    pub(crate) api_url: Uri,
+    pub(crate) retention: chrono::Duration,
     /// `since`: how far back a first run (no checkpoint yet) looks.
-    pub first_run_lookback: chrono::Duration,
+    pub(crate) first_run_lookback: chrono::Duration,
 
     // credentials
-    pub app: Option<Arc<AppSigner>>,
-    pub token: Option<SecretString>,
+    pub(crate) app: Option<Arc<AppSigner>>,
+    pub(crate) token: Option<SecretString>,
 
     // store
-    pub store: StoreSpec,
+    pub(crate) store: StoreSpec,
 
     // plan
-    pub dry_run: bool,
-    pub filter: EventFilter,
-    pub max_attempts: u32,
-    pub max_redeliveries: usize,
+    pub(crate) dry_run: bool,
+    pub(crate) filter: EventFilter,
+    pub(crate) max_attempts: u32,
+    pub(crate) max_redeliveries: usize,
     /// `max-age`: events first failing longer ago are reported, not redelivered.
-    pub max_age: Option<chrono::Duration>,
+    pub(crate) max_age: Option<chrono::Duration>,
 
     // drain
-    pub redelivery_interval: Duration,
+    pub(crate) redelivery_interval: Duration,
     /// The longest single rate-limit wait (`max-wait`); a longer one stops the run.
-    pub max_wait: Duration,
+    pub(crate) max_wait: Duration,
     /// The run's time budget: no redelivery starts after it.
-    pub max_duration: Duration,
+    pub(crate) max_duration: Duration,
 
-    pub service: ServiceSettings,
-    pub output: OutputSettings,
+    pub(crate) service: ServiceSettings,
+    pub(crate) output: OutputSettings,
     /// Accepted, but worth a warning at the start of the run (plain `http://` to a host
     /// that is not loopback, with `allow-insecure-http`).
-    pub warnings: Vec<String>,
+    pub(crate) warnings: Vec<String>,
 }
 
 /// How the long-running mode is operated.
@@ -286,6 +286,21 @@ impl Settings {
             output,
             warnings: warning.into_iter().collect(),
         })
+    }
+
+    /// Running as a step of GitHub Actions.
+    pub fn in_actions(&self) -> bool {
+        self.in_actions
+    }
+
+    /// Where and how the run tells what happened.
+    pub fn output(&self) -> &OutputSettings {
+        &self.output
+    }
+
+    /// What was accepted but is worth a warning at the start of the run.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
     }
 
     /// The planner's options, built once from the plan settings.
