@@ -101,7 +101,7 @@ fn wrap(text: &str, indent: &str, width: usize) -> String {
     lines.join("\n")
 }
 
-const YAML_MARK: &str = "# Generated from the settings table (`Cli` in src/inputs.rs) by tests/action_yml.rs:\n# edit the table, then run `INSTA_UPDATE=always cargo test action_yml`.\n";
+const YAML_MARK: &str = "# Generated from the settings table (`Cli` in src/inputs/table.rs) by tests/action_yml.rs:\n# edit the table, then run `INSTA_UPDATE=always cargo test action_yml`.\n";
 
 fn render_action_inputs() -> String {
     let mut yaml = format!("{YAML_MARK}inputs:\n");
@@ -117,7 +117,7 @@ fn render_action_inputs() -> String {
     yaml
 }
 
-const README_START: &str = "<!-- Generated from the settings table (`Cli` in src/inputs.rs) by tests/action_yml.rs: edit the table, then run `INSTA_UPDATE=always cargo test action_yml`. -->\n";
+const README_START: &str = "<!-- Generated from the settings table (`Cli` in src/inputs/table.rs) by tests/action_yml.rs: edit the table, then run `INSTA_UPDATE=always cargo test action_yml`. -->\n";
 const README_END: &str = "<!-- End of the generated inputs. -->\n";
 
 fn render_readme_inputs() -> String {
@@ -159,7 +159,10 @@ fn assert_generated(path: &str, start: &str, end: &str, rendered: &str) {
         && std::env::var("CI").as_deref() != Ok("true");
     if update {
         let updated = format!("{}{rendered}{}", &text[..from], &text[to..]);
-        std::fs::write(path, updated).expect("writable");
+        // Atomically: the other tests read the file meanwhile.
+        let temporary = format!("{path}.generated");
+        std::fs::write(&temporary, updated).expect("writable");
+        std::fs::rename(&temporary, path).expect("renamed into place");
         return;
     }
     let first_difference = current
