@@ -45,7 +45,7 @@ async fn run_as_the_runner(fake: &FakeGitHub, number: usize) {
         Ok(raw) => raw,
         Err(refused) => panic!("inputs are read: {}", refused.message()),
     };
-    let settings = Settings::from_raw(raw).expect("inputs are valid");
+    let settings = Settings::resolve(&raw).expect("inputs are valid");
     let exit = execute(settings, Log::new(true, false, Sink::Console)).await;
     println!(
         "\n========== run {number}: exit code {} ==========",

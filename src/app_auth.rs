@@ -86,10 +86,6 @@ impl AppSigner {
         Ok(signer)
     }
 
-    pub fn issuer(&self) -> &Issuer {
-        &self.issuer
-    }
-
     fn sign(
         &self,
         now: DateTime<Utc>,

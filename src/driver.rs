@@ -1,6 +1,6 @@
 //! From validated settings to an exit code: the settings' warnings, signal handling
 //! (SIGTERM/SIGINT end any run cleanly: the request in flight finishes, the state is saved),
-//! then one run ([`crate::once`]) or the `--every` loop ([`crate::every`]).
+//! then one run ([`crate::once`]) or the `--every` loop (`every.rs`).
 
 use crate::every::run_every;
 use crate::log::Log;
@@ -17,7 +17,7 @@ pub async fn execute(settings: Settings, log: Log) -> Exit {
     // In every mode: the Actions runner cancels a step, cron and Kubernetes stop a job,
     // with SIGTERM (or SIGINT), then kill it a few seconds later.
     stop_on_signals(&context);
-    match settings.every {
+    match settings.service.every {
         None => run_and_publish(&settings, &context).await,
         Some(every) => run_every(&settings, &context, every).await,
     }

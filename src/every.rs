@@ -25,7 +25,7 @@ pub async fn run_every(settings: &Settings, context: &RunContext, every: Duratio
         clock: context.clock.clone(),
     });
     // Dropped on every return: the server stops with the loop.
-    let _listener = match settings.listen {
+    let _listener = match settings.service.listen {
         None => None,
         Some(address) => match listen::start(address, observed.clone()).await {
             Ok(listener) => {

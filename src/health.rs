@@ -19,6 +19,8 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use crate::client::format_duration;
+
 /// Failed runs in a row that make the loop unhealthy.
 pub const FAILURES_UNHEALTHY: u32 = 3;
 /// Waits between runs without a success that make the loop unhealthy.
@@ -92,7 +94,7 @@ impl Health {
         let Ok(state) = self.state.lock().map(|state| *state) else {
             return Err("the health state is unreadable (a thread panicked)".to_owned());
         };
-        let ago = |at: Instant| format_duration(now.saturating_duration_since(at));
+        let ago = |at: Instant| whole_seconds(now.saturating_duration_since(at));
         let wait = delay_after(self.every, state.failures_in_a_row);
         let stale_after = wait.saturating_mul(STALE_INTERVALS);
         if let Some(since) = state.running_since {
@@ -101,8 +103,8 @@ impl Health {
                 return Err(format!(
                     "the current run started {} ago, past `max-duration` ({}) and {} more: the loop looks stuck",
                     ago(since),
-                    format_duration(self.max_duration),
-                    format_duration(stale_after)
+                    whole_seconds(self.max_duration),
+                    whole_seconds(stale_after)
                 ));
             }
         }
@@ -137,9 +139,10 @@ impl Health {
     }
 }
 
-/// In whole seconds: a health line says "2m 5s", not nanoseconds.
-fn format_duration(duration: Duration) -> String {
-    humantime::format_duration(Duration::from_secs(duration.as_secs())).to_string()
+/// In whole seconds (a health line says "2m 5s", not milliseconds), by the one
+/// [`crate::client::format_duration`].
+fn whole_seconds(duration: Duration) -> String {
+    format_duration(Duration::from_secs(duration.as_secs()))
 }
 
 /// The `--every` loop's wait before the next run after `failures` failed runs in a row: the interval,

@@ -50,11 +50,6 @@ impl Hook {
     pub fn redelivery_path(&self, delivery_id: u64) -> String {
         format!("{}/{delivery_id}/attempts", self.deliveries_path())
     }
-
-    /// Whether the App's JWT (rather than the token) authenticates this hook's requests.
-    pub fn uses_app_jwt(&self) -> bool {
-        matches!(self, Hook::App)
-    }
 }
 
 impl fmt::Display for Hook {
@@ -222,7 +217,7 @@ impl fmt::Display for HookSelector {
 }
 
 /// Owners, organization and repository names: what GitHub allows, which also keeps paths safe.
-fn is_valid_name(name: &str) -> bool {
+pub(crate) fn is_valid_name(name: &str) -> bool {
     !name.is_empty()
         && name != "."
         && name != ".."

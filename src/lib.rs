@@ -2,15 +2,20 @@
 //! with bounded retries and a checkpoint that never skips an event.
 //!
 //! The binary (`src/main.rs`) only wires these modules together:
-//! - [`inputs`] gathers settings from the runner's `INPUT_*`, the command line and the
-//!   environment; [`settings`] checks them before any request;
+//! - [`inputs`] is the table of settings (the clap [`inputs::Cli`]) and where their values
+//!   come from (the runner's `INPUT_*`, the command line, the environment); [`settings`]
+//!   resolves them, concern by concern, before any request;
 //! - [`github`] is GitHub's REST API, one module per area, over [`client`] (octocrab
 //!   underneath: authentication, retries, rate limits), with [`app_auth`] for the App JWT;
 //! - [`plan`] is the pure core that decides what to redeliver;
-//! - [`checkpoint`] is the state document and [`store`] where it is kept;
-//! - [`run`] is the pipeline; [`driver`] runs it [`once`] or [`every`] interval;
-//!   [`listen`] serves `--every`'s [`metrics`] and [`health`];
-//! - [`report`] and [`log`] tell the user what happened.
+//! - [`checkpoint`] is the state document and `store` where it is kept;
+//! - [`run`] is the pipeline and [`drain`] its redeliveries; [`driver`] runs it [`once`] or
+//!   `every` interval; `listen` serves `--every`'s `metrics` and `health`;
+//! - [`report`] and [`log`] tell the user what happened; `redact` hides secrets in both.
+//!
+//! Modules that only the binary uses are `pub(crate)`, so that the compiler reports what
+//! nobody calls; the public ones are what the integration tests, the benchmark and the
+//! examples need.
 
 pub mod app_auth;
 pub mod checkpoint;
@@ -18,18 +23,19 @@ pub mod client;
 pub mod clock;
 pub mod drain;
 pub mod driver;
-pub mod every;
+pub(crate) mod every;
 pub mod filter;
 pub mod github;
-pub mod health;
-pub mod hooks;
+pub(crate) mod health;
+pub(crate) mod hooks;
 pub mod inputs;
-pub mod listen;
+pub(crate) mod listen;
 pub mod log;
-pub mod metrics;
+pub(crate) mod metrics;
 pub mod once;
 pub mod plan;
+pub(crate) mod redact;
 pub mod report;
 pub mod run;
 pub mod settings;
-pub mod store;
+pub(crate) mod store;

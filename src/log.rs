@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use serde_json::Value;
 
 use crate::clock::Clock;
+use crate::redact::Secrets;
 
 /// How lines are written outside GitHub Actions (inside, workflow commands are what the
 /// runner reads, whatever this says).
@@ -75,7 +76,7 @@ struct Inner {
     debug: bool,
     format: LogFormat,
     sink: Sink,
-    secrets: Mutex<Vec<String>>,
+    secrets: Mutex<Secrets>,
     /// The hook being processed (see [`Log::hook_group`]), for JSON lines' `hook`.
     hook: Mutex<Option<String>>,
     /// What JSON lines' `time` reads (the run's clock: simulated in tests).
@@ -98,7 +99,7 @@ impl Log {
                 debug,
                 format,
                 sink,
-                secrets: Mutex::new(Vec::new()),
+                secrets: Mutex::new(Secrets::new(MIN_SECRET_LEN)),
                 hook: Mutex::new(None),
                 clock: Mutex::new(Clock::system()),
             }),
@@ -124,19 +125,10 @@ impl Log {
     /// Registers a secret: the runner is told to mask it (before it could ever be printed)
     /// and our own lines never show it.
     pub fn mask(&self, secret: &str) {
-        let parts: Vec<&str> = secret
-            .lines()
-            .map(str::trim)
-            .filter(|line| line.len() >= MIN_SECRET_LEN && !line.starts_with("-----"))
-            .collect();
         let Ok(mut secrets) = self.inner.secrets.lock() else {
             return;
         };
-        for part in parts {
-            if secrets.iter().any(|known| known == part) {
-                continue;
-            }
-            secrets.push(part.to_owned());
+        for part in secrets.add(secret) {
             if self.inner.actions {
                 self.write_raw(&format!("::add-mask::{part}"));
             }
@@ -145,15 +137,10 @@ impl Log {
 
     /// Replaces every registered secret in `text` by `***`.
     pub fn redact(&self, text: &str) -> String {
-        let mut text = text.to_owned();
-        if let Ok(secrets) = self.inner.secrets.lock() {
-            for secret in secrets.iter() {
-                if text.contains(secret.as_str()) {
-                    text = text.replace(secret.as_str(), "***");
-                }
-            }
+        match self.inner.secrets.lock() {
+            Ok(secrets) => secrets.hide(text),
+            Err(_) => text.to_owned(),
         }
-        text
     }
 
     /// A plain log line. Its message often carries data from GitHub (event names, GUIDs),

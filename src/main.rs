@@ -26,12 +26,9 @@ fn main() -> ExitCode {
         }
     };
     // Bad input is told in the format asked for, when that much was understood.
-    let format = match cli.log_format.as_deref().map(str::trim) {
-        Some("json") => LogFormat::Json,
-        _ => LogFormat::Text,
-    };
-    let actions = cli.runner.actions;
-    let settings = match Settings::from_raw(cli) {
+    let format = cli.log_format().unwrap_or(LogFormat::Text);
+    let actions = cli.runner().actions;
+    let settings = match Settings::resolve(&cli) {
         Ok(settings) => settings,
         Err(errors) => {
             let log = Log::with_format(actions, false, format, Sink::Console);
@@ -42,9 +39,9 @@ fn main() -> ExitCode {
         }
     };
     let log = Log::with_format(
-        settings.in_actions,
-        settings.debug,
-        settings.log_format,
+        settings.in_actions(),
+        settings.output().debug,
+        settings.output().log_format,
         Sink::Console,
     );
     let runtime = match tokio::runtime::Builder::new_current_thread()

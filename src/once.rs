@@ -105,13 +105,13 @@ fn publish(report: &RunReport, settings: &Settings, log: &Log) -> anyhow::Result
             &counts.map(|(name, count)| (name, count.into())),
         );
     }
-    if let Some(path) = &settings.output_file {
+    if let Some(path) = &settings.output.output_file {
         append_to_file(path, &log.redact(&format_outputs(&report.outputs()?)))?;
     }
-    if let Some(path) = &settings.summary_file {
+    if let Some(path) = &settings.output.summary_file {
         append_to_file(path, &log.redact(&report.summary_markdown()))?;
     }
-    if settings.json {
+    if settings.output.json {
         let json = serde_json::to_string(report)?;
         let mut stdout = std::io::stdout().lock();
         match writeln!(stdout, "{}", log.redact(&json)).and_then(|()| stdout.flush()) {

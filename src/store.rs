@@ -31,13 +31,6 @@ pub enum StoreSpec {
     None,
 }
 
-impl StoreSpec {
-    /// Whether the store needs a token for GitHub.
-    pub fn needs_token(&self) -> bool {
-        matches!(self, StoreSpec::Variable { .. })
-    }
-}
-
 impl fmt::Display for StoreSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -232,7 +232,7 @@ async fn redeliveries_are_paced() {
         );
     }
     let mut raw = raw_settings(&fake);
-    raw.redelivery_interval = Some("1s".into());
+    raw.set("redelivery-interval", "1s");
     let run = run_in_process(&fake, raw).await;
     assert!(run.report.succeeded());
     // The canary's looks at the list, then one second between each of the other three.
@@ -265,7 +265,7 @@ async fn the_cap_leaves_the_rest_queued_and_the_checkpoint_before_them() {
         );
     }
     let mut raw = raw_settings(&fake);
-    raw.max_redeliveries = Some("2".into());
+    raw.set("max-redeliveries", "2");
     let first = run_in_process(&fake, raw.clone()).await;
     assert!(first.report.succeeded());
     assert_eq!(first.report.redelivered_guids(), ["g0", "g1"]);

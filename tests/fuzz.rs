@@ -1,17 +1,25 @@
 //! Property tests of the two parsers that read what this tool is told: a page of
 //! deliveries from GitHub, and the stored checkpoint document. Arbitrary bytes and
-//! arbitrary JSON must give a value or an error, never a panic, and whatever parses must
-//! plan and encode without one either.
+//! arbitrary JSON must give a value or an error, never a panic; and whatever parses keeps
+//! the invariants the rest of the tool relies on:
+//! - a document that parses encodes, and its encoding parses and re-encodes to the same
+//!   text;
+//! - each failing GUID of a plan lands in exactly one of the plan's lists (or is counted as
+//!   given up by an earlier run);
+//! - the next checkpoint never passes the first failure of an open event (redelivered now
+//!   or deferred), nor the listing's time.
 //!
 //! `cargo test` runs 256 cases of each; `PROPTEST_CASES=100000 cargo test --locked -- fuzz`
 //! runs longer (proptest reads the variable).
+
+use std::collections::BTreeSet;
 
 use chrono::{DateTime, Duration, Utc};
 use proptest::prelude::*;
 use redeliver_action::checkpoint::{CheckpointDocument, MAX_DOCUMENT_BYTES};
 use redeliver_action::filter::EventFilter;
 use redeliver_action::plan::{
-    Delivery, PlanOptions, WindowOptions, plan_redeliveries, scan_window,
+    Delivery, Plan, PlanOptions, WindowOptions, next_checkpoint, plan_redeliveries, scan_window,
 };
 
 /// Arbitrary JSON, biased towards what the parsers look for.
@@ -119,14 +127,73 @@ fn page_then_plan(page: &[u8], state_text: &str) {
         },
     );
     let plan = plan_redeliveries(deliveries, &state, now(), &options());
-    let _ = redeliver_action::plan::next_checkpoint(&plan, window.since);
+    assert_each_failing_guid_in_one_list(&plan);
+    let listed_at = window.since.max(now());
+    let checkpoint = next_checkpoint(&plan, listed_at);
+    assert!(checkpoint <= listed_at);
+    let open = plan
+        .redeliver
+        .iter()
+        .map(|planned| &planned.summary)
+        .chain(&plan.deferred);
+    for event in open {
+        assert!(
+            checkpoint <= event.first_failed_at,
+            "the checkpoint {checkpoint} passes the open event {} first failing at {}",
+            event.guid,
+            event.first_failed_at
+        );
+    }
 }
 
-/// Parses a stored value and encodes it back: no panic, and what parses encodes.
+/// Redelivered now, given up now, filtered, deferred, too old, or given up before: one each.
+#[track_caller]
+fn assert_each_failing_guid_in_one_list(plan: &Plan) {
+    let listed: Vec<&str> = plan
+        .redeliver
+        .iter()
+        .map(|planned| planned.summary.guid.as_str())
+        .chain(
+            [
+                &plan.given_up,
+                &plan.filtered,
+                &plan.deferred,
+                &plan.too_old,
+            ]
+            .into_iter()
+            .flatten()
+            .map(|event| event.guid.as_str()),
+        )
+        .collect();
+    let distinct: BTreeSet<&str> = listed.iter().copied().collect();
+    assert_eq!(
+        distinct.len(),
+        listed.len(),
+        "a GUID in two lists: {plan:#?}"
+    );
+    assert_eq!(
+        listed.len() + plan.already_given_up,
+        plan.failing,
+        "a failing GUID in no list: {plan:#?}"
+    );
+}
+
+/// Parses a stored value and encodes it back: what parses encodes, and the encoding is
+/// a fixed point (it parses, and encodes to the same text again).
 fn document_round_trip(text: &str) {
-    if let Ok(mut document) = CheckpointDocument::parse(text) {
-        let _ = document.encode(now(), Duration::days(7), MAX_DOCUMENT_BYTES);
-    }
+    let Ok(mut document) = CheckpointDocument::parse(text) else {
+        return;
+    };
+    let encode = |document: &mut CheckpointDocument| {
+        document
+            .encode(now(), Duration::days(7), MAX_DOCUMENT_BYTES)
+            .expect("what parses encodes")
+    };
+    let (first, _) = encode(&mut document);
+    let mut again = CheckpointDocument::parse(&first).expect("the encoding parses");
+    let (second, dropped) = encode(&mut again);
+    assert_eq!(first, second, "re-encoding changed the document");
+    assert_eq!(dropped, 0, "the encoding was already within the limit");
 }
 
 proptest! {

@@ -17,7 +17,6 @@ use tokio::net::{TcpListener, TcpStream};
 
 use redeliver_action::client::MAX_LIMIT_WAITS_PER_REQUEST;
 use redeliver_action::clock::Clock;
-use redeliver_action::inputs::Cli;
 use redeliver_action::log::{Log, Sink};
 use redeliver_action::report::RunReport;
 use redeliver_action::run::{RunContext, run_once};
@@ -232,16 +231,14 @@ fn stored_file_checkpoint(path: &Path) -> DateTime<Utc> {
 }
 
 /// Settings for the App's hook at `url`, with the checkpoint in a state file.
-fn settings(url: &str, state: &Path) -> Cli {
-    Cli {
-        app_id: Some(APP_ID.into()),
-        private_key: Some(APP_KEY.into()),
-        token: Some(TOKEN.into()),
-        state: Some(format!("file:{}", state.display())),
-        api_url: Some(url.to_owned()),
-        redelivery_interval: Some("0s".into()),
-        ..Default::default()
-    }
+fn settings(url: &str, state: &Path) -> Args {
+    Args::new()
+        .with("app-id", APP_ID)
+        .with("private-key", APP_KEY)
+        .with("token", TOKEN)
+        .with("state", format!("file:{}", state.display()))
+        .with("api-url", url)
+        .with("redelivery-interval", "0s")
 }
 
 struct Ran {
@@ -251,8 +248,8 @@ struct Ran {
 }
 
 /// Runs in this process, with waits recorded, after `adjust` had its say on the context.
-async fn run_here(raw: Cli, adjust: impl FnOnce(&mut RunContext)) -> Ran {
-    let settings = redeliver_action::settings::Settings::from_raw(raw).expect("valid settings");
+async fn run_here(raw: Args, adjust: impl FnOnce(&mut RunContext)) -> Ran {
+    let settings = raw.settings();
     let buffer = Arc::new(Mutex::new(String::new()));
     let clock = Clock::simulated(chrono::Utc::now());
     let mut context = RunContext::with_clock(
@@ -327,8 +324,8 @@ async fn hostile_redirected_variable_writes_are_not_saved() {
         })
         .await;
         let mut raw = settings(&server.url, Path::new("unused"));
-        raw.state = Some(format!("variable:{VARIABLE}"));
-        raw.repository = Some(REPO.into());
+        raw.set("state", format!("variable:{VARIABLE}"));
+        raw.set("repository", REPO);
         let ran = run_here(raw, |_| {}).await;
 
         ran.assert_failed_with(&format!(
@@ -427,7 +424,7 @@ async fn hostile_max_wait_bounds_each_rate_limit_wait() {
     let folder = tempfile::tempdir().expect("temp dir");
     let (state, checkpoint) = state_file(folder.path());
     let mut raw = settings(&server.url, &state);
-    raw.max_wait = Some("5s".into());
+    raw.set("max-wait", "5s");
     let ran = run_here(raw, |_| {}).await;
 
     ran.assert_failed_with("later than `max-wait` allows waiting");
@@ -649,10 +646,7 @@ async fn hostile_github_clock_behind_does_not_lose_a_later_failure() {
     fake.add_hook(&hook);
     // GitHub's clock 10 minutes behind the runner's: more than the scan's 5-minute overlap.
     fake.set_clock_offset(chrono::TimeDelta::minutes(-10));
-    let raw = || Cli {
-        hooks: Some("repo/octo/demo/9".into()),
-        ..raw_settings(&fake)
-    };
+    let raw = || raw_settings(&fake).with("hooks", "repo/octo/demo/9");
     let first = run_in_process(&fake, raw()).await;
     assert!(first.report.succeeded(), "{}", first.log);
 

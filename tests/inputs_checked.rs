@@ -58,7 +58,7 @@ fn verdict(args: &[&str], env: &Environment) -> Vec<String> {
         Ok(cli) => cli,
         Err(refused) => return vec![format!("(refused by clap) {}", refused.message())],
     };
-    match Settings::from_raw(cli) {
+    match Settings::resolve(&cli) {
         Ok(_) => vec!["(accepted)".to_owned()],
         Err(errors) => errors.0,
     }

@@ -21,10 +21,8 @@ fn outage(fake: &fake_github::FakeGitHub, count: usize) {
     );
 }
 
-fn fast(fake: &fake_github::FakeGitHub) -> redeliver_action::inputs::Cli {
-    let mut raw = raw_settings(fake);
-    raw.redelivery_interval = Some("0s".into());
-    raw
+fn fast(fake: &fake_github::FakeGitHub) -> Args {
+    raw_settings(fake).with("redelivery-interval", "0s")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -197,7 +197,7 @@ async fn a_content_limit_of_500_an_hour_paces_the_drain() {
         chrono::Duration::seconds(30),
     );
     let mut raw = raw_settings(&fake);
-    raw.redelivery_interval = Some("1s".into());
+    raw.set("redelivery-interval", "1s");
     let started = clock.instant();
     let run = run_in_process(&fake, raw).await;
     let took = clock.instant() - started;
@@ -266,8 +266,8 @@ async fn retention_expiring_in_the_middle_of_a_backlog() {
         chrono::Duration::seconds(5),
     );
     let mut raw = raw_settings(&fake);
-    raw.redelivery_interval = Some("1s".into());
-    raw.since = Some("3d".into());
+    raw.set("redelivery-interval", "1s");
+    raw.set("since", "3d");
     let run = run_in_process(&fake, raw.clone()).await;
     let refused = run.report.hooks[0].refused.len();
     assert!(refused > 100, "{refused} refused: {}", run.log);

@@ -118,20 +118,20 @@ async fn api_url_credentials_are_refused_unseen_and_http_is_for_loopback() {
     assert!(!run.stdout.contains("unencrypted"), "{}", run.stdout);
     for url in ["http://localhost:1/api/v3", "http://[::1]:1"] {
         let mut raw = raw_settings(&fake);
-        raw.api_url = Some(url.into());
-        let settings = redeliver_action::settings::Settings::from_raw(raw).expect(url);
-        assert!(settings.warnings.is_empty(), "{url}");
+        raw.set("api-url", url);
+        let settings = raw.try_settings().expect(url);
+        assert!(settings.warnings().is_empty(), "{url}");
     }
     // Another host over http only with the opt-in, and then with a warning.
     let mut raw = raw_settings(&fake);
-    raw.api_url = Some("http://ghes.internal/api/v3".into());
-    raw.allow_insecure_http = Some("true".into());
-    let settings = redeliver_action::settings::Settings::from_raw(raw).expect("opted in");
-    assert_eq!(settings.warnings.len(), 1);
+    raw.set("api-url", "http://ghes.internal/api/v3");
+    raw.set("allow-insecure-http", "true");
+    let settings = raw.try_settings().expect("opted in");
+    assert_eq!(settings.warnings().len(), 1);
     assert!(
-        settings.warnings[0].contains("unencrypted"),
+        settings.warnings()[0].contains("unencrypted"),
         "{:?}",
-        settings.warnings
+        settings.warnings()
     );
 }
 

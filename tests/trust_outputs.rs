@@ -63,8 +63,8 @@ async fn the_report_output_fits_in_an_output_and_keeps_the_counts() {
         }),
     );
     let mut raw = raw_settings(&fake);
-    raw.dry_run = Some("true".into());
-    raw.max_redeliveries = Some("200".into());
+    raw.set("dry-run", "true");
+    raw.set("max-redeliveries", "200");
     let run = run_in_process(&fake, raw).await;
     let report = &run.report;
     assert_eq!(report.failed_count(), 10_000);

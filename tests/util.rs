@@ -241,19 +241,67 @@ pub fn assert_no_unexpected(fake: &FakeGitHub) {
     );
 }
 
-/// Settings as the command line would give them, pointed at `fake`, with the checkpoint
-/// in the repository variable. Built as a struct (the parsed command line), not parsed.
-pub fn raw_settings(fake: &FakeGitHub) -> redeliver_action::inputs::Cli {
-    redeliver_action::inputs::Cli {
-        app_id: Some(APP_ID.into()),
-        private_key: Some(APP_KEY.into()),
-        token: Some(TOKEN.into()),
-        state: Some(format!("variable:{VARIABLE}")),
-        repository: Some(REPO.into()),
-        api_url: Some(fake.url()),
-        redelivery_interval: Some("0s".into()),
-        ..Default::default()
+/// Settings as a command line: `--flag=value` for each flag set (the last value of a flag
+/// wins), parsed as the binary parses its own, with an empty environment.
+#[derive(Debug, Clone, Default)]
+pub struct Args(Vec<(String, String)>);
+
+impl Args {
+    pub fn new() -> Self {
+        Self::default()
     }
+
+    /// Sets `--{flag}` to `value`.
+    pub fn set(&mut self, flag: &str, value: impl Into<String>) -> &mut Self {
+        self.0.retain(|(known, _)| known != flag);
+        self.0.push((flag.to_owned(), value.into()));
+        self
+    }
+
+    pub fn with(mut self, flag: &str, value: impl Into<String>) -> Self {
+        self.set(flag, value);
+        self
+    }
+
+    /// The parsed command line; panics when clap refuses it.
+    pub fn cli(&self) -> redeliver_action::inputs::Cli {
+        let args: Vec<String> = std::iter::once("redeliver".to_owned())
+            .chain(
+                self.0
+                    .iter()
+                    .map(|(flag, value)| format!("--{flag}={value}")),
+            )
+            .collect();
+        let env = redeliver_action::inputs::Environment::new();
+        match redeliver_action::inputs::Cli::parse_from_env(&args, &env) {
+            Ok(cli) => cli,
+            Err(refused) => panic!("{}", refused.message()),
+        }
+    }
+
+    pub fn try_settings(
+        &self,
+    ) -> Result<redeliver_action::settings::Settings, redeliver_action::settings::InputErrors> {
+        redeliver_action::settings::Settings::resolve(&self.cli())
+    }
+
+    /// The settings; panics when they are refused.
+    pub fn settings(&self) -> redeliver_action::settings::Settings {
+        self.try_settings().expect("valid settings")
+    }
+}
+
+/// Settings as the command line would give them, pointed at `fake`, with the checkpoint
+/// in the repository variable.
+pub fn raw_settings(fake: &FakeGitHub) -> Args {
+    Args::new()
+        .with("app-id", APP_ID)
+        .with("private-key", APP_KEY)
+        .with("token", TOKEN)
+        .with("state", format!("variable:{VARIABLE}"))
+        .with("repository", REPO)
+        .with("api-url", fake.url())
+        .with("redelivery-interval", "0s")
 }
 
 /// A run made inside the test process, on simulated time: waits are taken at once, and
@@ -282,7 +330,7 @@ pub fn sim_clock(fake: &FakeGitHub) -> redeliver_action::clock::Clock {
 }
 
 /// One run of `raw` in this process, against `fake`, on their shared simulated clock.
-pub async fn run_in_process(fake: &FakeGitHub, raw: redeliver_action::inputs::Cli) -> InProcess {
+pub async fn run_in_process(fake: &FakeGitHub, raw: Args) -> InProcess {
     run_in_process_with(fake, raw, |_| {}).await
 }
 
@@ -290,14 +338,14 @@ pub async fn run_in_process(fake: &FakeGitHub, raw: redeliver_action::inputs::Cl
 /// handle, its deadline).
 pub async fn run_in_process_with(
     fake: &FakeGitHub,
-    raw: redeliver_action::inputs::Cli,
+    raw: Args,
     adjust: impl FnOnce(&mut redeliver_action::run::RunContext),
 ) -> InProcess {
     use redeliver_action::log::{Log, Sink};
     use redeliver_action::run::{RunContext, run_once};
     use std::sync::{Arc, Mutex};
 
-    let settings = redeliver_action::settings::Settings::from_raw(raw).expect("valid settings");
+    let settings = raw.settings();
     let buffer = Arc::new(Mutex::new(String::new()));
     let clock = sim_clock(fake);
     let mut context = RunContext::with_clock(

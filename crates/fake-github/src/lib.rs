@@ -1,6 +1,6 @@
 //! An in-process fake of the parts of GitHub's REST API that the redelivery action uses.
 //!
-//! It follows `shared/docs/github-api.md`: webhook deliveries of the three hook scopes with
+//! It follows GitHub's REST API documentation (<https://docs.github.com/en/rest>): webhook deliveries of the three hook scopes with
 //! cursor pagination and 64-bit ids above 2^53, redelivery attempts, org and repo hook lists
 //! (paginated by `page`, each hook's receiver URL in `config.url`), App JWT checks,
 //! installation tokens, repository Actions variables, rate-limit headers and injectable faults.

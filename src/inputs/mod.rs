@@ -22,38 +22,18 @@
 use std::collections::HashMap;
 
 use clap::parser::ValueSource;
-use clap::{ArgAction, CommandFactory, FromArgMatches, Parser};
+mod table;
+
+use clap::{CommandFactory, FromArgMatches};
 use serde::Deserialize;
+
+use crate::log::LogFormat;
+use crate::redact::{Secrets, looks_like_a_secret};
+
+pub use table::{CLI_ONLY, Cli, action_input_ids, is_action_input};
 
 /// The environment, captured once, so tests can pass their own.
 pub type Environment = HashMap<String, String>;
-
-/// Flags of the command line only, by long name; every other flag is an action input of the
-/// same id (`--max-attempts` is `max-attempts`). In `action.yml` they would make no sense:
-/// the runner gives the step its repository and no place for a state file or a loop.
-pub const CLI_ONLY: &[&str] = &[
-    "private-key-file",
-    "token-file",
-    "state",
-    "repository",
-    "json",
-    "every",
-    "verbose",
-    "listen",
-    "log-format",
-];
-
-/// The ids of the action's inputs, as `action.yml` spells them: the long names of the flags
-/// that are not [`CLI_ONLY`].
-pub fn action_input_ids() -> Vec<String> {
-    Cli::command()
-        .get_arguments()
-        .filter(|arg| !matches!(arg.get_action(), ArgAction::Help | ArgAction::Version))
-        .filter_map(|arg| arg.get_long())
-        .filter(|long| !CLI_ONLY.contains(long))
-        .map(str::to_owned)
-        .collect()
-}
 
 /// What the Actions runner says about the step, from its own variables rather than flags.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -137,164 +117,13 @@ fn env_value(env: &Environment, name: &str) -> Option<String> {
         .cloned()
 }
 
-/// Finds failed GitHub webhook deliveries and redelivers each event once, with bounded
-/// retries. Runs as a GitHub Action, from cron, or as a long-running service (`--every`).
-///
-/// Every option can also be set with the environment variable in brackets.
-#[derive(Debug, Default, Clone, Parser)]
-#[command(name = "redeliver", version, about, max_term_width = 100)]
-pub struct Cli {
-    /// Webhooks to check, one per line or comma separated: `app`, `org/<org>/<hook>`,
-    /// `repo/<owner>/<repo>/<hook>`, where `<hook>` is the hook's id, its receiver URL
-    /// (`https://…`, compared exactly; a line with a URL holds one hook) or `*` for every
-    /// hook there [default: app]
-    #[arg(long, env = "REDELIVER_HOOKS", value_name = "HOOKS")]
-    pub hooks: Option<String>,
-
-    /// The GitHub App's numeric ID (also read from APP_ID)
-    #[arg(long, env = "REDELIVER_APP_ID", value_name = "ID")]
-    pub app_id: Option<String>,
-
-    /// The GitHub App's client ID, an alternative to --app-id
-    #[arg(long, env = "REDELIVER_CLIENT_ID", value_name = "ID")]
-    pub client_id: Option<String>,
-
-    /// The App's private key, PEM (also read from PRIVATE_KEY); prefer --private-key-file
-    // A PEM starts with `-----BEGIN`: without `allow_hyphen_values` clap would take it for
-    // a flag, refuse it, and print it.
-    #[arg(
-        long,
-        env = "REDELIVER_PRIVATE_KEY",
-        value_name = "PEM",
-        hide_env_values = true,
-        allow_hyphen_values = true
-    )]
-    pub private_key: Option<String>,
-
-    /// A file holding the App's private key, such as a mounted secret
-    #[arg(long, env = "REDELIVER_PRIVATE_KEY_FILE", value_name = "PATH")]
-    pub private_key_file: Option<String>,
-
-    /// Token for org/repo hooks and the `variable:` store (also read from TOKEN)
-    #[arg(
-        long,
-        env = "REDELIVER_TOKEN",
-        value_name = "TOKEN",
-        hide_env_values = true,
-        allow_hyphen_values = true
-    )]
-    pub token: Option<String>,
-
-    /// A file holding the token, such as a mounted secret
-    #[arg(long, env = "REDELIVER_TOKEN_FILE", value_name = "PATH")]
-    pub token_file: Option<String>,
-
-    /// Where the checkpoint lives: `file:PATH`, `variable:NAME` or `none`
-    /// [default: file:redeliver-state.json; variable:WEBHOOK_REDELIVERY_CHECKPOINT in Actions]
-    #[arg(long, env = "REDELIVER_STATE", value_name = "STORE")]
-    pub state: Option<String>,
-
-    /// Shorthand for --state variable:NAME (also read from LAST_REDELIVERY_VARIABLE_NAME)
-    #[arg(long, env = "REDELIVER_VARIABLE_NAME", value_name = "NAME")]
-    pub variable_name: Option<String>,
-
-    /// The repository that holds the checkpoint variable, `owner/name`
-    /// (also read from GITHUB_REPOSITORY, or WORKFLOW_REPO_OWNER and WORKFLOW_REPO)
-    #[arg(long, env = "REDELIVER_REPOSITORY", value_name = "OWNER/NAME")]
-    pub repository: Option<String>,
-
-    // Shown as is by `--help`, where `<...>` would be noise.
-    #[allow(rustdoc::bare_urls)]
-    /// The REST API URL [default: GITHUB_API_URL, else https://api.github.com]
-    #[arg(long, env = "REDELIVER_API_URL", value_name = "URL")]
-    pub api_url: Option<String>,
-
-    /// Accept a plain http:// API URL for a host other than this machine (credentials then
-    /// travel unencrypted; a warning says so)
-    #[arg(long, env = "REDELIVER_ALLOW_INSECURE_HTTP", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
-    pub allow_insecure_http: Option<String>,
-
-    /// List and plan, but redeliver nothing and save no checkpoint
-    #[arg(long, env = "REDELIVER_DRY_RUN", value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
-    pub dry_run: Option<String>,
-
-    /// Only these events, `event` or `event.action`, comma separated
-    #[arg(long, env = "REDELIVER_EVENTS", value_name = "LIST")]
-    pub events: Option<String>,
-
-    /// Never these events
-    #[arg(long, env = "REDELIVER_EXCLUDE_EVENTS", value_name = "LIST")]
-    pub exclude_events: Option<String>,
-
-    /// Redeliveries of one event before it is given up [default: 3]
-    #[arg(long, env = "REDELIVER_MAX_ATTEMPTS", value_name = "N")]
-    pub max_attempts: Option<String>,
-
-    /// The most redeliveries per run; the rest wait for the next run [default: 200]
-    #[arg(long, env = "REDELIVER_MAX_REDELIVERIES", value_name = "N")]
-    pub max_redeliveries: Option<String>,
-
-    /// Pause between two redeliveries [default: 1s]
-    #[arg(long, env = "REDELIVER_REDELIVERY_INTERVAL", value_name = "DURATION")]
-    pub redelivery_interval: Option<String>,
-
-    /// The longest single wait for a rate limit; a longer one stops the run [default: 1h]
-    #[arg(long, env = "REDELIVER_MAX_WAIT", value_name = "DURATION")]
-    pub max_wait: Option<String>,
-
-    /// The run's time budget: no redelivery starts after it; the rest waits for the next
-    /// run [default: 5h]
-    #[arg(long, env = "REDELIVER_MAX_DURATION", value_name = "DURATION")]
-    pub max_duration: Option<String>,
-
-    /// How many days GitHub keeps deliveries [default: 3 on github.com, 7 on GHES]
-    #[arg(long, env = "REDELIVER_RETENTION_DAYS", value_name = "DAYS")]
-    pub retention_days: Option<String>,
-
-    /// How far back to look without a checkpoint (first run, or --state none) [default: 24h]
-    #[arg(long, env = "REDELIVER_SINCE", value_name = "DURATION")]
-    pub since: Option<String>,
-
-    /// Never redeliver an event whose first failure is older than this (e.g. `12h`); it is
-    /// reported as too old [default: no bound]
-    #[arg(long, env = "REDELIVER_MAX_AGE", value_name = "DURATION")]
-    pub max_age: Option<String>,
-
-    /// Print the run's report as JSON on stdout (logs go to stderr)
-    #[arg(long, env = "REDELIVER_JSON")]
-    pub json: bool,
-
-    /// Run again and again at this interval (e.g. `5m`) until SIGTERM or SIGINT
-    #[arg(long, env = "REDELIVER_EVERY", value_name = "DURATION")]
-    pub every: Option<String>,
-
-    /// Log every request (secrets are never logged)
-    #[arg(long, short, env = "REDELIVER_VERBOSE")]
-    pub verbose: bool,
-
-    /// Serve `/metrics` (Prometheus) and `/healthz` on this address, e.g. `0.0.0.0:9090`
-    /// (with --every only)
-    #[arg(long, env = "REDELIVER_LISTEN", value_name = "ADDR")]
-    pub listen: Option<String>,
-
-    /// `text` or `json` (one JSON object per line on stderr); inside Actions the runner's
-    /// workflow commands are written either way [default: text]
-    #[arg(long, env = "REDELIVER_LOG_FORMAT", value_name = "FORMAT")]
-    pub log_format: Option<String>,
-
-    /// Not a flag: what the runner's variables say (see [`Cli::parse_from_env`]).
-    #[arg(skip)]
-    pub runner: Runner,
-}
-
 /// Flags whose value is a secret: what follows them is never shown.
 const SECRET_FLAGS: [&str; 2] = ["--private-key", "--token"];
 
 /// Makes a command-line error (clap's, which quotes the argument it refuses) safe to print:
-/// every argument that is a secret flag's value, or looks like a key or token, is replaced
-/// by `***`, line by line, wherever it appears.
+/// every argument that is a secret flag's value, or looks like a key or token, is hidden.
 pub fn hide_secret_arguments(message: &str, args: &[String]) -> String {
-    let mut secrets: Vec<&str> = Vec::new();
+    let mut secrets = Secrets::new(4);
     for (index, arg) in args.iter().enumerate() {
         let after_secret_flag = index
             .checked_sub(1)
@@ -305,21 +134,12 @@ pub fn hide_secret_arguments(message: &str, args: &[String]) -> String {
                 .and_then(|rest| rest.strip_prefix('='))
         });
         if let Some(value) = inline {
-            secrets.push(value);
+            secrets.add(value);
         } else if after_secret_flag || looks_like_a_secret(arg) {
-            secrets.push(arg);
+            secrets.add(arg);
         }
     }
-    let mut shown = message.to_owned();
-    for secret in secrets {
-        if secret.len() >= 4 {
-            shown = shown.replace(secret, "***");
-        }
-        for line in secret.lines().map(str::trim).filter(|line| line.len() >= 4) {
-            shown = shown.replace(line, "***");
-        }
-    }
-    shown
+    secrets.hide(message)
 }
 
 /// A command line clap refused, or `--help` and `--version` (which are no error).
@@ -331,6 +151,13 @@ pub struct Refused {
 }
 
 impl Refused {
+    fn new(error: clap::Error, args: &[String]) -> Self {
+        Refused {
+            error,
+            args: args.to_vec(),
+        }
+    }
+
     /// clap's message, with every secret among the arguments replaced by `***`.
     pub fn message(&self) -> String {
         hide_secret_arguments(&self.error.render().to_string(), &self.args)
@@ -338,6 +165,16 @@ impl Refused {
 }
 
 impl Cli {
+    /// What the runner's variables say.
+    pub fn runner(&self) -> &Runner {
+        &self.runner
+    }
+
+    /// The log format asked for, when it was understood: bad input is told in it.
+    pub fn log_format(&self) -> Option<LogFormat> {
+        self.log_format.ok().copied()
+    }
+
     /// Parses `args` (the program's name first) with the variables of `env` mapped onto the
     /// flags by the precedence of the module docs; the rest is clap's.
     ///
@@ -346,10 +183,24 @@ impl Cli {
     /// is appended as `--flag=value` (the `=` keeps a value starting with `-` a value) and
     /// the whole is parsed again, the last occurrence of a flag winning.
     pub fn parse_from_env(args: &[String], env: &Environment) -> Result<Cli, Refused> {
-        let refused = |error, args: &[String]| Refused {
-            error,
-            args: args.to_vec(),
-        };
+        let (all, runner) = Cli::command_line(args, env)?;
+        let matches = Cli::command()
+            .args_override_self(true)
+            .try_get_matches_from(&all)
+            .map_err(|error| Refused::new(error, &all))?;
+        let mut cli = Cli::from_arg_matches(&matches).map_err(|error| Refused::new(error, &all))?;
+        cli.runner = runner;
+        Ok(cli)
+    }
+
+    /// The command line that [`Cli::parse_from_env`] hands clap: `args` without the flags
+    /// given empty, then `--flag=value` for every value from `env` that wins over them; and
+    /// what the runner's variables say.
+    pub fn command_line(
+        args: &[String],
+        env: &Environment,
+    ) -> Result<(Vec<String>, Runner), Refused> {
+        let refused = |error, args: &[String]| Refused::new(error, args);
         let typed = Cli::command()
             .try_get_matches_from(args)
             .map_err(|error| refused(error, args))?;
@@ -361,7 +212,7 @@ impl Cli {
             refused(error, args)
         })?;
         let runner = foreign.runner();
-        let mut all = args.to_vec();
+        let mut all = without_empty_values(args);
         for arg in Cli::command().get_arguments() {
             let Some(long) = arg.get_long() else {
                 continue;
@@ -378,7 +229,7 @@ impl Cli {
                 .into_iter()
                 .flatten()
                 .any(|value| !value.to_string_lossy().trim().is_empty());
-            let input = (runner.actions && !CLI_ONLY.contains(&long))
+            let input = (runner.actions && is_action_input(arg))
                 .then(|| env_value(env, &format!("INPUT_{}", long.to_uppercase())))
                 .flatten();
             let from_env = || {
@@ -396,42 +247,69 @@ impl Cli {
                 all.push(format!("--{long}={value}"));
             }
         }
-        let matches = Cli::command()
-            .args_override_self(true)
-            .try_get_matches_from(&all)
-            .map_err(|error| refused(error, &all))?;
-        let mut cli = Cli::from_arg_matches(&matches).map_err(|error| refused(error, &all))?;
-        cli.runner = runner;
-        Ok(cli)
+        Ok((all, runner))
     }
 }
 
-/// Whether `text` looks like a key or a token: a PEM, a GitHub token (`ghp_`, `ghs_`,
-/// `github_pat_`, ...), a JWT, or a long run of base64. Such a value is never echoed in an
-/// error, whichever input it was given in (swapped inputs are a common mistake).
-pub fn looks_like_a_secret(text: &str) -> bool {
-    const PREFIXES: [&str; 6] = ["ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"];
-    if text.contains("-----BEGIN") || text.contains("PRIVATE KEY") {
-        return true;
+/// The command line without the flags given empty (`--since ""`, `--since=`): an empty
+/// value means "not given" at every level, so it never reaches a parser.
+fn without_empty_values(args: &[String]) -> Vec<String> {
+    let command = Cli::command();
+    let value_flag = |long: &str| {
+        command
+            .get_arguments()
+            .find(|arg| arg.get_long() == Some(long) && arg.get_action().takes_values())
+    };
+    let mut kept = Vec::with_capacity(args.len());
+    let mut rest = args.iter().peekable();
+    while let Some(arg) = rest.next() {
+        kept.push(arg.clone());
+        let Some(flag) = arg.strip_prefix("--") else {
+            continue;
+        };
+        match flag.split_once('=') {
+            Some((long, value)) if value.trim().is_empty() && value_flag(long).is_some() => {
+                kept.pop();
+            }
+            Some(_) => {}
+            None => {
+                // A flag whose value is the next argument (not one with an optional value).
+                let Some(arg) = value_flag(flag) else {
+                    continue;
+                };
+                if arg
+                    .get_num_args()
+                    .is_some_and(|range| range.min_values() == 0)
+                {
+                    continue;
+                }
+                match rest.next() {
+                    Some(value) if value.trim().is_empty() => {
+                        kept.pop();
+                    }
+                    Some(value) => kept.push(value.clone()),
+                    None => {}
+                }
+            }
+        }
     }
-    if PREFIXES.iter().any(|prefix| text.contains(prefix)) {
-        return true;
-    }
-    let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
-    if compact.starts_with("eyJ") && compact.len() >= 20 {
-        return true;
-    }
-    compact.len() >= 40
-        && compact
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '=' | '_' | '-' | '.'))
-        && compact.chars().any(|c| c.is_ascii_digit())
-        && compact.chars().any(|c| c.is_ascii_alphabetic())
+    kept
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::settings::Checked;
+    use secrecy::{ExposeSecret, SecretString};
+
+    /// The text a setting was given, as its parser saw it.
+    fn text<T>(checked: &Option<Checked<T>>) -> Option<&str> {
+        checked.as_ref().map(|checked| checked.text.as_str())
+    }
+
+    fn secret(secret: &Option<SecretString>) -> Option<&str> {
+        secret.as_ref().map(|secret| secret.expose_secret())
+    }
 
     fn env(pairs: &[(&str, &str)]) -> Environment {
         pairs
@@ -467,15 +345,15 @@ mod tests {
             ],
         );
         assert!(cli.runner.actions);
-        assert_eq!(cli.app_id.as_deref(), Some("123"));
-        assert_eq!(cli.token, None);
-        assert_eq!(cli.dry_run.as_deref(), Some("TRUE"));
-        assert_eq!(cli.variable_name.as_deref(), Some("CHECKPOINT"));
+        assert_eq!(text(&cli.app_id), Some("123"));
+        assert_eq!(secret(&cli.token), None);
+        assert_eq!(cli.dry_run.text, "TRUE");
+        assert_eq!(text(&cli.variable_name), Some("CHECKPOINT"));
         assert_eq!(
-            cli.private_key.as_deref(),
+            secret(&cli.private_key),
             Some("-----BEGIN RSA PRIVATE KEY-----")
         );
-        assert_eq!(cli.state, None, "`state` is no input");
+        assert!(cli.state.is_none(), "`state` is no input");
     }
 
     #[test]
@@ -495,11 +373,11 @@ mod tests {
         );
         assert!(!cli.runner.actions);
         assert_eq!(cli.runner.output_file, None);
-        assert_eq!(cli.app_id.as_deref(), Some("77"));
-        assert_eq!(cli.private_key.as_deref(), Some("pem"));
-        assert_eq!(cli.token.as_deref(), Some("t0ken"));
-        assert_eq!(cli.variable_name.as_deref(), Some("LAST_REDELIVERY"));
-        assert_eq!(cli.repository.as_deref(), Some("octo/hooks"));
+        assert_eq!(text(&cli.app_id), Some("77"));
+        assert_eq!(secret(&cli.private_key), Some("pem"));
+        assert_eq!(secret(&cli.token), Some("t0ken"));
+        assert_eq!(text(&cli.variable_name), Some("LAST_REDELIVERY"));
+        assert_eq!(text(&cli.repository), Some("octo/hooks"));
     }
 
     #[test]
@@ -528,24 +406,27 @@ mod tests {
                 ("TOKEN", "docs"),
             ],
         );
-        assert_eq!(cli.app_id.as_deref(), Some("5"), "the command line wins");
-        assert_eq!(cli.dry_run.as_deref(), Some("true"));
+        assert_eq!(text(&cli.app_id), Some("5"), "the command line wins");
+        assert_eq!(cli.dry_run.ok(), Some(&true));
         assert!(cli.json);
-        assert_eq!(cli.since.as_deref(), Some(""), "given empty: not given");
-        assert_eq!(cli.max_wait.as_deref(), Some("1m"));
-        assert_eq!(cli.api_url.as_deref(), Some("http://127.0.0.1:1"));
-        assert_eq!(cli.repository.as_deref(), Some("octo/demo"));
-        assert_eq!(cli.token.as_deref(), Some("cli"));
+        assert_eq!(
+            cli.since.text, "24h",
+            "given empty: not given, so the default"
+        );
+        assert_eq!(cli.max_wait.text, "1m");
+        assert_eq!(text(&cli.api_url), Some("http://127.0.0.1:1"));
+        assert_eq!(text(&cli.repository), Some("octo/demo"));
+        assert_eq!(secret(&cli.token), Some("cli"));
 
         // Inside Actions, an input wins over the command line, as it always did.
         let cli = parse(
             &["--max-attempts", "7"],
             &[("GITHUB_ACTIONS", "true"), ("INPUT_MAX-ATTEMPTS", "5")],
         );
-        assert_eq!(cli.max_attempts.as_deref(), Some("5"));
+        assert_eq!(cli.max_attempts.text, "5");
         // An empty flag leaves the docs script's name to speak, as it always did.
         let cli = parse(&["--app-id", ""], &[("APP_ID", "77")]);
-        assert_eq!(cli.app_id.as_deref(), Some("77"));
+        assert_eq!(text(&cli.app_id), Some("77"));
     }
 
     #[test]
