@@ -22,9 +22,7 @@ use crate::github::hooks as hook_list;
 use crate::github::installations::{self, Need};
 use crate::hooks::{Hook, HookScope};
 use crate::log::{Level, Log};
-use crate::plan::{
-    Delivery, Plan, PlanOptions, Planner, Window, WindowOptions, next_checkpoint, scan_window,
-};
+use crate::plan::{Delivery, Plan, Planner, Window, WindowOptions, next_checkpoint, scan_window};
 use crate::report::{HookReport, RedeliveredEvent, RunReport, rfc3339};
 use crate::settings::Settings;
 use crate::store::{CheckpointStore, StoreSpec};
@@ -110,7 +108,7 @@ pub async fn run_once(settings: &Settings, context: &RunContext) -> anyhow::Resu
 
     let mut report = RunReport {
         dry_run: settings.dry_run,
-        max_attempts: settings.max_attempts,
+        max_attempts: settings.max_attempts(),
         hooks: Vec::new(),
         requests: Default::default(),
         checkpoint_saved: false,
@@ -402,16 +400,7 @@ impl HookRun<'_> {
         // runner whose clock is ahead would otherwise move it past deliveries GitHub records
         // next. A GitHub clock ahead of ours changes nothing (the earlier of the two is kept).
         let checkpoint_at = github_time.map_or(listed_at, |github| github.min(listed_at));
-        let plan = planner.plan(
-            state,
-            checkpoint_at,
-            &PlanOptions {
-                max_attempts: self.settings.max_attempts,
-                max_redeliveries: self.settings.max_redeliveries,
-                filter: self.settings.filter.clone(),
-                max_age: self.settings.max_age,
-            },
-        );
+        let plan = planner.plan(state, checkpoint_at, self.settings.plan_options());
         Ok((plan, checkpoint_at))
     }
 
@@ -485,7 +474,7 @@ impl HookRun<'_> {
             client: self.client,
             log: &self.context.log,
             interval: self.settings.redelivery_interval,
-            max_attempts: self.settings.max_attempts,
+            max_attempts: self.settings.max_attempts(),
             deadline: self.context.deadline,
             stop: &self.context.stop,
         }

@@ -17,7 +17,6 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Duration, Utc};
 use proptest::prelude::*;
 use redeliver_action::checkpoint::{CheckpointDocument, MAX_DOCUMENT_BYTES};
-use redeliver_action::filter::EventFilter;
 use redeliver_action::plan::{
     Delivery, Plan, PlanOptions, WindowOptions, next_checkpoint, plan_redeliveries, scan_window,
 };
@@ -97,12 +96,7 @@ fn delivery_like() -> impl Strategy<Value = serde_json::Value> {
 }
 
 fn options() -> PlanOptions {
-    PlanOptions {
-        max_attempts: 3,
-        max_redeliveries: 5,
-        filter: EventFilter::default(),
-        max_age: None,
-    }
+    crate::util::plan_options(&[("max-attempts", "3"), ("max-redeliveries", "5")])
 }
 
 fn now() -> DateTime<Utc> {

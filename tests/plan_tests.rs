@@ -46,12 +46,7 @@ fn failed(id: u64, guid: &str, minutes: i64) -> Delivery<'static> {
 }
 
 fn options() -> PlanOptions {
-    PlanOptions {
-        max_attempts: 3,
-        max_redeliveries: 100,
-        filter: EventFilter::default(),
-        max_age: None,
-    }
+    crate::util::plan_options(&[("max-attempts", "3"), ("max-redeliveries", "100")])
 }
 
 /// The delivery ids the plan redelivers.

@@ -4,7 +4,6 @@
 
 use chrono::{DateTime, Duration, Utc};
 use redeliver_action::checkpoint::{EventRecord, HookState};
-use redeliver_action::filter::EventFilter;
 use redeliver_action::plan::{
     Delivery, PlanOptions, WindowOptions, plan_redeliveries, scan_window,
 };
@@ -16,12 +15,7 @@ fn at(text: &str) -> DateTime<Utc> {
 }
 
 fn plan_options() -> PlanOptions {
-    PlanOptions {
-        max_attempts: 3,
-        max_redeliveries: 100,
-        filter: EventFilter::default(),
-        max_age: None,
-    }
+    crate::util::plan_options(&[("max-attempts", "3"), ("max-redeliveries", "100")])
 }
 
 fn delivery(id: u64, guid: &str, status: &str) -> Delivery<'static> {

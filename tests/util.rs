@@ -291,6 +291,19 @@ impl Args {
     }
 }
 
+/// The planner's options as the settings table makes them from `flags` (the defaults for
+/// the rest): a test states only the rules it is about.
+pub fn plan_options(flags: &[(&str, &str)]) -> redeliver_action::plan::PlanOptions {
+    let mut args = Args::new()
+        .with("token", TOKEN)
+        .with("state", "none")
+        .with("hooks", "repo/octo/demo/1");
+    for (flag, value) in flags {
+        args.set(flag, *value);
+    }
+    args.settings().plan_options().clone()
+}
+
 /// Settings as the command line would give them, pointed at `fake`, with the checkpoint
 /// in the repository variable.
 pub fn raw_settings(fake: &FakeGitHub) -> Args {

@@ -62,11 +62,9 @@ pub struct Settings {
 
     // plan
     pub(crate) dry_run: bool,
-    pub(crate) filter: EventFilter,
-    pub(crate) max_attempts: u32,
-    pub(crate) max_redeliveries: usize,
-    /// `max-age`: events first failing longer ago are reported, not redelivered.
-    pub(crate) max_age: Option<chrono::Duration>,
+    /// The planner's rules (`max-attempts`, `max-redeliveries`, the event filters,
+    /// `max-age`, `pending-horizon`), resolved once and handed to it as they are.
+    pub(crate) plan: PlanOptions,
 
     // drain
     pub(crate) redelivery_interval: Duration,
@@ -179,11 +177,11 @@ impl Problems {
 /// The plan settings, resolved.
 struct Plan {
     dry_run: bool,
-    filter: EventFilter,
-    max_attempts: u32,
-    max_redeliveries: usize,
+    options: PlanOptions,
 }
 
+/// The plan settings but `max-age`, which is checked against the retention once the API URL
+/// tells it.
 fn resolve_plan(cli: &Cli, problems: &mut Problems) -> Plan {
     let dry_run = problems.take(&cli.dry_run).unwrap_or_default();
     let filter = EventFilter {
@@ -197,9 +195,12 @@ fn resolve_plan(cli: &Cli, problems: &mut Problems) -> Plan {
         .unwrap_or(usize::MAX);
     Plan {
         dry_run,
-        filter,
-        max_attempts,
-        max_redeliveries,
+        options: PlanOptions {
+            max_attempts,
+            max_redeliveries,
+            filter,
+            max_age: None,
+        },
     }
 }
 
@@ -275,10 +276,10 @@ impl Settings {
             token: token.map(SecretString::from),
             store,
             dry_run: plan.dry_run,
-            filter: plan.filter,
-            max_attempts: plan.max_attempts,
-            max_redeliveries: plan.max_redeliveries,
-            max_age: max_age.map(to_chrono),
+            plan: PlanOptions {
+                max_age: max_age.map(to_chrono),
+                ..plan.options
+            },
             redelivery_interval,
             max_wait,
             max_duration,
@@ -303,14 +304,14 @@ impl Settings {
         &self.warnings
     }
 
-    /// The planner's options, built once from the plan settings.
-    pub fn plan_options(&self) -> PlanOptions {
-        PlanOptions {
-            max_attempts: self.max_attempts,
-            max_redeliveries: self.max_redeliveries,
-            filter: self.filter.clone(),
-            max_age: self.max_age,
-        }
+    /// The planner's options, as resolved.
+    pub fn plan_options(&self) -> &PlanOptions {
+        &self.plan
+    }
+
+    /// How many redeliveries one event gets.
+    pub fn max_attempts(&self) -> u32 {
+        self.plan.max_attempts
     }
 }
 
