@@ -138,6 +138,9 @@ pub struct PlanOptions {
     /// (`max-age`): an old `workflow_job.queued` may describe a state that no longer exists.
     /// `None`: no bound.
     pub max_age: Option<Duration>,
+    /// How long a pending redelivery waits to be listed while GitHub lists newer ones
+    /// (`pending-horizon`, [`PENDING_HORIZON`] by default).
+    pub pending_horizon: Duration,
 }
 
 /// What is known of one failing event (GUID) from the deliveries in the window.
@@ -383,8 +386,9 @@ impl Planner {
             let still_pending = pending_since.is_some_and(|sent| {
                 let waited = now.signed_duration_since(sent);
                 !listed
-                    && (waited < PENDING_HORIZON
-                        || (waited < STALLED_QUEUE_HORIZON && !queue_moved_past(sent)))
+                    && (waited < options.pending_horizon
+                        || (waited < STALLED_QUEUE_HORIZON.max(options.pending_horizon)
+                            && !queue_moved_past(sent)))
             });
             let lost = pending_since.is_some() && !listed && !still_pending;
             if listed {

@@ -457,3 +457,43 @@ fn table_of_max_age() {
         assert_eq!(plan.deferred.len(), 0, "{name}");
     }
 }
+
+/// A pending redelivery (sent 30 minutes ago, not listed) while GitHub lists a newer one:
+/// left aside under the default hour, taken as lost (an attempt) and sent again under a
+/// `pending-horizon` of 10 minutes; kept pending under either when GitHub lists nothing
+/// newer (its queue may be stalled).
+#[test]
+fn the_pending_horizon_decides_when_an_unlisted_redelivery_is_lost() {
+    let mut state = HookState::default();
+    state.record_pending("p", minutes_ago(30));
+    let moving = vec![
+        failed(1, "p", 120),
+        failed(2, "q", 100),
+        failed_redelivery(3, "q", 5),
+    ];
+    let stalled = vec![failed(1, "p", 120)];
+    let cases: [(&str, &Vec<Delivery>, bool); 4] = [
+        ("1h", &moving, false),
+        ("10m", &moving, true),
+        ("1h", &stalled, false),
+        ("10m", &stalled, false),
+    ];
+    for (horizon, deliveries, sent_again) in cases {
+        let options = crate::util::plan_options(&[("pending-horizon", horizon)]);
+        let plan = plan_redeliveries(deliveries.clone(), &state, now(), &options);
+        let redelivered = plan.redeliver.iter().any(|p| p.summary.guid == "p");
+        assert_eq!(redelivered, sent_again, "{horizon}: {plan:?}");
+        assert_eq!(plan.lost == ["p"], sent_again, "{horizon}");
+        assert_eq!(
+            plan.pending.iter().any(|e| e.guid == "p"),
+            !sent_again,
+            "{horizon}"
+        );
+        if sent_again {
+            assert_eq!(
+                plan.redeliver[0].summary.previous_attempts, 1,
+                "the lost one counts"
+            );
+        }
+    }
+}

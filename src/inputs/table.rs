@@ -161,6 +161,14 @@ pub struct Cli {
           value_parser = checked(parse::positive_duration("zero; leave it empty for no bound")))]
     pub(crate) max_age: Option<Checked<Duration>>,
 
+    /// How long a redelivery GitHub accepted but has not listed the result of stays pending
+    /// (not sent again) while GitHub lists newer ones; past it, it is taken as lost and sent
+    /// again as a further attempt (a day when GitHub lists nothing newer: its queue may be
+    /// stalled)
+    #[arg(long, env = "REDELIVER_PENDING_HORIZON", value_name = "DURATION", default_value = "1h",
+          value_parser = checked(parse::positive_duration("zero: GitHub needs time to list a result")))]
+    pub(crate) pending_horizon: Checked<Duration>,
+
     // Shown as is by `--help`, where `<...>` would be noise.
     #[allow(rustdoc::bare_urls)]
     /// The REST API URL, e.g. `https://ghes.example.com/api/v3`; credentials in it are

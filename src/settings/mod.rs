@@ -200,6 +200,7 @@ fn resolve_plan(cli: &Cli, problems: &mut Problems) -> Plan {
             max_redeliveries,
             filter,
             max_age: None,
+            pending_horizon: to_chrono(problems.take(&cli.pending_horizon).unwrap_or_default()),
         },
     }
 }
