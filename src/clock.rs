@@ -187,6 +187,13 @@ impl Stop {
     }
 }
 
+/// `1s 500ms`, `2m`, `250ms`: how waits are shown, by humantime, to the millisecond (a
+/// jittered backoff would show nanoseconds otherwise).
+pub fn format_duration(duration: Duration) -> String {
+    let millis = u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
+    humantime::format_duration(Duration::from_millis(millis)).to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -30,8 +30,8 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 
-use crate::client::{ApiError, Credential, GitHubClient, format_duration};
-use crate::clock::Stop;
+use crate::client::{ApiError, Credential, GitHubClient};
+use crate::clock::{Stop, format_duration};
 use crate::github::deliveries::{self, DeliveryPages};
 use crate::hooks::Hook;
 use crate::log::{Level, Log};

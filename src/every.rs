@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::client::format_duration;
+use crate::clock::format_duration;
 use crate::health::{Health, RunOutcome, delay_after};
 use crate::listen::{self, Observed};
 use crate::log::Level;

@@ -19,7 +19,7 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::client::format_duration;
+use crate::clock::format_duration;
 
 /// Failed runs in a row that make the loop unhealthy.
 pub const FAILURES_UNHEALTHY: u32 = 3;
@@ -140,7 +140,7 @@ impl Health {
 }
 
 /// In whole seconds (a health line says "2m 5s", not milliseconds), by the one
-/// [`crate::client::format_duration`].
+/// [`crate::clock::format_duration`].
 fn whole_seconds(duration: Duration) -> String {
     format_duration(Duration::from_secs(duration.as_secs()))
 }
