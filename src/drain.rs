@@ -35,6 +35,7 @@ use crate::clock::{Stop, format_duration};
 use crate::github::deliveries::{self, DeliveryPages};
 use crate::hooks::Hook;
 use crate::log::{Level, Log};
+use crate::pace::Pace;
 use crate::plan::{
     CLOCK_TOLERANCE, Delivery, EventSummary, PlannedRedelivery, ReceiverEvidence,
     failure_means_down,
@@ -52,8 +53,6 @@ const RESULT_POLL: Duration = Duration::from_secs(1);
 const RESULT_POLL_GROWTH: f64 = 1.5;
 /// Pages read by the sweep at the end of a drain for its redeliveries' results.
 const SWEEP_PAGES: u32 = 100;
-/// The slowest pace a rate limit may set: one redelivery every 10 minutes.
-const SLOWEST_PACE: Duration = Duration::from_secs(600);
 /// Pages looked at for a result: a busy App may push it off the first.
 const RESULT_PAGES: u32 = 3;
 /// The receiver is checked again after this many redeliveries...
@@ -121,52 +120,6 @@ enum Verdict {
     Refused(String),
     /// No result was listed in time.
     Unknown,
-}
-
-/// The pace of a drain: `redelivery-interval` at first, slower after each rate limit GitHub
-/// answers, and never faster again within the run.
-///
-/// After a limit, the pace becomes the one GitHub's answer shows to be sustainable: the time
-/// since the last limit (the wait included) over the redeliveries sent in it. A 500-an-hour
-/// limit hit after 500 redeliveries a second apart, with a wait of 52 minutes, gives
-/// 7.2 s: 500 an hour. At least the pace doubles, so a limit with no wait to learn from
-/// still slows the drain.
-#[derive(Debug, Clone)]
-pub struct Pace {
-    interval: Duration,
-    /// Since the last limit (or the drain's start): when, and how many were sent.
-    since: Instant,
-    sent_since: u32,
-}
-
-impl Pace {
-    pub fn new(interval: Duration, now: Instant) -> Self {
-        Self {
-            interval,
-            since: now,
-            sent_since: 0,
-        }
-    }
-
-    /// The pause before the next redelivery.
-    pub fn interval(&self) -> Duration {
-        self.interval
-    }
-
-    /// One redelivery was sent (and accepted or refused).
-    pub fn sent(&mut self) {
-        self.sent_since = self.sent_since.saturating_add(1);
-    }
-
-    /// GitHub rate-limited a redelivery and the wait is over at `now`: slow down.
-    pub fn limited(&mut self, now: Instant) {
-        let window = now.saturating_duration_since(self.since);
-        let sustainable = window / self.sent_since.max(1);
-        let doubled = self.interval.saturating_mul(2).max(Duration::from_secs(1));
-        self.interval = sustainable.max(doubled).min(SLOWEST_PACE);
-        self.since = now;
-        self.sent_since = 0;
-    }
 }
 
 impl Drain<'_> {

@@ -9,8 +9,11 @@
 //!   underneath: authentication, retries, rate limits), with [`app_auth`] for the App JWT;
 //! - [`plan`] is the pure core that decides what to redeliver;
 //! - [`checkpoint`] is the state document and `store` where it is kept;
-//! - [`run`] is the pipeline and [`drain`] its redeliveries; [`driver`] runs it [`once`] or
-//!   `every` interval; `listen` serves `--every`'s `metrics` and `health`;
+//! - [`run`] is the pipeline and [`drain`] its redeliveries (at the `pace` GitHub allows);
+//!   [`driver`] runs it [`once`] or `every` interval; `listen` serves `--every`'s `metrics`
+//!   and `health`;
+//! - [`clock`] is time, the one input every wait and every comparison with GitHub's times
+//!   reads (simulated in tests);
 //! - [`report`] and [`log`] tell the user what happened; `redact` hides secrets in both.
 //!
 //! Modules that only the binary uses are `pub(crate)`, so that the compiler reports what
@@ -33,6 +36,7 @@ pub(crate) mod listen;
 pub mod log;
 pub(crate) mod metrics;
 pub mod once;
+pub(crate) mod pace;
 pub mod plan;
 pub(crate) mod redact;
 pub mod report;
