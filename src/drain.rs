@@ -17,7 +17,7 @@
 //! - **Then a paced drain**, oldest first, one request at a time, `redelivery-interval`
 //!   apart, until the backlog is empty or the run's time budget (`max-duration`) ends. A
 //!   rate limit GitHub answers sets the pace: the drain waits until the time GitHub gives,
-//!   then goes on at a pace slow enough not to hit it again (see [`Pace`]).
+//!   then goes on at a pace slow enough not to hit it again (see `pace`).
 //! - **Watching the receiver**: every [`CHECK_EVERY`] redeliveries (or minute), the newest
 //!   page shows how this run's redeliveries went; if the last ones all failed as a down
 //!   receiver fails, the drain stops and holds the rest back.
