@@ -7,7 +7,7 @@
 //!   resolves them, concern by concern, before any request;
 //! - [`github`] is GitHub's REST API, one module per area, over [`client`] (octocrab
 //!   underneath: authentication, retries, rate limits), with [`app_auth`] for the App JWT;
-//! - [`plan`] is the pure core that decides what to redeliver;
+//! - [`plan`] is the pure core that decides what to redeliver, in the [`window`] a run scans;
 //! - [`checkpoint`] is the state document and `store` where it is kept;
 //! - [`run`] is the pipeline and [`drain`] its redeliveries (at the `pace` GitHub allows);
 //!   [`driver`] runs it [`once`] or `every` interval; `listen` serves `--every`'s `metrics`
@@ -43,3 +43,4 @@ pub mod report;
 pub mod run;
 pub mod settings;
 pub(crate) mod store;
+pub mod window;

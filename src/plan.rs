@@ -366,32 +366,17 @@ impl Planner {
             .filter(|guid| self.delivered.contains(&GuidKey::of(guid)))
             .cloned()
             .collect();
-        let newest_redelivery = self.newest_redelivery;
-        let queue_moved_past = |sent: DateTime<Utc>| {
-            newest_redelivery.is_some_and(|(newest, _)| newest > sent + CLOCK_TOLERANCE)
-        };
+        plan.receiver_up = self.receiver_evidence(state, now);
+        let queue_newest = self.newest_redelivery.map(|(at, _)| at);
         for (guid, history) in self.failing {
             plan.failing += 1;
             let record = state.events.get(&guid);
-            let pending_since = record.and_then(EventRecord::pending_since);
-            // A pending redelivery is listed once a failed redelivery newer than it shows.
-            let listed = pending_since.is_some_and(|sent| {
-                history
-                    .newest_redelivery
-                    .is_some_and(|newest| newest >= sent - CLOCK_TOLERANCE)
+            let pending = record.and_then(EventRecord::pending_since).map(|sent| {
+                pending_verdict(sent, history.newest_redelivery, queue_newest, now, options)
             });
-            // Past the horizon, a redelivery is lost if GitHub's queue has moved past it (a
-            // newer redelivery is listed); a queue that lists nothing newer may be stalled,
-            // and gets the longer horizon.
-            let still_pending = pending_since.is_some_and(|sent| {
-                let waited = now.signed_duration_since(sent);
-                !listed
-                    && (waited < options.pending_horizon
-                        || (waited < STALLED_QUEUE_HORIZON.max(options.pending_horizon)
-                            && !queue_moved_past(sent)))
-            });
-            let lost = pending_since.is_some() && !listed && !still_pending;
-            if listed {
+            let still_pending = pending == Some(Pending::Waiting);
+            let lost = pending == Some(Pending::Lost);
+            if pending == Some(Pending::Listed) {
                 plan.settled.push(guid.clone());
             }
             if lost {
@@ -434,14 +419,15 @@ impl Planner {
             }
         }
 
-        // Oldest first: they are closest to falling out of GitHub's retention.
-        candidates.sort_by(|a, b| (a.0, &a.1.summary.guid).cmp(&(b.0, &b.1.summary.guid)));
-        plan.oldest_open_at = candidates
-            .first()
-            .map(|(first_at, _)| *first_at)
-            .into_iter()
-            .chain(plan.pending.iter().map(|event| event.first_failed_at))
-            .min();
+        plan.order(candidates, options.max_redeliveries);
+        plan
+    }
+}
+
+impl Planner {
+    /// What the list shows of the receiver being up: an earlier run's pending redelivery
+    /// now delivered, or a redelivery answered within [`EVIDENCE_FRESHNESS`].
+    fn receiver_evidence(&self, state: &HookState, now: DateTime<Utc>) -> Option<ReceiverEvidence> {
         let pending_delivered = state
             .events
             .iter()
@@ -453,22 +439,79 @@ impl Planner {
                 *answered && now.signed_duration_since(*at) < EVIDENCE_FRESHNESS
             })
             .map(|(at, _)| ReceiverEvidence::RecentAnswer { at });
-        plan.receiver_up = pending_delivered.or(recent_answer);
+        pending_delivered.or(recent_answer)
+    }
+}
+
+/// Where a pending redelivery stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pending {
+    /// Its result is listed: a failed redelivery at or after it shows.
+    Listed,
+    /// Not listed yet, within its horizon: not sent again.
+    Waiting,
+    /// Never listed within its horizon: an attempt GitHub lost.
+    Lost,
+}
+
+/// The verdict on a redelivery sent at `sent`: listed once a failed redelivery of the event
+/// at or after it shows (`event_newest`); otherwise waiting for `pending-horizon`, or for
+/// [`STALLED_QUEUE_HORIZON`] while GitHub's queue lists nothing newer than it either
+/// (`queue_newest`); lost after that.
+fn pending_verdict(
+    sent: DateTime<Utc>,
+    event_newest: Option<DateTime<Utc>>,
+    queue_newest: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+    options: &PlanOptions,
+) -> Pending {
+    if event_newest.is_some_and(|newest| newest >= sent - CLOCK_TOLERANCE) {
+        return Pending::Listed;
+    }
+    let waited = now.signed_duration_since(sent);
+    let queue_moved_past = queue_newest.is_some_and(|newest| newest > sent + CLOCK_TOLERANCE);
+    let horizon = if queue_moved_past {
+        options.pending_horizon
+    } else {
+        STALLED_QUEUE_HORIZON.max(options.pending_horizon)
+    };
+    if waited < horizon {
+        Pending::Waiting
+    } else {
+        Pending::Lost
+    }
+}
+
+impl Plan {
+    /// Puts the open events in order, oldest first (they are closest to falling out of
+    /// GitHub's retention), up to `max_redeliveries` to redeliver and the rest deferred;
+    /// notes where the checkpoint must stay; sorts the other lists.
+    fn order(
+        &mut self,
+        mut candidates: Vec<(DateTime<Utc>, PlannedRedelivery)>,
+        max_redeliveries: usize,
+    ) {
+        candidates.sort_by(|a, b| (a.0, &a.1.summary.guid).cmp(&(b.0, &b.1.summary.guid)));
+        self.oldest_open_at = candidates
+            .first()
+            .map(|(first_at, _)| *first_at)
+            .into_iter()
+            .chain(self.pending.iter().map(|event| event.first_failed_at))
+            .min();
         for (index, (_, planned)) in candidates.into_iter().enumerate() {
-            if index < options.max_redeliveries {
-                plan.redeliver.push(planned);
+            if index < max_redeliveries {
+                self.redeliver.push(planned);
             } else {
-                plan.deferred.push(planned.summary);
+                self.deferred.push(planned.summary);
             }
         }
-        sort_by_time(&mut plan.given_up);
-        sort_by_time(&mut plan.filtered);
-        sort_by_time(&mut plan.too_old);
-        sort_by_time(&mut plan.pending);
-        plan.resolved.sort();
-        plan.settled.sort();
-        plan.lost.sort();
-        plan
+        sort_by_time(&mut self.given_up);
+        sort_by_time(&mut self.filtered);
+        sort_by_time(&mut self.too_old);
+        sort_by_time(&mut self.pending);
+        self.resolved.sort();
+        self.settled.sort();
+        self.lost.sort();
     }
 }
 
@@ -490,61 +533,6 @@ pub fn plan_redeliveries<'a>(
     planner.plan(state, now, options)
 }
 
-/// How far back a run scans.
-#[derive(Debug, Clone)]
-pub struct WindowOptions {
-    /// Where a first run (no checkpoint yet) starts: this long before now.
-    pub first_run_lookback: Duration,
-    /// How far before the checkpoint the scan starts again, so that deliveries GitHub
-    /// recorded a little after they started (receivers get 10 s, 30 s on GHES) are not missed.
-    pub overlap: Duration,
-    /// How long GitHub keeps deliveries: nothing older can be listed or redelivered.
-    pub retention: Duration,
-}
-
-/// The start of the window a run scans.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Window {
-    pub since: DateTime<Utc>,
-    /// The checkpoint is older than GitHub's retention: events in between are lost for good.
-    pub checkpoint_expired: bool,
-}
-
-/// Computes the window from the checkpoint: a safety margin before it, never older than
-/// the retention, and `first_run_lookback` when there is no checkpoint.
-///
-/// The durations come from outside (`since`, `retention-days`) and the checkpoint from the
-/// stored document, so the arithmetic is checked: a result chrono cannot represent is
-/// clamped to the earliest time it can, and the retention then bounds the window.
-pub fn scan_window(
-    checkpoint: Option<DateTime<Utc>>,
-    now: DateTime<Utc>,
-    options: &WindowOptions,
-) -> Window {
-    let minus = |at: DateTime<Utc>, duration: Duration| {
-        at.checked_sub_signed(duration)
-            .unwrap_or(DateTime::<Utc>::MIN_UTC)
-    };
-    let oldest_listed = minus(now, options.retention);
-    let since = match checkpoint {
-        Some(checkpoint) => minus(checkpoint, options.overlap),
-        None => minus(now, options.first_run_lookback),
-    };
-    Window {
-        since: since.max(oldest_listed),
-        checkpoint_expired: checkpoint.is_some_and(|checkpoint| checkpoint < oldest_listed),
-    }
-}
-
-/// Whether a delivery made at `delivered_at` belongs to the window that starts at `since`.
-///
-/// The start is inclusive: the checkpoint is a time whose deliveries were not all handled
-/// (see [`next_checkpoint`]), so a delivery exactly at the window's start must be planned.
-/// The listing stops at the first delivery this refuses (pages come newest first).
-pub fn in_window(delivered_at: DateTime<Utc>, since: DateTime<Utc>) -> bool {
-    delivered_at >= since
-}
-
 /// Where the next run's checkpoint goes, given that the listing started at `listed_at`.
 ///
 /// This is the one place of the rule "the checkpoint never passes an event that is not
@@ -552,7 +540,7 @@ pub fn in_window(delivered_at: DateTime<Utc>, since: DateTime<Utc>) -> bool {
 /// it at its first failure, so that the next run sees the event's whole history (its
 /// attempts are counted from the list) and its result. Only delivered, given-up, filtered
 /// events are passed. The window the next run scans starts a safety margin before it (see
-/// [`scan_window`]).
+/// [`crate::window::scan_window`]).
 pub fn next_checkpoint(plan: &Plan, listed_at: DateTime<Utc>) -> DateTime<Utc> {
     plan.oldest_open_at
         .map_or(listed_at, |oldest| oldest.min(listed_at))

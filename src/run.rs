@@ -22,10 +22,11 @@ use crate::github::hooks as hook_list;
 use crate::github::installations::{self, Need};
 use crate::hooks::{Hook, HookScope};
 use crate::log::{Level, Log};
-use crate::plan::{Delivery, Plan, Planner, Window, WindowOptions, next_checkpoint, scan_window};
+use crate::plan::{Delivery, Plan, Planner, next_checkpoint};
 use crate::report::{HookReport, RedeliveredEvent, RunReport, rfc3339};
 use crate::settings::Settings;
 use crate::store::{CheckpointStore, StoreSpec};
+use crate::window::{Window, WindowOptions, in_window, scan_window};
 
 /// How far before the checkpoint each scan starts again: deliveries can be recorded a while
 /// after they started (receivers get 10 s, 30 s on GHES), and clocks drift.
@@ -655,7 +656,7 @@ async fn list_deliveries(
     while let Some(page) = pages.next_page().await? {
         github_time = github_time.or(page.date);
         for delivery in page.items::<Delivery>()? {
-            if crate::plan::in_window(delivery.delivered_at, since) {
+            if in_window(delivery.delivered_at, since) {
                 planner.observe(delivery);
             } else {
                 pages.stop();

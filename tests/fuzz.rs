@@ -17,9 +17,8 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Duration, Utc};
 use proptest::prelude::*;
 use redeliver_action::checkpoint::{CheckpointDocument, MAX_DOCUMENT_BYTES};
-use redeliver_action::plan::{
-    Delivery, Plan, PlanOptions, WindowOptions, next_checkpoint, plan_redeliveries, scan_window,
-};
+use redeliver_action::plan::{Delivery, Plan, PlanOptions, next_checkpoint, plan_redeliveries};
+use redeliver_action::window::{WindowOptions, scan_window};
 
 /// Arbitrary JSON, biased towards what the parsers look for.
 fn json() -> impl Strategy<Value = serde_json::Value> {

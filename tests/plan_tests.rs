@@ -3,10 +3,8 @@
 use chrono::{DateTime, Duration, Utc};
 use redeliver_action::checkpoint::HookState;
 use redeliver_action::filter::{EventFilter, parse_event_list};
-use redeliver_action::plan::{
-    Delivery, PlanOptions, WindowOptions, in_window, next_checkpoint, plan_redeliveries,
-    scan_window,
-};
+use redeliver_action::plan::{Delivery, PlanOptions, next_checkpoint, plan_redeliveries};
+use redeliver_action::window::{WindowOptions, in_window, scan_window};
 
 fn now() -> DateTime<Utc> {
     "2026-11-28T12:00:00Z".parse().expect("valid time")

@@ -332,14 +332,14 @@ pub fn sim_clock(fake: &FakeGitHub) -> redeliver_action::clock::Clock {
     static CLOCKS: LazyLock<Mutex<HashMap<String, redeliver_action::clock::Clock>>> =
         LazyLock::new(Default::default);
     let mut clocks = CLOCKS.lock().expect("clocks");
-    clocks
-        .entry(fake.url())
-        .or_insert_with(|| {
-            let clock = redeliver_action::clock::Clock::simulated(Utc::now());
-            fake.use_clock(clock.wall_reader());
-            clock
-        })
-        .clone()
+    // Keyed by URL, and a fake that has no clock yet is a new one on a port an earlier,
+    // dropped fake had: it gets a clock of its own.
+    if !fake.has_own_clock() {
+        let clock = redeliver_action::clock::Clock::simulated(Utc::now());
+        fake.use_clock(clock.wall_reader());
+        clocks.insert(fake.url(), clock);
+    }
+    clocks[&fake.url()].clone()
 }
 
 /// One run of `raw` in this process, against `fake`, on their shared simulated clock.

@@ -576,6 +576,15 @@ impl FakeGitHub {
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(Arc::new(clock));
     }
 
+    /// Whether this GitHub runs on a clock given by [`FakeGitHub::use_clock`].
+    pub fn has_own_clock(&self) -> bool {
+        self.shared
+            .clock
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .is_some()
+    }
+
     /// Calls `hook` with the number of redeliveries accepted so far, after each one is
     /// accepted (a test stops the run under test there, as a SIGTERM would). It runs with
     /// the fake's state locked: it must not call the fake.
