@@ -436,7 +436,17 @@ fn corrections(description: &mut Value) {
                 "documentation_url": {"type": "string"}}}}}}),
         );
     }
-    // 3. `per_page` says "max 100" in words only.
+    // 3. The App's installations list says an installation's `account` is a user *and* an
+    //    enterprise (`allOf`), which no account is; the same installation from
+    //    `GET /repos/{owner}/{repo}/installation` is either (`anyOf`), as GitHub sends it.
+    if let Some(account) = description.pointer_mut(
+        "/paths/~1app~1installations/get/responses/200/content/application~1json/schema/items/properties/account",
+    ) && let Some(object) = account.as_object_mut()
+        && let Some(both) = object.remove("allOf")
+    {
+        object.insert("anyOf".to_owned(), both);
+    }
+    // 4. `per_page` says "max 100" in words only.
     let Some(Value::Object(paths)) = description.get_mut("paths") else {
         return;
     };

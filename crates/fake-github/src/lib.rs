@@ -11,6 +11,7 @@
 
 pub mod contract;
 pub mod demo;
+mod fleet;
 
 use contract::parse_query;
 
@@ -19,7 +20,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::ops::Bound;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -508,6 +509,8 @@ impl FakeGitHub {
             app_id: options.app_id,
             client_id: options.client_id,
             decoding_key,
+            in_flight: AtomicUsize::new(0),
+            max_in_flight: AtomicUsize::new(0),
             latency_nanos: AtomicU64::new(
                 u64::try_from(options.latency.as_nanos()).unwrap_or(u64::MAX),
             ),
@@ -699,7 +702,9 @@ impl FakeGitHub {
     /// Its receiver URL (`config.url` in the hook lists) is `https://receiver.example/hooks/<id>`
     /// unless set with [`FakeGitHub::add_hook_with_url`].
     pub fn add_hook(&self, hook: &Hook) {
-        self.shared.lock().registered_hooks.insert(hook.key());
+        let mut inner = self.shared.lock();
+        inner.ensure_hook_repository(hook);
+        inner.registered_hooks.insert(hook.key());
     }
 
     /// The receiver answers 400 to every redelivery of `guid`: an event it cannot take.
@@ -717,6 +722,7 @@ impl FakeGitHub {
     /// `GET /repos/{owner}/{repo}/hooks` show as `config.url`.
     pub fn add_hook_with_url(&self, hook: &Hook, url: &str) {
         let mut inner = self.shared.lock();
+        inner.ensure_hook_repository(hook);
         inner.registered_hooks.insert(hook.key());
         inner.hook_urls.insert(hook.key(), url.to_owned());
     }
@@ -792,16 +798,12 @@ impl FakeGitHub {
     pub fn set_installation(&self, repo: &str, installation_id: u64) {
         let mut inner = self.shared.lock();
         let key = repo.to_ascii_lowercase();
-        let repo_id = match inner.installations.get(&key) {
-            Some(existing) => existing.repo_id,
-            None => inner.installations.len() as u64 + 1,
-        };
+        inner.ensure_repository(repo);
         inner.installations.insert(
             key,
             Installation {
                 full_name: repo.to_owned(),
                 id: installation_id,
-                repo_id,
             },
         );
     }
@@ -828,12 +830,19 @@ impl FakeGitHub {
 
     // --- observation & faults ---
 
+    /// The most requests the fake was answering at once (since the start, or the last
+    /// [`FakeGitHub::clear_requests`]).
+    pub fn max_in_flight(&self) -> usize {
+        self.shared.max_in_flight.load(Ordering::SeqCst)
+    }
+
     /// Every request, in the order they were answered.
     pub fn requests(&self) -> Vec<RecordedRequest> {
         self.shared.lock().requests.clone()
     }
 
     pub fn clear_requests(&self) {
+        self.shared.max_in_flight.store(0, Ordering::SeqCst);
         let mut inner = self.shared.lock();
         inner.requests.clear();
         inner.unexpected.clear();
@@ -897,6 +906,9 @@ struct Shared {
     client_id: String,
     decoding_key: DecodingKey,
     latency_nanos: AtomicU64,
+    /// Requests being answered now, and the most there were at once.
+    in_flight: AtomicUsize,
+    max_in_flight: AtomicUsize,
     /// How far this GitHub's clock is from the machine's, in milliseconds (see
     /// [`FakeGitHub::set_clock_offset`]).
     clock_offset_millis: AtomicI64,
@@ -1003,6 +1015,12 @@ struct Inner {
     /// repo (lower case) -> installation
     installations: HashMap<String, Installation>,
     installation_permissions: HashMap<u64, Map<String, Value>>,
+    /// repo (lower case) -> repository: every repository something names.
+    repositories: BTreeMap<String, fleet::RepoData>,
+    /// Accounts (lower case) that are users, not organizations.
+    users: HashSet<String>,
+    /// Installations on a whole account: account (lower case) -> (login, installation id).
+    account_installations: HashMap<String, (String, u64)>,
     minted: Vec<MintedToken>,
     grants: HashMap<String, Grant>,
     requests: Vec<RecordedRequest>,
@@ -1104,7 +1122,6 @@ struct Variable {
 struct Installation {
     full_name: String,
     id: u64,
-    repo_id: u64,
 }
 
 #[derive(Clone)]
@@ -1129,11 +1146,14 @@ enum Principal {
 impl Inner {
     /// The account (lower case) an installation belongs to: the owner of its repositories.
     fn installation_account(&self, installation_id: u64) -> Option<String> {
-        self.installations
-            .values()
-            .find(|installation| installation.id == installation_id)
-            .and_then(|installation| installation.full_name.split_once('/'))
-            .map(|(owner, _)| owner.to_ascii_lowercase())
+        self.account_of_installation(installation_id)
+    }
+
+    /// A repository hook's repository exists.
+    fn ensure_hook_repository(&mut self, hook: &Hook) {
+        if let Hook::Repo { owner, repo, .. } = hook {
+            self.ensure_repository(&format!("{owner}/{repo}"));
+        }
     }
 
     /// The App's hook always exists; others once registered or given deliveries.
@@ -1152,6 +1172,7 @@ impl Inner {
     }
 
     fn add_delivery(&mut self, hook: &Hook, new: NewDelivery) -> u64 {
+        self.ensure_hook_repository(hook);
         let id = match new.id {
             Some(id) => {
                 if id >= self.next_id && id >= BIG_ID_BASE {
@@ -1544,10 +1565,13 @@ async fn handle(
 ) -> Response {
     let arrived = tokio::time::Instant::now();
     let latency = shared.latency();
-    let response = answer(shared, connection, request).await;
+    let now = shared.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+    shared.max_in_flight.fetch_max(now, Ordering::SeqCst);
+    let response = answer(shared.clone(), connection, request).await;
     if !latency.is_zero() {
         sleep_precisely_until(arrived + latency).await;
     }
+    shared.in_flight.fetch_sub(1, Ordering::SeqCst);
     response
 }
 
@@ -1925,6 +1949,16 @@ fn route(shared: &Shared, inner: &mut Inner, ctx: &Ctx<'_>) -> Reply {
             }
             redeliver(shared, inner, &hook, id, ctx)
         }
+        ("GET", ["orgs", org, "repos"]) => {
+            fleet::list_repositories(shared, inner, &fleet::RepoOwner::Org(org), ctx)
+        }
+        ("GET", ["users", user, "repos"]) => {
+            fleet::list_repositories(shared, inner, &fleet::RepoOwner::User(user), ctx)
+        }
+        ("GET", ["installation", "repositories"]) => {
+            fleet::installation_repositories(shared, inner, ctx)
+        }
+        ("GET", ["app", "installations"]) => fleet::list_installations(shared, inner, ctx),
         ("GET", ["repos", owner, repo, "installation"]) => {
             if let Err(reply) = require_jwt(ctx) {
                 return reply;
@@ -2163,21 +2197,10 @@ fn list_hooks(shared: &Shared, inner: &Inner, scope: &HookScope<'_>, ctx: &Ctx<'
         HookScope::Org(_) => (DOC_ORG_DELIVERIES, "orgs/list-webhooks", "Organization"),
         HookScope::Repo(..) => (DOC_REPO_DELIVERIES, "repos/list-webhooks", "Repository"),
     };
-    let mut per_page = DEFAULT_PER_PAGE;
-    let mut page = 1_usize;
-    for (name, value) in parse_query(ctx.query) {
-        match name.as_str() {
-            "per_page" => match value.parse::<u64>() {
-                Ok(n) if n >= 1 => per_page = n.min(MAX_PER_PAGE as u64) as usize,
-                _ => return Reply::validation_failed(doc, "Hook", "per_page", "invalid"),
-            },
-            "page" => match value.parse::<usize>() {
-                Ok(n) if n >= 1 => page = n,
-                _ => return Reply::validation_failed(doc, "Hook", "page", "invalid"),
-            },
-            _ => {}
-        }
-    }
+    let (per_page, page) = match fleet::page_query(ctx, doc, "Hook") {
+        Ok(paging) => paging,
+        Err(reply) => return reply,
+    };
     let mut ids: Vec<u64> = inner
         .registered_hooks
         .iter()
@@ -2215,10 +2238,8 @@ fn list_hooks(shared: &Shared, inner: &Inner, scope: &HookScope<'_>, ctx: &Ctx<'
         .example(operation, 200)
         .and_then(|list| list.get(0).cloned())
         .unwrap_or_else(|| json!({}));
-    let items: Vec<Value> = ids
+    let items: Vec<Value> = fleet::page_of(&ids, per_page, page)
         .iter()
-        .skip(page.saturating_sub(1).saturating_mul(per_page))
-        .take(per_page)
         .map(|id| {
             let key = match scope {
                 HookScope::Org(org) => Hook::org(org, *id),
@@ -2258,18 +2279,7 @@ fn list_hooks(shared: &Shared, inner: &Inner, scope: &HookScope<'_>, ctx: &Ctx<'
         })
         .collect();
     let mut reply = Reply::json(200, &Value::Array(items));
-    let last = ids.len().div_ceil(per_page).max(1);
-    if page < last {
-        let link = |page: usize| format!("<{base}{}?per_page={per_page}&page={page}>", ctx.path);
-        reply.headers.push((
-            "link",
-            format!(
-                "{}; rel=\"next\", {}; rel=\"last\"",
-                link(page + 1),
-                link(last)
-            ),
-        ));
-    }
+    fleet::add_page_links(&mut reply, &base, ctx.path, (per_page, page), ids.len());
     reply
 }
 
@@ -2387,10 +2397,14 @@ fn redeliver(shared: &Shared, inner: &mut Inner, hook: &Hook, id: &str, ctx: &Ct
 
 fn get_installation(shared: &Shared, inner: &Inner, owner: &str, repo: &str) -> Reply {
     let key = format!("{owner}/{repo}").to_ascii_lowercase();
-    let Some(installation) = inner.installations.get(&key) else {
-        return Reply::not_found(DOC_APPS);
+    let id = match inner.installations.get(&key) {
+        Some(installation) => installation.id,
+        // Installed on the whole account: every repository of it that exists.
+        None => match inner.account_installations.get(&owner.to_ascii_lowercase()) {
+            Some((_, id)) if inner.repositories.contains_key(&key) => *id,
+            _ => return Reply::not_found(DOC_APPS),
+        },
     };
-    let id = installation.id;
     // GitHub's documented example, with this installation's own values: every field GitHub
     // sends is there, so a client that needs one more field finds it.
     let mut answer = shared
@@ -2435,13 +2449,12 @@ fn mint_token(shared: &Shared, inner: &mut Inner, id: &str, ctx: &Ctx<'_>) -> Re
     let Ok(installation_id) = id.parse::<u64>() else {
         return Reply::not_found(DOC_APPS);
     };
-    let mut installed: Vec<(&String, &Installation)> = inner
-        .installations
-        .iter()
-        .filter(|(_, inst)| inst.id == installation_id)
-        .collect();
-    installed.sort_by(|a, b| a.0.cmp(b.0));
-    if installed.is_empty() {
+    let installed = inner.installation_repositories(installation_id);
+    let whole_account = inner
+        .account_installations
+        .values()
+        .any(|(_, id)| *id == installation_id);
+    if installed.is_empty() && !whole_account {
         return Reply::not_found(DOC_APPS);
     }
     if matches!(ctx.body_problem, Some(BodyProblem::NotJson)) {
@@ -2455,8 +2468,8 @@ fn mint_token(shared: &Shared, inner: &mut Inner, id: &str, ctx: &Ctx<'_>) -> Re
     };
 
     // Repositories: names without the owner.
-    let granted: Vec<&Installation> = match body.get("repositories") {
-        None | Some(Value::Null) => installed.iter().map(|(_, inst)| *inst).collect(),
+    let granted: Vec<&fleet::RepoData> = match body.get("repositories") {
+        None | Some(Value::Null) => installed.iter().collect(),
         Some(Value::Array(names)) => {
             let mut chosen = Vec::new();
             for name in names {
@@ -2468,13 +2481,13 @@ fn mint_token(shared: &Shared, inner: &mut Inner, id: &str, ctx: &Ctx<'_>) -> Re
                         "invalid",
                     );
                 };
-                let found = installed.iter().find(|(_, inst)| {
-                    inst.full_name
+                let found = installed.iter().find(|repo| {
+                    repo.full_name
                         .split_once('/')
                         .is_some_and(|(_, n)| n.eq_ignore_ascii_case(name))
                 });
                 match found {
-                    Some((_, inst)) => chosen.push(*inst),
+                    Some(repo) => chosen.push(repo),
                     None => {
                         return Reply::error(
                             422,
@@ -2552,7 +2565,7 @@ fn mint_token(shared: &Shared, inner: &mut Inner, id: &str, ctx: &Ctx<'_>) -> Re
             let mut repository = example_repository.clone();
             merge(
                 &mut repository,
-                json!({ "id": inst.repo_id, "name": name, "full_name": inst.full_name,
+                json!({ "id": inst.id, "name": name, "full_name": inst.full_name,
                         "owner": { "login": owner } }),
             );
             repository
