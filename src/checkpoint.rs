@@ -30,6 +30,25 @@
 //!
 //! The bare epoch-milliseconds value that GitHub's docs script writes is read too, as the
 //! checkpoint of every hook, so users can switch without losing their place.
+//!
+//! **A fleet shares one checkpoint.** One variable holds 48 KB, and a fleet of thousands of
+//! hooks would not fit with an entry each. So from [`SHARE_FROM`] hooks on, the hooks with
+//! nothing but a checkpoint, all within [`SHARE_SPAN`] of each other (a run lists them
+//! within seconds), share one: `shared.checkpoint` is the earliest of theirs (moving a
+//! checkpoint back only scans again what the overlap scans anyway), and `shared.hooks`
+//! names them by 48 bits of a hash of their key, 8 characters each (format version 2). When
+//! that is still too big (every hook held back at its own redelivered event, say), the
+//! span widens (1 h, 6 h, a day, the retention) before any bookkeeping is dropped:
+//!
+//! ```json
+//! {"version":2,"shared":{"checkpoint":"2026-11-28T15:00:00Z","hooks":"q1Xh0V3a9Bc-Lm2Z"},
+//!   "hooks":{"repo/acme/api/1001":{"checkpoint":"2026-11-28T09:12:00Z"}}}
+//! ```
+//!
+//! Only the hooks with something of their own (an earlier checkpoint held by an open event,
+//! bookkeeping such as a pending redelivery) have an entry. A hook in neither is new: it starts with
+//! the first-run look-back. A document that needs no sharing is written as version 1, which
+//! earlier builds read.
 
 use std::collections::BTreeMap;
 
@@ -37,8 +56,30 @@ use anyhow::{Context, bail};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 
-/// The format this build writes. A document with a larger `version` is refused.
-pub const FORMAT_VERSION: u32 = 1;
+/// The newest format this build reads and writes (2: a shared checkpoint). A document with
+/// a larger `version` is refused.
+pub const FORMAT_VERSION: u32 = 2;
+
+/// The format of a document without a shared checkpoint: what builds before fleets read.
+const PLAIN_FORMAT_VERSION: u32 = 1;
+
+/// From this many hooks with only a checkpoint, they share one.
+pub const SHARE_FROM: usize = 32;
+
+/// How far apart the checkpoints that are shared may be: the later ones move back to the
+/// earliest, so a hook scans at most this much again (the overlap already does).
+pub const SHARE_SPAN: Duration = Duration::minutes(5);
+
+/// The spans tried, narrowest first, until the document fits its store.
+const WIDER_SPANS: [Duration; 4] = [
+    SHARE_SPAN,
+    Duration::hours(1),
+    Duration::hours(6),
+    Duration::days(1),
+];
+
+/// Bytes each hook adds to the shared checkpoint: 48 bits in base64.
+pub const SHARED_BYTES_PER_HOOK: usize = 8;
 
 /// GitHub keeps at most 48 KB in one Actions variable; staying under 48,000 bytes holds
 /// whichever way "KB" is counted.
@@ -48,6 +89,9 @@ pub const MAX_DOCUMENT_BYTES: usize = 48_000;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CheckpointDocument {
     pub version: u32,
+    /// The checkpoint the hooks with nothing else to keep share (format version 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shared: Option<SharedCheckpoint>,
     #[serde(default)]
     pub hooks: BTreeMap<String, HookState>,
     /// The docs script's checkpoint, for hooks that have none of their own yet.
@@ -65,7 +109,8 @@ pub type Extra = serde_json::Map<String, serde_json::Value>;
 impl Default for CheckpointDocument {
     fn default() -> Self {
         Self {
-            version: FORMAT_VERSION,
+            version: PLAIN_FORMAT_VERSION,
+            shared: None,
             hooks: BTreeMap::new(),
             legacy_checkpoint: None,
             extra: Extra::new(),
@@ -87,6 +132,75 @@ pub struct HookState {
     /// Unknown fields, kept (see [`CheckpointDocument::extra`]).
     #[serde(flatten)]
     pub extra: Extra,
+}
+
+/// One checkpoint for many hooks: those named in `hooks`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SharedCheckpoint {
+    pub checkpoint: DateTime<Utc>,
+    /// The hooks' keys as [`member`]s, written sorted as 8 base64url characters each.
+    #[serde(with = "members")]
+    pub hooks: std::collections::BTreeSet<u64>,
+    /// Unknown fields, kept (see [`CheckpointDocument::extra`]).
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// A hook's key as the shared checkpoint knows it: 48 bits of FNV-1a (mixed by SplitMix64's
+/// finalizer) over the key in lower case. Two keys share these bits by chance once in
+/// 2^48 / hooks (over 28 billion for 10,000 hooks); a new hook taken so for a known one
+/// would start at the shared checkpoint instead of the first-run look-back.
+pub fn member(key: &str) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in key.bytes() {
+        hash ^= u64::from(byte.to_ascii_lowercase());
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    hash = (hash ^ (hash >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    hash = (hash ^ (hash >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    (hash ^ (hash >> 31)) & 0xffff_ffff_ffff
+}
+
+/// The shared hooks as one string: each member's 6 bytes, big-endian, in base64url.
+mod members {
+    use base64::Engine as _;
+    use serde::{Deserialize, Deserializer, Serializer, de::Error as _};
+    use std::collections::BTreeSet;
+
+    const ENGINE: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+    pub fn serialize<S: Serializer>(
+        hooks: &BTreeSet<u64>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        let bytes: Vec<u8> = hooks
+            .iter()
+            .flat_map(|member| member.to_be_bytes()[2..].to_vec())
+            .collect();
+        serializer.serialize_str(&ENGINE.encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<BTreeSet<u64>, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        let bytes = ENGINE
+            .decode(text.as_bytes())
+            .map_err(|_| D::Error::custom("`shared.hooks` is not base64url"))?;
+        if bytes.len() % 6 != 0 {
+            return Err(D::Error::custom(
+                "`shared.hooks` is not a list of 6-byte members",
+            ));
+        }
+        Ok(bytes
+            .chunks(6)
+            .map(|chunk| {
+                let mut word = [0u8; 8];
+                word[2..].copy_from_slice(chunk);
+                u64::from_be_bytes(word)
+            })
+            .collect())
+    }
 }
 
 /// Older builds: a redelivery, by the event's GUID and when GitHub accepted it (epoch
@@ -195,6 +309,14 @@ impl CheckpointDocument {
                 stamp(legacy)
             );
         }
+        if let Some(shared) = &self.shared
+            && shared.checkpoint > latest
+        {
+            bail!(
+                "the stored shared checkpoint is {}, in the future: it would skip every event until then; fix or delete it",
+                stamp(shared.checkpoint)
+            );
+        }
         for (hook, state) in &self.hooks {
             if let Some(checkpoint) = state.checkpoint
                 && checkpoint > latest
@@ -208,11 +330,17 @@ impl CheckpointDocument {
         Ok(())
     }
 
-    /// The state of one hook, falling back to the docs script's checkpoint. An older
-    /// build's `last_redelivery` becomes the pending record it stands for.
+    /// The state of one hook: its own entry, else the shared checkpoint when it is one of
+    /// its hooks, else the docs script's checkpoint (none: a first run). An older build's
+    /// `last_redelivery` becomes the pending record it stands for.
     pub fn hook(&self, key: &str) -> HookState {
+        let shared = self
+            .shared
+            .as_ref()
+            .filter(|shared| shared.hooks.contains(&member(key)))
+            .map(|shared| shared.checkpoint);
         let mut state = self.hooks.get(key).cloned().unwrap_or_else(|| HookState {
-            checkpoint: self.legacy_checkpoint,
+            checkpoint: shared.or(self.legacy_checkpoint),
             ..HookState::default()
         });
         if let Some(last) = state.last_redelivery.take() {
@@ -223,6 +351,72 @@ impl CheckpointDocument {
             }
         }
         state
+    }
+
+    /// The smallest document `hooks` hooks can have: every one in the shared checkpoint.
+    pub fn smallest_size(hooks: usize) -> usize {
+        hooks * SHARED_BYTES_PER_HOOK + 100
+    }
+
+    /// The document as it is written: the hooks with nothing but a checkpoint close to the
+    /// others' share one (see the module's documentation) once there are [`SHARE_FROM`] of
+    /// them; version 1 otherwise. The shared hooks are those with an entry now: a hook
+    /// shared before and not processed since (no longer selected) is left out.
+    fn written(&self, span: Duration) -> CheckpointDocument {
+        let plain = |state: &HookState| {
+            state.last_redelivery.is_none() && state.events.is_empty() && state.extra.is_empty()
+        };
+        let latest = self
+            .hooks
+            .values()
+            .filter(|state| plain(state))
+            .filter_map(|state| state.checkpoint)
+            .max();
+        let shareable = |state: &HookState| {
+            plain(state)
+                && state
+                    .checkpoint
+                    .zip(latest)
+                    .is_some_and(|(at, latest)| at >= latest - span)
+        };
+        let shared: Vec<(&String, &HookState)> = self
+            .hooks
+            .iter()
+            .filter(|(_, state)| shareable(state))
+            .collect();
+        let (Some(checkpoint), true) = (
+            shared
+                .iter()
+                .filter_map(|(_, state)| state.checkpoint)
+                .min(),
+            shared.len() >= SHARE_FROM,
+        ) else {
+            return CheckpointDocument {
+                version: PLAIN_FORMAT_VERSION,
+                shared: None,
+                ..self.clone()
+            };
+        };
+        CheckpointDocument {
+            version: FORMAT_VERSION,
+            shared: Some(SharedCheckpoint {
+                checkpoint,
+                hooks: shared.iter().map(|(key, _)| member(key)).collect(),
+                extra: self
+                    .shared
+                    .as_ref()
+                    .map(|shared| shared.extra.clone())
+                    .unwrap_or_default(),
+            }),
+            hooks: self
+                .hooks
+                .iter()
+                .filter(|(_, state)| !shareable(state) && **state != HookState::default())
+                .map(|(key, state)| (key.clone(), state.clone()))
+                .collect(),
+            legacy_checkpoint: None,
+            extra: self.extra.clone(),
+        }
     }
 
     pub fn set_hook(&mut self, key: &str, state: HookState) {
@@ -246,9 +440,22 @@ impl CheckpointDocument {
                 .events
                 .retain(|_, record| record.last_attempt >= horizon);
         }
+        // Too big with one entry per hook whose checkpoint is its own (held back by an
+        // event redelivered in this run, say): wider spans share more, and a hook whose
+        // checkpoint moves back only scans again what it already handled. Bookkeeping
+        // goes last, oldest first.
+        for span in WIDER_SPANS {
+            let json = serde_json::to_string(&self.written(span))
+                .context("failed to encode the checkpoint")?;
+            if json.len() <= limit {
+                return Ok((json, 0));
+            }
+        }
+        let widest = retention.max(SHARE_SPAN);
         let mut dropped = 0;
         loop {
-            let json = serde_json::to_string(self).context("failed to encode the checkpoint")?;
+            let json = serde_json::to_string(&self.written(widest))
+                .context("failed to encode the checkpoint")?;
             if json.len() <= limit {
                 return Ok((json, dropped));
             }
@@ -258,7 +465,8 @@ impl CheckpointDocument {
             let removed = self.drop_oldest_events(excess);
             if removed == 0 {
                 bail!(
-                    "the checkpoint document is {} bytes, over the {limit} bytes a variable holds, even without bookkeeping",
+                    "the checkpoint document of {} hooks is {} bytes, over the {limit} bytes its store holds, even without bookkeeping: keep it in a file (`--state file:PATH`, up to 1 MiB), or split the hooks over several steps, each with its own `variable-name`",
+                    self.hooks.len(),
                     json.len()
                 );
             }
@@ -407,7 +615,7 @@ mod tests {
         assert!(format!("{err:#}").contains("fix or delete it"), "{err:#}");
         let err = CheckpointDocument::parse("{\"version\":").expect_err("refused");
         assert!(format!("{err:#}").contains("fix or delete it"), "{err:#}");
-        let err = CheckpointDocument::parse(r#"{"version":2,"hooks":{}}"#).expect_err("refused");
+        let err = CheckpointDocument::parse(r#"{"version":3,"hooks":{}}"#).expect_err("refused");
         assert!(format!("{err:#}").contains("newer"), "{err:#}");
     }
 
@@ -535,5 +743,149 @@ mod tests {
         // The newest survive.
         assert!(events.contains_key(&format!("{:036}", 1999)));
         assert!(!events.contains_key(&format!("{:036}", 0)));
+    }
+
+    /// A fleet: `count` quiet hooks whose checkpoints are seconds apart, as one run leaves
+    /// them, and `busy` hooks with bookkeeping or an earlier checkpoint.
+    fn fleet(count: usize, busy: usize, now: DateTime<Utc>) -> CheckpointDocument {
+        let mut doc = CheckpointDocument::default();
+        for i in 0..count {
+            doc.set_hook(
+                &format!("repo/acme/service-{i:05}/{}", 400_000_000 + i),
+                HookState {
+                    checkpoint: Some(now - Duration::seconds((i % 90) as i64)),
+                    ..HookState::default()
+                },
+            );
+        }
+        for i in 0..busy {
+            let mut state = HookState {
+                checkpoint: Some(now - Duration::hours(3)),
+                ..HookState::default()
+            };
+            state.record_given_up(&format!("{i:08}-0000-4000-8000-000000000000"), now);
+            doc.set_hook(&format!("repo/acme/busy-{i}/{}", 500_000_000 + i), state);
+        }
+        doc
+    }
+
+    #[test]
+    fn a_fleet_of_2000_hooks_shares_one_checkpoint_and_fits_a_variable() {
+        let now = at("2026-11-28T15:00:00Z");
+        let mut doc = fleet(2000, 20, now);
+        let (json, dropped) = doc
+            .encode(now, Duration::days(3), MAX_DOCUMENT_BYTES)
+            .expect("encodes");
+        assert_eq!(dropped, 0);
+        assert!(json.len() < 20_000, "{} bytes", json.len());
+        let back = CheckpointDocument::parse(&json).expect("parses");
+        assert_eq!(back.version, 2);
+        assert_eq!(back.hooks.len(), 20, "only the busy hooks have an entry");
+        for (key, state) in &doc.hooks {
+            let read = back.hook(key);
+            let (own, shared) = (
+                state.checkpoint.expect("set"),
+                read.checkpoint.expect("read"),
+            );
+            // Never later than the hook's own, never more than the span earlier.
+            assert!(shared <= own && shared >= own - SHARE_SPAN, "{key}");
+            assert_eq!(read.events, state.events, "{key}");
+        }
+        // A hook that was not there is new: the first-run look-back.
+        assert_eq!(back.hook("repo/acme/new/1").checkpoint, None);
+        // Keys compare without case, as GitHub's names do.
+        assert_eq!(
+            back.hook("repo/ACME/service-00007/400000007").checkpoint,
+            Some(now - Duration::seconds(89))
+        );
+    }
+
+    /// 2,000 hooks, each held back at its own event's failure (spread over a day): one entry
+    /// each would be 140 KB; a wider span shares them, no bookkeeping is lost.
+    #[test]
+    fn a_fleet_held_back_everywhere_shares_a_wider_span_before_dropping_anything() {
+        let now = at("2026-11-28T15:00:00Z");
+        let mut doc = CheckpointDocument::default();
+        for i in 0..2000 {
+            doc.set_hook(
+                &format!("repo/acme/service-{i:05}/{}", 400_000_000 + i),
+                HookState {
+                    checkpoint: Some(now - Duration::seconds(i * 43)),
+                    ..HookState::default()
+                },
+            );
+        }
+        let (json, dropped) = doc
+            .encode(now, Duration::days(3), MAX_DOCUMENT_BYTES)
+            .expect("encodes");
+        assert_eq!(dropped, 0);
+        assert!(json.len() <= MAX_DOCUMENT_BYTES, "{}", json.len());
+        let back = CheckpointDocument::parse(&json).expect("parses");
+        for (key, state) in &doc.hooks {
+            let read = back.hook(key).checkpoint.expect("a checkpoint");
+            assert!(read <= state.checkpoint.expect("set"), "{key}");
+        }
+    }
+
+    #[test]
+    fn sizes_of_fleets_and_a_clear_error_past_the_limit() {
+        let now = at("2026-11-28T15:00:00Z");
+        let mut sizes = Vec::new();
+        for count in [100, 1_000, 5_000] {
+            let (json, _) = fleet(count, 0, now)
+                .encode(now, Duration::days(3), MAX_DOCUMENT_BYTES)
+                .expect("encodes");
+            assert!(
+                json.len() <= CheckpointDocument::smallest_size(count),
+                "{count}"
+            );
+            sizes.push(json.len());
+        }
+        assert_eq!(sizes, [882, 8082, 40082]);
+        let error = fleet(10_000, 0, now)
+            .encode(now, Duration::days(3), MAX_DOCUMENT_BYTES)
+            .expect_err("too big");
+        assert!(
+            format!("{error:#}").contains("keep it in a file (`--state file:PATH`"),
+            "{error:#}"
+        );
+        // A few hooks are written as before, as version 1.
+        let (json, _) = fleet(3, 0, now)
+            .encode(now, Duration::days(3), MAX_DOCUMENT_BYTES)
+            .expect("encodes");
+        assert!(json.starts_with(r#"{"version":1,"hooks":{"#), "{json}");
+    }
+
+    #[test]
+    fn a_shared_checkpoint_keeps_unknown_fields_and_drops_hooks_not_processed() {
+        let now = at("2026-11-28T15:00:00Z");
+        let (json, _) = fleet(40, 0, now)
+            .encode(now, Duration::days(3), MAX_DOCUMENT_BYTES)
+            .expect("encodes");
+        let mut value: serde_json::Value = serde_json::from_str(&json).expect("JSON");
+        value["shared"]["by"] = "v2.1".into();
+        value["note"] = 1.into();
+        let mut doc = CheckpointDocument::parse(&value.to_string()).expect("parses");
+        // This run processes 35 of the 40 hooks again.
+        let mut fresh = CheckpointDocument {
+            shared: doc.shared.take(),
+            extra: doc.extra.clone(),
+            ..CheckpointDocument::default()
+        };
+        for (key, _) in fleet(35, 0, now).hooks {
+            let state = fresh.hook(&key);
+            assert!(state.checkpoint.is_some(), "{key}");
+            fresh.set_hook(&key, state);
+        }
+        let (json, _) = fresh
+            .encode(now, Duration::days(3), MAX_DOCUMENT_BYTES)
+            .expect("encodes");
+        let back = CheckpointDocument::parse(&json).expect("parses");
+        let shared = back.shared.as_ref().expect("shared");
+        assert_eq!(shared.hooks.len(), 35);
+        assert_eq!(shared.extra["by"], "v2.1");
+        assert_eq!(back.extra["note"], 1);
+        let gone = fleet(40, 0, now).hooks.into_keys().last().expect("a key");
+        assert_eq!(back.hook(&gone).checkpoint, None);
     }
 }
