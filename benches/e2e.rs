@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use fake_github::{FakeGitHub, FakeOptions, FakeToken, Hook, NewDelivery};
 
+mod fleet;
+
 const BINARY: &str = env!("CARGO_BIN_EXE_redeliver");
 const KEY: &str = include_str!("../tests/resources/app-key.pem");
 const TOKEN: &str = "ghp_benchtoken0123456789abcdefghijkl";
@@ -441,6 +443,9 @@ fn main() {
             first.list + first.redeliver + first.other,
             wall - floor
         );
+    }
+    if only.is_empty() || only.contains("fleet") {
+        fleet::bench(&runtime, runs);
     }
     if only.is_empty() || only.contains("outage") {
         let events: usize = std::env::var("BENCH_OUTAGE_EVENTS")

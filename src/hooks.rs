@@ -3,7 +3,9 @@
 //! All three have the same two endpoints, under different paths, and different credentials.
 //!
 //! The `hooks` input names them with [`HookSelector`]s: an org or repo hook by its id, by
-//! its receiver URL, or all of them (`*`). Selectors are resolved to concrete [`Hook`]s
+//! its receiver URL, or all of them (`*`); a fleet, the same hook on every repository of an
+//! owner (`repo/<owner>/*/<hook>`); or the App's hook with every hook its installations
+//! may read (`app/*`). Selectors are resolved to concrete [`Hook`]s
 //! (ids) once, at the start of a run, before any redelivery (see
 //! `github::hooks::resolve`); the checkpoint is keyed by the concrete hook, so a
 //! hook whose URL changes keeps its place.
@@ -171,6 +173,12 @@ pub enum HookSelector {
         scope: HookScope,
         target: HookTarget,
     },
+    /// `repo/<owner>/*/…`: on every repository of the organization or user `owner` that is
+    /// not archived.
+    Fleet { owner: String, target: HookTarget },
+    /// `app/*`: the App's hook and, without `token`, every organization and repository hook
+    /// that the App's installations may read.
+    AppFleet,
 }
 
 impl HookSelector {
@@ -179,9 +187,14 @@ impl HookSelector {
         matches!(self, HookSelector::App)
     }
 
+    /// Whether this names the App's own hook (`app`, `app/*`).
+    pub fn includes_app(&self) -> bool {
+        matches!(self, HookSelector::App | HookSelector::AppFleet)
+    }
+
     pub fn scope(&self) -> Option<&HookScope> {
         match self {
-            HookSelector::App => None,
+            HookSelector::App | HookSelector::AppFleet | HookSelector::Fleet { .. } => None,
             HookSelector::Scoped { scope, .. } => Some(scope),
         }
     }
@@ -194,20 +207,30 @@ impl HookSelector {
                 scope,
                 target: HookTarget::Id(id),
             } => Some(scope.hook(*id)),
-            HookSelector::Scoped { .. } => None,
+            HookSelector::Scoped { .. } | HookSelector::Fleet { .. } | HookSelector::AppFleet => {
+                None
+            }
         }
     }
 }
 
 impl fmt::Display for HookSelector {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let HookSelector::Scoped { scope, target } = self else {
-            return f.write_str("app");
+        let target = match self {
+            HookSelector::App => return f.write_str("app"),
+            HookSelector::AppFleet => return f.write_str("app/*"),
+            HookSelector::Fleet { owner, target } => {
+                write!(f, "repo/{owner}/*/")?;
+                target
+            }
+            HookSelector::Scoped { scope, target } => {
+                match scope {
+                    HookScope::Org { org } => write!(f, "org/{org}/")?,
+                    HookScope::Repo { owner, repo } => write!(f, "repo/{owner}/{repo}/")?,
+                }
+                target
+            }
         };
-        match scope {
-            HookScope::Org { org } => write!(f, "org/{org}/")?,
-            HookScope::Repo { owner, repo } => write!(f, "repo/{owner}/{repo}/")?,
-        }
         match target {
             HookTarget::Id(id) => write!(f, "{id}"),
             HookTarget::Url(url) => f.write_str(url),
@@ -226,7 +249,7 @@ pub(crate) fn is_valid_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
-const HOOK_FORMS: &str = "write `app`, `org/<org>/<hook>` or `repo/<owner>/<repo>/<hook>`, where <hook> is the hook's id, its receiver URL (`https://…`) or `*` for all";
+const HOOK_FORMS: &str = "write `app`, `app/*`, `org/<org>/<hook>`, `repo/<owner>/<repo>/<hook>` or `repo/<owner>/*/<hook>` (every repository of <owner>), where <hook> is the hook's id, its receiver URL (`https://…`) or `*` for all";
 
 impl FromStr for HookSelector {
     type Err = String;
@@ -267,6 +290,9 @@ impl FromStr for HookSelector {
         if line == "app" {
             return Ok(HookSelector::App);
         }
+        if line == "app/*" {
+            return Ok(HookSelector::AppFleet);
+        }
         // The last part may be a URL, which holds `/`: split off only the names before it.
         let bad = || format!("`{line}` is not a hook: {HOOK_FORMS}");
         if let Some(rest) = line.strip_prefix("org/") {
@@ -281,6 +307,12 @@ impl FromStr for HookSelector {
         if let Some(rest) = line.strip_prefix("repo/") {
             let (owner, rest) = rest.split_once('/').ok_or_else(bad)?;
             let (repo, hook) = rest.split_once('/').ok_or_else(bad)?;
+            if repo == "*" {
+                return Ok(HookSelector::Fleet {
+                    owner: name(owner, "owner")?,
+                    target: target(hook)?,
+                });
+            }
             return Ok(HookSelector::Scoped {
                 scope: HookScope::Repo {
                     owner: name(owner, "owner")?,
@@ -398,6 +430,45 @@ mod tests {
     }
 
     #[test]
+    fn fleets_of_repositories_and_of_the_apps_installations() {
+        let hooks = parse_hooks(
+            "repo/acme/*/https://ci.example.com/hook\nrepo/octo/*/*\nrepo/acme/*/42, app/*",
+        )
+        .expect("valid");
+        assert_eq!(
+            hooks,
+            vec![
+                HookSelector::Fleet {
+                    owner: "acme".into(),
+                    target: HookTarget::Url("https://ci.example.com/hook".into())
+                },
+                HookSelector::Fleet {
+                    owner: "octo".into(),
+                    target: HookTarget::All
+                },
+                HookSelector::Fleet {
+                    owner: "acme".into(),
+                    target: HookTarget::Id(42)
+                },
+                HookSelector::AppFleet,
+            ]
+        );
+        let printed: Vec<String> = hooks.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            printed,
+            [
+                "repo/acme/*/https://ci.example.com/hook",
+                "repo/octo/*/*",
+                "repo/acme/*/42",
+                "app/*"
+            ]
+        );
+        assert!(hooks.iter().all(|hook| hook.concrete().is_none()));
+        assert!(hooks[3].includes_app() && !hooks[0].includes_app());
+        assert!("repo/acme/*/42".parse::<Hook>().is_err());
+    }
+
+    #[test]
     fn rejects_malformed_lines() {
         for line in [
             "apps",
@@ -411,6 +482,12 @@ mod tests {
             "repo/octo/../12",
             "repo/octo/https://ci.example.com/hook",
             "org/ac me/1",
+            "repo/*/*/1",
+            "repo/acme/**/1",
+            "repo/acme/*",
+            "app/**",
+            "app/1",
+            "org/*/1",
             "",
         ] {
             assert!(parse_hooks(line).is_err(), "{line:?} was accepted");

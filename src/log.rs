@@ -68,7 +68,16 @@ pub enum Sink {
 #[derive(Clone, Debug)]
 pub struct Log {
     inner: Arc<Inner>,
+    /// Set for a log whose lines wait to be written (see [`Log::deferred`]).
+    deferred: Option<Deferred>,
 }
+
+/// Lines kept to be written later: a hook's, while hooks are scanned at once, written in
+/// its group once its turn comes (see [`Log::replay`]).
+#[derive(Clone, Debug, Default)]
+pub struct Deferred(Arc<Mutex<Vec<DeferredLine>>>);
+
+type DeferredLine = (Level, String, Vec<(String, Value)>);
 
 #[derive(Debug)]
 struct Inner {
@@ -103,6 +112,34 @@ impl Log {
                 hook: Mutex::new(None),
                 clock: Mutex::new(Clock::system()),
             }),
+            deferred: None,
+        }
+    }
+
+    /// A log whose lines are kept instead of written, until [`Log::replay`]; secrets it is
+    /// told are masked at once, as this log's.
+    pub fn deferred(&self) -> (Log, Deferred) {
+        let deferred = Deferred::default();
+        let log = Log {
+            inner: self.inner.clone(),
+            deferred: Some(deferred.clone()),
+        };
+        (log, deferred)
+    }
+
+    /// Writes the lines a deferred log kept, in order.
+    pub fn replay(&self, deferred: &Deferred) {
+        let lines = deferred
+            .0
+            .lock()
+            .map(|mut lines| std::mem::take(&mut *lines))
+            .unwrap_or_default();
+        for (level, message, fields) in lines {
+            let fields: Vec<(&str, Value)> = fields
+                .iter()
+                .map(|(name, value)| (name.as_str(), value.clone()))
+                .collect();
+            self.line(level, &message, &fields);
         }
     }
 
@@ -171,6 +208,16 @@ impl Log {
     /// appear only in JSON lines (redacted like the message).
     pub fn line(&self, level: Level, message: &str, fields: Fields<'_>) {
         if level == Level::Debug && !self.inner.actions && !self.inner.debug {
+            return;
+        }
+        if let Some(deferred) = &self.deferred {
+            if let Ok(mut lines) = deferred.0.lock() {
+                let fields = fields
+                    .iter()
+                    .map(|(name, value)| ((*name).to_owned(), value.clone()))
+                    .collect();
+                lines.push((level, message.to_owned(), fields));
+            }
             return;
         }
         let message = self.redact(message);
@@ -443,5 +490,24 @@ mod tests {
         let _hook = log.hook_group("app");
         let text = buffer.lock().expect("lock").clone();
         assert_eq!(text, "::warning::w\n::group::Hook `app`\n");
+    }
+
+    #[test]
+    fn a_deferred_log_keeps_its_lines_for_their_group_and_masks_at_once() {
+        let (log, buffer) = memory_log(true);
+        let (deferred, lines) = log.deferred();
+        deferred.info("scanned hook a");
+        deferred.mask("ghs_secretsecretsecret");
+        deferred.warning("token ghs_secretsecretsecret");
+        log.info("meanwhile");
+        {
+            let _group = log.hook_group("repo/acme/a/1");
+            log.replay(&lines);
+        }
+        let text = buffer.lock().expect("log").clone();
+        assert_eq!(
+            text,
+            "::add-mask::ghs_secretsecretsecret\nmeanwhile\n::group::Hook `repo/acme/a/1`\nscanned hook a\n::warning::token ***\n::endgroup::\n"
+        );
     }
 }

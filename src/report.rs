@@ -61,6 +61,23 @@ pub struct HookReport {
 }
 
 impl HookReport {
+    /// Nothing to say: listed to its end, nothing redelivered, given up, refused, held
+    /// back, left, too old or filtered out, no error and no warning. At fleet size the job
+    /// summary gives such hooks one line between them.
+    pub fn is_quiet(&self) -> bool {
+        self.scan_complete
+            && self.error.is_none()
+            && !self.receiver_down
+            && !self.checkpoint_expired
+            && self.redelivered.is_empty()
+            && self.given_up.is_empty()
+            && self.filtered.is_empty()
+            && self.deferred.is_empty()
+            && self.held_back.is_empty()
+            && self.too_old.is_empty()
+            && self.refused.is_empty()
+    }
+
     /// The report of `hook` before anything was done: its window starts at `since`, its
     /// checkpoint is still `checkpoint`.
     pub fn new(hook: String, since: DateTime<Utc>, checkpoint: Option<DateTime<Utc>>) -> Self {
@@ -107,11 +124,27 @@ pub struct RefusedRedelivery {
     pub event: EventSummary,
 }
 
+/// What one fleet (`repo/<owner>/*/<hook>`) found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FleetReport {
+    /// The line, as the input gave it.
+    pub selector: String,
+    /// Repositories listed, archived ones included.
+    pub repositories: usize,
+    /// Archived repositories, skipped: their hooks deliver nothing.
+    pub archived: usize,
+    /// Hooks selected on the others.
+    pub hooks: usize,
+}
+
 /// The result of one run, over all hooks.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunReport {
     pub dry_run: bool,
     pub max_attempts: u32,
+    /// The fleets (`repo/<owner>/*/<hook>`) and what each found; not in the JSON when none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fleets: Vec<FleetReport>,
     pub hooks: Vec<HookReport>,
     pub requests: RequestCounts,
     pub checkpoint_saved: bool,
@@ -213,6 +246,7 @@ impl RunReport {
         Self {
             dry_run,
             max_attempts,
+            fleets: Vec::new(),
             hooks: Vec::new(),
             requests: RequestCounts::default(),
             checkpoint_saved: false,
@@ -230,17 +264,50 @@ impl RunReport {
             return Ok(full);
         }
         let whole = serde_json::to_value(self)?;
-        let mut json = full;
         for keep in [1000, 100, 10, 0] {
             let mut value = whole.clone();
             truncate_lists(&mut value, keep);
             if keep == 0 {
                 truncate_errors(&mut value);
             }
-            json = serde_json::to_string(&value)?;
+            let json = serde_json::to_string(&value)?;
             if json.len() <= MAX_REPORT_OUTPUT_BYTES {
+                return Ok(json);
+            }
+        }
+        self.fleet_report_output(whole)
+    }
+
+    /// The `report` output of a fleet too large even without its lists: the quiet hooks
+    /// leave `hooks` (`quiet_hooks_count` says how many), then, if need be, the others
+    /// after as many as fit (`hooks_count` has the whole number).
+    fn fleet_report_output(&self, whole: serde_json::Value) -> anyhow::Result<String> {
+        let mut value = whole;
+        truncate_lists(&mut value, 0);
+        truncate_errors(&mut value);
+        let quiet = self.hooks.iter().filter(|hook| hook.is_quiet()).count();
+        let mut flags = self.hooks.iter().map(HookReport::is_quiet);
+        if let Some(hooks) = value.get_mut("hooks").and_then(|h| h.as_array_mut()) {
+            hooks.retain(|_| !flags.next().unwrap_or(false));
+        }
+        value["quiet_hooks_count"] = quiet.into();
+        value["hooks_count"] = self.hooks.len().into();
+        let errors = self.errors.len();
+        if let Some(list) = value.get_mut("errors").and_then(|e| e.as_array_mut()) {
+            list.truncate(MAX_ERRORS_SHOWN);
+        }
+        value["errors_count"] = errors.into();
+        let mut json = serde_json::to_string(&value)?;
+        while json.len() > MAX_REPORT_OUTPUT_BYTES {
+            let Some(hooks) = value.get_mut("hooks").and_then(|h| h.as_array_mut()) else {
+                break;
+            };
+            if hooks.is_empty() {
                 break;
             }
+            let keep = hooks.len() * MAX_REPORT_OUTPUT_BYTES / json.len() * 9 / 10;
+            hooks.truncate(keep.min(hooks.len() - 1));
+            json = serde_json::to_string(&value)?;
         }
         Ok(json)
     }
@@ -271,9 +338,22 @@ impl RunReport {
             ("since", time(self.since())),
             ("checkpoint", time(self.checkpoint())),
             ("scan-complete", self.scan_complete().to_string()),
-            ("error", self.errors.join("\n")),
+            ("error", self.error_lines()),
             ("report", self.report_output()?),
         ])
+    }
+
+    /// The `error` output: one error a line, at most [`MAX_ERRORS_SHOWN`] (a rate limit
+    /// over a fleet fails every hook after it), then how many more.
+    fn error_lines(&self) -> String {
+        let mut lines: Vec<String> = self.errors.iter().take(MAX_ERRORS_SHOWN).cloned().collect();
+        if self.errors.len() > MAX_ERRORS_SHOWN {
+            lines.push(format!(
+                "… and {} more errors",
+                self.errors.len() - MAX_ERRORS_SHOWN
+            ));
+        }
+        lines.join("\n")
     }
 
     /// The job summary, in Markdown: the table per hook, alerts, a section per kind of
@@ -281,9 +361,15 @@ impl RunReport {
     pub fn summary_markdown(&self) -> String {
         let mut md = String::new();
         self.summary_table(&mut md);
+        self.summary_fleets(&mut md);
         self.summary_alerts(&mut md);
         self.summary_sections(&mut md);
         self.summary_footer(&mut md);
+        if md.len() > MAX_SUMMARY_BYTES {
+            let cut = md[..MAX_SUMMARY_BYTES].rfind('\n').unwrap_or(0);
+            md.truncate(cut);
+            md.push_str("\n\n… the summary is cut here, at GitHub's limit; the `report` output has the rest.\n");
+        }
         md
     }
 
@@ -302,25 +388,30 @@ impl RunReport {
             "| Hook | Scanned since | Deliveries scanned | Events failing | {redelivered_header} | Given up | Filtered out | Held back | Left for later | Checkpoint |"
         );
         let _ = writeln!(md, "|---|---|---:|---:|---:|---:|---:|---:|---:|---|");
-        for hook in &self.hooks {
-            let checkpoint = match (hook.checkpoint, hook.checkpoint_advanced) {
-                (Some(at), true) => rfc3339(at),
-                (Some(at), false) => format!("{} (kept)", rfc3339(at)),
-                (None, _) => "none".to_owned(),
-            };
+        // Several hooks: the quiet ones share one row, the others have theirs (at most
+        // MAX_HOOK_ROWS, so that a fleet's summary stays well under GitHub's 1 MiB).
+        let collapse = self.hooks.len() > 1;
+        let (quiet, rows): (Vec<&HookReport>, Vec<&HookReport>) = self
+            .hooks
+            .iter()
+            .partition(|hook| collapse && hook.is_quiet());
+        for hook in rows.iter().take(MAX_HOOK_ROWS) {
+            hook_row(md, hook);
+        }
+        if rows.len() > MAX_HOOK_ROWS {
             let _ = writeln!(
                 md,
-                "| `{}` | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-                hook.hook,
-                rfc3339(hook.since),
-                hook.scanned,
-                hook.failing,
-                hook.redelivered.len(),
-                hook.given_up.len(),
-                hook.filtered.len(),
-                hook.held_back.len(),
-                hook.deferred.len() + hook.refused.len(),
-                checkpoint
+                "| … {} more hooks with something to say (the `report` output has each) | | | | | | | | | |",
+                rows.len() - MAX_HOOK_ROWS
+            );
+        }
+        if !quiet.is_empty() {
+            let _ = writeln!(
+                md,
+                "| {} quiet hook(s): nothing to redeliver | | {} | {} | 0 | 0 | 0 | 0 | 0 | |",
+                quiet.len(),
+                quiet.iter().map(|hook| hook.scanned).sum::<usize>(),
+                quiet.iter().map(|hook| hook.failing).sum::<usize>(),
             );
         }
         if self.hooks.len() > 1 {
@@ -337,6 +428,23 @@ impl RunReport {
             );
         }
         md.push('\n');
+    }
+
+    /// A line per fleet: what its repository list held.
+    fn summary_fleets(&self, md: &mut String) {
+        for fleet in &self.fleets {
+            let _ = writeln!(
+                md,
+                "- {}: {} repositories, {} archived (skipped), {} hooks",
+                code(&fleet.selector),
+                fleet.repositories,
+                fleet.archived,
+                fleet.hooks
+            );
+        }
+        if !self.fleets.is_empty() {
+            md.push('\n');
+        }
     }
 
     fn summary_alerts(&self, md: &mut String) {
@@ -454,8 +562,11 @@ impl RunReport {
     fn summary_footer(&self, md: &mut String) {
         if !self.errors.is_empty() {
             let _ = writeln!(md, "### Errors\n");
-            for error in &self.errors {
+            for error in self.errors.iter().take(MAX_ERRORS_SHOWN) {
                 let _ = writeln!(md, "- {}", cell(error));
+            }
+            if self.errors.len() > MAX_ERRORS_SHOWN {
+                let _ = writeln!(md, "- … and {} more", self.errors.len() - MAX_ERRORS_SHOWN);
             }
             md.push('\n');
         }
@@ -476,6 +587,16 @@ impl RunReport {
 
 /// Rows per table in the summary: the summary must stay well under 1 MiB.
 const MAX_SUMMARY_ROWS: usize = 300;
+
+/// Rows of hooks with something to say in the summary's table; the others are counted.
+const MAX_HOOK_ROWS: usize = 300;
+
+/// Errors shown in the summary and the `error` output; the others are counted.
+const MAX_ERRORS_SHOWN: usize = 100;
+
+/// GitHub takes at most 1 MiB of job summary per step; past this the summary is cut at a
+/// line, and says so.
+const MAX_SUMMARY_BYTES: usize = 1024 * 1024 - 16 * 1024;
 
 /// The most the `report` output holds. GitHub takes at most 1 MB per output, and the other
 /// outputs (GUID lists) share the file: half of it leaves room for them.
@@ -538,6 +659,29 @@ fn truncate_errors(report: &mut serde_json::Value) {
             }
         }
     }
+}
+
+/// A hook's row in the summary's table.
+fn hook_row(md: &mut String, hook: &HookReport) {
+    let checkpoint = match (hook.checkpoint, hook.checkpoint_advanced) {
+        (Some(at), true) => rfc3339(at),
+        (Some(at), false) => format!("{} (kept)", rfc3339(at)),
+        (None, _) => "none".to_owned(),
+    };
+    let _ = writeln!(
+        md,
+        "| `{}` | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+        hook.hook,
+        rfc3339(hook.since),
+        hook.scanned,
+        hook.failing,
+        hook.redelivered.len(),
+        hook.given_up.len(),
+        hook.filtered.len(),
+        hook.held_back.len(),
+        hook.deferred.len() + hook.refused.len(),
+        checkpoint
+    );
 }
 
 /// Chooses one list of events of a hook's report.

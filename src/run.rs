@@ -1,7 +1,8 @@
-//! One run: [`run_once`] obtains the credentials (`Credentials`), reads the checkpoint
-//! document, and for each hook lists its deliveries, plans ([`crate::plan`]), redelivers
-//! ([`crate::drain`]) and moves the hook's checkpoint (`HookRun`); then it saves the
-//! document.
+//! One run: [`run_once`] obtains the credentials (`Credentials`), resolves the hooks, reads
+//! the checkpoint document, then scans (`scan_all`: lists and plans the hooks' windows,
+//! `scan-concurrency` hooks at once, [`crate::plan`]) and drains (one hook after the other:
+//! redelivers, one request at a time, [`crate::drain`], and moves the hook's checkpoint,
+//! `HookRun`); then it saves the document.
 //!
 //! The safety rules live in [`crate::plan`] (the checkpoint never passes an open event) and
 //! here: a hook's checkpoint stays where it was when anything for it failed, and the
@@ -10,6 +11,9 @@
 use std::time::Instant;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use futures_util::{StreamExt as _, stream};
 
 use chrono::{DateTime, Utc};
 
@@ -20,12 +24,12 @@ use crate::drain::{Drain, DrainOutcome, Halt};
 use crate::github::deliveries::{self, DeliveryPages};
 use crate::github::hooks as hook_list;
 use crate::github::installations::{self, Need};
-use crate::hooks::{Hook, HookScope};
-use crate::log::{Level, Log};
+use crate::hooks::{Hook, HookScope, HookSelector};
+use crate::log::{Deferred, Level, Log};
 use crate::plan::{Delivery, Plan, Planner, next_checkpoint};
 use crate::report::{HookReport, RedeliveredEvent, RunReport, rfc3339};
 use crate::settings::Settings;
-use crate::store::{CheckpointStore, StoreSpec};
+use crate::store::{CheckpointStore, MAX_STATE_FILE_BYTES, StoreSpec};
 use crate::window::{Window, WindowOptions, in_window, scan_window};
 
 /// How far before the checkpoint each scan starts again: deliveries can be recorded a while
@@ -97,8 +101,9 @@ pub async fn run_once(settings: &Settings, context: &RunContext) -> anyhow::Resu
     let mut store = CheckpointStore::open(&settings.store)?;
 
     // Installation tokens live an hour; a long run renews them before saving.
-    let mut credentials = Credentials::obtain(&client, settings).await?;
+    let mut credentials = Credentials::obtain(&client, settings, log).await?;
     let hooks = resolve_hooks(&client, &credentials, settings, log).await?;
+    refuse_what_cannot_be_saved(hooks.hooks.len(), settings)?;
     let mut document =
         load_checkpoint(&mut store, &client, credentials.store, settings, log).await?;
     for key in hooks.forget_removed(&mut document) {
@@ -110,24 +115,22 @@ pub async fn run_once(settings: &Settings, context: &RunContext) -> anyhow::Resu
     let mut report = RunReport {
         dry_run: settings.dry_run,
         max_attempts: settings.max_attempts(),
+        fleets: hooks.fleets.clone(),
         hooks: Vec::new(),
         requests: Default::default(),
         checkpoint_saved: false,
         errors: Vec::new(),
     };
-    let mut rate_limited = false;
-    for hook in &hooks.hooks {
-        let hook_run = HookRun {
-            hook,
-            credential: credentials.for_hook(hook),
-            client: &client,
-            settings,
-            context,
-        };
-        hook_run
-            .run_and_record(&mut document, &mut report, &mut rate_limited)
-            .await;
-    }
+    scan_and_drain(
+        &hooks.hooks,
+        &credentials,
+        &client,
+        settings,
+        context,
+        &mut document,
+        &mut report,
+    )
+    .await;
 
     if settings.dry_run || settings.store == StoreSpec::None {
         log.info("Dry run or stateless: no checkpoint written.");
@@ -166,7 +169,7 @@ async fn renew_and_save(
     if client.clock().instant() - credentials.minted_at > INSTALLATION_TOKEN_RENEW_AFTER
         && !credentials.installations.is_empty()
     {
-        *credentials = Credentials::obtain(client, settings).await?;
+        *credentials = Credentials::obtain(client, settings, log).await?;
     }
     save_checkpoint(store, client, credentials.store, document, settings, log).await
 }
@@ -179,52 +182,70 @@ struct Credentials {
     store: Credential,
     /// Installation ids by account (lower case), when no `token` is given.
     installations: HashMap<String, u64>,
+    /// The accounts `app/*` covers (without `token`).
+    app_fleet: Vec<installations::FleetAccount>,
     minted_at: std::time::Instant,
 }
 
 impl Credentials {
-    async fn obtain(client: &GitHubClient, settings: &Settings) -> anyhow::Result<Self> {
+    async fn obtain(client: &GitHubClient, settings: &Settings, log: &Log) -> anyhow::Result<Self> {
         let mut credentials = Credentials {
             store: Credential::Token,
             installations: HashMap::new(),
+            app_fleet: Vec::new(),
             minted_at: client.clock().instant(),
         };
         if client.has_token() || !client.has_app() {
+            if settings.hooks.contains(&HookSelector::AppFleet) && client.has_token() {
+                log.info("`app/*` with a `token`: the App's own hook only; the hooks of the App's installations are found when `token` is empty.");
+            }
             return Ok(credentials);
         }
-        // What each account's installation must allow: (repositories, needs).
-        let mut accounts: BTreeMap<String, (BTreeSet<String>, BTreeSet<Need>)> = BTreeMap::new();
-        let mut target = |owner: &str, repo: Option<&str>, need: Need| {
-            let entry = accounts.entry(owner.to_ascii_lowercase()).or_default();
-            entry.0.extend(repo.map(str::to_owned));
-            entry.1.insert(need);
-        };
-        if let StoreSpec::Variable { repository, .. } = &settings.store
-            && let Some((owner, repo)) = repository.split_once('/')
+        // A fleet's repositories and `app/*`'s accounts come from the App's installations.
+        let listed = if settings
+            .hooks
+            .iter()
+            .any(|hook| matches!(hook, HookSelector::Fleet { .. } | HookSelector::AppFleet))
         {
-            target(owner, Some(repo), Need::Variables);
-        }
-        // Listing hooks (URLs, `*`) needs read, redelivery write: the same permission.
-        for hook in &settings.hooks {
-            match hook.scope() {
-                None => {}
-                Some(HookScope::Org { org }) => target(org, None, Need::OrganizationHooks),
-                Some(HookScope::Repo { owner, repo }) => {
-                    target(owner, Some(repo), Need::RepositoryHooks)
-                }
+            Some(installations::list(client).await?)
+        } else {
+            None
+        };
+        if settings.hooks.contains(&HookSelector::AppFleet)
+            && let Some(listed) = &listed
+        {
+            let (accounts, read_only) = installations::fleet_accounts(listed);
+            for line in read_only {
+                log.warning(&line);
             }
+            credentials.app_fleet = accounts;
         }
-        for (account, (repositories, needs)) in &accounts {
-            // The installation is found through one of the account's repositories.
-            let Some(repository) = repositories.first() else {
-                anyhow::bail!(
+        let accounts = token_needs(settings, &credentials.app_fleet);
+        for (account, needs) in &accounts {
+            let installation = match (listed.as_ref(), needs.repositories.first()) {
+                (_, Some(repository)) if !needs.every_repository => {
+                    installations::for_repository(client, &format!("{account}/{repository}"))
+                        .await?
+                }
+                (Some(listed), _) => listed
+                    .iter()
+                    .find(|listed| listed.login().is_some_and(|login| login.eq_ignore_ascii_case(account)))
+                    .map(installations::ListedInstallation::installation)
+                    .ok_or_else(|| anyhow::anyhow!(
+                        "the App is not installed on {account}: install it there (for a fleet, on all its repositories or those to watch), or pass a `token`"
+                    ))?,
+                (None, _) => anyhow::bail!(
                     "the organization hooks of {account} need `token`: without it, the App's installation on {account} is found through a repository of {account}, and this run names none (keep the checkpoint there, or pass a `token`)"
-                );
+                ),
             };
-            let installation =
-                installations::for_repository(client, &format!("{account}/{repository}")).await?;
+            // A fleet's token reaches every repository of the installation.
+            let narrowed = if needs.every_repository {
+                BTreeSet::new()
+            } else {
+                needs.repositories.clone()
+            };
             let token =
-                installations::mint_token(client, &installation, account, repositories, needs)
+                installations::mint_token(client, &installation, account, &narrowed, &needs.needs)
                     .await?;
             client.set_installation_token(installation.id, token);
             credentials
@@ -252,6 +273,59 @@ impl Credentials {
     }
 }
 
+/// What one account's installation token must allow.
+#[derive(Default)]
+struct TokenNeeds {
+    /// Repositories to narrow the token to (names without the owner)...
+    repositories: BTreeSet<String>,
+    /// ...unless a fleet needs every repository of the installation.
+    every_repository: bool,
+    needs: BTreeSet<Need>,
+}
+
+/// The installation token each account needs, by account (lower case): for the checkpoint
+/// variable, and for listing and redelivering hooks (read and write: the same permission).
+fn token_needs(
+    settings: &Settings,
+    app_fleet: &[installations::FleetAccount],
+) -> BTreeMap<String, TokenNeeds> {
+    let mut accounts: BTreeMap<String, TokenNeeds> = BTreeMap::new();
+    let mut target = |owner: &str, repo: Option<&str>, every: bool, need: Need| {
+        let entry = accounts.entry(owner.to_ascii_lowercase()).or_default();
+        entry.repositories.extend(repo.map(str::to_owned));
+        entry.every_repository |= every;
+        entry.needs.insert(need);
+    };
+    if let StoreSpec::Variable { repository, .. } = &settings.store
+        && let Some((owner, repo)) = repository.split_once('/')
+    {
+        target(owner, Some(repo), false, Need::Variables);
+    }
+    for hook in &settings.hooks {
+        match hook {
+            HookSelector::App => {}
+            HookSelector::AppFleet => {
+                for account in app_fleet {
+                    if account.organization_hooks {
+                        target(&account.login, None, false, Need::OrganizationHooks);
+                    }
+                    if account.repository_hooks {
+                        target(&account.login, None, true, Need::RepositoryHooks);
+                    }
+                }
+            }
+            HookSelector::Fleet { owner, .. } => target(owner, None, true, Need::RepositoryHooks),
+            HookSelector::Scoped { scope, .. } => match scope {
+                HookScope::Org { org } => target(org, None, false, Need::OrganizationHooks),
+                HookScope::Repo { owner, repo } => {
+                    target(owner, Some(repo), false, Need::RepositoryHooks)
+                }
+            },
+        }
+    }
+    accounts
+}
+
 /// Turns the `hooks` input into concrete hooks (ids), listing an org's or a repository's
 /// webhooks for a URL or `*` with the credential that redelivers there: before any
 /// redelivery, so that a wrong URL or a missing permission stops the run at once.
@@ -270,7 +344,9 @@ async fn resolve_hooks(
         client,
         &settings.hooks,
         input,
-        |scope| credentials.for_account(Some(scope.account())),
+        |account| credentials.for_account(Some(account)),
+        &credentials.app_fleet,
+        settings.scan_concurrency,
         log,
     )
     .await
@@ -293,6 +369,29 @@ async fn load_checkpoint(
     Ok(document)
 }
 
+/// The most a store holds: a variable 48 KB, a state file 1 MiB.
+fn document_limit(store: &StoreSpec) -> usize {
+    match store {
+        StoreSpec::File(_) => usize::try_from(MAX_STATE_FILE_BYTES).unwrap_or(usize::MAX),
+        StoreSpec::Variable { .. } | StoreSpec::None => MAX_DOCUMENT_BYTES,
+    }
+}
+
+/// A fleet too large for its store's document is refused before any redelivery: the run
+/// could not save what it did, and every run would redo it. Even sharing one checkpoint,
+/// each hook takes a few bytes.
+fn refuse_what_cannot_be_saved(hooks: usize, settings: &Settings) -> anyhow::Result<()> {
+    let limit = document_limit(&settings.store);
+    let smallest = CheckpointDocument::smallest_size(hooks);
+    if settings.store != StoreSpec::None && !settings.dry_run && smallest > limit {
+        anyhow::bail!(
+            "{hooks} hooks need a checkpoint document of at least {smallest} bytes, over the {limit} bytes the {} holds: keep it in a file (`--state file:PATH`, up to 1 MiB), or split the hooks over several steps, each with its own `variable-name`",
+            settings.store
+        );
+    }
+    Ok(())
+}
+
 async fn save_checkpoint(
     store: &mut CheckpointStore,
     client: &GitHubClient,
@@ -301,16 +400,164 @@ async fn save_checkpoint(
     settings: &Settings,
     log: &Log,
 ) -> anyhow::Result<()> {
-    let (json, dropped) =
-        document.encode(client.clock().now(), settings.retention, MAX_DOCUMENT_BYTES)?;
+    let limit = document_limit(&settings.store);
+    let (json, dropped) = document.encode(client.clock().now(), settings.retention, limit)?;
     if dropped > 0 {
         log.warning(&format!(
-            "the checkpoint would exceed {MAX_DOCUMENT_BYTES} bytes: forgot the bookkeeping of the {dropped} oldest failing events (pending and refused first), which may be retried again"
+            "the checkpoint would exceed {limit} bytes: forgot the bookkeeping of the {dropped} oldest failing events (pending and refused first), which may be retried again"
         ));
     }
     store.save(client, credential, &json).await?;
     log.info(&format!("Saved the checkpoint to the {}.", settings.store));
     Ok(())
+}
+
+/// A hook listed and planned, waiting for its drain.
+struct Scanned {
+    state: HookState,
+    report: HookReport,
+    /// The plan, and the time the checkpoint may move to; none when the listing failed.
+    planned: Option<(Plan, DateTime<Utc>)>,
+    /// GitHub's rate limit outlasted `max-wait` during the listing.
+    rate_limited: bool,
+    /// What the scan logged, written in the hook's group when its turn comes.
+    lines: Deferred,
+}
+
+/// The scan lists every hook's window, several hooks at once; the drain then redelivers one
+/// hook after the other, one request at a time, and puts each hook's state into `document`
+/// and its report into `report`.
+async fn scan_and_drain(
+    hooks: &[Hook],
+    credentials: &Credentials,
+    client: &GitHubClient,
+    settings: &Settings,
+    context: &RunContext,
+    document: &mut CheckpointDocument,
+    report: &mut RunReport,
+) {
+    let started = context.clock.now();
+    let scans = scan_all(hooks, credentials, client, settings, context, document).await;
+    let mut rate_limited = scans.iter().any(|scan| scan.rate_limited);
+    for (hook, scanned) in hooks.iter().zip(scans) {
+        let hook_run = HookRun {
+            hook,
+            credential: credentials.for_hook(hook),
+            client,
+            settings,
+            context,
+        };
+        hook_run
+            .finish(scanned, document, report, &mut rate_limited)
+            .await;
+    }
+    if !settings.dry_run && settings.store != StoreSpec::None {
+        sweep_pending(hooks, credentials, client, settings, document, started).await;
+    }
+}
+
+/// After a fleet's drain, one more look at the newest page of each hook whose redeliveries
+/// of this run are still pending (each hook's drain looked right after its last one, too
+/// soon for GitHub to list a result), several hooks at once: by the end of a fleet's drain
+/// most results are listed, and each settled record leaves the checkpoint document, which
+/// would otherwise carry a pending event for nearly every hook. A failed look costs
+/// nothing: the redeliveries stay pending.
+async fn sweep_pending(
+    hooks: &[Hook],
+    credentials: &Credentials,
+    client: &GitHubClient,
+    settings: &Settings,
+    document: &mut CheckpointDocument,
+    started: DateTime<Utc>,
+) {
+    let since = started - crate::plan::CLOCK_TOLERANCE;
+    let pending: Vec<(&Hook, String)> = hooks
+        .iter()
+        .map(|hook| (hook, hook.to_string()))
+        .filter(|(_, key)| {
+            document.hooks.get(key).is_some_and(|state| {
+                state
+                    .events
+                    .values()
+                    .any(|record| record.pending && record.last_attempt >= since)
+            })
+        })
+        .collect();
+    // One hook: its drain's own look is the last word.
+    if pending.len() < 2 {
+        return;
+    }
+    let listed: Vec<(String, Vec<String>)> = stream::iter(pending)
+        .map(|(hook, key)| async move {
+            let mut pages = DeliveryPages::new(client, hook, credentials.for_hook(hook));
+            let guids = match pages.next_page().await {
+                Ok(Some(page)) => page
+                    .items::<Delivery>()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|delivery| delivery.redelivery && delivery.delivered_at >= since)
+                    .map(|delivery| delivery.guid.into_owned())
+                    .collect(),
+                _ => Vec::new(),
+            };
+            (key, guids)
+        })
+        .buffer_unordered(settings.scan_concurrency.max(1))
+        .collect()
+        .await;
+    for (key, guids) in listed {
+        if let Some(state) = document.hooks.get_mut(&key) {
+            for guid in &guids {
+                state.settle_pending(guid);
+            }
+            state.drop_what_the_list_tells();
+        }
+    }
+}
+
+/// Lists and plans every hook, `scan-concurrency` of them at once on the one thread: a
+/// fleet's scan takes about `hooks / scan-concurrency` round trips, not `hooks`, and only
+/// the hooks in flight hold their listing (a finished scan keeps its plan). The scans come
+/// back in the order of `hooks`. Each scan's log lines wait for its turn, so that each
+/// hook's lines stay together in its group.
+async fn scan_all(
+    hooks: &[Hook],
+    credentials: &Credentials,
+    client: &GitHubClient,
+    settings: &Settings,
+    context: &RunContext,
+    document: &CheckpointDocument,
+) -> Vec<Scanned> {
+    let rate_limited = AtomicBool::new(false);
+    let rate_limited = &rate_limited;
+    let mut scans: Vec<(usize, Scanned)> = stream::iter(hooks.iter().enumerate())
+        .map(|(index, hook)| {
+            let state = if settings.store == StoreSpec::None {
+                HookState::default()
+            } else {
+                document.hook(&hook.to_string())
+            };
+            async move {
+                let (log, lines) = context.log.deferred();
+                let scan_context = RunContext {
+                    log,
+                    ..context.clone()
+                };
+                let hook_run = HookRun {
+                    hook,
+                    credential: credentials.for_hook(hook),
+                    client,
+                    settings,
+                    context: &scan_context,
+                };
+                (index, hook_run.scan(state, rate_limited, lines).await)
+            }
+        })
+        .buffer_unordered(settings.scan_concurrency.max(1))
+        .collect()
+        .await;
+    scans.sort_by_key(|(index, _)| *index);
+    scans.into_iter().map(|(_, scanned)| scanned).collect()
 }
 
 /// One hook's part of a run: list, plan, redeliver, and move its checkpoint.
@@ -323,34 +570,64 @@ struct HookRun<'a> {
 }
 
 impl HookRun<'_> {
-    /// Lists, plans and redelivers, and updates `state`. `rate_limited` is set when GitHub's
-    /// rate limit outlasted `max-wait`: the hooks after this one are not tried.
-    async fn process(&self, state: &mut HookState, rate_limited: &mut bool) -> HookReport {
+    /// Lists the hook's window and plans, without redelivering or touching the bookkeeping.
+    /// A scan that starts after GitHub's rate limit was found spent is not tried.
+    async fn scan(&self, state: HookState, rate_limited: &AtomicBool, lines: Deferred) -> Scanned {
         let listed_at = self.now();
-        let window = self.window(state, listed_at);
-        let mut report = self.empty_report(state, window.since, window.checkpoint_expired);
-        let (plan, checkpoint_at) = match self.list_and_plan(state, window.since, listed_at).await {
-            Ok(planned) => planned,
-            Err(error) => {
-                *rate_limited |= matches!(error, ApiError::RateLimited { .. });
-                report.error = Some(format!("{:#}", deliveries::explain(error, self.hook)));
-                return report;
-            }
+        let mut scanned = Scanned {
+            report: self.empty_report(&state, state.checkpoint.unwrap_or(listed_at), false),
+            state,
+            planned: None,
+            rate_limited: false,
+            lines,
         };
-        report.scan_complete = true;
-        self.report_plan(&plan, &mut report);
+        if rate_limited.load(Ordering::Relaxed) {
+            scanned.report.error = Some("not tried: GitHub's rate limit is spent".to_owned());
+            return scanned;
+        }
+        let window = self.window(&scanned.state, listed_at);
+        scanned.report = self.empty_report(&scanned.state, window.since, window.checkpoint_expired);
+        match self
+            .list_and_plan(&scanned.state, window.since, listed_at)
+            .await
+        {
+            Ok((plan, checkpoint_at)) => {
+                scanned.report.scan_complete = true;
+                self.report_plan(&plan, &mut scanned.report);
+                scanned.planned = Some((plan, checkpoint_at));
+            }
+            Err(error) => {
+                scanned.rate_limited = matches!(error, ApiError::RateLimited { .. });
+                rate_limited.fetch_or(scanned.rate_limited, Ordering::Relaxed);
+                scanned.report.error = Some(format!("{:#}", deliveries::explain(error, self.hook)));
+            }
+        }
+        scanned
+    }
+
+    /// Redelivers what the scan planned and moves the checkpoint; `rate_limited` is set when
+    /// GitHub's rate limit outlasted `max-wait`, and then the hooks after this one with
+    /// something to redeliver are not tried.
+    async fn drain_planned(&self, scanned: &mut Scanned, rate_limited: &mut bool) {
+        let Some((plan, checkpoint_at)) = &scanned.planned else {
+            return;
+        };
         if self.settings.dry_run {
-            return report;
+            return;
+        }
+        let (state, report) = (&mut scanned.state, &mut scanned.report);
+        if *rate_limited && !plan.redeliver.is_empty() {
+            report.error = Some("not tried: GitHub's rate limit is spent".to_owned());
+            return;
         }
         // From here on, the bookkeeping records what is done, as it is done.
-        apply_plan(&plan, state, self.now());
+        apply_plan(plan, state, self.now());
         let outcome = self
             .drain()
             .run(&plan.redeliver, plan.receiver_up.as_ref(), &plan.pending)
             .await;
-        self.record_outcome(outcome, state, &mut report, rate_limited);
-        self.move_checkpoint(&plan, checkpoint_at, state, &mut report);
-        report
+        self.record_outcome(outcome, state, report, rate_limited);
+        self.move_checkpoint(plan, *checkpoint_at, state, report);
     }
 
     /// The run's wall time.
@@ -432,11 +709,11 @@ impl HookRun<'_> {
         }
     }
 
-    /// Runs the hook with its state from `document` (none when stateless), then puts the
-    /// state back and its report (and error) into `report`. After a rate limit that
-    /// outlasted `max-wait`, the hook is not tried.
-    async fn run_and_record(
+    /// The hook's turn after the scan, in its group: what its scan said, its drain, then its
+    /// state back into `document` and its report (and error) into `report`.
+    async fn finish(
         &self,
+        mut scanned: Scanned,
         document: &mut CheckpointDocument,
         report: &mut RunReport,
         rate_limited: &mut bool,
@@ -444,28 +721,14 @@ impl HookRun<'_> {
         let log = &self.context.log;
         let key = self.hook.to_string();
         let _group = log.hook_group(&key);
-        let mut state = if self.settings.store == StoreSpec::None {
-            HookState::default()
-        } else {
-            document.hook(&key)
-        };
-        let hook_report = if *rate_limited {
-            let mut skipped = self.empty_report(
-                &state,
-                state.checkpoint.unwrap_or_else(|| self.now()),
-                false,
-            );
-            skipped.error = Some("not tried: GitHub's rate limit is spent".to_owned());
-            skipped
-        } else {
-            self.process(&mut state, rate_limited).await
-        };
-        if let Some(error) = &hook_report.error {
+        log.replay(&scanned.lines);
+        self.drain_planned(&mut scanned, rate_limited).await;
+        if let Some(error) = &scanned.report.error {
             log.error(&format!("hook `{key}`: {error}"));
             report.errors.push(format!("hook `{key}`: {error}"));
         }
-        report.hooks.push(hook_report);
-        document.set_hook(&key, state);
+        report.hooks.push(scanned.report);
+        document.set_hook(&key, scanned.state);
     }
 
     fn drain(&self) -> Drain<'_> {

@@ -270,6 +270,7 @@ fn every_output_written_is_declared_with_a_description() {
     let yaml = action_yml();
     let declared = keys(&yaml["outputs"]);
     let report = redeliver_action::report::RunReport {
+        fleets: Vec::new(),
         dry_run: false,
         max_attempts: 3,
         hooks: Vec::new(),

@@ -95,6 +95,7 @@ fn a_run_with_everything() -> RunReport {
         event("g-held-2", "push", None, "failed to connect"),
     ];
     RunReport {
+        fleets: Vec::new(),
         dry_run: false,
         max_attempts: 3,
         hooks: vec![app, repo],

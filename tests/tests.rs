@@ -9,6 +9,7 @@ mod client_rules;
 mod contract;
 mod e2e;
 mod faults;
+mod fleet;
 mod fuzz;
 mod hook_selection;
 mod hostile;

@@ -79,6 +79,12 @@ pub struct ListPage {
 impl ListPage {
     /// The page's items, borrowing strings from the body where they have no escapes.
     pub fn items<'a, T: Deserialize<'a>>(&'a self) -> Result<Vec<T>, ApiError> {
+        self.parse()
+    }
+
+    /// The page's body as one document, for lists that wrap their items in an object
+    /// (`{"total_count", "repositories"}`).
+    pub fn parse<'a, T: Deserialize<'a>>(&'a self) -> Result<T, ApiError> {
         serde_json::from_slice(&self.body).map_err(|error| ApiError::Transport {
             request: self.request.clone(),
             detail: format!("failed to read the answer: {error}"),

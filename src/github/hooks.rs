@@ -13,9 +13,13 @@ use anyhow::Context;
 use serde::Deserialize;
 
 use crate::checkpoint::CheckpointDocument;
-use crate::client::{ApiError, Credential, GitHubClient};
+use crate::client::{ApiError, Credential, GitHubClient, ListPage};
+use crate::github::installations::FleetAccount;
 use crate::hooks::{Hook, HookScope, HookSelector, HookTarget};
 use crate::log::Log;
+use crate::report::FleetReport;
+
+mod fleet;
 
 /// GitHub's maximum page size for hook lists.
 pub const PER_PAGE: u32 = 100;
@@ -47,33 +51,15 @@ pub async fn list(
     scope: &HookScope,
     credential: Credential,
 ) -> Result<Vec<ListedHook>, ApiError> {
-    let mut hooks = Vec::new();
-    let mut next = Some(format!("{}?per_page={PER_PAGE}", scope.hooks_path()));
-    let mut seen = HashSet::new();
-    let mut pages = 0;
-    while let Some(route) = next.take() {
-        let request = format!("GET {}", scope.hooks_path());
-        if !seen.insert(route.clone()) {
-            return Err(ApiError::Transport {
-                request,
-                detail: "the next page's link repeats an earlier page; the listing would never end"
-                    .to_owned(),
-            });
-        }
-        if pages >= MAX_PAGES {
-            return Err(ApiError::Transport {
-                request,
-                detail: format!(
-                    "more than {MAX_PAGES} pages of webhooks, more than GitHub allows; refusing to go on"
-                ),
-            });
-        }
-        pages += 1;
-        let page = client.get_page(&route, credential).await?;
-        hooks.extend(page.items::<ListedHook>()?);
-        next = page.next;
-    }
-    Ok(hooks)
+    super::all_pages(
+        client,
+        format!("{}?per_page={PER_PAGE}", scope.hooks_path()),
+        credential,
+        MAX_PAGES,
+        "webhooks",
+        |page: &ListPage| page.items::<ListedHook>(),
+    )
+    .await
 }
 
 /// Advice for the errors of a hook list: which token scope or App permission it needs.
@@ -104,22 +90,41 @@ pub struct Resolved {
     /// The scopes whose hooks were all selected (`*`): a hook of theirs that is no longer
     /// listed has been deleted.
     pub listed_in_full: Vec<HookScope>,
+    /// The owners of fleets (`repo/<owner>/*/…`, lower case): a repository hook of theirs
+    /// that the fleet no longer selects (deleted, its repository archived or gone, its URL
+    /// changed) leaves the document.
+    pub fleet_owners: Vec<String>,
+    /// What each fleet found, in the order of the input.
+    pub fleets: Vec<FleetReport>,
+    /// The keys of `hooks`, lower case: names compare without case, as GitHub's do.
+    seen: HashSet<String>,
 }
 
 impl Resolved {
-    /// Drops from `document` the hooks of the `*` scopes that no longer exist: their
-    /// bookkeeping would otherwise stay forever. Returns the keys dropped.
+    /// Adds `hook` unless it is there already (a hook named twice is processed once).
+    fn add(&mut self, hook: Hook) -> bool {
+        let fresh = self.seen.insert(hook.to_string().to_ascii_lowercase());
+        if fresh {
+            self.hooks.push(hook);
+        }
+        fresh
+    }
+
+    /// Drops from `document` the hooks of the `*` scopes and of the fleets that no longer
+    /// exist: their bookkeeping would otherwise stay forever. Returns the keys dropped.
     pub fn forget_removed(&self, document: &mut CheckpointDocument) -> Vec<String> {
         let gone: Vec<String> = document
             .hooks
             .keys()
             .filter(|key| {
-                key.parse::<Hook>().is_ok_and(|hook| {
-                    self.listed_in_full
-                        .iter()
-                        .any(|scope| scope.contains(&hook))
-                        && !self.hooks.iter().any(|kept| same_hook(kept, &hook))
-                })
+                !self.seen.contains(&key.to_ascii_lowercase())
+                    && key.parse::<Hook>().is_ok_and(|hook| {
+                        self.listed_in_full
+                            .iter()
+                            .any(|scope| scope.contains(&hook))
+                            || matches!(&hook, Hook::Repo { owner, .. }
+                                if self.fleet_owners.contains(&owner.to_ascii_lowercase()))
+                    })
             })
             .cloned()
             .collect();
@@ -130,21 +135,11 @@ impl Resolved {
     }
 }
 
-/// Two hooks are the same when their scopes are (names without case) and their ids equal.
-fn same_hook(a: &Hook, b: &Hook) -> bool {
-    match (a, b) {
-        (Hook::App, Hook::App) => true,
-        (Hook::Org { hook_id: x, .. }, Hook::Org { hook_id: y, .. })
-        | (Hook::Repo { hook_id: x, .. }, Hook::Repo { hook_id: y, .. }) => {
-            x == y && a.scope().is_some_and(|scope| scope.contains(b))
-        }
-        _ => false,
-    }
-}
-
 /// Resolves the `hooks` input's selectors to concrete hooks: ids as given, URLs and `*` by
-/// listing each scope's webhooks once. `input` names the input in messages (`input `hooks``
-/// or `--hooks`); `credential` says which credential lists a scope's hooks.
+/// listing each scope's webhooks once, fleets by listing the owner's repositories and then
+/// each repository's webhooks. `input` names the input in messages (`input `hooks`` or
+/// `--hooks`); `credential` says which credential lists an account's hooks; `app_fleet`
+/// are the accounts `app/*` covers; a fleet lists `concurrency` repositories' hooks at once.
 ///
 /// Fails, before any redelivery, when a list is refused (with the permission it needs) or a
 /// URL matches no hook (with the URLs that exist there). A URL that matches several hooks
@@ -153,75 +148,129 @@ pub async fn resolve(
     client: &GitHubClient,
     selectors: &[HookSelector],
     input: &str,
-    credential: impl Fn(&HookScope) -> Credential,
+    credential: impl Fn(&str) -> Credential,
+    app_fleet: &[FleetAccount],
+    concurrency: usize,
     log: &Log,
 ) -> anyhow::Result<Resolved> {
     let mut resolved = Resolved::default();
     let mut lists: HashMap<HookScope, Vec<ListedHook>> = HashMap::new();
-    let add = |hooks: &mut Vec<Hook>, hook: Hook| {
-        if !hooks.iter().any(|kept| same_hook(kept, &hook)) {
-            hooks.push(hook);
-        }
-    };
-    for selector in selectors {
-        let HookSelector::Scoped { scope, target } = selector else {
-            add(&mut resolved.hooks, Hook::App);
-            continue;
-        };
-        if let HookTarget::Id(id) = target {
-            add(&mut resolved.hooks, scope.hook(*id));
-            continue;
-        }
-        let key = lowercase(scope);
-        if !lists.contains_key(&key) {
-            let listed = list(client, scope, credential(scope))
-                .await
-                .map_err(|error| explain(error, scope))
-                .with_context(|| format!("failed to list the webhooks of {scope}"))?;
-            lists.insert(key.clone(), listed);
-        }
-        let listed = lists.get(&key).map(Vec::as_slice).unwrap_or_default();
-        match target {
-            HookTarget::Id(_) => {}
-            HookTarget::All => {
-                log.info(&format!(
-                    "`{selector}`: {} webhook(s) in {scope}{}",
-                    listed.len(),
-                    describe(scope, listed.iter())
-                ));
-                for hook in listed {
-                    add(&mut resolved.hooks, scope.hook(hook.id));
-                }
-                resolved.listed_in_full.push(scope.clone());
+    for selector in expand(selectors, app_fleet) {
+        match &selector {
+            HookSelector::App | HookSelector::AppFleet => {
+                resolved.add(Hook::App);
             }
-            HookTarget::Url(url) => {
-                let matches: Vec<&ListedHook> = listed
-                    .iter()
-                    .filter(|hook| hook.config.url.as_deref() == Some(url.as_str()))
-                    .collect();
-                if matches.is_empty() {
-                    anyhow::bail!("{}", no_match(input, selector, scope, url, listed));
+            HookSelector::Scoped {
+                scope,
+                target: HookTarget::Id(id),
+            } => {
+                resolved.add(scope.hook(*id));
+            }
+            HookSelector::Scoped { scope, target } => {
+                let key = lowercase(scope);
+                if !lists.contains_key(&key) {
+                    let listed = list(client, scope, credential(scope.account()))
+                        .await
+                        .map_err(|error| explain(error, scope))
+                        .with_context(|| format!("failed to list the webhooks of {scope}"))?;
+                    lists.insert(key.clone(), listed);
                 }
-                if matches.len() > 1 {
-                    log.warning(&format!(
-                        "`{selector}`: {} webhooks of {scope} have this URL; each is processed: {}",
-                        matches.len(),
-                        matches
-                            .iter()
-                            .map(|hook| scope.hook(hook.id).to_string())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ));
-                } else {
-                    log.info(&format!("`{selector}` is `{}`.", scope.hook(matches[0].id)));
-                }
-                for hook in matches {
-                    add(&mut resolved.hooks, scope.hook(hook.id));
-                }
+                let listed = lists.get(&key).map(Vec::as_slice).unwrap_or_default();
+                select_listed(&mut resolved, input, &selector, scope, target, listed, log)?;
+            }
+            HookSelector::Fleet { owner, target } => {
+                let found =
+                    fleet::resolve(client, owner, target, credential(owner), concurrency, log)
+                        .await
+                        .with_context(|| format!("failed to resolve `{selector}`"))?;
+                fleet::select(&mut resolved, input, &selector, owner, target, found, log)?;
             }
         }
     }
     Ok(resolved)
+}
+
+/// `app/*` as the selectors it stands for: the App's hook and, for each account its
+/// installations cover, `org/<login>/*` and `repo/<login>/*/*`.
+fn expand(selectors: &[HookSelector], app_fleet: &[FleetAccount]) -> Vec<HookSelector> {
+    let mut expanded = Vec::new();
+    for selector in selectors {
+        expanded.push(selector.clone());
+        if *selector != HookSelector::AppFleet {
+            continue;
+        }
+        for account in app_fleet {
+            if account.organization_hooks {
+                expanded.push(HookSelector::Scoped {
+                    scope: HookScope::Org {
+                        org: account.login.clone(),
+                    },
+                    target: HookTarget::All,
+                });
+            }
+            if account.repository_hooks {
+                expanded.push(HookSelector::Fleet {
+                    owner: account.login.clone(),
+                    target: HookTarget::All,
+                });
+            }
+        }
+    }
+    expanded
+}
+
+/// Selects the hooks of one listed scope that `target` (a URL or `*`) names.
+fn select_listed(
+    resolved: &mut Resolved,
+    input: &str,
+    selector: &HookSelector,
+    scope: &HookScope,
+    target: &HookTarget,
+    listed: &[ListedHook],
+    log: &Log,
+) -> anyhow::Result<()> {
+    match target {
+        HookTarget::Id(id) => {
+            resolved.add(scope.hook(*id));
+        }
+        HookTarget::All => {
+            log.info(&format!(
+                "`{selector}`: {} webhook(s) in {scope}{}",
+                listed.len(),
+                describe(scope, listed.iter())
+            ));
+            for hook in listed {
+                resolved.add(scope.hook(hook.id));
+            }
+            resolved.listed_in_full.push(scope.clone());
+        }
+        HookTarget::Url(url) => {
+            let matches: Vec<&ListedHook> = listed
+                .iter()
+                .filter(|hook| hook.config.url.as_deref() == Some(url.as_str()))
+                .collect();
+            if matches.is_empty() {
+                anyhow::bail!("{}", no_match(input, selector, scope, url, listed));
+            }
+            if matches.len() > 1 {
+                log.warning(&format!(
+                    "`{selector}`: {} webhooks of {scope} have this URL; each is processed: {}",
+                    matches.len(),
+                    matches
+                        .iter()
+                        .map(|hook| scope.hook(hook.id).to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            } else {
+                log.info(&format!("`{selector}` is `{}`.", scope.hook(matches[0].id)));
+            }
+            for hook in matches {
+                resolved.add(scope.hook(hook.id));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The one line said when a URL matches no hook: the URLs that do exist there.
@@ -318,12 +367,34 @@ mod tests {
             r#"{"version":1,"hooks":{"app":{},"org/acme/1":{},"org/ACME/2":{},"org/other/3":{},"repo/acme/x/4":{}}}"#,
         )
         .expect("a document");
-        let resolved = Resolved {
-            hooks: vec![Hook::App, "org/acme/1".parse().expect("a hook")],
+        let mut resolved = Resolved {
             listed_in_full: vec![HookScope::Org { org: "Acme".into() }],
+            ..Resolved::default()
         };
+        resolved.add(Hook::App);
+        resolved.add("org/acme/1".parse().expect("a hook"));
+        assert!(!resolved.add("org/ACME/1".parse().expect("a hook")));
         assert_eq!(resolved.forget_removed(&mut document), ["org/ACME/2"]);
         let keys: Vec<&str> = document.hooks.keys().map(String::as_str).collect();
         assert_eq!(keys, ["app", "org/acme/1", "org/other/3", "repo/acme/x/4"]);
+    }
+
+    #[test]
+    fn hooks_a_fleet_no_longer_selects_leave_the_document() {
+        let mut document = CheckpointDocument::parse(
+            r#"{"version":1,"hooks":{"app":{},"repo/acme/a/1":{},"repo/Acme/b/2":{},"repo/octo/c/3":{},"org/acme/4":{}}}"#,
+        )
+        .expect("a document");
+        let mut resolved = Resolved {
+            fleet_owners: vec!["acme".into()],
+            ..Resolved::default()
+        };
+        resolved.add("repo/ACME/a/1".parse().expect("a hook"));
+        assert_eq!(resolved.forget_removed(&mut document), ["repo/Acme/b/2"]);
+        let keys: Vec<&str> = document.hooks.keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            ["app", "org/acme/4", "repo/acme/a/1", "repo/octo/c/3"]
+        );
     }
 }

@@ -54,6 +54,13 @@ pub struct Installation {
 }
 
 impl Installation {
+    /// The level (`read`, `write`) the installation has for `need`, if any.
+    pub fn level(&self, need: Need) -> Option<&str> {
+        need.keys()
+            .iter()
+            .find_map(|key| self.permissions.get(*key).and_then(Value::as_str))
+    }
+
     /// The installation's key for `need` with write access, if it has it.
     fn write_key(&self, need: Need) -> Option<&'static str> {
         need.keys()
@@ -133,4 +140,102 @@ fn explain(error: ApiError, target: &str) -> anyhow::Error {
         )),
         _ => anyhow::Error::new(error),
     }
+}
+
+/// Most pages of the App's installations list: 100,000 installations.
+const MAX_INSTALLATION_PAGES: u32 = 1_000;
+
+/// One installation of the App, as the App's list shows it.
+/// <https://docs.github.com/en/rest/apps/apps#list-installations-for-the-authenticated-app>
+#[derive(Debug, Clone, Deserialize)]
+pub struct ListedInstallation {
+    pub id: u64,
+    /// `null` for an installation on an enterprise.
+    #[serde(default)]
+    pub account: Option<Account>,
+    /// `Organization` or `User`.
+    #[serde(default)]
+    pub target_type: Option<String>,
+    #[serde(default)]
+    pub permissions: Map<String, Value>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Account {
+    pub login: String,
+}
+
+impl ListedInstallation {
+    pub fn login(&self) -> Option<&str> {
+        self.account.as_ref().map(|account| account.login.as_str())
+    }
+
+    pub fn installation(&self) -> Installation {
+        Installation {
+            id: self.id,
+            permissions: self.permissions.clone(),
+        }
+    }
+
+    fn on_organization(&self) -> bool {
+        self.target_type.as_deref() == Some("Organization")
+    }
+}
+
+/// Every installation of the App (App JWT), page by page.
+pub async fn list(client: &GitHubClient) -> anyhow::Result<Vec<ListedInstallation>> {
+    super::all_pages(
+        client,
+        "/app/installations?per_page=100".to_owned(),
+        Credential::AppJwt,
+        MAX_INSTALLATION_PAGES,
+        "installations",
+        |page: &crate::client::ListPage| page.items::<ListedInstallation>(),
+    )
+    .await
+    .map_err(|error| explain(error, "any account"))
+    .context("failed to list the App's installations")
+}
+
+/// An account whose hooks `app/*` covers: the App's installation there may redeliver its
+/// organization hooks, its repository hooks, or both.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FleetAccount {
+    pub login: String,
+    pub organization_hooks: bool,
+    pub repository_hooks: bool,
+}
+
+/// The accounts of `app/*`: installations whose permissions include "Organization
+/// webhooks" (on an organization) or "Webhooks", with write access (redelivering is a
+/// write). Returns them, and one line for each installation that may only read its hooks.
+pub fn fleet_accounts(installations: &[ListedInstallation]) -> (Vec<FleetAccount>, Vec<String>) {
+    let mut accounts = Vec::new();
+    let mut read_only = Vec::new();
+    for listed in installations {
+        let Some(login) = listed.login() else {
+            continue;
+        };
+        let installation = listed.installation();
+        let level = |need| installation.level(need);
+        let org = listed
+            .on_organization()
+            .then(|| level(Need::OrganizationHooks))
+            .flatten();
+        let repo = level(Need::RepositoryHooks);
+        let account = FleetAccount {
+            login: login.to_owned(),
+            organization_hooks: org == Some("write"),
+            repository_hooks: repo == Some("write"),
+        };
+        if [org, repo].contains(&Some("read")) {
+            read_only.push(format!(
+                "the App's installation on {login} may only read some of its webhooks: those are left out of `app/*`, since redelivering needs \"Webhooks: Read and write\" (or \"Organization permissions → Webhooks\")"
+            ));
+        }
+        if account.organization_hooks || account.repository_hooks {
+            accounts.push(account);
+        }
+    }
+    (accounts, read_only)
 }

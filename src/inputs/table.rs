@@ -57,7 +57,9 @@ pub struct Cli {
     /// Webhooks to check, one per line or comma separated: `app` (the GitHub App's webhook),
     /// `org/<org>/<hook>` or `repo/<owner>/<repo>/<hook>`, where `<hook>` is the hook's id,
     /// its receiver URL (`https://…`, compared exactly; a line with a URL holds one hook) or
-    /// `*` for every hook there
+    /// `*` for every hook there; fleets: `repo/<owner>/*/<hook>` on every repository of an
+    /// organization or user (archived ones skipped), `app/*` the App's hook and, without
+    /// `token`, every hook its installations may redeliver
     #[arg(long, env = "REDELIVER_HOOKS", value_name = "HOOKS", default_value = "app",
           value_parser = checked(parse::hooks))]
     pub(crate) hooks: Checked<Vec<HookSelector>>,
@@ -125,6 +127,13 @@ pub struct Cli {
     #[arg(long, env = "REDELIVER_REDELIVERY_INTERVAL", value_name = "DURATION",
           default_value = "1s", value_parser = checked(parse::duration))]
     pub(crate) redelivery_interval: Checked<Duration>,
+
+    /// How many hooks' deliveries are listed at once (1 to 32), for fleets of hooks: each
+    /// list request costs 1 of the 900 points a minute GitHub allows per endpoint, and
+    /// redeliveries stay one at a time
+    #[arg(long, env = "REDELIVER_SCAN_CONCURRENCY", value_name = "N", default_value = "8",
+          value_parser = checked(parse::count::<usize>(1, 32)))]
+    pub(crate) scan_concurrency: Checked<usize>,
 
     /// The longest single wait for a rate limit, a guard against an absurd answer: waits
     /// within it are taken as often as GitHub asks, within `max-duration`; a longer one stops

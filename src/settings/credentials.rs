@@ -70,7 +70,7 @@ fn issuer(cli: &Cli, problems: &mut Problems) -> Option<Issuer> {
 pub(super) fn resolve(cli: &Cli, hooks: &[HookSelector], problems: &mut Problems) -> Credentials {
     let (private_key, token) = read_key_and_token(cli, problems);
     let issuer = issuer(cli, problems);
-    let wants_app = hooks.contains(&HookSelector::App);
+    let wants_app = hooks.iter().any(HookSelector::includes_app);
     let named_issuer = cli.app_id.is_some() || cli.client_id.is_some();
     let app = match (issuer, private_key) {
         (Some(issuer), Some(key)) => match AppSigner::new(&SecretString::from(key), issuer) {
@@ -106,7 +106,7 @@ pub(super) fn resolve(cli: &Cli, hooks: &[HookSelector], problems: &mut Problems
     };
     // Without `token`, the App's installation tokens reach org and repo hooks (with the
     // "Webhooks" permissions); without the App either, nothing does.
-    if hooks.iter().any(|hook| !hook.uses_app_jwt()) && token.is_none() && app.is_none() {
+    if hooks.iter().any(|hook| !hook.includes_app()) && token.is_none() && app.is_none() {
         problems.fail(
             "token",
             "is missing: org and repo hooks need a token with admin on the hook (`admin:org_hook` or repository admin), or the App's credentials with the \"Webhooks\" permissions".to_owned(),

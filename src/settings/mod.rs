@@ -52,6 +52,9 @@ pub struct Settings {
     pub(crate) retention: chrono::Duration,
     /// `since`: how far back a first run (no checkpoint yet) looks.
     pub(crate) first_run_lookback: chrono::Duration,
+    /// Hooks listed at once (`scan-concurrency`, at most a third of the 100 concurrent
+    /// requests GitHub allows).
+    pub(crate) scan_concurrency: usize,
 
     // credentials
     pub(crate) app: Option<Arc<AppSigner>>,
@@ -255,6 +258,7 @@ impl Settings {
         let retention_days = problems.take_given(&cli.retention_days);
         let (redelivery_interval, max_wait, max_duration) = resolve_drain(cli, &mut problems);
         let since = problems.take(&cli.since);
+        let scan_concurrency = problems.take(&cli.scan_concurrency).unwrap_or(1);
         let max_age = problems.take_given(&cli.max_age);
         let service = resolve_service(cli, &mut problems);
         let output = resolve_output(cli, &mut problems);
@@ -273,6 +277,7 @@ impl Settings {
             api_url,
             retention: chrono::Duration::days(retention_days),
             first_run_lookback: to_chrono(since),
+            scan_concurrency,
             app,
             token: token.map(SecretString::from),
             store,

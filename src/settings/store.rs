@@ -68,8 +68,9 @@ fn missing_repository(actions: bool) -> String {
 }
 
 /// Without `token`, an organization's hooks are reached with the App's installation on the
-/// organization, which is found through one of its repositories: the checkpoint's, or a
-/// repository hook's. Said before any request when the run names none.
+/// organization, which is found through one of its repositories (the checkpoint's, or a
+/// repository hook's) or, for an owner of a fleet (`repo/<owner>/*/…`), in the App's list
+/// of installations. Said before any request when the run names none.
 pub(super) fn check_installation_reach(
     hooks: &[HookSelector],
     store: Option<&StoreSpec>,
@@ -77,8 +78,10 @@ pub(super) fn check_installation_reach(
 ) {
     let mut reachable: Vec<String> = hooks
         .iter()
-        .filter_map(|hook| match hook.scope() {
-            Some(HookScope::Repo { owner, .. }) => Some(owner.to_ascii_lowercase()),
+        .filter_map(|hook| match (hook, hook.scope()) {
+            (_, Some(HookScope::Repo { owner, .. })) | (HookSelector::Fleet { owner, .. }, _) => {
+                Some(owner.to_ascii_lowercase())
+            }
             _ => None,
         })
         .collect();
