@@ -59,7 +59,7 @@ mod tests {
     /// pace becomes 7.2 s, 500 an hour; a limit right after a slow start at least doubles it.
     #[test]
     fn a_limit_sets_the_pace_it_shows_to_be_sustainable() {
-        let start = Instant::now();
+        let start = crate::clock::Clock::system().instant();
         let mut pace = Pace::new(Duration::from_secs(1), start);
         for _ in 0..500 {
             pace.sent();
