@@ -24,6 +24,7 @@ pub mod app_auth;
 pub mod checkpoint;
 pub mod client;
 pub mod clock;
+pub(crate) mod credentials;
 pub mod drain;
 pub mod driver;
 pub(crate) mod every;

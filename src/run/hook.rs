@@ -1,0 +1,428 @@
+//! One hook's part of a run: its scan (list and plan) and its drain (redeliver, record, move
+//! its checkpoint), and how each is logged and reported.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use chrono::{DateTime, Utc};
+
+use crate::checkpoint::{CheckpointDocument, HookState};
+use crate::client::{ApiError, Credential, GitHubClient};
+use crate::drain::{Drain, DrainOutcome, Halt};
+use crate::github::deliveries::{self, DeliveryPages};
+use crate::hooks::Hook;
+use crate::log::{Deferred, Level, Log};
+use crate::plan::{Delivery, Plan, Planner, next_checkpoint};
+use crate::report::{HookReport, RedeliveredEvent, RunReport, rfc3339};
+use crate::settings::Settings;
+use crate::window::{Window, WindowOptions, in_window, scan_window};
+
+use super::{OVERLAP, RunContext, Scanned};
+
+/// One hook's part of a run: list, plan, redeliver, and move its checkpoint.
+pub(super) struct HookRun<'a> {
+    pub(super) hook: &'a Hook,
+    pub(super) credential: Credential,
+    pub(super) client: &'a GitHubClient,
+    pub(super) settings: &'a Settings,
+    pub(super) context: &'a RunContext,
+}
+
+impl HookRun<'_> {
+    /// Lists the hook's window and plans, without redelivering or touching the bookkeeping.
+    /// A scan that starts after GitHub's rate limit was found spent is not tried.
+    pub(super) async fn scan(
+        &self,
+        state: HookState,
+        rate_limited: &AtomicBool,
+        lines: Deferred,
+    ) -> Scanned {
+        let listed_at = self.now();
+        let mut scanned = Scanned {
+            report: self.empty_report(&state, state.checkpoint.unwrap_or(listed_at), false),
+            state,
+            planned: None,
+            rate_limited: false,
+            lines,
+        };
+        if rate_limited.load(Ordering::Relaxed) {
+            scanned.report.error = Some("not tried: GitHub's rate limit is spent".to_owned());
+            return scanned;
+        }
+        let window = self.window(&scanned.state, listed_at);
+        scanned.report = self.empty_report(&scanned.state, window.since, window.checkpoint_expired);
+        match self
+            .list_and_plan(&scanned.state, window.since, listed_at)
+            .await
+        {
+            Ok((plan, checkpoint_at)) => {
+                scanned.report.scan_complete = true;
+                self.report_plan(&plan, &mut scanned.report);
+                scanned.planned = Some((plan, checkpoint_at));
+            }
+            Err(error) => {
+                scanned.rate_limited = matches!(error, ApiError::RateLimited { .. });
+                rate_limited.fetch_or(scanned.rate_limited, Ordering::Relaxed);
+                scanned.report.error = Some(format!("{:#}", deliveries::explain(error, self.hook)));
+            }
+        }
+        scanned
+    }
+
+    /// Redelivers what the scan planned and moves the checkpoint; `rate_limited` is set when
+    /// GitHub's rate limit outlasted `max-wait`, and then the hooks after this one with
+    /// something to redeliver are not tried.
+    async fn drain_planned(&self, scanned: &mut Scanned, rate_limited: &mut bool) {
+        let Some((plan, checkpoint_at)) = &scanned.planned else {
+            return;
+        };
+        if self.settings.dry_run {
+            return;
+        }
+        let (state, report) = (&mut scanned.state, &mut scanned.report);
+        if *rate_limited && !plan.redeliver.is_empty() {
+            report.error = Some("not tried: GitHub's rate limit is spent".to_owned());
+            return;
+        }
+        // From here on, the bookkeeping records what is done, as it is done.
+        apply_plan(plan, state, self.now());
+        let outcome = self
+            .drain()
+            .run(&plan.redeliver, plan.receiver_up.as_ref(), &plan.pending)
+            .await;
+        self.record_outcome(outcome, state, report, rate_limited);
+        self.move_checkpoint(plan, *checkpoint_at, state, report);
+    }
+
+    /// The run's wall time.
+    fn now(&self) -> DateTime<Utc> {
+        self.context.clock.now()
+    }
+
+    /// The window this run scans, said in the log (loudly when the checkpoint is older
+    /// than GitHub keeps deliveries).
+    fn window(&self, state: &HookState, listed_at: chrono::DateTime<Utc>) -> Window {
+        let log = &self.context.log;
+        let window = scan_window(
+            state.checkpoint,
+            listed_at,
+            &WindowOptions {
+                first_run_lookback: self.settings.first_run_lookback,
+                overlap: OVERLAP,
+                retention: self.settings.retention,
+            },
+        );
+        if window.checkpoint_expired {
+            log.warning(&format!(
+                "the checkpoint of `{}` ({}) is older than GitHub's {}-day retention: failed events from before {} are lost for good; schedule this job more often",
+                self.hook,
+                state.checkpoint.map(rfc3339).unwrap_or_default(),
+                self.settings.retention.num_days(),
+                rfc3339(window.since)
+            ));
+        }
+        log.info(&format!(
+            "Scanning deliveries since {}.",
+            rfc3339(window.since)
+        ));
+        window
+    }
+
+    /// Lists the window and plans; also returns the time the checkpoint may move to.
+    async fn list_and_plan(
+        &self,
+        state: &HookState,
+        since: chrono::DateTime<Utc>,
+        listed_at: chrono::DateTime<Utc>,
+    ) -> Result<(Plan, chrono::DateTime<Utc>), ApiError> {
+        let log = &self.context.log;
+        let (planner, github_time) =
+            list_deliveries(self.hook, self.credential, since, self.client, log).await?;
+        // The checkpoint is compared with GitHub's `delivered_at`, so it is GitHub's time: a
+        // runner whose clock is ahead would otherwise move it past deliveries GitHub records
+        // next. A GitHub clock ahead of ours changes nothing (the earlier of the two is kept).
+        let checkpoint_at = github_time.map_or(listed_at, |github| github.min(listed_at));
+        let plan = planner.plan(state, checkpoint_at, self.settings.plan_options());
+        Ok((plan, checkpoint_at))
+    }
+
+    /// Every open event keeps the checkpoint at its first failure (see `next_checkpoint`),
+    /// whatever the drain did. After an error it stays where it was all the same, so that
+    /// a failing run is simple to reason about.
+    fn move_checkpoint(
+        &self,
+        plan: &Plan,
+        checkpoint_at: chrono::DateTime<Utc>,
+        state: &mut HookState,
+        report: &mut HookReport,
+    ) {
+        if report.error.is_none() {
+            let checkpoint = next_checkpoint(plan, checkpoint_at);
+            state.checkpoint = Some(checkpoint);
+            report.checkpoint = Some(checkpoint);
+            report.checkpoint_advanced = true;
+        } else {
+            self.context.log.warning(&format!(
+                "the checkpoint of `{}` stays at {}: the next run scans this window again",
+                self.hook,
+                state
+                    .checkpoint
+                    .map(rfc3339)
+                    .unwrap_or_else(|| "its first-run look-back".to_owned())
+            ));
+        }
+    }
+
+    /// The hook's turn after the scan, in its group: what its scan said, its drain, then its
+    /// state back into `document` and its report (and error) into `report`.
+    pub(super) async fn finish(
+        &self,
+        mut scanned: Scanned,
+        document: &mut CheckpointDocument,
+        report: &mut RunReport,
+        rate_limited: &mut bool,
+    ) {
+        let log = &self.context.log;
+        let key = self.hook.to_string();
+        let _group = log.hook_group(&key);
+        log.replay(&scanned.lines);
+        self.drain_planned(&mut scanned, rate_limited).await;
+        if let Some(error) = &scanned.report.error {
+            log.error(&format!("hook `{key}`: {error}"));
+            report.errors.push(format!("hook `{key}`: {error}"));
+        }
+        report.hooks.push(scanned.report);
+        document.set_hook(&key, scanned.state);
+    }
+
+    fn drain(&self) -> Drain<'_> {
+        Drain {
+            hook: self.hook,
+            credential: self.credential,
+            client: self.client,
+            log: &self.context.log,
+            interval: self.settings.redelivery_interval,
+            max_attempts: self.settings.max_attempts(),
+            deadline: self.context.deadline,
+            stop: &self.context.stop,
+        }
+    }
+
+    fn empty_report(
+        &self,
+        state: &HookState,
+        since: chrono::DateTime<Utc>,
+        checkpoint_expired: bool,
+    ) -> HookReport {
+        HookReport {
+            checkpoint_expired,
+            ..HookReport::new(self.hook.to_string(), since, state.checkpoint)
+        }
+    }
+
+    /// Logs the plan and puts what it decided (all but the redeliveries) into the report.
+    fn report_plan(&self, plan: &Plan, report: &mut HookReport) {
+        let log = &self.context.log;
+        log_plan(plan, log);
+        report.scanned = plan.scanned;
+        report.failing = plan.failing;
+        report.already_given_up = plan.already_given_up;
+        report.filtered = plan.filtered.clone();
+        report.deferred = plan.deferred.clone();
+        report.given_up = plan.given_up.clone();
+        report.too_old = plan.too_old.clone();
+        report.pending = plan.pending.clone();
+        if !plan.pending.is_empty() {
+            log.info(&format!(
+                "{} event(s) redelivered earlier wait for GitHub to list the result: not sent again.",
+                plan.pending.len()
+            ));
+        }
+        if !plan.too_old.is_empty() {
+            log.info(&format!(
+                "{} event(s) first failed longer ago than `max-age`: too old to redeliver, left alone.",
+                plan.too_old.len()
+            ));
+        }
+        for event in &plan.given_up {
+            log.line(
+                Level::Warning,
+                &format!(
+                    "giving up on {} event {} of `{}` after {} failed redeliveries (first failure: {})",
+                    event.event,
+                    event.guid,
+                    self.hook,
+                    event.previous_attempts,
+                    event.first_failure_status
+                ),
+                &[
+                    ("event", event.event.as_str().into()),
+                    ("guid", event.guid.as_str().into()),
+                    ("attempts", event.previous_attempts.into()),
+                    ("reason", event.first_failure_status.as_str().into()),
+                ],
+            );
+        }
+        if self.settings.dry_run {
+            report.redelivered = plan
+                .redeliver
+                .iter()
+                .map(|planned| RedeliveredEvent {
+                    delivery_id: planned.delivery_id,
+                    attempt: planned.summary.previous_attempts + 1,
+                    event: planned.summary.clone(),
+                })
+                .collect();
+            for planned in &plan.redeliver {
+                log.line(
+                    Level::Info,
+                    &format!(
+                        "Would redeliver {} {} (delivery {}).",
+                        planned.summary.event, planned.summary.guid, planned.delivery_id
+                    ),
+                    &[
+                        ("event", planned.summary.event.as_str().into()),
+                        ("guid", planned.summary.guid.as_str().into()),
+                        ("delivery_id", planned.delivery_id.into()),
+                    ],
+                );
+            }
+        }
+    }
+
+    /// Puts what the drain did into the bookkeeping and the report.
+    fn record_outcome(
+        &self,
+        outcome: DrainOutcome,
+        state: &mut HookState,
+        report: &mut HookReport,
+        rate_limited: &mut bool,
+    ) {
+        for refused in &outcome.refused {
+            state.record_refusal(&refused.event.guid, self.now());
+        }
+        for (guid, accepted_at) in &outcome.unlisted {
+            state.record_pending(guid, *accepted_at);
+        }
+        report.awaiting_results = outcome.unlisted.len();
+        if !outcome.refused.is_empty() {
+            report.error = Some(
+                "GitHub refused some redeliveries; they are retried next run, and count as attempts"
+                    .to_owned(),
+            );
+        }
+        report.redelivered = outcome.redelivered;
+        report.refused = outcome.refused;
+        match outcome.halt {
+            Some(Halt::ReceiverDown(_)) => {
+                report.receiver_down = true;
+                report.held_back = outcome.not_reached;
+            }
+            Some(Halt::ResultsNotListed) => {
+                report.results_delayed = true;
+                report.held_back = outcome.not_reached;
+            }
+            Some(halt @ Halt::Failed { .. }) => {
+                report.error = Some(halt_error(&halt, rate_limited));
+                report.deferred.extend(outcome.not_reached);
+            }
+            Some(Halt::Budget | Halt::Shutdown) | None => {
+                report.deferred.extend(outcome.not_reached);
+            }
+        }
+    }
+}
+
+/// Puts the plan's verdicts on earlier runs' bookkeeping into `state`, before the drain.
+fn apply_plan(plan: &Plan, state: &mut HookState, now: DateTime<Utc>) {
+    state.drop_what_the_list_tells();
+    for guid in &plan.settled {
+        state.settle_pending(guid);
+    }
+    for guid in &plan.lost {
+        state.record_unlisted(guid);
+    }
+    for event in &plan.given_up {
+        state.record_given_up(&event.guid, now);
+    }
+    for guid in &plan.resolved {
+        state.forget(guid);
+    }
+}
+
+/// The error line of a drain that failed.
+fn halt_error(halt: &Halt, rate_limited: &mut bool) -> String {
+    match halt {
+        Halt::Failed {
+            error,
+            rate_limited: limited,
+        } => {
+            *rate_limited |= *limited;
+            error.clone()
+        }
+        Halt::ReceiverDown(status) => format!("the receiver is down ({status})"),
+        Halt::ResultsNotListed => "GitHub has not listed the canary's result yet".to_owned(),
+        Halt::Budget => "the time budget ended".to_owned(),
+        Halt::Shutdown => "shutdown requested".to_owned(),
+    }
+}
+
+/// Lists the hook's deliveries, newest first, page by page, and stops at the first page
+/// that reaches back past `since`: no page is fetched that the window does not need.
+async fn list_deliveries(
+    hook: &Hook,
+    credential: Credential,
+    since: chrono::DateTime<Utc>,
+    client: &GitHubClient,
+    log: &Log,
+) -> Result<(Planner, Option<chrono::DateTime<Utc>>), ApiError> {
+    let mut planner = Planner::new();
+    let mut pages = DeliveryPages::new(client, hook, credential);
+    // GitHub's clock at the first answer (its `Date` header).
+    let mut github_time = None;
+    while let Some(page) = pages.next_page().await? {
+        github_time = github_time.or(page.date);
+        for delivery in page.items::<Delivery>()? {
+            if in_window(delivery.delivered_at, since) {
+                planner.observe(delivery);
+            } else {
+                pages.stop();
+            }
+        }
+    }
+    log.line(
+        Level::Info,
+        &format!(
+            "Scanned {} deliveries in {} page(s).",
+            planner.scanned(),
+            pages.pages()
+        ),
+        &[
+            ("scanned", planner.scanned().into()),
+            ("pages", pages.pages().into()),
+        ],
+    );
+    Ok((planner, github_time))
+}
+
+fn log_plan(plan: &Plan, log: &Log) {
+    log.line(
+        Level::Info,
+        &format!(
+            "{} event(s) failing: {} to redeliver, {} given up now, {} filtered out, {} over `max-redeliveries`, {} given up before.",
+            plan.failing,
+            plan.redeliver.len(),
+            plan.given_up.len(),
+            plan.filtered.len(),
+            plan.deferred.len(),
+            plan.already_given_up
+        ),
+        &[
+            ("failing", plan.failing.into()),
+            ("to_redeliver", plan.redeliver.len().into()),
+            ("given_up", plan.given_up.len().into()),
+            ("filtered", plan.filtered.len().into()),
+            ("deferred", plan.deferred.len().into()),
+            ("given_up_before", plan.already_given_up.into()),
+        ],
+    );
+}
