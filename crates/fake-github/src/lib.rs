@@ -1597,37 +1597,17 @@ async fn answer(
     let bytes = axum::body::to_bytes(body, MAX_REQUEST_BODY).await;
 
     let now = shared.now();
-    let method = parts.method.as_str().to_owned();
-    let full_path = parts.uri.path().to_owned();
-    let (path, under_prefix) = shared.strip_prefix(&full_path);
-    let path = path.to_owned();
-    let query = parts.uri.query().map(str::to_owned);
-    let headers: Vec<(String, String)> = parts
-        .headers
-        .iter()
-        .map(|(name, value)| {
-            (
-                name.as_str().to_owned(),
-                String::from_utf8_lossy(value.as_bytes()).into_owned(),
-            )
-        })
-        .collect();
-    let has_user_agent = parts
-        .headers
-        .get(axum::http::header::USER_AGENT)
-        .is_some_and(|v| !v.is_empty());
-
-    let (body, body_problem) = match bytes {
-        Ok(b) if b.is_empty() => (None, None),
-        Ok(b) => match serde_json::from_slice::<Value>(&b) {
-            Ok(v) => (Some(v), None),
-            Err(_) => (
-                Some(Value::String(String::from_utf8_lossy(&b).into_owned())),
-                Some(BodyProblem::NotJson),
-            ),
-        },
-        Err(_) => (None, Some(BodyProblem::Unreadable)),
-    };
+    let Incoming {
+        method,
+        full_path,
+        path,
+        under_prefix,
+        query,
+        headers,
+        has_user_agent,
+        body,
+        body_problem,
+    } = Incoming::read(&shared, &parts, bytes.ok());
 
     let auth_header = parse_authorization(&parts.headers);
     let jwt_valid = match &auth_header {
@@ -1670,52 +1650,13 @@ async fn answer(
         now,
     };
 
-    let mut remaining = RATE_LIMIT.saturating_sub(used).max(1);
-    let mut used_header = used;
-    let mut reset = shared.rate_reset;
-    let mut drop_connection = false;
-    let reply = match fault {
-        None => match refuse_headers(&headers) {
-            Some(refusal) => refusal,
-            None => route(&shared, &mut inner, &ctx),
-        },
-        Some(FaultKind::Status(status)) => Reply::error(status, status_message(status), DOC_REST),
-        Some(FaultKind::ApplyThenStatus(status)) => {
-            let done = route(&shared, &mut inner, &ctx);
-            Reply {
-                unexpected: done.unexpected,
-                ..Reply::error(status, status_message(status), DOC_REST)
-            }
-        }
-        Some(FaultKind::SecondaryRateLimit {
-            status,
-            retry_after,
-        }) => {
-            let mut reply = Reply::error(
-                status,
-                "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. If you reach out to GitHub Support for help, please include the request ID FAKE:0000:0000000:0000000:00000000.",
-                DOC_SECONDARY_LIMIT,
-            );
-            if let Some(secs) = retry_after {
-                reply.headers.push(("retry-after", secs.to_string()));
-            }
-            reply
-        }
-        Some(FaultKind::PrimaryExhausted { reset_in_secs }) => {
-            remaining = 0;
-            used_header = RATE_LIMIT;
-            reset = now.timestamp() + i64::try_from(reset_in_secs).unwrap_or(i64::MAX / 2);
-            Reply::error(
-                403,
-                "API rate limit exceeded for installation ID 1. If you reach out to GitHub Support for help, please include the request ID FAKE:0000:0000000:0000000:00000000.",
-                DOC_PRIMARY_LIMIT,
-            )
-        }
-        Some(FaultKind::DropConnection) => {
-            drop_connection = true;
-            Reply::empty(500)
-        }
-    };
+    let Answered {
+        reply,
+        remaining,
+        used: used_header,
+        reset,
+        drop_connection,
+    } = answer_with_fault(&shared, &mut inner, &ctx, &headers, fault, used);
 
     let record = RecordedRequest {
         method: method.clone(),
@@ -1747,6 +1688,142 @@ async fn answer(
         conn.kill();
     }
     build_response(reply, remaining, used_header, reset, now)
+}
+
+/// A request as the fake reads it, before any rule applies.
+struct Incoming {
+    method: String,
+    full_path: String,
+    /// The path under the API prefix (all of it when it is not under it).
+    path: String,
+    under_prefix: bool,
+    query: Option<String>,
+    /// Names in lower case, in the order received.
+    headers: Vec<(String, String)>,
+    has_user_agent: bool,
+    body: Option<Value>,
+    body_problem: Option<BodyProblem>,
+}
+
+impl Incoming {
+    /// `bytes` is `None` when the body could not be read (too large, broken).
+    fn read(
+        shared: &Shared,
+        parts: &axum::http::request::Parts,
+        bytes: Option<axum::body::Bytes>,
+    ) -> Self {
+        let full_path = parts.uri.path().to_owned();
+        let (path, under_prefix) = shared.strip_prefix(&full_path);
+        let path = path.to_owned();
+        let headers = parts
+            .headers
+            .iter()
+            .map(|(name, value)| {
+                (
+                    name.as_str().to_owned(),
+                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        let has_user_agent = parts
+            .headers
+            .get(axum::http::header::USER_AGENT)
+            .is_some_and(|v| !v.is_empty());
+        let (body, body_problem) = match bytes {
+            Some(b) if b.is_empty() => (None, None),
+            Some(b) => match serde_json::from_slice::<Value>(&b) {
+                Ok(v) => (Some(v), None),
+                Err(_) => (
+                    Some(Value::String(String::from_utf8_lossy(&b).into_owned())),
+                    Some(BodyProblem::NotJson),
+                ),
+            },
+            None => (None, Some(BodyProblem::Unreadable)),
+        };
+        Incoming {
+            method: parts.method.as_str().to_owned(),
+            full_path,
+            path,
+            under_prefix,
+            query: parts.uri.query().map(str::to_owned),
+            headers,
+            has_user_agent,
+            body,
+            body_problem,
+        }
+    }
+}
+
+/// An answer with its rate-limit headers' values, or a connection to drop instead.
+struct Answered {
+    reply: Reply,
+    remaining: u64,
+    used: u64,
+    reset: i64,
+    drop_connection: bool,
+}
+
+/// The answer to a request: GitHub's own (refused headers, or the route), or what an
+/// injected fault makes of it.
+fn answer_with_fault(
+    shared: &Shared,
+    inner: &mut Inner,
+    ctx: &Ctx<'_>,
+    headers: &[(String, String)],
+    fault: Option<FaultKind>,
+    used: u64,
+) -> Answered {
+    let mut answered = Answered {
+        reply: Reply::empty(500),
+        remaining: RATE_LIMIT.saturating_sub(used).max(1),
+        used,
+        reset: shared.rate_reset,
+        drop_connection: false,
+    };
+    answered.reply = match fault {
+        None => match refuse_headers(headers) {
+            Some(refusal) => refusal,
+            None => route(shared, inner, ctx),
+        },
+        Some(FaultKind::Status(status)) => Reply::error(status, status_message(status), DOC_REST),
+        Some(FaultKind::ApplyThenStatus(status)) => {
+            let done = route(shared, inner, ctx);
+            Reply {
+                unexpected: done.unexpected,
+                ..Reply::error(status, status_message(status), DOC_REST)
+            }
+        }
+        Some(FaultKind::SecondaryRateLimit {
+            status,
+            retry_after,
+        }) => {
+            let mut reply = Reply::error(
+                status,
+                "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. If you reach out to GitHub Support for help, please include the request ID FAKE:0000:0000000:0000000:00000000.",
+                DOC_SECONDARY_LIMIT,
+            );
+            if let Some(secs) = retry_after {
+                reply.headers.push(("retry-after", secs.to_string()));
+            }
+            reply
+        }
+        Some(FaultKind::PrimaryExhausted { reset_in_secs }) => {
+            answered.remaining = 0;
+            answered.used = RATE_LIMIT;
+            answered.reset =
+                ctx.now.timestamp() + i64::try_from(reset_in_secs).unwrap_or(i64::MAX / 2);
+            Reply::error(
+                403,
+                "API rate limit exceeded for installation ID 1. If you reach out to GitHub Support for help, please include the request ID FAKE:0000:0000000:0000000:00000000.",
+                DOC_PRIMARY_LIMIT,
+            )
+        }
+        Some(FaultKind::DropConnection) => {
+            answered.drop_connection = true;
+            Reply::empty(500)
+        }
+    };
+    answered
 }
 
 /// What GitHub refuses before routing: a repeated single-valued header (a proxy folds it
@@ -1857,36 +1934,78 @@ fn route(shared: &Shared, inner: &mut Inner, ctx: &Ctx<'_>) -> Reply {
     if matches!(ctx.body_problem, Some(BodyProblem::Unreadable)) {
         return Reply::error(400, "Problems parsing JSON", DOC_REST);
     }
+    if let Some(reply) = route_hooks(shared, inner, ctx, &segments) {
+        return reply;
+    }
+    if let Some(reply) = route_apps(shared, inner, ctx, &segments) {
+        return reply;
+    }
+    route_variables(inner, ctx, &segments).unwrap_or_else(Reply::unexpected)
+}
 
-    match (ctx.method, segments.as_slice()) {
-        ("GET", ["app", "hook", "deliveries"]) => {
-            if let Err(reply) = require_jwt(ctx) {
-                return reply;
-            }
-            list_deliveries(shared, inner, &Hook::App, ctx)
+/// `check`'s refusal, or `then`'s answer once it passed.
+fn guarded(check: Result<(), Reply>, then: impl FnOnce() -> Reply) -> Reply {
+    match check {
+        Err(refusal) => refusal,
+        Ok(()) => then(),
+    }
+}
+
+/// The hook a `…/hook(s)/…/deliveries…` path names, and the segments after `deliveries`.
+fn hook_path<'a>(segments: &'a [&'a str]) -> Option<(Hook, &'a [&'a str])> {
+    match segments {
+        ["app", "hook", "deliveries", rest @ ..] => Some((Hook::App, rest)),
+        ["orgs", org, "hooks", hook_id, "deliveries", rest @ ..] => {
+            Some((Hook::org(org, hook_id.parse().ok()?), rest))
         }
-        ("POST", ["app", "hook", "deliveries", id, "attempts"]) => {
-            if let Err(reply) = require_jwt(ctx) {
-                return reply;
+        [
+            "repos",
+            owner,
+            repo,
+            "hooks",
+            hook_id,
+            "deliveries",
+            rest @ ..,
+        ] => Some((
+            Hook::Repo {
+                owner: (*owner).to_owned(),
+                repo: (*repo).to_owned(),
+                hook_id: hook_id.parse().ok()?,
+            },
+            rest,
+        )),
+        _ => None,
+    }
+}
+
+/// Webhooks: the hook lists of an organization or a repository, and every hook's
+/// deliveries and redeliveries (the App's with its JWT, the others with access to them).
+fn route_hooks(
+    shared: &Shared,
+    inner: &mut Inner,
+    ctx: &Ctx<'_>,
+    segments: &[&str],
+) -> Option<Reply> {
+    if let Some((hook, rest)) = hook_path(segments) {
+        let access = if hook == Hook::App {
+            require_jwt(ctx)
+        } else {
+            require_hook_access(inner, ctx, &hook)
+        };
+        return Some(match (ctx.method, rest) {
+            ("GET", []) => guarded(access, || list_deliveries(shared, inner, &hook, ctx)),
+            ("POST", [id, "attempts"]) => {
+                guarded(access, || redeliver(shared, inner, &hook, id, ctx))
             }
-            redeliver(shared, inner, &Hook::App, id, ctx)
-        }
-        ("GET", ["orgs", org, "hooks", hook_id, "deliveries"]) => {
-            let Ok(hook_id) = hook_id.parse::<u64>() else {
-                return Reply::unexpected();
-            };
-            let hook = Hook::org(org, hook_id);
-            if let Err(reply) = require_hook_access(inner, ctx, &hook) {
-                return reply;
-            }
-            list_deliveries(shared, inner, &hook, ctx)
-        }
+            _ => Reply::unexpected(),
+        });
+    }
+    Some(match (ctx.method, segments) {
+        // The listing's access rules are the organization's, whatever the hook.
         ("GET", ["orgs", org, "hooks"]) => {
-            // The listing's access rules are the organization's, whatever the hook.
-            if let Err(reply) = require_hook_access(inner, ctx, &Hook::org(org, 0)) {
-                return reply;
-            }
-            list_hooks(shared, inner, &HookScope::Org(org), ctx)
+            guarded(require_hook_access(inner, ctx, &Hook::org(org, 0)), || {
+                list_hooks(shared, inner, &HookScope::Org(org), ctx)
+            })
         }
         ("GET", ["repos", owner, repo, "hooks"]) => {
             let hook = Hook::Repo {
@@ -1894,61 +2013,22 @@ fn route(shared: &Shared, inner: &mut Inner, ctx: &Ctx<'_>) -> Reply {
                 repo: (*repo).to_owned(),
                 hook_id: 0,
             };
-            if let Err(reply) = require_hook_access(inner, ctx, &hook) {
-                return reply;
-            }
-            list_hooks(shared, inner, &HookScope::Repo(owner, repo), ctx)
+            guarded(require_hook_access(inner, ctx, &hook), || {
+                list_hooks(shared, inner, &HookScope::Repo(owner, repo), ctx)
+            })
         }
-        ("POST", ["orgs", org, "hooks", hook_id, "deliveries", id, "attempts"]) => {
-            let Ok(hook_id) = hook_id.parse::<u64>() else {
-                return Reply::unexpected();
-            };
-            let hook = Hook::org(org, hook_id);
-            if let Err(reply) = require_hook_access(inner, ctx, &hook) {
-                return reply;
-            }
-            redeliver(shared, inner, &hook, id, ctx)
-        }
-        ("GET", ["repos", owner, repo, "hooks", hook_id, "deliveries"]) => {
-            let Ok(hook_id) = hook_id.parse::<u64>() else {
-                return Reply::unexpected();
-            };
-            let hook = Hook::Repo {
-                owner: (*owner).to_owned(),
-                repo: (*repo).to_owned(),
-                hook_id,
-            };
-            if let Err(reply) = require_hook_access(inner, ctx, &hook) {
-                return reply;
-            }
-            list_deliveries(shared, inner, &hook, ctx)
-        }
-        (
-            "POST",
-            [
-                "repos",
-                owner,
-                repo,
-                "hooks",
-                hook_id,
-                "deliveries",
-                id,
-                "attempts",
-            ],
-        ) => {
-            let Ok(hook_id) = hook_id.parse::<u64>() else {
-                return Reply::unexpected();
-            };
-            let hook = Hook::Repo {
-                owner: (*owner).to_owned(),
-                repo: (*repo).to_owned(),
-                hook_id,
-            };
-            if let Err(reply) = require_hook_access(inner, ctx, &hook) {
-                return reply;
-            }
-            redeliver(shared, inner, &hook, id, ctx)
-        }
+        _ => return None,
+    })
+}
+
+/// The App's installations and their tokens, and the repository lists a fleet is read from.
+fn route_apps(
+    shared: &Shared,
+    inner: &mut Inner,
+    ctx: &Ctx<'_>,
+    segments: &[&str],
+) -> Option<Reply> {
+    Some(match (ctx.method, segments) {
         ("GET", ["orgs", org, "repos"]) => {
             fleet::list_repositories(shared, inner, &fleet::RepoOwner::Org(org), ctx)
         }
@@ -1959,48 +2039,31 @@ fn route(shared: &Shared, inner: &mut Inner, ctx: &Ctx<'_>) -> Reply {
             fleet::installation_repositories(shared, inner, ctx)
         }
         ("GET", ["app", "installations"]) => fleet::list_installations(shared, inner, ctx),
-        ("GET", ["repos", owner, repo, "installation"]) => {
-            if let Err(reply) = require_jwt(ctx) {
-                return reply;
-            }
+        ("GET", ["repos", owner, repo, "installation"]) => guarded(require_jwt(ctx), || {
             get_installation(shared, inner, owner, repo)
-        }
+        }),
         ("POST", ["app", "installations", id, "access_tokens"]) => {
-            if let Err(reply) = require_jwt(ctx) {
-                return reply;
-            }
-            mint_token(shared, inner, id, ctx)
+            guarded(require_jwt(ctx), || mint_token(shared, inner, id, ctx))
         }
-        ("GET", ["repos", owner, repo, "actions", "variables"]) => {
-            let repo = format!("{owner}/{repo}");
-            if let Err(reply) = require_variables(inner, ctx, &repo, false) {
-                return reply;
-            }
-            list_variables(inner, &repo, ctx)
-        }
-        ("GET", ["repos", owner, repo, "actions", "variables", name]) => {
-            let repo = format!("{owner}/{repo}");
-            if let Err(reply) = require_variables(inner, ctx, &repo, false) {
-                return reply;
-            }
-            get_variable(inner, &repo, name)
-        }
-        ("PATCH", ["repos", owner, repo, "actions", "variables", name]) => {
-            let repo = format!("{owner}/{repo}");
-            if let Err(reply) = require_variables(inner, ctx, &repo, true) {
-                return reply;
-            }
-            update_variable(inner, &repo, name, ctx)
-        }
-        ("POST", ["repos", owner, repo, "actions", "variables"]) => {
-            let repo = format!("{owner}/{repo}");
-            if let Err(reply) = require_variables(inner, ctx, &repo, true) {
-                return reply;
-            }
-            create_variable(inner, &repo, ctx)
-        }
-        _ => Reply::unexpected(),
-    }
+        _ => return None,
+    })
+}
+
+/// A repository's Actions variables: read with read access, written with write access.
+fn route_variables(inner: &mut Inner, ctx: &Ctx<'_>, segments: &[&str]) -> Option<Reply> {
+    let ["repos", owner, repo, "actions", "variables", rest @ ..] = segments else {
+        return None;
+    };
+    let repo = format!("{owner}/{repo}");
+    let write = ctx.method != "GET";
+    let access = require_variables(inner, ctx, &repo, write);
+    Some(match (ctx.method, rest) {
+        ("GET", []) => guarded(access, || list_variables(inner, &repo, ctx)),
+        ("GET", [name]) => guarded(access, || get_variable(inner, &repo, name)),
+        ("PATCH", [name]) => guarded(access, || update_variable(inner, &repo, name, ctx)),
+        ("POST", []) => guarded(access, || create_variable(inner, &repo, ctx)),
+        _ => return None,
+    })
 }
 
 // --- auth ---
