@@ -262,6 +262,38 @@ impl Contract {
     }
 }
 
+/// An operation's documented answers: each status's body schema (if it has one), and its
+/// example.
+#[allow(clippy::type_complexity)]
+fn parse_responses(
+    id: &str,
+    operation: &Value,
+) -> Result<(BTreeMap<u16, Option<Validator>>, BTreeMap<u16, Value>), String> {
+    let mut responses = BTreeMap::new();
+    let mut examples = BTreeMap::new();
+    for (status, response) in operation
+        .get("responses")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
+        let Ok(status) = status.parse::<u16>() else {
+            continue;
+        };
+        let schema = response
+            .pointer("/content/application~1json/schema")
+            .map(compile)
+            .transpose()
+            .map_err(|e| format!("{id}: {status}: {e}"))?;
+        responses.insert(status, schema);
+        if let Some(example) = response.pointer("/content/application~1json/examples/default/value")
+        {
+            examples.insert(status, example.clone());
+        }
+    }
+    Ok((responses, examples))
+}
+
 impl Operation {
     fn parse(
         template: &str,
@@ -303,29 +335,7 @@ impl Operation {
             .map(compile)
             .transpose()
             .map_err(|e| format!("{id}: request body: {e}"))?;
-        let mut responses = BTreeMap::new();
-        let mut examples = BTreeMap::new();
-        for (status, response) in operation
-            .get("responses")
-            .and_then(Value::as_object)
-            .into_iter()
-            .flatten()
-        {
-            let Ok(status) = status.parse::<u16>() else {
-                continue;
-            };
-            let schema = response
-                .pointer("/content/application~1json/schema")
-                .map(compile)
-                .transpose()
-                .map_err(|e| format!("{id}: {status}: {e}"))?;
-            responses.insert(status, schema);
-            if let Some(example) =
-                response.pointer("/content/application~1json/examples/default/value")
-            {
-                examples.insert(status, example.clone());
-            }
-        }
+        let (responses, examples) = parse_responses(&id, operation)?;
         let segments = template
             .trim_start_matches('/')
             .split('/')

@@ -941,6 +941,16 @@ impl Shared {
         now + TimeDelta::milliseconds(self.clock_offset_millis.load(Ordering::Relaxed))
     }
 
+    /// Whether the `Authorization` is a JWT this App signed, valid at `now`.
+    fn is_valid_jwt(&self, auth_header: &AuthHeader, now: DateTime<Utc>) -> bool {
+        match auth_header {
+            AuthHeader::Bearer(token) if token.split('.').count() == 3 => {
+                self.verify_jwt(token, now.timestamp())
+            }
+            _ => false,
+        }
+    }
+
     /// GitHub's description for this fake: GHES's under `/api/v3`, github.com's otherwise.
     fn contract(&self) -> &'static contract::Contract {
         if self.prefix.is_empty() {
@@ -1217,6 +1227,73 @@ impl Inner {
     }
 
     /// Returns the fault to apply, if any, counting the matches.
+    /// The ids of the hooks that exist in `scope`, in order.
+    fn hook_ids(&self, scope: &HookScope<'_>) -> Vec<u64> {
+        let mut ids: Vec<u64> = self
+            .registered_hooks
+            .iter()
+            .chain(self.hooks.keys())
+            .filter_map(|hook| match (hook, scope) {
+                (Hook::Org { org, hook_id }, HookScope::Org(wanted))
+                    if org.eq_ignore_ascii_case(wanted) =>
+                {
+                    Some(*hook_id)
+                }
+                (
+                    Hook::Repo {
+                        owner,
+                        repo,
+                        hook_id,
+                    },
+                    HookScope::Repo(wanted_owner, wanted_repo),
+                ) if owner.eq_ignore_ascii_case(wanted_owner)
+                    && repo.eq_ignore_ascii_case(wanted_repo) =>
+                {
+                    Some(*hook_id)
+                }
+                _ => None,
+            })
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    }
+
+    /// Counts one more request against the rate limit, with what broke GitHub's description
+    /// in it; returns the requests counted so far.
+    fn count_request(&mut self, method: &str, full_path: &str, problems: &[String]) -> u64 {
+        self.rate_used += 1;
+        for problem in problems {
+            self.contract_violations
+                .push(format!("request {method} {full_path}: {problem}"));
+        }
+        self.rate_used
+    }
+
+    /// Keeps `request` and checks `reply` against GitHub's description (when it is one that
+    /// went out, under the API prefix).
+    fn record(
+        &mut self,
+        contract: &contract::Contract,
+        request: RecordedRequest,
+        reply: &Reply,
+        check_answer: bool,
+    ) {
+        if reply.unexpected {
+            self.unexpected.push(request.clone());
+        }
+        if check_answer {
+            let (method, path, full_path) = (&request.method, &request.path, &request.full_path);
+            for problem in
+                contract.check_response(method, path, reply.status, reply.body.as_deref())
+            {
+                self.contract_violations
+                    .push(format!("answer to {method} {full_path}: {problem}"));
+            }
+        }
+        self.requests.push(request);
+    }
+
     fn take_fault(&mut self, method: &str, path: &str) -> Option<FaultKind> {
         for slot in &mut self.faults {
             let method_ok = slot
@@ -1610,12 +1687,7 @@ async fn answer(
     } = Incoming::read(&shared, &parts, bytes.ok());
 
     let auth_header = parse_authorization(&parts.headers);
-    let jwt_valid = match &auth_header {
-        AuthHeader::Bearer(token) if token.split('.').count() == 3 => {
-            shared.verify_jwt(token, now.timestamp())
-        }
-        _ => false,
-    };
+    let jwt_valid = shared.is_valid_jwt(&auth_header, now);
 
     let contract = shared.contract();
     let request_problems = if under_prefix {
@@ -1625,13 +1697,7 @@ async fn answer(
     };
 
     let mut inner = shared.lock();
-    inner.rate_used += 1;
-    for problem in &request_problems {
-        inner
-            .contract_violations
-            .push(format!("request {method} {full_path}: {problem}"));
-    }
-    let used = inner.rate_used;
+    let used = inner.count_request(&method, &full_path, &request_problems);
     let auth = inner.classify(&auth_header, jwt_valid, now);
     let fault = inner.take_fault(&method, &path);
     let ctx = Ctx {
@@ -1643,10 +1709,7 @@ async fn answer(
         body: body.as_ref(),
         body_problem: body_problem.as_ref(),
         has_user_agent,
-        origin: headers
-            .iter()
-            .find(|(name, _)| name == "host")
-            .map(|(_, host)| format!("http://{host}")),
+        origin: origin_of(&headers),
         now,
     };
 
@@ -1668,18 +1731,7 @@ async fn answer(
         status: if drop_connection { 0 } else { reply.status },
         headers,
     };
-    if reply.unexpected {
-        inner.unexpected.push(record.clone());
-    }
-    if !drop_connection && under_prefix {
-        for problem in contract.check_response(&method, &path, reply.status, reply.body.as_deref())
-        {
-            inner
-                .contract_violations
-                .push(format!("answer to {method} {full_path}: {problem}"));
-        }
-    }
-    inner.requests.push(record);
+    inner.record(contract, record, &reply, under_prefix && !drop_connection);
     drop(inner);
 
     if drop_connection {
@@ -1688,6 +1740,14 @@ async fn answer(
         conn.kill();
     }
     build_response(reply, remaining, used_header, reset, now)
+}
+
+/// `http://` + the `Host` header: where links point, as GitHub builds them.
+fn origin_of(headers: &[(String, String)]) -> Option<String> {
+    headers
+        .iter()
+        .find(|(name, _)| name == "host")
+        .map(|(_, host)| format!("http://{host}"))
 }
 
 /// A request as the fake reads it, before any rule applies.
@@ -2264,33 +2324,7 @@ fn list_hooks(shared: &Shared, inner: &Inner, scope: &HookScope<'_>, ctx: &Ctx<'
         Ok(paging) => paging,
         Err(reply) => return reply,
     };
-    let mut ids: Vec<u64> = inner
-        .registered_hooks
-        .iter()
-        .chain(inner.hooks.keys())
-        .filter_map(|hook| match (hook, scope) {
-            (Hook::Org { org, hook_id }, HookScope::Org(wanted))
-                if org.eq_ignore_ascii_case(wanted) =>
-            {
-                Some(*hook_id)
-            }
-            (
-                Hook::Repo {
-                    owner,
-                    repo,
-                    hook_id,
-                },
-                HookScope::Repo(wanted_owner, wanted_repo),
-            ) if owner.eq_ignore_ascii_case(wanted_owner)
-                && repo.eq_ignore_ascii_case(wanted_repo) =>
-            {
-                Some(*hook_id)
-            }
-            _ => None,
-        })
-        .collect();
-    ids.sort_unstable();
-    ids.dedup();
+    let ids = inner.hook_ids(scope);
     let base = format!(
         "{}{}",
         ctx.origin.as_deref().unwrap_or(&shared.origin),
@@ -2529,82 +2563,15 @@ fn mint_token(shared: &Shared, inner: &mut Inner, id: &str, ctx: &Ctx<'_>) -> Re
         Some(Value::Object(map)) => map,
         Some(_) => return Reply::error(400, "Problems parsing JSON", DOC_APPS),
     };
-
-    // Repositories: names without the owner.
-    let granted: Vec<&fleet::RepoData> = match body.get("repositories") {
-        None | Some(Value::Null) => installed.iter().collect(),
-        Some(Value::Array(names)) => {
-            let mut chosen = Vec::new();
-            for name in names {
-                let Some(name) = name.as_str() else {
-                    return Reply::validation_failed(
-                        DOC_APPS,
-                        "Installation",
-                        "repositories",
-                        "invalid",
-                    );
-                };
-                let found = installed.iter().find(|repo| {
-                    repo.full_name
-                        .split_once('/')
-                        .is_some_and(|(_, n)| n.eq_ignore_ascii_case(name))
-                });
-                match found {
-                    Some(repo) => chosen.push(repo),
-                    None => {
-                        return Reply::error(
-                            422,
-                            "There is at least one repository that does not exist or is not accessible to the parent installation.",
-                            DOC_APPS,
-                        );
-                    }
-                }
-            }
-            chosen
-        }
-        Some(_) => {
-            return Reply::validation_failed(DOC_APPS, "Installation", "repositories", "invalid");
-        }
+    let granted = match granted_repositories(&installed, body) {
+        Ok(granted) => granted,
+        Err(refusal) => return refusal,
     };
-
     let available = inner.installation_permissions(installation_id);
-    let permissions = match body.get("permissions") {
-        None | Some(Value::Null) => available,
-        Some(Value::Object(requested)) => {
-            let known = shared.contract().permission_keys();
-            if let Some(unknown) = requested.keys().find(|name| !known.contains(name)) {
-                // GitHub refuses a key it does not know (e.g. `variables`, whose real key is
-                // `actions_variables`).
-                return Reply::json(
-                    422,
-                    &json!({
-                        "message": "Validation Failed",
-                        "errors": [format!("Unknown permission: {unknown}")],
-                        "documentation_url": DOC_APPS,
-                    }),
-                );
-            }
-            for (name, level) in requested {
-                let wanted = level.as_str().map_or(0, permission_level);
-                let has = available
-                    .get(name)
-                    .and_then(Value::as_str)
-                    .map_or(0, permission_level);
-                if wanted == 0 || wanted > has {
-                    return Reply::error(
-                        422,
-                        "The permissions requested are not granted to this installation.",
-                        DOC_APPS,
-                    );
-                }
-            }
-            requested.clone()
-        }
-        Some(_) => {
-            return Reply::validation_failed(DOC_APPS, "Installation", "permissions", "invalid");
-        }
+    let permissions = match granted_permissions(shared, available, body) {
+        Ok(permissions) => permissions,
+        Err(refusal) => return refusal,
     };
-
     let suffix: String = rand::rng()
         .sample_iter(rand::distr::Alphanumeric)
         .take(36)
@@ -2612,7 +2579,130 @@ fn mint_token(shared: &Shared, inner: &mut Inner, id: &str, ctx: &Ctx<'_>) -> Re
         .collect();
     let token = format!("ghs_{suffix}");
     let expires_at = ctx.now + TimeDelta::hours(1);
-    // GitHub's documented example, with this token's values.
+    let answer = token_answer(shared, &token, expires_at, &granted, &permissions);
+    let grant = Grant {
+        installation_id,
+        permissions,
+        repos: granted
+            .iter()
+            .map(|inst| inst.full_name.to_ascii_lowercase())
+            .collect(),
+        expires_at,
+    };
+    inner.grants.insert(token.clone(), grant);
+    inner.minted.push(MintedToken {
+        token,
+        installation_id,
+        body: ctx.body.cloned().unwrap_or(Value::Null),
+    });
+    Reply::json(201, &answer)
+}
+
+/// The repositories a token asks for (names without the owner), all of the installation's
+/// when it names none; a name the installation cannot reach is refused as GitHub does.
+fn granted_repositories<'a>(
+    installed: &'a [fleet::RepoData],
+    body: &Map<String, Value>,
+) -> Result<Vec<&'a fleet::RepoData>, Reply> {
+    let names = match body.get("repositories") {
+        None | Some(Value::Null) => return Ok(installed.iter().collect()),
+        Some(Value::Array(names)) => names,
+        Some(_) => {
+            return Err(Reply::validation_failed(
+                DOC_APPS,
+                "Installation",
+                "repositories",
+                "invalid",
+            ));
+        }
+    };
+    let mut chosen = Vec::new();
+    for name in names {
+        let Some(name) = name.as_str() else {
+            return Err(Reply::validation_failed(
+                DOC_APPS,
+                "Installation",
+                "repositories",
+                "invalid",
+            ));
+        };
+        let found = installed.iter().find(|repo| {
+            repo.full_name
+                .split_once('/')
+                .is_some_and(|(_, n)| n.eq_ignore_ascii_case(name))
+        });
+        match found {
+            Some(repo) => chosen.push(repo),
+            None => {
+                return Err(Reply::error(
+                    422,
+                    "There is at least one repository that does not exist or is not accessible to the parent installation.",
+                    DOC_APPS,
+                ));
+            }
+        }
+    }
+    Ok(chosen)
+}
+
+/// The permissions a token asks for, each known to GitHub and granted to the installation;
+/// all of the installation's when it asks for none.
+fn granted_permissions(
+    shared: &Shared,
+    available: Map<String, Value>,
+    body: &Map<String, Value>,
+) -> Result<Map<String, Value>, Reply> {
+    let requested = match body.get("permissions") {
+        None | Some(Value::Null) => return Ok(available),
+        Some(Value::Object(requested)) => requested,
+        Some(_) => {
+            return Err(Reply::validation_failed(
+                DOC_APPS,
+                "Installation",
+                "permissions",
+                "invalid",
+            ));
+        }
+    };
+    let known = shared.contract().permission_keys();
+    if let Some(unknown) = requested.keys().find(|name| !known.contains(name)) {
+        // GitHub refuses a key it does not know (e.g. `variables`, whose real key is
+        // `actions_variables`).
+        return Err(Reply::json(
+            422,
+            &json!({
+                "message": "Validation Failed",
+                "errors": [format!("Unknown permission: {unknown}")],
+                "documentation_url": DOC_APPS,
+            }),
+        ));
+    }
+    for (name, level) in requested {
+        let wanted = level.as_str().map_or(0, permission_level);
+        let has = available
+            .get(name)
+            .and_then(Value::as_str)
+            .map_or(0, permission_level);
+        if wanted == 0 || wanted > has {
+            return Err(Reply::error(
+                422,
+                "The permissions requested are not granted to this installation.",
+                DOC_APPS,
+            ));
+        }
+    }
+    Ok(requested.clone())
+}
+
+/// GitHub's documented example of a new installation token, with this token's values; its
+/// permissions are what was asked, not merged with the example's.
+fn token_answer(
+    shared: &Shared,
+    token: &str,
+    expires_at: DateTime<Utc>,
+    granted: &[&fleet::RepoData],
+    permissions: &Map<String, Value>,
+) -> Value {
     let mut answer = shared
         .contract()
         .example("apps/create-installation-access-token", 201)
@@ -2634,24 +2724,8 @@ fn mint_token(shared: &Shared, inner: &mut Inner, id: &str, ctx: &Ctx<'_>) -> Re
             repository
         })
         .collect();
-    let grant = Grant {
-        installation_id,
-        permissions: permissions.clone(),
-        repos: granted
-            .iter()
-            .map(|inst| inst.full_name.to_ascii_lowercase())
-            .collect(),
-        expires_at,
-    };
-    inner.grants.insert(token.clone(), grant);
-    inner.minted.push(MintedToken {
-        token: token.clone(),
-        installation_id,
-        body: ctx.body.cloned().unwrap_or(Value::Null),
-    });
-    // The token's permissions are what was asked, not merged with the example's.
     if let Some(object) = answer.as_object_mut() {
-        object.insert("permissions".to_owned(), Value::Object(permissions));
+        object.insert("permissions".to_owned(), Value::Object(permissions.clone()));
     }
     merge(
         &mut answer,
@@ -2662,7 +2736,7 @@ fn mint_token(shared: &Shared, inner: &mut Inner, id: &str, ctx: &Ctx<'_>) -> Re
             "repositories": repositories,
         }),
     );
-    Reply::json(201, &answer)
+    answer
 }
 
 // --- variables ---
