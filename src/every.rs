@@ -55,8 +55,9 @@ pub async fn run_every(settings: &Settings, context: &RunContext, every: Duratio
             Some(report) => observed.metrics.record(report, took, clock.now()),
             None => observed.metrics.record_busy(took),
         }
+        // `fail-on` decides a one-shot step's exit code; the loop's run went well.
         let outcome = match exit {
-            Exit::Success => RunOutcome::Success,
+            Exit::Success | Exit::FailOn => RunOutcome::Success,
             Exit::Busy => RunOutcome::Busy,
             Exit::Failure | Exit::BadInput => RunOutcome::Failure,
         };
@@ -66,7 +67,7 @@ pub async fn run_every(settings: &Settings, context: &RunContext, every: Duratio
             return Exit::Success;
         }
         match exit {
-            Exit::Success | Exit::Busy => failures = 0,
+            Exit::Success | Exit::FailOn | Exit::Busy => failures = 0,
             Exit::Failure | Exit::BadInput => failures += 1,
         }
         let delay = delay_after(every, failures);

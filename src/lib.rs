@@ -7,14 +7,16 @@
 //!   resolves them, concern by concern, before any request;
 //! - [`github`] is GitHub's REST API, one module per area, over [`client`] (octocrab
 //!   underneath: authentication, retries, rate limits), with [`app_auth`] for the App JWT;
-//! - [`plan`] is the pure core that decides what to redeliver, in the [`window`] a run scans;
+//! - [`plan`] is the pure core that decides what to redeliver, in the [`window`] a run scans,
+//!   with [`delivery_health`] counting what the scanned deliveries say about the receiver;
 //! - [`checkpoint`] is the state document and `store` where it is kept;
 //! - [`run`] is the pipeline and [`drain`] its redeliveries (at the `pace` GitHub allows);
 //!   [`driver`] runs it [`once`] or `every` interval; `listen` serves `--every`'s `metrics`
 //!   and `health`;
 //! - [`clock`] is time, the one input every wait and every comparison with GitHub's times
 //!   reads (simulated in tests);
-//! - [`report`] and [`log`] tell the user what happened; `redact` hides secrets in both.
+//! - [`report`] and [`log`] tell the user what happened (with [`health_summary`], the
+//!   summary's delivery health); `redact` hides secrets in both.
 //!
 //! Modules that only the binary uses are `pub(crate)`, so that the compiler reports what
 //! nobody calls; the public ones are what the integration tests, the benchmark and the
@@ -25,12 +27,15 @@ pub mod checkpoint;
 pub mod client;
 pub mod clock;
 pub(crate) mod credentials;
+pub mod delivery_health;
 pub mod drain;
 pub mod driver;
 pub(crate) mod every;
+pub(crate) mod fail_on;
 pub mod filter;
 pub mod github;
 pub(crate) mod health;
+pub mod health_summary;
 pub(crate) mod hooks;
 pub mod inputs;
 pub(crate) mod listen;

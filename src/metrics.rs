@@ -19,7 +19,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
-use crate::report::RunReport;
+use crate::report::{HookReport, RunReport};
 
 /// The content type of [`Metrics::encode`]'s text, which Prometheus asks for first.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -27,6 +27,12 @@ pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; cha
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct HookLabels {
     hook: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StateLabels {
+    hook: String,
+    state: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -55,6 +61,7 @@ pub struct Metrics {
     held_back: Family<HookLabels, Counter>,
     receiver_down: Family<HookLabels, Gauge>,
     last_success: Family<HookLabels, FloatGauge>,
+    health: HealthGauges,
     requests: Family<RequestLabels, Counter>,
     rate_limit_waits: Counter,
     rate_limit_wait_seconds: FloatCounter,
@@ -126,6 +133,7 @@ impl Metrics {
             "When a run last handled the hook without an error (Unix time)",
             last_success.clone(),
         );
+        let health = HealthGauges::register(&mut registry);
         let (requests, rate_limit_waits, rate_limit_wait_seconds) =
             register_github_metrics(&mut registry);
         Self {
@@ -139,6 +147,7 @@ impl Metrics {
             held_back,
             receiver_down,
             last_success,
+            health,
             requests,
             rate_limit_waits,
             rate_limit_wait_seconds,
@@ -182,6 +191,7 @@ impl Metrics {
             if hook.error.is_none() {
                 self.last_success.get_or_create(&labels).set(now);
             }
+            self.health.record(hook, &labels);
         }
         for (kind, class, count) in report.requests.answers.iter() {
             self.requests
@@ -218,6 +228,89 @@ impl Metrics {
         prometheus_client::encoding::text::encode(&mut text, &self.registry)
             .map_err(|error| anyhow::anyhow!("failed to encode the metrics: {error}"))?;
         Ok(text)
+    }
+}
+
+/// Gauges of each hook's state after its last scan, for alerts: how its receiver fares and
+/// whether redelivery keeps up. Set only by a run that listed the hook's window to its end,
+/// so a failed listing leaves the last known values (and `last_scan_timestamp_seconds`
+/// ages, which an alert can see).
+struct HealthGauges {
+    failure_ratio: Family<HookLabels, FloatGauge>,
+    deliveries: Family<HookLabels, Gauge>,
+    oldest_open_age: Family<HookLabels, FloatGauge>,
+    events: Family<StateLabels, Gauge>,
+    last_scan: Family<HookLabels, FloatGauge>,
+}
+
+impl HealthGauges {
+    fn register(registry: &mut Registry) -> Self {
+        let gauges = HealthGauges {
+            failure_ratio: Family::default(),
+            deliveries: Family::default(),
+            oldest_open_age: Family::default(),
+            events: Family::default(),
+            last_scan: Family::default(),
+        };
+        registry.register(
+            "delivery_failure_ratio",
+            "Share of the deliveries in the hook's last scan that failed, 0 to 1",
+            gauges.failure_ratio.clone(),
+        );
+        registry.register(
+            "last_scan_deliveries",
+            "Deliveries in the hook's last scan (the window since its checkpoint)",
+            gauges.deliveries.clone(),
+        );
+        registry.register(
+            "oldest_open_event_age_seconds",
+            "How long the oldest event still open after the hook's last scan had been failing (0: none open)",
+            gauges.oldest_open_age.clone(),
+        );
+        registry.register(
+            "last_run_events",
+            "Events by state after the hook's last run: pending (redelivery accepted, result not listed yet), held_back (receiver down), given_up (given up and still failing in the window)",
+            gauges.events.clone(),
+        );
+        registry.register(
+            "last_scan_timestamp_seconds",
+            "GitHub's time when the hook's window was last listed to its end (Unix time)",
+            gauges.last_scan.clone(),
+        );
+        gauges
+    }
+
+    fn record(&self, hook: &HookReport, labels: &HookLabels) {
+        let Some(scanned_at) = hook.scanned_at else {
+            return;
+        };
+        self.failure_ratio
+            .get_or_create(labels)
+            .set(hook.health.failure_rate());
+        self.deliveries
+            .get_or_create(labels)
+            .set(i64::try_from(hook.health.deliveries()).unwrap_or(i64::MAX));
+        let age = hook.oldest_open_age().unwrap_or_default();
+        self.oldest_open_age
+            .get_or_create(labels)
+            .set(age.num_milliseconds() as f64 / 1000.0);
+        let given_up = hook.given_up.len() + hook.already_given_up;
+        for (state, count) in [
+            // Earlier runs' redeliveries not listed yet, and this run's (as `pending-count`).
+            ("pending", hook.pending.len() + hook.awaiting_results),
+            ("held_back", hook.held_back.len()),
+            ("given_up", given_up),
+        ] {
+            self.events
+                .get_or_create(&StateLabels {
+                    hook: labels.hook.clone(),
+                    state: state.to_owned(),
+                })
+                .set(i64::try_from(count).unwrap_or(i64::MAX));
+        }
+        self.last_scan
+            .get_or_create(labels)
+            .set(scanned_at.timestamp_millis() as f64 / 1000.0);
     }
 }
 

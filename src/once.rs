@@ -23,6 +23,9 @@ pub enum Exit {
     BadInput = 2,
     /// Another run holds the state file's lock: this run did nothing.
     Busy = 3,
+    /// The run went well but ended in a state `fail-on` lists (events given up, say): a
+    /// person should look. Every output, the summary and the checkpoint were written.
+    FailOn = 4,
 }
 
 impl From<Exit> for ExitCode {
@@ -50,14 +53,21 @@ pub async fn run_and_report(
                 log.error(&error);
                 report.errors.push(error);
             }
-            if let Err(error) = publish(&report, settings, log) {
+            let fail_on = settings.output.fail_on.reasons(&report);
+            if let Err(error) = publish(&report, &fail_on, settings, log) {
                 log.error(&format!("{error:#}"));
                 return (Exit::Failure, Some(report));
             }
-            if report.succeeded() {
-                (Exit::Success, Some(report))
-            } else {
+            if !report.succeeded() {
                 (Exit::Failure, Some(report))
+            } else if !fail_on.is_empty() {
+                log.error(&format!(
+                    "the run ended in a state `fail-on` lists: {}; exit code 4",
+                    fail_on.join("; ")
+                ));
+                (Exit::FailOn, Some(report))
+            } else {
+                (Exit::Success, Some(report))
             }
         }
         Err(error) if error.downcast_ref::<StoreBusy>().is_some() => {
@@ -71,7 +81,7 @@ pub async fn run_and_report(
             // `scan-complete: false` tells this run from one that found nothing failing.
             let report =
                 RunReport::stopped_before_scan(settings.dry_run, settings.max_attempts(), error);
-            if let Err(error) = publish(&report, settings, log) {
+            if let Err(error) = publish(&report, &[], settings, log) {
                 log.error(&format!("{error:#}"));
             }
             (Exit::Failure, Some(report))
@@ -79,8 +89,14 @@ pub async fn run_and_report(
     }
 }
 
-/// Writes the report where this run's caller looks for it.
-fn publish(report: &RunReport, settings: &Settings, log: &Log) -> anyhow::Result<()> {
+/// Writes the report where this run's caller looks for it; `fail_on` says why the step
+/// fails by `fail-on` (empty: it does not), in the summary.
+fn publish(
+    report: &RunReport,
+    fail_on: &[String],
+    settings: &Settings,
+    log: &Log,
+) -> anyhow::Result<()> {
     let verb = if report.dry_run {
         "would redeliver"
     } else {
@@ -109,7 +125,9 @@ fn publish(report: &RunReport, settings: &Settings, log: &Log) -> anyhow::Result
         append_to_file(path, &log.redact(&format_outputs(&report.outputs()?)))?;
     }
     if let Some(path) = &settings.output.summary_file {
-        append_to_file(path, &log.redact(&report.summary_markdown()))?;
+        let mut summary = report.summary_markdown();
+        summary.push_str(&crate::fail_on::summary_note(fail_on));
+        append_to_file(path, &log.redact(&summary))?;
     }
     if settings.output.json {
         let json = serde_json::to_string(report)?;

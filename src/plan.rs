@@ -34,6 +34,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::{EventRecord, HookState};
+use crate::delivery_health::DeliveryHealth;
 use crate::filter::EventFilter;
 
 /// GitHub's clock and ours differ a little, and GitHub records times to the second: a
@@ -97,7 +98,7 @@ pub fn failure_means_down(status_code: u16) -> bool {
 /// The list endpoints return more; see
 /// <https://docs.github.com/en/rest/apps/webhooks#list-deliveries-for-an-app-webhook>.
 /// `id` is a `u64` end to end: ids passed 2^53 in 2026 and must never go through `f64`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 pub struct Delivery<'a> {
     pub id: u64,
     #[serde(borrow)]
@@ -115,6 +116,10 @@ pub struct Delivery<'a> {
     pub event: Cow<'a, str>,
     #[serde(default, borrow)]
     pub action: Option<Cow<'a, str>>,
+    /// How long the delivery took, in seconds: only for the summary's delivery health
+    /// ([`DeliveryHealth`]); GitHub may leave it out.
+    #[serde(default)]
+    pub duration: Option<f64>,
 }
 
 impl Delivery<'_> {
@@ -229,6 +234,8 @@ pub struct Planner {
     scanned: usize,
     /// The newest redelivery listed (by anyone): when, and whether the receiver answered.
     newest_redelivery: Option<(DateTime<Utc>, bool)>,
+    /// What every delivery of the window says about the receiver, in bounded memory.
+    health: DeliveryHealth,
 }
 
 /// An event, as it is reported.
@@ -255,7 +262,7 @@ pub struct PlannedRedelivery {
 }
 
 /// The decision for one hook.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Plan {
     /// Deliveries examined in the window.
     pub scanned: usize,
@@ -288,6 +295,9 @@ pub struct Plan {
     /// What the list shows of the receiver being up, if anything: the drain then needs no
     /// canary.
     pub receiver_up: Option<ReceiverEvidence>,
+    /// Every delivery of the window, counted by hour, cause and duration: the summary's
+    /// delivery health, at no extra request.
+    pub health: DeliveryHealth,
 }
 
 impl Planner {
@@ -298,6 +308,7 @@ impl Planner {
     /// Adds one delivery of the window.
     pub fn observe(&mut self, delivery: Delivery) {
         self.scanned += 1;
+        self.health.observe(&delivery);
         let at = delivery.delivered_at;
         if delivery.redelivery && self.newest_redelivery.is_none_or(|(newest, _)| at > newest) {
             let answered = delivery.is_ok() || !failure_means_down(delivery.status_code);
@@ -348,9 +359,10 @@ impl Planner {
 
     /// Decides what to do for each event, given the bookkeeping of earlier runs (which
     /// only says what was given up) and GitHub's time `now` (for `max_age`).
-    pub fn plan(self, state: &HookState, now: DateTime<Utc>, options: &PlanOptions) -> Plan {
+    pub fn plan(mut self, state: &HookState, now: DateTime<Utc>, options: &PlanOptions) -> Plan {
         let mut plan = Plan {
             scanned: self.scanned,
+            health: std::mem::take(&mut self.health),
             ..Plan::default()
         };
         let mut candidates: Vec<(DateTime<Utc>, PlannedRedelivery)> = Vec::new();

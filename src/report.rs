@@ -13,6 +13,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
 use crate::client::RequestCounts;
+use crate::delivery_health::{DeliveryHealth, round};
 use crate::plan::EventSummary;
 
 /// The result of one hook in one run.
@@ -58,6 +59,14 @@ pub struct HookReport {
     /// Redeliveries GitHub refused.
     pub refused: Vec<RefusedRedelivery>,
     pub error: Option<String>,
+    /// GitHub's time when the window was listed (`None`: it was not listed to its end). The
+    /// health figures below are as of then.
+    pub scanned_at: Option<DateTime<Utc>>,
+    /// The first failure of the oldest event still open after the scan (redelivered now,
+    /// held back, left for later): how long the receiver's oldest loss has lasted.
+    pub oldest_open_at: Option<DateTime<Utc>>,
+    /// What the scanned deliveries say about the receiver (the summary's chart and causes).
+    pub health: DeliveryHealth,
 }
 
 impl HookReport {
@@ -103,7 +112,17 @@ impl HookReport {
             already_given_up: 0,
             refused: Vec::new(),
             error: None,
+            scanned_at: None,
+            oldest_open_at: None,
+            health: DeliveryHealth::new(),
         }
+    }
+
+    /// How long the oldest open event has been failing, as of the scan: `None` when no event
+    /// is open (or the window was not listed).
+    pub fn oldest_open_age(&self) -> Option<chrono::Duration> {
+        let (scanned_at, oldest) = (self.scanned_at?, self.oldest_open_at?);
+        Some((scanned_at - oldest).max(chrono::Duration::zero()))
     }
 }
 
@@ -203,6 +222,25 @@ impl RunReport {
 
     pub fn too_old_count(&self) -> usize {
         self.sum(|hook| hook.too_old.len())
+    }
+
+    /// The delivery health of every hook that was scanned, merged.
+    pub fn health(&self) -> DeliveryHealth {
+        let mut health = DeliveryHealth::new();
+        for hook in &self.hooks {
+            health.merge(&hook.health);
+        }
+        health
+    }
+
+    /// The age of the oldest open event over all hooks, in whole seconds (0: none open).
+    pub fn oldest_open_age_seconds(&self) -> i64 {
+        self.hooks
+            .iter()
+            .filter_map(HookReport::oldest_open_age)
+            .map(|age| age.num_seconds())
+            .max()
+            .unwrap_or(0)
     }
 
     pub fn redelivered_guids(&self) -> Vec<&str> {
@@ -338,6 +376,17 @@ impl RunReport {
             ("since", time(self.since())),
             ("checkpoint", time(self.checkpoint())),
             ("scan-complete", self.scan_complete().to_string()),
+            // Delivery health (issue 24): the share that failed, the oldest open event, and
+            // the figures of the summary's health section as JSON.
+            (
+                "failure-rate",
+                round(self.health().failure_rate(), 4).to_string(),
+            ),
+            (
+                "oldest-open-age",
+                self.oldest_open_age_seconds().to_string(),
+            ),
+            ("health", self.health_json()?),
             ("error", self.error_lines()),
             ("report", self.report_output()?),
         ])
@@ -356,13 +405,27 @@ impl RunReport {
         lines.join("\n")
     }
 
-    /// The job summary, in Markdown: the table per hook, alerts, a section per kind of
-    /// event, errors, and the requests made.
+    /// The `health` output: the run's [`DeliveryHealth`] and the age of its oldest open
+    /// event.
+    fn health_json(&self) -> anyhow::Result<String> {
+        let mut health = serde_json::to_value(self.health())?;
+        if let Some(object) = health.as_object_mut() {
+            object.insert(
+                "oldest_open_age_seconds".to_owned(),
+                self.oldest_open_age_seconds().into(),
+            );
+        }
+        Ok(serde_json::to_string(&health)?)
+    }
+
+    /// The job summary, in Markdown: the table per hook, alerts, delivery health (chart,
+    /// figures, failure causes), a section per kind of event, errors, and the requests made.
     pub fn summary_markdown(&self) -> String {
         let mut md = String::new();
         self.summary_table(&mut md);
         self.summary_fleets(&mut md);
         self.summary_alerts(&mut md);
+        crate::health_summary::write_section(self, &mut md);
         self.summary_sections(&mut md);
         self.summary_footer(&mut md);
         if md.len() > MAX_SUMMARY_BYTES {
@@ -634,6 +697,14 @@ fn truncate_lists(report: &mut serde_json::Value, keep: usize) {
             };
             hook.insert(format!("{list}_count"), length.into());
         }
+        // The causes by event are the health's only list; the totals by cause stay whole.
+        if let Some(causes) = hook
+            .get_mut("health")
+            .and_then(|health| health.get_mut("causes_by_event"))
+            .and_then(|causes| causes.as_array_mut())
+        {
+            causes.truncate(keep);
+        }
     }
 }
 
@@ -731,7 +802,7 @@ pub fn rfc3339(at: DateTime<Utc>) -> String {
 /// Makes text from GitHub (event names, statuses, error messages) inert in a Markdown
 /// table cell: no cell or row break, no Markdown formatting or link, no HTML. A hostile
 /// answer must not be able to dress up the job summary.
-fn cell(text: &str) -> String {
+pub(crate) fn cell(text: &str) -> String {
     let chars: Vec<char> = text.chars().collect();
     let mut out = String::with_capacity(text.len());
     for (index, &c) in chars.iter().enumerate() {

@@ -9,6 +9,7 @@ use http::Uri;
 use secrecy::SecretString;
 
 use super::Runner;
+use crate::fail_on::FailOn;
 use crate::filter::EventPattern;
 use crate::hooks::HookSelector;
 use crate::log::LogFormat;
@@ -177,6 +178,14 @@ pub struct Cli {
     #[arg(long, env = "REDELIVER_PENDING_HORIZON", value_name = "DURATION", default_value = "1h",
           value_parser = checked(parse::positive_duration("zero: GitHub needs time to list a result")))]
     pub(crate) pending_horizon: Checked<Duration>,
+
+    /// Fail the step with exit code 4, after the outputs, the summary and the checkpoint
+    /// are written, when the run ends in one of these states: `given-up` (events given up
+    /// after `max-attempts`), `receiver-down`, `refused` (GitHub refused a redelivery),
+    /// `too-old` (`max-age`), comma separated; `never` keeps exit code 0
+    #[arg(long, env = "REDELIVER_FAIL_ON", value_name = "LIST", default_value = "given-up",
+          value_parser = checked(parse::fail_on))]
+    pub(crate) fail_on: Checked<FailOn>,
 
     // Shown as is by `--help`, where `<...>` would be noise.
     #[allow(rustdoc::bare_urls)]

@@ -54,9 +54,14 @@ impl HookRun<'_> {
             .list_and_plan(&scanned.state, window.since, listed_at)
             .await
         {
-            Ok((plan, checkpoint_at)) => {
-                scanned.report.scan_complete = true;
-                self.report_plan(&plan, &mut scanned.report);
+            Ok((mut plan, checkpoint_at)) => {
+                let report = &mut scanned.report;
+                report.scan_complete = true;
+                // Health as of GitHub's time of the listing, which the plan was made at.
+                report.scanned_at = Some(checkpoint_at);
+                report.oldest_open_at = plan.oldest_open_at;
+                report.health = std::mem::take(&mut plan.health);
+                self.report_plan(&plan, report);
                 scanned.planned = Some((plan, checkpoint_at));
             }
             Err(error) => {

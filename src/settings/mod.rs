@@ -25,6 +25,7 @@ use http::Uri;
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::app_auth::AppSigner;
+use crate::fail_on::FailOn;
 use crate::filter::EventFilter;
 use crate::hooks::HookSelector;
 use crate::inputs::Cli;
@@ -104,6 +105,8 @@ pub struct OutputSettings {
     pub output_file: Option<PathBuf>,
     /// `GITHUB_STEP_SUMMARY`, inside Actions only.
     pub summary_file: Option<PathBuf>,
+    /// `fail-on`: the end states that make the run exit with code 4.
+    pub fail_on: FailOn,
 }
 
 /// Everything wrong with the settings, one line each.
@@ -236,6 +239,7 @@ fn resolve_output(cli: &Cli, problems: &mut Problems) -> OutputSettings {
         debug: cli.verbose || cli.runner.debug,
         output_file: cli.runner.output_file.as_ref().map(PathBuf::from),
         summary_file: cli.runner.summary_file.as_ref().map(PathBuf::from),
+        fail_on: problems.take(&cli.fail_on).unwrap_or_default(),
     }
 }
 

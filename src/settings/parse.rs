@@ -17,6 +17,7 @@ use clap::{Arg, Command};
 use http::Uri;
 use secrecy::SecretString;
 
+use crate::fail_on::FailOn;
 use crate::filter::{EventPattern, parse_event_list};
 use crate::hooks::{HookSelector, is_valid_name, parse_hooks};
 use crate::log::LogFormat;
@@ -239,6 +240,11 @@ pub fn api_url(text: &str) -> Result<Uri, String> {
             "`{text}` is not an http(s) URL; use e.g. https://api.github.com or https://HOST/api/v3"
         )),
     }
+}
+
+/// A list of the end states that fail the run (`fail-on`): see [`FailOn::parse`].
+pub fn fail_on(text: &str) -> Result<FailOn, String> {
+    FailOn::parse(text)
 }
 
 /// An IP address and port; `:9090` is the common shorthand for every interface.
