@@ -408,14 +408,16 @@ impl RunReport {
     /// The `health` output: the run's [`DeliveryHealth`] and the age of its oldest open
     /// event.
     fn health_json(&self) -> anyhow::Result<String> {
-        let mut health = serde_json::to_value(self.health())?;
-        if let Some(object) = health.as_object_mut() {
-            object.insert(
-                "oldest_open_age_seconds".to_owned(),
-                self.oldest_open_age_seconds().into(),
-            );
+        #[derive(Serialize)]
+        struct HealthOutput {
+            #[serde(flatten)]
+            health: DeliveryHealth,
+            oldest_open_age_seconds: i64,
         }
-        Ok(serde_json::to_string(&health)?)
+        Ok(serde_json::to_string(&HealthOutput {
+            health: self.health(),
+            oldest_open_age_seconds: self.oldest_open_age_seconds(),
+        })?)
     }
 
     /// The job summary, in Markdown: the table per hook, alerts, delivery health (chart,

@@ -191,7 +191,8 @@ async fn an_event_that_keeps_failing_is_redelivered_max_attempts_times_then_give
     for run_number in 1..=5 {
         fake.record_queued_results();
         let run = run_action(&fake, &[("max-attempts", "3")]).await;
-        run.assert_code(0);
+        // `fail-on: given-up` by default: the run that gives up fails the step.
+        run.assert_code(if run_number == 4 { 4 } else { 0 });
         given_up_reported.push(run.count("given-up-count"));
         if run_number == 4 {
             assert_eq!(

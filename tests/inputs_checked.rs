@@ -176,6 +176,17 @@ fn bad_inputs_are_refused_with_one_line_each() {
         ),
         ("since 300000y", vec![("since", "300000y")], &[]),
         ("max-age past the retention", vec![("max-age", "8d")], &[]),
+        ("fail-on unknown state", vec![("fail-on", "given_up")], &[]),
+        (
+            "fail-on never with others",
+            vec![("fail-on", "never, too-old")],
+            &[],
+        ),
+        (
+            "fail-on a list is accepted",
+            vec![("fail-on", "given-up,\nreceiver-down refused, too-old")],
+            &[],
+        ),
     ];
     let mut shown = String::new();
     for (name, inputs, env) in &cases {

@@ -3,7 +3,8 @@
 
 use chrono::{DateTime, Utc};
 use redeliver_action::client::RequestCounts;
-use redeliver_action::plan::EventSummary;
+use redeliver_action::delivery_health::DeliveryHealth;
+use redeliver_action::plan::{Delivery, EventSummary};
 use redeliver_action::report::{HookReport, RedeliveredEvent, RefusedRedelivery, RunReport};
 
 fn at(text: &str) -> DateTime<Utc> {
@@ -31,6 +32,25 @@ fn hook(name: &str) -> HookReport {
             Some(at("2026-11-28T10:00:00Z")),
         )
     }
+}
+
+/// The health of deliveries made at `(time, status, status_code, event, duration)`.
+fn health(deliveries: &[(&str, &str, u16, &str, f64)]) -> DeliveryHealth {
+    let mut health = DeliveryHealth::new();
+    for (index, (time, status, status_code, event, duration)) in deliveries.iter().enumerate() {
+        health.observe(&Delivery {
+            id: index as u64,
+            guid: format!("g{index}").into(),
+            delivered_at: at(time),
+            redelivery: false,
+            status: (*status).into(),
+            status_code: *status_code,
+            event: (*event).into(),
+            action: None,
+            duration: Some(*duration),
+        });
+    }
+    health
 }
 
 /// Every section of the summary: redelivered, given up, refused, held back, left for later,
@@ -83,6 +103,35 @@ fn a_run_with_everything() -> RunReport {
     )];
     // A status with Markdown and HTML in it stays inert in a cell.
     app.filtered[0].first_failure_status = "Invalid | <b>HTTP</b> `Response`".to_owned();
+    app.scanned_at = Some(at("2026-11-28T12:10:00Z"));
+    app.oldest_open_at = Some(at("2026-11-28T10:00:00Z"));
+    app.health = health(&[
+        ("2026-11-28T09:58:00Z", "OK", 200, "push", 0.25),
+        ("2026-11-28T10:00:00Z", "timed out", 0, "push", 10.0),
+        (
+            "2026-11-28T10:20:00Z",
+            "Invalid HTTP Response: 503",
+            503,
+            "issues",
+            0.5,
+        ),
+        (
+            "2026-11-28T10:40:00Z",
+            "Invalid HTTP Response: 503",
+            503,
+            "issues",
+            0.5,
+        ),
+        (
+            "2026-11-28T11:05:00Z",
+            "Invalid | <b>HTTP</b> `Response`",
+            0,
+            "workflow_job",
+            0.5,
+        ),
+        ("2026-11-28T11:30:00Z", "OK", 200, "push", 0.25),
+        ("2026-11-28T12:05:00Z", "OK", 200, "push", 0.25),
+    ]);
 
     let mut repo = hook("repo/octo/demo/22");
     repo.scanned = 3;
@@ -90,6 +139,13 @@ fn a_run_with_everything() -> RunReport {
     repo.receiver_down = true;
     repo.checkpoint_expired = true;
     repo.checkpoint_advanced = false;
+    repo.scanned_at = Some(at("2026-11-28T12:10:00Z"));
+    repo.oldest_open_at = Some(at("2026-11-28T10:00:00Z"));
+    repo.health = health(&[
+        ("2026-11-28T11:00:00Z", "failed to connect", 0, "push", 0.01),
+        ("2026-11-28T11:01:00Z", "failed to connect", 0, "push", 0.01),
+        ("2026-11-28T11:02:00Z", "OK", 200, "ping", 0.2),
+    ]);
     repo.held_back = vec![
         event("g-held-1", "push", None, "failed to connect"),
         event("g-held-2", "push", None, "failed to connect"),

@@ -27,6 +27,7 @@ fn delivery(id: u64, guid: &str, status: &str) -> Delivery<'static> {
         status_code: if status == "OK" { 200 } else { 503 },
         event: "push".into(),
         action: None,
+        duration: Some(0.5),
     }
 }
 

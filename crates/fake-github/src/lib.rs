@@ -232,6 +232,9 @@ pub struct NewDelivery {
     pub redelivery: bool,
     /// `None`: the fake assigns the next big id.
     pub id: Option<u64>,
+    /// `duration` in seconds; `None`: what the outcome usually takes (0.5 s answered, 10 s
+    /// timed out, 0.01 s failed to connect).
+    pub duration: Option<f64>,
 }
 
 impl NewDelivery {
@@ -244,6 +247,7 @@ impl NewDelivery {
             action: None,
             redelivery: false,
             id: None,
+            duration: None,
         }
     }
 
@@ -273,6 +277,12 @@ impl NewDelivery {
 
     pub fn redelivery(mut self, redelivery: bool) -> Self {
         self.redelivery = redelivery;
+        self
+    }
+
+    /// How long GitHub says the delivery took, in seconds.
+    pub fn duration(mut self, seconds: f64) -> Self {
+        self.duration = Some(seconds);
         self
     }
 }
@@ -1094,6 +1104,8 @@ struct Delivery {
     action: Option<String>,
     installation_id: Option<u64>,
     repository_id: Option<u64>,
+    /// `None`: what the outcome usually takes.
+    duration: Option<f64>,
     /// A redelivery is queued: GitHub lists its result only once the receiver answered
     /// (or its 10 s ran out).
     listed_from: DateTime<Utc>,
@@ -1102,11 +1114,11 @@ struct Delivery {
 impl Delivery {
     fn to_json(&self) -> Value {
         let (status, status_code) = self.outcome.status();
-        let duration = match self.outcome {
+        let duration = self.duration.unwrap_or(match self.outcome {
             Outcome::TimedOut => 10.0,
             Outcome::FailedToConnect => 0.01,
             _ => 0.5,
-        };
+        });
         json!({
             "id": self.id,
             "guid": self.guid,
@@ -1203,6 +1215,7 @@ impl Inner {
             action: new.action,
             installation_id: matches!(hook, Hook::App).then_some(1),
             repository_id: matches!(hook, Hook::Repo { .. }).then_some(1),
+            duration: new.duration,
             listed_from: delivered_at,
         };
         self.insert(hook, delivery);
@@ -2470,6 +2483,7 @@ fn redeliver(shared: &Shared, inner: &mut Inner, hook: &Hook, id: &str, ctx: &Ct
             delivered_at: whole_seconds(ctx.now),
             redelivery: true,
             outcome,
+            duration: None,
             listed_from: ctx.now + delay,
             ..original.clone()
         },
