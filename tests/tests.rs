@@ -11,6 +11,7 @@ mod e2e;
 mod faults;
 mod fleet;
 mod fuzz;
+mod health_chart;
 mod hook_selection;
 mod hostile;
 mod inputs_checked;
