@@ -8,6 +8,7 @@ mod cli;
 mod client_rules;
 mod contract;
 mod e2e;
+mod fail_on;
 mod faults;
 mod fleet;
 mod fuzz;
