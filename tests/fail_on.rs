@@ -126,7 +126,7 @@ async fn a_bad_fail_on_is_one_line_before_any_request() {
     assert_eq!(
         errors,
         [
-            "::error title=Bad input::input `fail-on` has `everything`: use `given-up`, `receiver-down`, `refused`, `too-old` (comma separated), or `never`"
+            "::error::input `fail-on` has `everything`: use `given-up`, `receiver-down`, `refused`, `too-old` (comma separated), or `never`"
         ],
         "{}",
         run.stdout
