@@ -41,6 +41,30 @@ fn sample(page: &str, series: &str) -> Option<f64> {
         .and_then(|value| value.trim().parse().ok())
 }
 
+/// The metric names the example PrometheusRule's expressions use.
+fn alert_metric_names() -> std::collections::BTreeSet<String> {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/deploy/kubernetes/monitoring/prometheusrule.yaml"
+    );
+    let text = std::fs::read_to_string(path).expect("the rule file is readable");
+    let rule: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).expect("YAML");
+    let mut names = std::collections::BTreeSet::new();
+    for group in rule["spec"]["groups"].as_sequence().expect("groups") {
+        for rule in group["rules"].as_sequence().expect("rules") {
+            let expr = rule["expr"].as_str().expect("an expression");
+            let words = expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'));
+            names.extend(
+                words
+                    .filter(|word| word.starts_with("redeliver_"))
+                    .map(str::to_owned),
+            );
+        }
+    }
+    assert!(names.len() >= 5, "{names:?}");
+    names
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_with_listen_serves_metrics_and_health_until_sigterm() {
     let fake = fake().await;
@@ -145,6 +169,48 @@ async fn every_with_listen_serves_metrics_and_health_until_sigterm() {
         sample(&page, "redeliver_given_up_events_total{hook=\"app\"}"),
         Some(0.0)
     );
+    // The health gauges of the last scan: one failed delivery, open for about 30 minutes.
+    for (series, low, high) in [
+        ("redeliver_delivery_failure_ratio{hook=\"app\"}", 1.0, 1.0),
+        ("redeliver_last_scan_deliveries{hook=\"app\"}", 1.0, 1.0),
+        (
+            "redeliver_oldest_open_event_age_seconds{hook=\"app\"}",
+            29.0 * 60.0,
+            32.0 * 60.0,
+        ),
+        (
+            "redeliver_last_run_events{hook=\"app\",state=\"pending\"}",
+            0.0,
+            0.0,
+        ),
+        (
+            "redeliver_last_run_events{hook=\"app\",state=\"held_back\"}",
+            0.0,
+            0.0,
+        ),
+        (
+            "redeliver_last_run_events{hook=\"app\",state=\"given_up\"}",
+            0.0,
+            0.0,
+        ),
+        (
+            "redeliver_last_scan_timestamp_seconds{hook=\"app\"}",
+            (chrono::Utc::now().timestamp() - 60) as f64,
+            (chrono::Utc::now().timestamp() + 60) as f64,
+        ),
+    ] {
+        let value = sample(&page, series).unwrap_or_else(|| panic!("no {series} in\n{page}"));
+        assert!((low..=high).contains(&value), "{series} is {value}");
+    }
+    // The example alerts only use what a scrape returns.
+    for name in alert_metric_names() {
+        assert!(
+            page.lines().any(|line| line
+                .strip_prefix(name.as_str())
+                .is_some_and(|rest| rest.starts_with(['{', ' ']))),
+            "deploy/kubernetes/monitoring/prometheusrule.yaml uses `{name}`, which /metrics does not serve:\n{page}"
+        );
+    }
     assert!(page.contains("# TYPE redeliver_rate_limit_waits counter"));
     assert!(!page.contains("g1"), "no GUID in a label:\n{page}");
 
