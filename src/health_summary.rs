@@ -138,8 +138,9 @@ fn fenced_chart(
     );
 }
 
-/// A Mermaid `xychart-beta` of the deliveries (bars) and failures (line) per hour from the
-/// hour of `from` to the hour of `to` (UTC), hours without deliveries included as zeros;
+/// A Mermaid `xychart-beta` of the deliveries (green bars) and failures (red bars, drawn
+/// over them, so an outage is a red stretch) per hour from the hour of `from` to the hour of
+/// `to` (UTC), hours without deliveries included as zeros;
 /// in bins of several hours past [`MAX_POINTS`] hours. Labels are the hour (`14`), or the
 /// date (`11-28`) where a day starts.
 pub fn mermaid_chart(
@@ -175,8 +176,9 @@ pub fn mermaid_chart(
     } else {
         format!("{bin} hours")
     };
+    // Green deliveries, red failures: GitHub's own colours for success and failure.
     format!(
-        "xychart-beta\n    title \"{}: deliveries (bars) and failures (line) per {per}\"\n    x-axis \"UTC, {} to {}\" [{}]\n    y-axis \"deliveries\" 0 --> {top}\n    bar [{}]\n    line [{}]\n",
+        "%%{{init: {{\"themeVariables\": {{\"xyChart\": {{\"plotColorPalette\": \"#2da44e, #cf222e\"}}}}}}}}%%\nxychart-beta\n    title \"{}: deliveries (green) and failures (red) per {per}\"\n    x-axis \"UTC, {} to {}\" [{}]\n    y-axis \"deliveries\" 0 --> {top}\n    bar [{}]\n    bar [{}]\n",
         mermaid_text(name),
         at_hour(first),
         at_hour(last + 1),

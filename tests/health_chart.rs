@@ -68,16 +68,21 @@ fn health_of(deliveries: &[(DateTime<Utc>, Outcome, f64)]) -> DeliveryHealth {
     health
 }
 
-/// The hours of a chart, as its `bar` and `line` series give them.
-fn series(chart: &str, name: &str) -> Vec<u64> {
-    let line = chart
-        .lines()
-        .find_map(|line| line.trim().strip_prefix(name)?.strip_prefix(" ["))
-        .unwrap_or_else(|| panic!("no `{name}` series in\n{chart}"));
-    line.trim_end_matches(']')
-        .split(", ")
-        .map(|value| value.parse().expect("a count"))
-        .collect()
+/// The deliveries and the failures of each point of a chart: its two `bar` series.
+fn series(chart: &str) -> (Vec<u64>, Vec<u64>) {
+    let mut bars = chart.lines().filter_map(|line| {
+        let values = line.trim().strip_prefix("bar [")?.strip_suffix(']')?;
+        Some(
+            values
+                .split(", ")
+                .map(|value| value.parse().expect("a count"))
+                .collect::<Vec<u64>>(),
+        )
+    });
+    match (bars.next(), bars.next(), bars.next()) {
+        (Some(deliveries), Some(failures), None) => (deliveries, failures),
+        _ => panic!("not two `bar` series in\n{chart}"),
+    }
 }
 
 /// The Mermaid blocks of a Markdown text.
@@ -135,7 +140,7 @@ async fn a_run_over_a_day_with_a_three_hour_outage_shows_it_in_the_summary() {
 
     let charts = mermaid_blocks(&run.summary);
     assert_eq!(charts.len(), 1, "{}", run.summary);
-    let (bars, line) = (series(&charts[0], "bar"), series(&charts[0], "line"));
+    let (bars, line) = series(&charts[0]);
     // The outage is three hours whose every delivery failed, and no failure elsewhere.
     let down: Vec<usize> = (0..line.len()).filter(|&hour| line[hour] > 0).collect();
     assert_eq!(down.len(), 3, "{}", charts[0]);
@@ -277,5 +282,5 @@ fn every_kind_of_chart_parses_with_mermaid_s_own_parser() {
         charts.len(),
         "{text}"
     );
-    assert_eq!(series(&charts[1].1, "bar").len(), 36, "{}", charts[1].1);
+    assert_eq!(series(&charts[1].1).0.len(), 36, "{}", charts[1].1);
 }
