@@ -364,4 +364,36 @@ mod tests {
             assert!(text.lines().any(|l| l == line), "no `{line}` in\n{text}");
         }
     }
+
+    #[test]
+    fn a_scanned_hook_sets_its_health_gauges_and_a_failed_listing_keeps_them() {
+        let at = |text: &str| {
+            text.parse::<chrono::DateTime<chrono::Utc>>()
+                .expect("a time")
+        };
+        let mut hook = HookReport::new("app".to_owned(), at("2026-11-28T10:00:00Z"), None);
+        hook.scanned_at = Some(at("2026-11-28T12:00:00Z"));
+        hook.oldest_open_at = Some(at("2026-11-28T11:00:00Z"));
+        hook.already_given_up = 2;
+        hook.pending = 1;
+        let mut report = RunReport::stopped_before_scan(false, 3, String::new());
+        report.errors.clear();
+        report.hooks.push(hook.clone());
+        let metrics = Metrics::new();
+        metrics.record(&report, Duration::from_secs(1));
+        // A later run whose listing failed: the gauges keep what the last scan said.
+        report.hooks[0].scanned_at = None;
+        metrics.record(&report, Duration::from_secs(1));
+        let text = metrics.encode().expect("encodes");
+        for line in [
+            "redeliver_delivery_failure_ratio{hook=\"app\"} 0.0",
+            "redeliver_last_scan_deliveries{hook=\"app\"} 0",
+            "redeliver_oldest_open_event_age_seconds{hook=\"app\"} 3600.0",
+            "redeliver_last_run_events{hook=\"app\",state=\"pending\"} 1",
+            "redeliver_last_run_events{hook=\"app\",state=\"given_up\"} 2",
+            "redeliver_last_scan_timestamp_seconds{hook=\"app\"} 1795867200.0",
+        ] {
+            assert!(text.lines().any(|l| l == line), "no `{line}` in\n{text}");
+        }
+    }
 }
