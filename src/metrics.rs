@@ -375,15 +375,15 @@ mod tests {
         hook.scanned_at = Some(at("2026-11-28T12:00:00Z"));
         hook.oldest_open_at = Some(at("2026-11-28T11:00:00Z"));
         hook.already_given_up = 2;
-        hook.pending = 1;
+        hook.awaiting_results = 1;
         let mut report = RunReport::stopped_before_scan(false, 3, String::new());
         report.errors.clear();
         report.hooks.push(hook.clone());
         let metrics = Metrics::new();
-        metrics.record(&report, Duration::from_secs(1));
+        metrics.record(&report, Duration::from_secs(1), DateTime::UNIX_EPOCH);
         // A later run whose listing failed: the gauges keep what the last scan said.
         report.hooks[0].scanned_at = None;
-        metrics.record(&report, Duration::from_secs(1));
+        metrics.record(&report, Duration::from_secs(1), DateTime::UNIX_EPOCH);
         let text = metrics.encode().expect("encodes");
         for line in [
             "redeliver_delivery_failure_ratio{hook=\"app\"} 0.0",
