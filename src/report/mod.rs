@@ -1,0 +1,356 @@
+//! What a run tells its caller: step outputs (`$GITHUB_OUTPUT`), the job summary
+//! (`$GITHUB_STEP_SUMMARY`) and the JSON report (`--json`, and the `report` output).
+//!
+//! <https://docs.github.com/en/actions/reference/workflows-and-actions/workflow-commands#setting-an-output-parameter>
+//! <https://docs.github.com/en/actions/reference/workflows-and-actions/workflow-commands#adding-a-job-summary>
+
+mod outputs;
+mod summary;
+
+pub use outputs::{MAX_REPORT_OUTPUT_BYTES, append_to_file, format_outputs};
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+
+use crate::client::RequestCounts;
+use crate::delivery_health::DeliveryHealth;
+use crate::plan::EventSummary;
+
+/// The result of one hook in one run.
+#[derive(Debug, Clone, Serialize)]
+pub struct HookReport {
+    pub hook: String,
+    /// Start of the scanned window.
+    pub since: DateTime<Utc>,
+    /// The checkpoint after this run (the previous one when it was not advanced).
+    pub checkpoint: Option<DateTime<Utc>>,
+    pub checkpoint_advanced: bool,
+    /// The checkpoint was older than GitHub's retention: deliveries in between are lost.
+    pub checkpoint_expired: bool,
+    /// The window was listed to its end: `scanned` and `failing` are the whole truth. A
+    /// hook whose listing failed has them at zero without having looked.
+    pub scan_complete: bool,
+    pub scanned: usize,
+    pub failing: usize,
+    /// Redelivered (in a dry run: would be redelivered).
+    pub redelivered: Vec<RedeliveredEvent>,
+    pub given_up: Vec<EventSummary>,
+    pub filtered: Vec<EventSummary>,
+    /// Left for a later run: over `max-redeliveries`, out of `max-duration`, or not reached
+    /// because of an error or a shutdown.
+    pub deferred: Vec<EventSummary>,
+    /// Not redelivered because the receiver is still down (a canary, or the last
+    /// redeliveries, failed without an answer or with a 5xx). No attempt was spent on them.
+    pub held_back: Vec<EventSummary>,
+    /// The receiver was found down: the run held its events back.
+    pub receiver_down: bool,
+    /// GitHub did not list a canary's result in time: the run held its events back (in
+    /// `held_back`) without taking the receiver to be down.
+    pub results_delayed: bool,
+    /// Redelivered by an earlier run, whose result GitHub has not listed yet: not sent
+    /// again now.
+    pub pending: Vec<EventSummary>,
+    /// This run's redeliveries whose results GitHub had not listed when it ended.
+    pub awaiting_results: usize,
+    /// First failed longer ago than `max-age`: not redelivered, never counted as an attempt
+    /// or as given up.
+    pub too_old: Vec<EventSummary>,
+    pub already_given_up: usize,
+    /// Redeliveries GitHub refused.
+    pub refused: Vec<RefusedRedelivery>,
+    pub error: Option<String>,
+    /// GitHub's time when the window was listed (`None`: it was not listed to its end). The
+    /// health figures below are as of then.
+    pub scanned_at: Option<DateTime<Utc>>,
+    /// The first failure of the oldest event still open after the scan (redelivered now,
+    /// held back, left for later): how long the receiver's oldest loss has lasted.
+    pub oldest_open_at: Option<DateTime<Utc>>,
+    /// What the scanned deliveries say about the receiver (the summary's chart and causes).
+    pub health: DeliveryHealth,
+}
+
+impl HookReport {
+    /// Nothing to say: listed to its end, nothing redelivered, given up, refused, held
+    /// back, left, too old or filtered out, no error and no warning. At fleet size the job
+    /// summary gives such hooks one line between them.
+    pub fn is_quiet(&self) -> bool {
+        self.scan_complete
+            && self.error.is_none()
+            && !self.receiver_down
+            && !self.checkpoint_expired
+            && self.redelivered.is_empty()
+            && self.given_up.is_empty()
+            && self.filtered.is_empty()
+            && self.deferred.is_empty()
+            && self.held_back.is_empty()
+            && self.too_old.is_empty()
+            && self.refused.is_empty()
+    }
+
+    /// The report of `hook` before anything was done: its window starts at `since`, its
+    /// checkpoint is still `checkpoint`.
+    pub fn new(hook: String, since: DateTime<Utc>, checkpoint: Option<DateTime<Utc>>) -> Self {
+        Self {
+            hook,
+            since,
+            checkpoint,
+            checkpoint_advanced: false,
+            checkpoint_expired: false,
+            scan_complete: false,
+            scanned: 0,
+            failing: 0,
+            redelivered: Vec::new(),
+            given_up: Vec::new(),
+            filtered: Vec::new(),
+            deferred: Vec::new(),
+            held_back: Vec::new(),
+            receiver_down: false,
+            results_delayed: false,
+            pending: Vec::new(),
+            awaiting_results: 0,
+            too_old: Vec::new(),
+            already_given_up: 0,
+            refused: Vec::new(),
+            error: None,
+            scanned_at: None,
+            oldest_open_at: None,
+            health: DeliveryHealth::new(),
+        }
+    }
+
+    /// How long the oldest open event has been failing, as of the scan: `None` when no event
+    /// is open (or the window was not listed).
+    pub fn oldest_open_age(&self) -> Option<chrono::Duration> {
+        let (scanned_at, oldest) = (self.scanned_at?, self.oldest_open_at?);
+        Some((scanned_at - oldest).max(chrono::Duration::zero()))
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RedeliveredEvent {
+    pub delivery_id: u64,
+    /// The attempt this was, counting this tool's redeliveries of the event.
+    pub attempt: u32,
+    #[serde(flatten)]
+    pub event: EventSummary,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RefusedRedelivery {
+    pub delivery_id: u64,
+    pub reason: String,
+    #[serde(flatten)]
+    pub event: EventSummary,
+}
+
+/// What one fleet (`repo/<owner>/*/<hook>`) found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FleetReport {
+    /// The line, as the input gave it.
+    pub selector: String,
+    /// Repositories listed, archived ones included.
+    pub repositories: usize,
+    /// Archived repositories, skipped: their hooks deliver nothing.
+    pub archived: usize,
+    /// Hooks selected on the others.
+    pub hooks: usize,
+}
+
+/// The result of one run, over all hooks.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    pub dry_run: bool,
+    pub max_attempts: u32,
+    /// The fleets (`repo/<owner>/*/<hook>`) and what each found; not in the JSON when none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fleets: Vec<FleetReport>,
+    pub hooks: Vec<HookReport>,
+    pub requests: RequestCounts,
+    pub checkpoint_saved: bool,
+    pub errors: Vec<String>,
+}
+
+impl RunReport {
+    fn sum(&self, count: impl Fn(&HookReport) -> usize) -> usize {
+        self.hooks.iter().map(count).sum()
+    }
+
+    pub fn redelivered_count(&self) -> usize {
+        self.sum(|hook| hook.redelivered.len())
+    }
+
+    pub fn failed_count(&self) -> usize {
+        self.sum(|hook| hook.failing)
+    }
+
+    pub fn scanned_count(&self) -> usize {
+        self.sum(|hook| hook.scanned)
+    }
+
+    pub fn given_up_count(&self) -> usize {
+        self.sum(|hook| hook.given_up.len())
+    }
+
+    pub fn filtered_count(&self) -> usize {
+        self.sum(|hook| hook.filtered.len())
+    }
+
+    pub fn deferred_count(&self) -> usize {
+        self.sum(|hook| hook.deferred.len() + hook.refused.len())
+    }
+
+    /// Events held back because their receiver is still down.
+    pub fn held_back_count(&self) -> usize {
+        self.sum(|hook| hook.held_back.len())
+    }
+
+    /// A receiver was found still down.
+    pub fn receiver_down(&self) -> bool {
+        self.hooks.iter().any(|hook| hook.receiver_down)
+    }
+
+    /// GitHub did not list a canary's result in time, and events were held back for it.
+    pub fn results_delayed(&self) -> bool {
+        self.hooks.iter().any(|hook| hook.results_delayed)
+    }
+
+    /// Redeliveries GitHub accepted and has not listed the results of yet: earlier runs'
+    /// (not sent again) and this run's.
+    pub fn pending_count(&self) -> usize {
+        self.sum(|hook| hook.pending.len() + hook.awaiting_results)
+    }
+
+    pub fn too_old_count(&self) -> usize {
+        self.sum(|hook| hook.too_old.len())
+    }
+
+    /// The delivery health of every hook that was scanned, merged.
+    pub fn health(&self) -> DeliveryHealth {
+        let mut health = DeliveryHealth::new();
+        for hook in &self.hooks {
+            health.merge(&hook.health);
+        }
+        health
+    }
+
+    /// The age of the oldest open event over all hooks, in whole seconds (0: none open).
+    pub fn oldest_open_age_seconds(&self) -> i64 {
+        self.hooks
+            .iter()
+            .filter_map(HookReport::oldest_open_age)
+            .map(|age| age.num_seconds())
+            .max()
+            .unwrap_or(0)
+    }
+
+    pub fn redelivered_guids(&self) -> Vec<&str> {
+        self.hooks
+            .iter()
+            .flat_map(|hook| hook.redelivered.iter().map(|r| r.event.guid.as_str()))
+            .collect()
+    }
+
+    pub fn given_up_guids(&self) -> Vec<&str> {
+        self.hooks
+            .iter()
+            .flat_map(|hook| hook.given_up.iter().map(|e| e.guid.as_str()))
+            .collect()
+    }
+
+    /// The oldest window start over all hooks.
+    pub fn since(&self) -> Option<DateTime<Utc>> {
+        self.hooks.iter().map(|hook| hook.since).min()
+    }
+
+    /// The oldest checkpoint over all hooks: where the next run resumes at the latest.
+    pub fn checkpoint(&self) -> Option<DateTime<Utc>> {
+        self.hooks.iter().filter_map(|hook| hook.checkpoint).min()
+    }
+
+    pub fn succeeded(&self) -> bool {
+        self.errors.is_empty()
+    }
+
+    /// Every hook's window was listed to its end. A run that stopped before listing (the
+    /// checkpoint could not be read) has no hooks and did not scan.
+    pub fn scan_complete(&self) -> bool {
+        !self.hooks.is_empty() && self.hooks.iter().all(|hook| hook.scan_complete)
+    }
+
+    /// The report of a run that stopped before it scanned anything (the checkpoint could not
+    /// be read): nothing redelivered, the error, and no hooks, so that `scan-complete` is
+    /// `false` and a workflow's `if:` on the outputs still has values to test.
+    pub fn stopped_before_scan(dry_run: bool, max_attempts: u32, error: String) -> Self {
+        Self {
+            dry_run,
+            max_attempts,
+            fleets: Vec::new(),
+            hooks: Vec::new(),
+            requests: RequestCounts::default(),
+            checkpoint_saved: false,
+            errors: vec![error],
+        }
+    }
+}
+
+pub fn rfc3339(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// Makes text from GitHub (event names, statuses, error messages) inert in a Markdown
+/// table cell: no cell or row break, no Markdown formatting or link, no HTML. A hostile
+/// answer must not be able to dress up the job summary.
+pub(crate) fn cell(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    for (index, &c) in chars.iter().enumerate() {
+        match c {
+            '|' => out.push_str("\\|"),
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '\\' | '`' | '*' | '[' | ']' | '~' | '$' => {
+                out.push('\\');
+                out.push(c);
+            }
+            // An underscore inside a word is never emphasis (`workflow_job` stays as is).
+            '_' => {
+                let word = |i: Option<usize>| {
+                    i.and_then(|i| chars.get(i))
+                        .is_some_and(|c| c.is_alphanumeric())
+                };
+                if !(word(index.checked_sub(1)) && word(index.checked_add(1))) {
+                    out.push('\\');
+                }
+                out.push('_');
+            }
+            c if c.is_control() => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Shows text as code in a table cell: a code span fenced by more backticks than the text
+/// holds in a row, so nothing in it can close the span; HTML and Markdown inside a code span
+/// are shown, not rendered.
+fn code(text: &str) -> String {
+    let text: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect::<String>()
+        .replace('|', "\\|");
+    let mut longest = 0;
+    let mut run = 0;
+    for c in text.chars() {
+        run = if c == '`' { run + 1 } else { 0 };
+        longest = longest.max(run);
+    }
+    let fence = "`".repeat(longest + 1);
+    let pad = if text.starts_with('`') || text.ends_with('`') {
+        " "
+    } else {
+        ""
+    };
+    format!("{fence}{pad}{text}{pad}{fence}")
+}
