@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 
 use serde::ser::{Serialize, SerializeMap, SerializeStruct, Serializer};
 
-use crate::plan::Delivery;
+use crate::delivery::Delivery;
 
 /// Hour buckets kept: past GitHub's longest retention (7 days on GHES, at most 90 configured)
 /// with room. A window never needs more; a hostile list with deliveries spread over years

@@ -32,14 +32,12 @@ use chrono::{DateTime, Utc};
 
 use crate::client::{ApiError, Credential, GitHubClient};
 use crate::clock::{Stop, format_duration};
+use crate::delivery::{Delivery, failure_means_down};
 use crate::github::deliveries::{self, DeliveryPages};
 use crate::hooks::Hook;
 use crate::log::{Level, Log};
 use crate::pace::Pace;
-use crate::plan::{
-    CLOCK_TOLERANCE, Delivery, EventSummary, PlannedRedelivery, ReceiverEvidence,
-    failure_means_down,
-};
+use crate::plan::{CLOCK_TOLERANCE, EventSummary, PlannedRedelivery, ReceiverEvidence};
 use crate::report::{RedeliveredEvent, RefusedRedelivery};
 
 /// Events tried as canaries before the receiver is taken to be up despite refusals.

@@ -27,6 +27,7 @@ pub mod checkpoint;
 pub mod client;
 pub mod clock;
 pub(crate) mod credentials;
+pub mod delivery;
 pub mod delivery_health;
 pub mod drain;
 pub mod driver;

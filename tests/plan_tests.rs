@@ -2,8 +2,9 @@
 
 use chrono::{DateTime, Duration, Utc};
 use redeliver_action::checkpoint::HookState;
+use redeliver_action::delivery::Delivery;
 use redeliver_action::filter::{EventFilter, parse_event_list};
-use redeliver_action::plan::{Delivery, PlanOptions, next_checkpoint, plan_redeliveries};
+use redeliver_action::plan::{PlanOptions, next_checkpoint, plan_redeliveries};
 use redeliver_action::window::{WindowOptions, in_window, scan_window};
 
 fn now() -> DateTime<Utc> {

@@ -3,8 +3,9 @@
 
 use chrono::{DateTime, Utc};
 use redeliver_action::client::RequestCounts;
+use redeliver_action::delivery::Delivery;
 use redeliver_action::delivery_health::DeliveryHealth;
-use redeliver_action::plan::{Delivery, EventSummary};
+use redeliver_action::plan::EventSummary;
 use redeliver_action::report::{HookReport, RedeliveredEvent, RefusedRedelivery, RunReport};
 
 fn at(text: &str) -> DateTime<Utc> {

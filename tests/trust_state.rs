@@ -4,7 +4,8 @@
 
 use chrono::{DateTime, Duration, Utc};
 use redeliver_action::checkpoint::{EventRecord, HookState};
-use redeliver_action::plan::{Delivery, PlanOptions, plan_redeliveries};
+use redeliver_action::delivery::Delivery;
+use redeliver_action::plan::{PlanOptions, plan_redeliveries};
 use redeliver_action::window::{WindowOptions, scan_window};
 
 use crate::util::*;

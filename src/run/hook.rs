@@ -7,11 +7,12 @@ use chrono::{DateTime, Utc};
 
 use crate::checkpoint::{CheckpointDocument, HookState};
 use crate::client::{ApiError, Credential, GitHubClient};
+use crate::delivery::Delivery;
 use crate::drain::{Drain, DrainOutcome, Halt};
 use crate::github::deliveries::{self, DeliveryPages};
 use crate::hooks::Hook;
 use crate::log::{Deferred, Level, Log};
-use crate::plan::{Delivery, Plan, Planner, next_checkpoint};
+use crate::plan::{Plan, Planner, next_checkpoint};
 use crate::report::{HookReport, RedeliveredEvent, RunReport, rfc3339};
 use crate::settings::Settings;
 use crate::window::{Window, WindowOptions, in_window, scan_window};
