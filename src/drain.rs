@@ -33,7 +33,7 @@ use chrono::{DateTime, Utc};
 use crate::client::{ApiError, Credential, GitHubClient};
 use crate::clock::{Stop, format_duration};
 use crate::delivery::{Delivery, failure_means_down};
-use crate::github::deliveries::{self, DeliveryPages};
+use crate::github::deliveries;
 use crate::hooks::Hook;
 use crate::log::{Level, Log};
 use crate::pace::Pace;
@@ -454,7 +454,7 @@ impl Drain<'_> {
         since: DateTime<Utc>,
         max_pages: u32,
     ) -> Result<Vec<(String, u16, String)>, Halt> {
-        let mut pages = DeliveryPages::new(self.client, self.hook, self.credential);
+        let mut pages = deliveries::pages(self.client, self.hook, self.credential);
         let mut found = Vec::new();
         while let Some(page) = pages.next_page().await.map_err(|error| Halt::Failed {
             rate_limited: matches!(error, ApiError::RateLimited { .. }),

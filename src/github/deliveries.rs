@@ -3,9 +3,8 @@
 //! - <https://docs.github.com/en/rest/orgs/webhooks#list-deliveries-for-an-organization-webhook>
 //! - <https://docs.github.com/en/rest/repos/webhooks#list-deliveries-for-a-repository-webhook>
 
-use std::collections::HashSet;
-
-use crate::client::{ApiError, Credential, GitHubClient, ListPage, RequestKind};
+use super::Pages;
+use crate::client::{ApiError, Credential, GitHubClient, RequestKind};
 use crate::hooks::Hook;
 
 /// GitHub's maximum page size for delivery lists.
@@ -16,62 +15,15 @@ pub const PER_PAGE: u32 = 100;
 /// keeps sending `next` past that is not one to trust.
 pub const MAX_PAGES: u32 = 5_000;
 
-/// The pages of one hook's delivery list, followed through the `Link` header's `next`, with
-/// guards against a server that loops (a cursor seen before) or never ends.
-pub struct DeliveryPages<'a> {
-    client: &'a GitHubClient,
-    credential: Credential,
-    next: Option<String>,
-    seen: HashSet<String>,
-    pages: u32,
-}
-
-impl<'a> DeliveryPages<'a> {
-    pub fn new(client: &'a GitHubClient, hook: &Hook, credential: Credential) -> Self {
-        Self {
-            client,
-            credential,
-            next: Some(format!("{}?per_page={PER_PAGE}", hook.deliveries_path())),
-            seen: HashSet::new(),
-            pages: 0,
-        }
-    }
-
-    /// The next page, or `None` after the last.
-    pub async fn next_page(&mut self) -> Result<Option<ListPage>, ApiError> {
-        let Some(route) = self.next.take() else {
-            return Ok(None);
-        };
-        let request = route.split('?').next().unwrap_or(&route).to_owned();
-        if !self.seen.insert(route.clone()) {
-            return Err(ApiError::Transport {
-                request: format!("GET {request}"),
-                detail: "the next page's link repeats an earlier page; the listing would never end"
-                    .to_owned(),
-            });
-        }
-        if self.pages >= MAX_PAGES {
-            return Err(ApiError::Transport {
-                request: format!("GET {request}"),
-                detail: format!(
-                    "more than {MAX_PAGES} pages of deliveries, more than GitHub keeps; refusing to go on"
-                ),
-            });
-        }
-        self.pages += 1;
-        let page = self.client.get_page(&route, self.credential).await?;
-        self.next = page.next.clone();
-        Ok(Some(page))
-    }
-
-    /// Stops after the current page: it reached back far enough.
-    pub fn stop(&mut self) {
-        self.next = None;
-    }
-
-    pub fn pages(&self) -> u32 {
-        self.pages
-    }
+/// The pages of one hook's delivery list, newest first.
+pub fn pages<'a>(client: &'a GitHubClient, hook: &Hook, credential: Credential) -> Pages<'a> {
+    Pages::new(
+        client,
+        format!("{}?per_page={PER_PAGE}", hook.deliveries_path()),
+        credential,
+        MAX_PAGES,
+        "deliveries",
+    )
 }
 
 /// Asks GitHub to redeliver one delivery (202: queued).

@@ -9,7 +9,7 @@ use crate::checkpoint::{CheckpointDocument, HookState};
 use crate::client::{ApiError, Credential, GitHubClient};
 use crate::delivery::Delivery;
 use crate::drain::{Drain, DrainOutcome, Halt};
-use crate::github::deliveries::{self, DeliveryPages};
+use crate::github::deliveries;
 use crate::hooks::Hook;
 use crate::log::{Deferred, Level, Log};
 use crate::plan::{Plan, Planner, next_checkpoint};
@@ -382,7 +382,7 @@ async fn list_deliveries(
     log: &Log,
 ) -> Result<(Planner, Option<chrono::DateTime<Utc>>), ApiError> {
     let mut planner = Planner::new();
-    let mut pages = DeliveryPages::new(client, hook, credential);
+    let mut pages = deliveries::pages(client, hook, credential);
     // GitHub's clock at the first answer (its `Date` header).
     let mut github_time = None;
     while let Some(page) = pages.next_page().await? {

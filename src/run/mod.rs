@@ -25,7 +25,7 @@ use crate::client::{Credential, GitHubClient, RetryPolicy};
 use crate::clock::{Clock, Stop};
 use crate::credentials::Credentials;
 use crate::delivery::Delivery;
-use crate::github::deliveries::DeliveryPages;
+use crate::github::deliveries;
 use crate::github::hooks as hook_list;
 use crate::hooks::Hook;
 use crate::log::{Deferred, Log};
@@ -333,7 +333,7 @@ async fn sweep_pending(
     }
     let listed: Vec<(String, Vec<String>)> = stream::iter(pending)
         .map(|(hook, key)| async move {
-            let mut pages = DeliveryPages::new(client, hook, credentials.for_hook(hook));
+            let mut pages = deliveries::pages(client, hook, credentials.for_hook(hook));
             let guids = match pages.next_page().await {
                 Ok(Some(page)) => page
                     .items::<Delivery>()
