@@ -38,7 +38,7 @@ use crate::hooks::Hook;
 use crate::log::{Level, Log};
 use crate::pace::Pace;
 use crate::plan::{CLOCK_TOLERANCE, EventSummary, PlannedRedelivery, ReceiverEvidence};
-use crate::report::{RedeliveredEvent, RefusedRedelivery};
+use crate::report::{HookError, RedeliveredEvent, RefusedRedelivery};
 
 /// Events tried as canaries before the receiver is taken to be up despite refusals.
 pub const CANARIES: usize = 3;
@@ -88,7 +88,7 @@ pub enum Halt {
     /// not the receiver down. The rest waits; no attempt was spent on it.
     ResultsNotListed,
     /// GitHub failed (after retries) or rate-limited beyond `max-wait`.
-    Failed { error: String, rate_limited: bool },
+    Failed(HookError),
 }
 
 /// What a drain did.
@@ -331,10 +331,7 @@ impl Drain<'_> {
                 Err(Halt::Budget)
             }
             Err(ApiError::Stopped { .. }) => Err(Halt::Shutdown),
-            Err(error) => Err(Halt::Failed {
-                rate_limited: matches!(error, ApiError::RateLimited { .. }),
-                error: format!("{:#}", deliveries::explain(error, self.hook)),
-            }),
+            Err(error) => Err(Halt::Failed(deliveries::explain(error, self.hook))),
         }
     }
 
@@ -456,14 +453,14 @@ impl Drain<'_> {
     ) -> Result<Vec<(String, u16, String)>, Halt> {
         let mut pages = deliveries::pages(self.client, self.hook, self.credential);
         let mut found = Vec::new();
-        while let Some(page) = pages.next_page().await.map_err(|error| Halt::Failed {
-            rate_limited: matches!(error, ApiError::RateLimited { .. }),
-            error: format!("{:#}", deliveries::explain(error, self.hook)),
-        })? {
-            let items = page.items::<Delivery>().map_err(|error| Halt::Failed {
-                rate_limited: false,
-                error: error.to_string(),
-            })?;
+        while let Some(page) = pages
+            .next_page()
+            .await
+            .map_err(|error| Halt::Failed(deliveries::explain(error, self.hook)))?
+        {
+            let items = page
+                .items::<Delivery>()
+                .map_err(|error| Halt::Failed(error.into()))?;
             for delivery in items {
                 if delivery.delivered_at < since {
                     pages.stop();
@@ -575,7 +572,7 @@ impl Drain<'_> {
                 "stopping redeliveries of `{}` (shutdown requested); {left} event(s) left for the next run",
                 self.hook
             )),
-            Halt::Failed { .. } => {}
+            Halt::Failed(_) => {}
         }
     }
 }

@@ -6,6 +6,7 @@
 use super::Pages;
 use crate::client::{ApiError, Credential, GitHubClient, RequestKind};
 use crate::hooks::Hook;
+use crate::report::HookError;
 
 /// GitHub's maximum page size for delivery lists.
 pub const PER_PAGE: u32 = 100;
@@ -47,8 +48,8 @@ pub async fn redeliver(
         .map(|_| ())
 }
 
-/// Advice for the errors of a hook's endpoints.
-pub fn explain(error: ApiError, hook: &Hook) -> anyhow::Error {
+/// A hook's endpoint's error, with advice for this hook where there is some.
+pub fn explain(error: ApiError, hook: &Hook) -> HookError {
     let advice = match (error.status(), hook) {
         (Some(401), Hook::App) => Some("GitHub refused the App's JWT: check `app-id` (or `client-id`) and that `private-key` is this App's current key".to_owned()),
         (Some(401), _) => Some("GitHub refused the token: it is invalid, expired or revoked".to_owned()),
@@ -66,8 +67,5 @@ pub fn explain(error: ApiError, hook: &Hook) -> anyhow::Error {
         )),
         _ => None,
     };
-    match advice {
-        Some(advice) => anyhow::Error::new(error).context(advice),
-        None => anyhow::Error::new(error),
-    }
+    HookError::Api { error, advice }
 }

@@ -4,8 +4,11 @@
 //! <https://docs.github.com/en/actions/reference/workflows-and-actions/workflow-commands#setting-an-output-parameter>
 //! <https://docs.github.com/en/actions/reference/workflows-and-actions/workflow-commands#adding-a-job-summary>
 
+mod error;
 mod outputs;
 mod summary;
+
+pub use error::HookError;
 
 pub use outputs::{MAX_REPORT_OUTPUT_BYTES, append_to_file, format_outputs};
 
@@ -58,7 +61,8 @@ pub struct HookReport {
     pub already_given_up: usize,
     /// Redeliveries GitHub refused.
     pub refused: Vec<RefusedRedelivery>,
-    pub error: Option<String>,
+    #[serde(serialize_with = "error::as_text")]
+    pub error: Option<HookError>,
     /// GitHub's time when the window was listed (`None`: it was not listed to its end). The
     /// health figures below are as of then.
     pub scanned_at: Option<DateTime<Utc>>,

@@ -13,7 +13,7 @@ use crate::github::deliveries;
 use crate::hooks::Hook;
 use crate::log::{Deferred, Level, Log};
 use crate::plan::{Plan, Planner, next_checkpoint};
-use crate::report::{HookReport, RedeliveredEvent, RunReport, rfc3339};
+use crate::report::{HookError, HookReport, RedeliveredEvent, RunReport, rfc3339};
 use crate::settings::Settings;
 use crate::window::{Window, WindowOptions, in_window, scan_window};
 
@@ -42,11 +42,10 @@ impl HookRun<'_> {
             report: self.empty_report(&state, state.checkpoint.unwrap_or(listed_at), false),
             state,
             planned: None,
-            rate_limited: false,
             lines,
         };
         if rate_limited.load(Ordering::Relaxed) {
-            scanned.report.error = Some("not tried: GitHub's rate limit is spent".to_owned());
+            scanned.report.error = Some(HookError::NotTried);
             return scanned;
         }
         let window = self.window(&scanned.state, listed_at);
@@ -66,18 +65,18 @@ impl HookRun<'_> {
                 scanned.planned = Some((plan, checkpoint_at));
             }
             Err(error) => {
-                scanned.rate_limited = matches!(error, ApiError::RateLimited { .. });
-                rate_limited.fetch_or(scanned.rate_limited, Ordering::Relaxed);
-                scanned.report.error = Some(format!("{:#}", deliveries::explain(error, self.hook)));
+                let error = deliveries::explain(error, self.hook);
+                rate_limited.fetch_or(error.is_rate_limit(), Ordering::Relaxed);
+                scanned.report.error = Some(error);
             }
         }
         scanned
     }
 
-    /// Redelivers what the scan planned and moves the checkpoint; `rate_limited` is set when
-    /// GitHub's rate limit outlasted `max-wait`, and then the hooks after this one with
-    /// something to redeliver are not tried.
-    async fn drain_planned(&self, scanned: &mut Scanned, rate_limited: &mut bool) {
+    /// Redelivers what the scan planned and moves the checkpoint, unless an earlier hook
+    /// found GitHub's rate limit spent (`rate_limited`) and this one has something to
+    /// redeliver.
+    async fn drain_planned(&self, scanned: &mut Scanned, rate_limited: bool) {
         let Some((plan, checkpoint_at)) = &scanned.planned else {
             return;
         };
@@ -85,8 +84,8 @@ impl HookRun<'_> {
             return;
         }
         let (state, report) = (&mut scanned.state, &mut scanned.report);
-        if *rate_limited && !plan.redeliver.is_empty() {
-            report.error = Some("not tried: GitHub's rate limit is spent".to_owned());
+        if rate_limited && !plan.redeliver.is_empty() {
+            report.error = Some(HookError::NotTried);
             return;
         }
         // From here on, the bookkeeping records what is done, as it is done.
@@ -95,7 +94,7 @@ impl HookRun<'_> {
             .drain()
             .run(&plan.redeliver, plan.receiver_up.as_ref(), &plan.pending)
             .await;
-        self.record_outcome(outcome, state, report, rate_limited);
+        self.record_outcome(outcome, state, report);
         self.move_checkpoint(plan, *checkpoint_at, state, report);
     }
 
@@ -185,7 +184,7 @@ impl HookRun<'_> {
         mut scanned: Scanned,
         document: &mut CheckpointDocument,
         report: &mut RunReport,
-        rate_limited: &mut bool,
+        rate_limited: bool,
     ) {
         let log = &self.context.log;
         let key = self.hook.to_string();
@@ -301,7 +300,6 @@ impl HookRun<'_> {
         outcome: DrainOutcome,
         state: &mut HookState,
         report: &mut HookReport,
-        rate_limited: &mut bool,
     ) {
         for refused in &outcome.refused {
             state.record_refusal(&refused.event.guid, self.now());
@@ -311,10 +309,7 @@ impl HookRun<'_> {
         }
         report.awaiting_results = outcome.unlisted.len();
         if !outcome.refused.is_empty() {
-            report.error = Some(
-                "GitHub refused some redeliveries; they are retried next run, and count as attempts"
-                    .to_owned(),
-            );
+            report.error = Some(HookError::Refused);
         }
         report.redelivered = outcome.redelivered;
         report.refused = outcome.refused;
@@ -327,8 +322,8 @@ impl HookRun<'_> {
                 report.results_delayed = true;
                 report.held_back = outcome.not_reached;
             }
-            Some(halt @ Halt::Failed { .. }) => {
-                report.error = Some(halt_error(&halt, rate_limited));
+            Some(Halt::Failed(error)) => {
+                report.error = Some(error);
                 report.deferred.extend(outcome.not_reached);
             }
             Some(Halt::Budget | Halt::Shutdown) | None => {
@@ -352,23 +347,6 @@ fn apply_plan(plan: &Plan, state: &mut HookState, now: DateTime<Utc>) {
     }
     for guid in &plan.resolved {
         state.forget(guid);
-    }
-}
-
-/// The error line of a drain that failed.
-fn halt_error(halt: &Halt, rate_limited: &mut bool) -> String {
-    match halt {
-        Halt::Failed {
-            error,
-            rate_limited: limited,
-        } => {
-            *rate_limited |= *limited;
-            error.clone()
-        }
-        Halt::ReceiverDown(status) => format!("the receiver is down ({status})"),
-        Halt::ResultsNotListed => "GitHub has not listed the canary's result yet".to_owned(),
-        Halt::Budget => "the time budget ended".to_owned(),
-        Halt::Shutdown => "shutdown requested".to_owned(),
     }
 }
 

@@ -30,7 +30,7 @@ use crate::github::hooks as hook_list;
 use crate::hooks::Hook;
 use crate::log::{Deferred, Log};
 use crate::plan::Plan;
-use crate::report::{HookReport, RunReport};
+use crate::report::{HookError, HookReport, RunReport};
 use crate::settings::Settings;
 use crate::store::{CheckpointStore, MAX_STATE_FILE_BYTES, StoreSpec};
 
@@ -262,8 +262,6 @@ struct Scanned {
     report: HookReport,
     /// The plan, and the time the checkpoint may move to; none when the listing failed.
     planned: Option<(Plan, DateTime<Utc>)>,
-    /// GitHub's rate limit outlasted `max-wait` during the listing.
-    rate_limited: bool,
     /// What the scan logged, written in the hook's group when its turn comes.
     lines: Deferred,
 }
@@ -282,7 +280,9 @@ async fn scan_and_drain(
 ) {
     let started = context.clock.now();
     let scans = scan_all(hooks, credentials, client, settings, context, document).await;
-    let mut rate_limited = scans.iter().any(|scan| scan.rate_limited);
+    let is_rate_limit =
+        |report: &HookReport| report.error.as_ref().is_some_and(HookError::is_rate_limit);
+    let mut rate_limited = scans.iter().any(|scan| is_rate_limit(&scan.report));
     for (hook, scanned) in hooks.iter().zip(scans) {
         let hook_run = HookRun {
             hook,
@@ -292,8 +292,9 @@ async fn scan_and_drain(
             context,
         };
         hook_run
-            .finish(scanned, document, report, &mut rate_limited)
+            .finish(scanned, document, report, rate_limited)
             .await;
+        rate_limited |= report.hooks.last().is_some_and(is_rate_limit);
     }
     if !settings.dry_run && settings.store != StoreSpec::None {
         sweep_pending(hooks, credentials, client, settings, document, started).await;

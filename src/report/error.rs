@@ -1,0 +1,76 @@
+//! Why a hook's part of a run failed, kept as a value until it is told: "was it a rate
+//! limit?" is a match on it, and its text is its one `Display`.
+
+use std::fmt;
+
+use serde::Serializer;
+
+use crate::client::ApiError;
+
+/// A hook's error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HookError {
+    /// GitHub answered with an error, or not at all, after retries; with what to do about
+    /// it for this hook when there is advice (a 401, a 404 that means "no access").
+    Api {
+        error: ApiError,
+        advice: Option<String>,
+    },
+    /// Not tried: an earlier hook found GitHub's rate limit spent.
+    NotTried,
+    /// GitHub refused some redeliveries (a 4xx to the POST): they count as attempts and go
+    /// out again next run.
+    Refused,
+}
+
+impl HookError {
+    /// GitHub's rate limit outlasted what the run may wait: the hooks after this one with
+    /// something to redeliver are not tried.
+    pub fn is_rate_limit(&self) -> bool {
+        matches!(
+            self,
+            HookError::Api {
+                error: ApiError::RateLimited { .. },
+                ..
+            }
+        )
+    }
+}
+
+impl From<ApiError> for HookError {
+    fn from(error: ApiError) -> Self {
+        HookError::Api {
+            error,
+            advice: None,
+        }
+    }
+}
+
+impl fmt::Display for HookError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HookError::Api {
+                error,
+                advice: Some(advice),
+            } => write!(f, "{advice}: {error}"),
+            HookError::Api { error, advice: None } => write!(f, "{error}"),
+            HookError::NotTried => f.write_str("not tried: GitHub's rate limit is spent"),
+            HookError::Refused => f.write_str(
+                "GitHub refused some redeliveries; they are retried next run, and count as attempts",
+            ),
+        }
+    }
+}
+
+impl std::error::Error for HookError {}
+
+/// A hook's error in the JSON report: its text.
+pub(super) fn as_text<S: Serializer>(
+    error: &Option<HookError>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match error {
+        Some(error) => serializer.collect_str(error),
+        None => serializer.serialize_none(),
+    }
+}
