@@ -51,6 +51,10 @@ const RESULT_POLL: Duration = Duration::from_secs(1);
 const RESULT_POLL_GROWTH: f64 = 1.5;
 /// Pages read by the sweep at the end of a drain for its redeliveries' results.
 const SWEEP_PAGES: u32 = 100;
+/// A drain sweeps the list for its own results only after this many redeliveries: fewer
+/// pending records cost the document little, and a fleet's are settled by the run's one
+/// concurrent look after every drain (a look per hook here would double a fleet's run).
+const SWEEP_FROM: usize = 20;
 /// Pages looked at for a result: a busy App may push it off the first.
 const RESULT_PAGES: u32 = 3;
 /// The receiver is checked again after this many redeliveries...
@@ -118,6 +122,9 @@ enum Verdict {
     Refused(String),
     /// No result was listed in time.
     Unknown,
+    /// An earlier run's pending redelivery (this GUID) is listed as delivered meanwhile: the
+    /// receiver is up, whatever the canary's own result will be.
+    EarlierDelivered(String),
 }
 
 impl Drain<'_> {
@@ -235,10 +242,24 @@ impl Drain<'_> {
                 continue; // GitHub refused this redelivery; try another event.
             };
             let guid = &planned.summary.guid;
-            match self.await_result(guid, earlier, accepted_at).await? {
+            let verdict = self.await_result(guid, earlier, accepted_at).await?;
+            if matches!(
+                verdict,
+                Verdict::Delivered | Verdict::Refused(_) | Verdict::Down(_)
+            ) {
+                // Its own result is listed: not pending.
+                outcome.unlisted.retain(|(sent, _)| sent != guid);
+            }
+            match verdict {
                 Verdict::Delivered => {
                     self.log
                         .info(&format!("The receiver is up: canary {guid} was delivered."));
+                    return Ok(());
+                }
+                Verdict::EarlierDelivered(earlier) => {
+                    self.log.info(&format!(
+                        "The receiver is up: {earlier}, redelivered by an earlier run, is listed as delivered now."
+                    ));
                     return Ok(());
                 }
                 Verdict::Refused(status) => {
@@ -409,10 +430,7 @@ impl Drain<'_> {
             if let Some((earlier_guid, ..)) = results.iter().find(|(result_guid, _, status)| {
                 status == "OK" && earlier.contains(result_guid.as_str())
             }) {
-                self.log.info(&format!(
-                    "{earlier_guid}, redelivered by an earlier run, is listed as delivered now."
-                ));
-                return Ok(Verdict::Delivered);
+                return Ok(Verdict::EarlierDelivered(earlier_guid.clone()));
             }
             pause = pause.mul_f64(RESULT_POLL_GROWTH);
         }
@@ -486,7 +504,7 @@ impl Drain<'_> {
         let Some(first) = outcome.first_redelivery else {
             return;
         };
-        if self.stop.is_requested() {
+        if self.stop.is_requested() || outcome.redelivered.len() < SWEEP_FROM {
             return;
         }
         let Ok(results) = self

@@ -400,11 +400,18 @@ fn pending_verdict(
     now: DateTime<Utc>,
     options: &PlanOptions,
 ) -> Pending {
-    if event_newest.is_some_and(|newest| newest >= sent - CLOCK_TOLERANCE) {
+    // Checked: `sent` comes from the stored document.
+    let early = sent
+        .checked_sub_signed(CLOCK_TOLERANCE)
+        .unwrap_or(DateTime::<Utc>::MIN_UTC);
+    let late = sent
+        .checked_add_signed(CLOCK_TOLERANCE)
+        .unwrap_or(DateTime::<Utc>::MAX_UTC);
+    if event_newest.is_some_and(|newest| newest >= early) {
         return Pending::Listed;
     }
     let waited = now.signed_duration_since(sent);
-    let queue_moved_past = queue_newest.is_some_and(|newest| newest > sent + CLOCK_TOLERANCE);
+    let queue_moved_past = queue_newest.is_some_and(|newest| newest > late);
     let horizon = if queue_moved_past {
         options.pending_horizon
     } else {

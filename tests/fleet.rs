@@ -462,9 +462,9 @@ async fn scan_concurrency_is_checked() {
     assert!(fake.requests().is_empty());
 }
 
-/// Each hook's drain looks for its results right after its redelivery, too soon; once every
-/// hook is drained, one more look settles those GitHub has listed since, so the checkpoint
-/// does not carry a pending event for every hook of the fleet.
+/// A hook's drain of one redelivery does not look for its result; once every hook is
+/// drained, one look settles those GitHub has listed since, so the checkpoint does not carry
+/// a pending event for every hook of the fleet.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fleets_redeliveries_listed_by_the_end_of_the_drain_are_not_kept_pending() {
     let fake = fake().await;
@@ -476,7 +476,7 @@ async fn a_fleets_redeliveries_listed_by_the_end_of_the_drain_are_not_kept_pendi
             NewDelivery::failed(format!("ci-{i}"), minutes_ago(30)),
         );
     }
-    fake.set_redelivery_result_delay(std::time::Duration::from_millis(300));
+    fake.set_redelivery_result_delay(std::time::Duration::from_millis(50));
     fake.set_latency(std::time::Duration::from_millis(150));
     let run = run_action(&fake, &[("hooks", "repo/acme/*/*")]).await;
     run.assert_code(0);

@@ -497,3 +497,16 @@ fn the_pending_horizon_decides_when_an_unlisted_redelivery_is_lost() {
         }
     }
 }
+
+/// A pending record at the edges of time (a stored document can hold any) neither panics
+/// nor blocks the event for ever.
+#[test]
+fn pending_records_at_the_edges_of_time_do_not_overflow() {
+    for sent in [DateTime::<Utc>::MIN_UTC, DateTime::<Utc>::MAX_UTC] {
+        let mut state = HookState::default();
+        state.record_pending("p", sent);
+        let deliveries = vec![failed(1, "p", 60), failed_redelivery(2, "p", 30)];
+        let plan = plan_redeliveries(deliveries, &state, now(), &options());
+        assert_eq!(plan.failing, 1, "{sent}");
+    }
+}

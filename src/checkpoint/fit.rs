@@ -31,10 +31,12 @@ impl CheckpointDocument {
             .max();
         let shareable = |state: &HookState| {
             plain(state)
-                && state
-                    .checkpoint
-                    .zip(latest)
-                    .is_some_and(|(at, latest)| at >= latest - span)
+                && state.checkpoint.zip(latest).is_some_and(|(at, latest)| {
+                    // Checked: the times come from the stored document.
+                    at >= latest
+                        .checked_sub_signed(span)
+                        .unwrap_or(DateTime::<Utc>::MIN_UTC)
+                })
         };
         let shared: Vec<(&String, &HookState)> = self
             .hooks
@@ -87,7 +89,9 @@ impl CheckpointDocument {
         retention: Duration,
         limit: usize,
     ) -> anyhow::Result<(String, usize)> {
-        let horizon = now - retention;
+        let horizon = now
+            .checked_sub_signed(retention)
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
         for state in self.hooks.values_mut() {
             state
                 .events

@@ -302,8 +302,9 @@ async fn scan_and_drain(
 }
 
 /// After a fleet's drain, one more look at the newest page of each hook whose redeliveries
-/// of this run are still pending (each hook's drain looked right after its last one, too
-/// soon for GitHub to list a result), several hooks at once: by the end of a fleet's drain
+/// of this run are still pending (a hook's drain sweeps for its own results only after
+/// many redeliveries, and then right after its last one, too soon for GitHub to list it),
+/// several hooks at once: by the end of a fleet's drain
 /// most results are listed, and each settled record leaves the checkpoint document, which
 /// would otherwise carry a pending event for nearly every hook. A failed look costs
 /// nothing: the redeliveries stay pending.
