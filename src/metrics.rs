@@ -174,14 +174,14 @@ impl Metrics {
                     .inc_by(hook.redelivered.len() as u64);
                 self.given_up
                     .get_or_create(&labels)
-                    .inc_by(hook.given_up.len() as u64);
+                    .inc_by(hook.found.given_up.len() as u64);
             }
             self.failing
                 .get_or_create(&labels)
-                .inc_by(hook.failing as u64);
+                .inc_by(hook.found.failing as u64);
             self.scanned
                 .get_or_create(&labels)
-                .inc_by(hook.scanned as u64);
+                .inc_by(hook.found.scanned as u64);
             self.held_back
                 .get_or_create(&labels)
                 .inc_by(hook.held_back.len() as u64);
@@ -294,10 +294,10 @@ impl HealthGauges {
         self.oldest_open_age
             .get_or_create(labels)
             .set(age.num_milliseconds() as f64 / 1000.0);
-        let given_up = hook.given_up.len() + hook.already_given_up;
+        let given_up = hook.found.given_up.len() + hook.found.already_given_up;
         for (state, count) in [
             // Earlier runs' redeliveries not listed yet, and this run's (as `pending-count`).
-            ("pending", hook.pending.len() + hook.awaiting_results),
+            ("pending", hook.found.pending.len() + hook.awaiting_results),
             ("held_back", hook.held_back.len()),
             ("given_up", given_up),
         ] {
@@ -374,7 +374,7 @@ mod tests {
         let mut hook = HookReport::new("app".to_owned(), at("2026-11-28T10:00:00Z"), None);
         hook.scanned_at = Some(at("2026-11-28T12:00:00Z"));
         hook.oldest_open_at = Some(at("2026-11-28T11:00:00Z"));
-        hook.already_given_up = 2;
+        hook.found.already_given_up = 2;
         hook.awaiting_results = 1;
         let mut report = RunReport::stopped_before_scan(false, 3, String::new());
         report.errors.clear();

@@ -184,27 +184,37 @@ pub struct PlannedRedelivery {
     pub summary: EventSummary,
 }
 
-/// The decision for one hook.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Plan {
+/// What the plan found of the window's events besides what it redelivers: the lists and
+/// counts a hook's report shows as they are (it embeds this).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Findings {
     /// Deliveries examined in the window.
     pub scanned: usize,
     /// Events with no successful delivery in the window.
     pub failing: usize,
-    /// To redeliver now, oldest first.
-    pub redeliver: Vec<PlannedRedelivery>,
     /// Given up in this run: `max_attempts` redeliveries all failed.
     pub given_up: Vec<EventSummary>,
     /// Left alone because of the event filters.
     pub filtered: Vec<EventSummary>,
-    /// Over `max_redeliveries`: for the next run.
+    /// Over `max_redeliveries`: for the next run (the report adds what the drain did not
+    /// reach).
     pub deferred: Vec<EventSummary>,
-    /// First failed longer ago than `max_age`: reported, not redelivered, not held.
+    /// First failed longer ago than `max_age`: reported, not redelivered, never counted as
+    /// an attempt or as given up.
     pub too_old: Vec<EventSummary>,
-    /// Redelivered earlier, GitHub has not listed the result yet: not sent now.
+    /// Redelivered earlier, GitHub has not listed the result yet: not sent again now.
     pub pending: Vec<EventSummary>,
     /// Given up by an earlier run and still failing.
     pub already_given_up: usize,
+}
+
+/// The decision for one hook.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Plan {
+    /// What it found, as the report shows it.
+    pub found: Findings,
+    /// To redeliver now, oldest first.
+    pub redeliver: Vec<PlannedRedelivery>,
     /// Events in the bookkeeping that are now delivered: their entries can go.
     pub resolved: Vec<String>,
     /// Pending redeliveries whose (failed) result is listed now: the list counts them.
@@ -284,7 +294,10 @@ impl Planner {
     /// only says what was given up) and GitHub's time `now` (for `max_age`).
     pub fn plan(mut self, state: &HookState, now: DateTime<Utc>, options: &PlanOptions) -> Plan {
         let mut plan = Plan {
-            scanned: self.scanned,
+            found: Findings {
+                scanned: self.scanned,
+                ..Findings::default()
+            },
             health: std::mem::take(&mut self.health),
             ..Plan::default()
         };
@@ -304,7 +317,7 @@ impl Planner {
         plan.receiver_up = self.receiver_evidence(state, now);
         let queue_newest = self.newest_redelivery.map(|(at, _)| at);
         for (guid, history) in self.failing {
-            plan.failing += 1;
+            plan.found.failing += 1;
             let record = state.events.get(&guid);
             let pending = record.and_then(EventRecord::pending_since).map(|sent| {
                 pending_verdict(sent, history.newest_redelivery, queue_newest, now, options)
@@ -334,15 +347,15 @@ impl Planner {
                 .filter
                 .allows(&summary.event, summary.action.as_deref())
             {
-                plan.filtered.push(summary);
+                plan.found.filtered.push(summary);
             } else if record.is_some_and(|record| record.given_up) {
-                plan.already_given_up += 1;
+                plan.found.already_given_up += 1;
             } else if too_old_before.is_some_and(|bound| summary.first_failed_at < bound) {
-                plan.too_old.push(summary);
+                plan.found.too_old.push(summary);
             } else if still_pending {
-                plan.pending.push(summary);
+                plan.found.pending.push(summary);
             } else if summary.previous_attempts >= options.max_attempts {
-                plan.given_up.push(summary);
+                plan.found.given_up.push(summary);
             } else {
                 candidates.push((
                     history.first_at,
@@ -438,19 +451,19 @@ impl Plan {
             .first()
             .map(|(first_at, _)| *first_at)
             .into_iter()
-            .chain(self.pending.iter().map(|event| event.first_failed_at))
+            .chain(self.found.pending.iter().map(|event| event.first_failed_at))
             .min();
         for (index, (_, planned)) in candidates.into_iter().enumerate() {
             if index < max_redeliveries {
                 self.redeliver.push(planned);
             } else {
-                self.deferred.push(planned.summary);
+                self.found.deferred.push(planned.summary);
             }
         }
-        sort_by_time(&mut self.given_up);
-        sort_by_time(&mut self.filtered);
-        sort_by_time(&mut self.too_old);
-        sort_by_time(&mut self.pending);
+        sort_by_time(&mut self.found.given_up);
+        sort_by_time(&mut self.found.filtered);
+        sort_by_time(&mut self.found.too_old);
+        sort_by_time(&mut self.found.pending);
         self.resolved.sort();
         self.settled.sort();
         self.lost.sort();

@@ -326,15 +326,15 @@ fn the_report_of_a_fleet_stays_under_githubs_limits() {
             let mut hook = HookReport {
                 checkpoint_advanced: true,
                 scan_complete: true,
-                scanned: 50,
                 ..HookReport::new(
                     format!("repo/acme/service-{i:05}/{}", 400_000_000 + i),
                     at,
                     Some(at),
                 )
             };
+            hook.found.scanned = 50;
             if i % 100 == 0 {
-                hook.failing = 1;
+                hook.found.failing = 1;
                 hook.redelivered.push(RedeliveredEvent {
                     delivery_id: 3_804_004_623_172_239_366 + i,
                     attempt: 1,

@@ -129,7 +129,7 @@ fn page_then_plan(page: &[u8], state_text: &str) {
         .redeliver
         .iter()
         .map(|planned| &planned.summary)
-        .chain(&plan.deferred);
+        .chain(&plan.found.deferred);
     for event in open {
         assert!(
             checkpoint <= event.first_failed_at,
@@ -149,10 +149,10 @@ fn assert_each_failing_guid_in_one_list(plan: &Plan) {
         .map(|planned| planned.summary.guid.as_str())
         .chain(
             [
-                &plan.given_up,
-                &plan.filtered,
-                &plan.deferred,
-                &plan.too_old,
+                &plan.found.given_up,
+                &plan.found.filtered,
+                &plan.found.deferred,
+                &plan.found.too_old,
             ]
             .into_iter()
             .flatten()
@@ -166,8 +166,8 @@ fn assert_each_failing_guid_in_one_list(plan: &Plan) {
         "a GUID in two lists: {plan:#?}"
     );
     assert_eq!(
-        listed.len() + plan.already_given_up,
-        plan.failing,
+        listed.len() + plan.found.already_given_up,
+        plan.found.failing,
         "a failing GUID in no list: {plan:#?}"
     );
 }

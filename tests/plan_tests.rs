@@ -206,8 +206,8 @@ fn attempts_are_counted_from_the_list_whoever_made_them() {
             let newest = if listed == 0 { 1 } else { 10 + listed - 1 };
             assert_eq!(plan.redeliver[0].delivery_id, newest);
         } else {
-            assert_eq!(plan.given_up.len(), 1);
-            assert_eq!(plan.given_up[0].previous_attempts, 3);
+            assert_eq!(plan.found.given_up.len(), 1);
+            assert_eq!(plan.found.given_up[0].previous_attempts, 3);
         }
     }
 }
@@ -217,8 +217,8 @@ fn given_up_events_are_never_tried_again() {
     let mut state = HookState::default();
     state.record_given_up("g", minutes_ago(30));
     let plan = plan_redeliveries(vec![failed(21, "g", 1)], &state, now(), &options());
-    assert!(plan.redeliver.is_empty() && plan.given_up.is_empty());
-    assert_eq!(plan.already_given_up, 1);
+    assert!(plan.redeliver.is_empty() && plan.found.given_up.is_empty());
+    assert_eq!(plan.found.already_given_up, 1);
     // A delivered event leaves the bookkeeping.
     let plan = plan_redeliveries(
         vec![ok(22, "g", 1), failed(21, "g", 2)],
@@ -278,7 +278,12 @@ fn the_cap_defers_the_newest_and_holds_the_checkpoint_before_them() {
     let plan = plan_redeliveries(deliveries, &HookState::default(), now(), &opts);
     let ids: Vec<u64> = plan.redeliver.iter().map(|p| p.delivery_id).collect();
     assert_eq!(ids, vec![1, 2]);
-    let deferred: Vec<&str> = plan.deferred.iter().map(|e| e.guid.as_str()).collect();
+    let deferred: Vec<&str> = plan
+        .found
+        .deferred
+        .iter()
+        .map(|e| e.guid.as_str())
+        .collect();
     assert_eq!(deferred, vec!["c", "d"]);
     // Redelivered or deferred, every open event holds the checkpoint.
     assert_eq!(next_checkpoint(&plan, now()), minutes_ago(40));
@@ -319,9 +324,9 @@ fn filters_count_what_they_leave_out() {
     let mut ids: Vec<u64> = plan.redeliver.iter().map(|p| p.delivery_id).collect();
     ids.sort();
     assert_eq!(ids, vec![1, 2]);
-    assert_eq!(plan.filtered.len(), 1);
-    assert_eq!(plan.filtered[0].guid, "c");
-    assert_eq!(plan.failing, 3);
+    assert_eq!(plan.found.filtered.len(), 1);
+    assert_eq!(plan.found.filtered[0].guid, "c");
+    assert_eq!(plan.found.failing, 3);
 }
 
 #[test]
@@ -340,7 +345,7 @@ fn the_summary_shows_the_first_failure() {
     assert_eq!(summary.first_failure_status, "Invalid HTTP Response: 502");
     assert_eq!(summary.first_failed_at, minutes_ago(5));
     assert_eq!(plan.redeliver[0].delivery_id, 3);
-    assert_eq!(plan.scanned, 3);
+    assert_eq!(plan.found.scanned, 3);
 }
 
 #[test]
@@ -443,8 +448,13 @@ fn table_of_max_age() {
         };
         let plan = plan_redeliveries(deliveries, &state, now(), &opts);
         let got_ids: Vec<u64> = plan.redeliver.iter().map(|p| p.delivery_id).collect();
-        let got_too_old: Vec<&str> = plan.too_old.iter().map(|e| e.guid.as_str()).collect();
-        let got_given_up: Vec<&str> = plan.given_up.iter().map(|e| e.guid.as_str()).collect();
+        let got_too_old: Vec<&str> = plan.found.too_old.iter().map(|e| e.guid.as_str()).collect();
+        let got_given_up: Vec<&str> = plan
+            .found
+            .given_up
+            .iter()
+            .map(|e| e.guid.as_str())
+            .collect();
         assert_eq!(got_ids, ids, "{name}: redelivered");
         assert_eq!(got_too_old, too_old, "{name}: too old");
         assert_eq!(got_given_up, given_up, "{name}: given up");
@@ -454,7 +464,7 @@ fn table_of_max_age() {
             minutes_ago(checkpoint),
             "{name}: checkpoint"
         );
-        assert_eq!(plan.deferred.len(), 0, "{name}");
+        assert_eq!(plan.found.deferred.len(), 0, "{name}");
     }
 }
 
@@ -485,7 +495,7 @@ fn the_pending_horizon_decides_when_an_unlisted_redelivery_is_lost() {
         assert_eq!(redelivered, sent_again, "{horizon}: {plan:?}");
         assert_eq!(plan.lost == ["p"], sent_again, "{horizon}");
         assert_eq!(
-            plan.pending.iter().any(|e| e.guid == "p"),
+            plan.found.pending.iter().any(|e| e.guid == "p"),
             !sent_again,
             "{horizon}"
         );
@@ -507,6 +517,6 @@ fn pending_records_at_the_edges_of_time_do_not_overflow() {
         state.record_pending("p", sent);
         let deliveries = vec![failed(1, "p", 60), failed_redelivery(2, "p", 30)];
         let plan = plan_redeliveries(deliveries, &state, now(), &options());
-        assert_eq!(plan.failing, 1, "{sent}");
+        assert_eq!(plan.found.failing, 1, "{sent}");
     }
 }

@@ -58,8 +58,8 @@ fn health(deliveries: &[(&str, &str, u16, &str, f64)]) -> DeliveryHealth {
 /// too old, filtered out, errors; a receiver down and an expired checkpoint.
 fn a_run_with_everything() -> RunReport {
     let mut app = hook("app");
-    app.scanned = 240;
-    app.failing = 6;
+    app.found.scanned = 240;
+    app.found.failing = 6;
     app.redelivered = vec![RedeliveredEvent {
         delivery_id: 3_804_004_623_172_239_366,
         attempt: 2,
@@ -73,7 +73,7 @@ fn a_run_with_everything() -> RunReport {
             )
         },
     }];
-    app.given_up = vec![event(
+    app.found.given_up = vec![event(
         "deadbeef-0000-4000-8000-000000000001",
         "workflow_job",
         Some("queued"),
@@ -89,21 +89,21 @@ fn a_run_with_everything() -> RunReport {
             "Invalid HTTP Response: 503",
         ),
     }];
-    app.deferred = vec![event("g-later", "push", None, "failed to connect")];
-    app.too_old = vec![event(
+    app.found.deferred = vec![event("g-later", "push", None, "failed to connect")];
+    app.found.too_old = vec![event(
         "g-old",
         "pull_request",
         Some("synchronize"),
         "Invalid HTTP Response: 502",
     )];
-    app.filtered = vec![event(
+    app.found.filtered = vec![event(
         "g-filtered",
         "workflow_job",
         Some("completed"),
         "Invalid HTTP Response: 503",
     )];
     // A status with Markdown and HTML in it stays inert in a cell.
-    app.filtered[0].first_failure_status = "Invalid | <b>HTTP</b> `Response`".to_owned();
+    app.found.filtered[0].first_failure_status = "Invalid | <b>HTTP</b> `Response`".to_owned();
     app.scanned_at = Some(at("2026-11-28T12:10:00Z"));
     app.oldest_open_at = Some(at("2026-11-28T10:00:00Z"));
     app.health = health(&[
@@ -135,8 +135,8 @@ fn a_run_with_everything() -> RunReport {
     ]);
 
     let mut repo = hook("repo/octo/demo/22");
-    repo.scanned = 3;
-    repo.failing = 2;
+    repo.found.scanned = 3;
+    repo.found.failing = 2;
     repo.receiver_down = true;
     repo.checkpoint_expired = true;
     repo.checkpoint_advanced = false;

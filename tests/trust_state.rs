@@ -48,7 +48,7 @@ fn guids_that_differ_only_in_case_are_two_events() {
             at("2026-11-28T12:00:00Z"),
             &plan_options(),
         );
-        assert_eq!(plan.failing, 1, "{plan:?}");
+        assert_eq!(plan.found.failing, 1, "{plan:?}");
         assert_eq!(plan.redeliver.len(), 1, "{plan:?}");
         assert_eq!(plan.redeliver[0].summary.guid, upper);
     }

@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use crate::client::RequestCounts;
 use crate::delivery_health::DeliveryHealth;
-use crate::plan::EventSummary;
+use crate::plan::{EventSummary, Findings};
 
 /// The result of one hook in one run.
 #[derive(Debug, Clone, Serialize)]
@@ -33,15 +33,12 @@ pub struct HookReport {
     /// The window was listed to its end: `scanned` and `failing` are the whole truth. A
     /// hook whose listing failed has them at zero without having looked.
     pub scan_complete: bool,
-    pub scanned: usize,
-    pub failing: usize,
+    /// What the plan found (its lists as they are; `deferred` gains what the drain did not
+    /// reach: out of `max-duration`, or after an error or a shutdown).
+    #[serde(flatten)]
+    pub found: Findings,
     /// Redelivered (in a dry run: would be redelivered).
     pub redelivered: Vec<RedeliveredEvent>,
-    pub given_up: Vec<EventSummary>,
-    pub filtered: Vec<EventSummary>,
-    /// Left for a later run: over `max-redeliveries`, out of `max-duration`, or not reached
-    /// because of an error or a shutdown.
-    pub deferred: Vec<EventSummary>,
     /// Not redelivered because the receiver is still down (a canary, or the last
     /// redeliveries, failed without an answer or with a 5xx). No attempt was spent on them.
     pub held_back: Vec<EventSummary>,
@@ -50,15 +47,8 @@ pub struct HookReport {
     /// GitHub did not list a canary's result in time: the run held its events back (in
     /// `held_back`) without taking the receiver to be down.
     pub results_delayed: bool,
-    /// Redelivered by an earlier run, whose result GitHub has not listed yet: not sent
-    /// again now.
-    pub pending: Vec<EventSummary>,
     /// This run's redeliveries whose results GitHub had not listed when it ended.
     pub awaiting_results: usize,
-    /// First failed longer ago than `max-age`: not redelivered, never counted as an attempt
-    /// or as given up.
-    pub too_old: Vec<EventSummary>,
-    pub already_given_up: usize,
     /// Redeliveries GitHub refused.
     pub refused: Vec<RefusedRedelivery>,
     #[serde(serialize_with = "error::as_text")]
@@ -83,11 +73,11 @@ impl HookReport {
             && !self.receiver_down
             && !self.checkpoint_expired
             && self.redelivered.is_empty()
-            && self.given_up.is_empty()
-            && self.filtered.is_empty()
-            && self.deferred.is_empty()
+            && self.found.given_up.is_empty()
+            && self.found.filtered.is_empty()
+            && self.found.deferred.is_empty()
             && self.held_back.is_empty()
-            && self.too_old.is_empty()
+            && self.found.too_old.is_empty()
             && self.refused.is_empty()
     }
 
@@ -101,19 +91,12 @@ impl HookReport {
             checkpoint_advanced: false,
             checkpoint_expired: false,
             scan_complete: false,
-            scanned: 0,
-            failing: 0,
+            found: Findings::default(),
             redelivered: Vec::new(),
-            given_up: Vec::new(),
-            filtered: Vec::new(),
-            deferred: Vec::new(),
             held_back: Vec::new(),
             receiver_down: false,
             results_delayed: false,
-            pending: Vec::new(),
             awaiting_results: 0,
-            too_old: Vec::new(),
-            already_given_up: 0,
             refused: Vec::new(),
             error: None,
             scanned_at: None,
@@ -184,23 +167,23 @@ impl RunReport {
     }
 
     pub fn failed_count(&self) -> usize {
-        self.sum(|hook| hook.failing)
+        self.sum(|hook| hook.found.failing)
     }
 
     pub fn scanned_count(&self) -> usize {
-        self.sum(|hook| hook.scanned)
+        self.sum(|hook| hook.found.scanned)
     }
 
     pub fn given_up_count(&self) -> usize {
-        self.sum(|hook| hook.given_up.len())
+        self.sum(|hook| hook.found.given_up.len())
     }
 
     pub fn filtered_count(&self) -> usize {
-        self.sum(|hook| hook.filtered.len())
+        self.sum(|hook| hook.found.filtered.len())
     }
 
     pub fn deferred_count(&self) -> usize {
-        self.sum(|hook| hook.deferred.len() + hook.refused.len())
+        self.sum(|hook| hook.found.deferred.len() + hook.refused.len())
     }
 
     /// Events held back because their receiver is still down.
@@ -221,11 +204,11 @@ impl RunReport {
     /// Redeliveries GitHub accepted and has not listed the results of yet: earlier runs'
     /// (not sent again) and this run's.
     pub fn pending_count(&self) -> usize {
-        self.sum(|hook| hook.pending.len() + hook.awaiting_results)
+        self.sum(|hook| hook.found.pending.len() + hook.awaiting_results)
     }
 
     pub fn too_old_count(&self) -> usize {
-        self.sum(|hook| hook.too_old.len())
+        self.sum(|hook| hook.found.too_old.len())
     }
 
     /// The delivery health of every hook that was scanned, merged.
@@ -257,7 +240,7 @@ impl RunReport {
     pub fn given_up_guids(&self) -> Vec<&str> {
         self.hooks
             .iter()
-            .flat_map(|hook| hook.given_up.iter().map(|e| e.guid.as_str()))
+            .flat_map(|hook| hook.found.given_up.iter().map(|e| e.guid.as_str()))
             .collect()
     }
 

@@ -65,8 +65,8 @@ impl RunReport {
                 md,
                 "| {} quiet hook(s): nothing to redeliver | | {} | {} | 0 | 0 | 0 | 0 | 0 | |",
                 quiet.len(),
-                quiet.iter().map(|hook| hook.scanned).sum::<usize>(),
-                quiet.iter().map(|hook| hook.failing).sum::<usize>(),
+                quiet.iter().map(|hook| hook.found.scanned).sum::<usize>(),
+                quiet.iter().map(|hook| hook.found.failing).sum::<usize>(),
             );
         }
         if self.hooks.len() > 1 {
@@ -128,7 +128,7 @@ impl RunReport {
             let _ = writeln!(
                 md,
                 "> [!NOTE]\n> GitHub has not listed the results of {} redelivery(ies) of `{}` yet; holding back {} event(s). GitHub's queue is slow, the receiver is not known to be down: the next run goes on once the results are listed.\n",
-                hook.pending.len() + hook.awaiting_results,
+                hook.found.pending.len() + hook.awaiting_results,
                 hook.hook,
                 hook.held_back.len()
             );
@@ -168,7 +168,7 @@ impl RunReport {
         event_section(
             md,
             &format!("Given up after {} redeliveries", self.max_attempts),
-            self.rows(|hook| with_note(&hook.given_up, "never retried again")),
+            self.rows(|hook| with_note(&hook.found.given_up, "never retried again")),
         );
         event_section(
             md,
@@ -186,12 +186,14 @@ impl RunReport {
                 |hook| &hook.held_back,
             ),
             ("Pending: redelivered, result not listed yet", |hook| {
-                &hook.pending
+                &hook.found.pending
             }),
-            ("Left for the next run", |hook| &hook.deferred),
-            ("Too old to redeliver (`max-age`)", |hook| &hook.too_old),
+            ("Left for the next run", |hook| &hook.found.deferred),
+            ("Too old to redeliver (`max-age`)", |hook| {
+                &hook.found.too_old
+            }),
             ("Filtered out by `events` / `exclude-events`", |hook| {
-                &hook.filtered
+                &hook.found.filtered
             }),
         ];
         for (heading, list) in plain {
@@ -262,13 +264,13 @@ fn hook_row(md: &mut String, hook: &HookReport) {
         "| `{}` | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
         hook.hook,
         rfc3339(hook.since),
-        hook.scanned,
-        hook.failing,
+        hook.found.scanned,
+        hook.found.failing,
         hook.redelivered.len(),
-        hook.given_up.len(),
-        hook.filtered.len(),
+        hook.found.given_up.len(),
+        hook.found.filtered.len(),
         hook.held_back.len(),
-        hook.deferred.len() + hook.refused.len(),
+        hook.found.deferred.len() + hook.refused.len(),
         checkpoint
     );
 }

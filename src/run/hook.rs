@@ -92,7 +92,11 @@ impl HookRun<'_> {
         apply_plan(plan, state, self.now());
         let outcome = self
             .drain()
-            .run(&plan.redeliver, plan.receiver_up.as_ref(), &plan.pending)
+            .run(
+                &plan.redeliver,
+                plan.receiver_up.as_ref(),
+                &plan.found.pending,
+            )
             .await;
         self.record_outcome(outcome, state, report);
         self.move_checkpoint(plan, *checkpoint_at, state, report);
@@ -228,27 +232,20 @@ impl HookRun<'_> {
     fn report_plan(&self, plan: &Plan, report: &mut HookReport) {
         let log = &self.context.log;
         log_plan(plan, log);
-        report.scanned = plan.scanned;
-        report.failing = plan.failing;
-        report.already_given_up = plan.already_given_up;
-        report.filtered = plan.filtered.clone();
-        report.deferred = plan.deferred.clone();
-        report.given_up = plan.given_up.clone();
-        report.too_old = plan.too_old.clone();
-        report.pending = plan.pending.clone();
-        if !plan.pending.is_empty() {
+        report.found = plan.found.clone();
+        if !plan.found.pending.is_empty() {
             log.info(&format!(
                 "{} event(s) redelivered earlier wait for GitHub to list the result: not sent again.",
-                plan.pending.len()
+                plan.found.pending.len()
             ));
         }
-        if !plan.too_old.is_empty() {
+        if !plan.found.too_old.is_empty() {
             log.info(&format!(
                 "{} event(s) first failed longer ago than `max-age`: too old to redeliver, left alone.",
-                plan.too_old.len()
+                plan.found.too_old.len()
             ));
         }
-        for event in &plan.given_up {
+        for event in &plan.found.given_up {
             log.line(
                 Level::Warning,
                 &format!(
@@ -324,10 +321,10 @@ impl HookRun<'_> {
             }
             Some(Halt::Failed(error)) => {
                 report.error = Some(error);
-                report.deferred.extend(outcome.not_reached);
+                report.found.deferred.extend(outcome.not_reached);
             }
             Some(Halt::Budget | Halt::Shutdown) | None => {
-                report.deferred.extend(outcome.not_reached);
+                report.found.deferred.extend(outcome.not_reached);
             }
         }
     }
@@ -342,7 +339,7 @@ fn apply_plan(plan: &Plan, state: &mut HookState, now: DateTime<Utc>) {
     for guid in &plan.lost {
         state.record_unlisted(guid);
     }
-    for event in &plan.given_up {
+    for event in &plan.found.given_up {
         state.record_given_up(&event.guid, now);
     }
     for guid in &plan.resolved {
@@ -393,20 +390,20 @@ fn log_plan(plan: &Plan, log: &Log) {
         Level::Info,
         &format!(
             "{} event(s) failing: {} to redeliver, {} given up now, {} filtered out, {} over `max-redeliveries`, {} given up before.",
-            plan.failing,
+            plan.found.failing,
             plan.redeliver.len(),
-            plan.given_up.len(),
-            plan.filtered.len(),
-            plan.deferred.len(),
-            plan.already_given_up
+            plan.found.given_up.len(),
+            plan.found.filtered.len(),
+            plan.found.deferred.len(),
+            plan.found.already_given_up
         ),
         &[
-            ("failing", plan.failing.into()),
+            ("failing", plan.found.failing.into()),
             ("to_redeliver", plan.redeliver.len().into()),
-            ("given_up", plan.given_up.len().into()),
-            ("filtered", plan.filtered.len().into()),
-            ("deferred", plan.deferred.len().into()),
-            ("given_up_before", plan.already_given_up.into()),
+            ("given_up", plan.found.given_up.len().into()),
+            ("filtered", plan.found.filtered.len().into()),
+            ("deferred", plan.found.deferred.len().into()),
+            ("given_up_before", plan.found.already_given_up.into()),
         ],
     );
 }
