@@ -88,11 +88,6 @@ impl HookState {
         self.record(guid, at).given_up = true;
     }
 
-    /// Refusals of `guid` recorded so far.
-    pub fn refusals(&self, guid: &str) -> u32 {
-        self.events.get(guid).map_or(0, |record| record.refused)
-    }
-
     /// Keeps only what the list cannot tell (given up, refused, pending, unlisted): an
     /// older build's own attempt counts are dropped.
     pub fn drop_what_the_list_tells(&mut self) {

@@ -21,8 +21,7 @@ mod transport;
 pub use counts::{AnswerCounts, RequestCounts, RequestKind, STATUS_CLASSES};
 pub use error::{ApiError, Outlasts};
 pub use retry::{
-    DEFAULT_MAX_WAIT, Failure, MAX_LIMIT_WAITS_PER_REQUEST, RetryPolicy, SECONDARY_BACKOFF_CAP,
-    classify_failure,
+    Failure, MAX_LIMIT_WAITS_PER_REQUEST, RetryPolicy, SECONDARY_BACKOFF_CAP, classify_failure,
 };
 pub use transport::{MAX_BODY_BYTES, REQUEST_DEADLINE, route_under};
 

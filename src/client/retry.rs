@@ -16,10 +16,6 @@ use super::{ApiError, ApiResponse, Credential, GitHubClient, Outlasts, RequestKi
 use crate::clock::format_duration;
 use crate::log::Level;
 
-/// `max-wait` by default: GitHub's limits reset within the hour (the primary one hourly, the
-/// content-creation one counts per hour), so no honest wait is longer.
-pub const DEFAULT_MAX_WAIT: Duration = Duration::from_secs(3600);
-
 /// Rate-limit answers to one request waited out before the run stops: GitHub's limits
 /// clear after the wait it asks for, so a server that keeps answering one is not GitHub's
 /// limit, and must not hold the run for its whole time budget.
@@ -44,13 +40,14 @@ pub struct RetryPolicy {
     pub request_deadline: Duration,
 }
 
-impl Default for RetryPolicy {
-    fn default() -> Self {
+impl RetryPolicy {
+    /// GitHub's guidance, with the run's `max-wait` (the settings table holds its default).
+    pub fn with_max_wait(max_wait: Duration) -> Self {
         Self {
             max_retries: 4,
             base_delay: Duration::from_secs(1),
             max_delay: Duration::from_secs(30),
-            max_wait: DEFAULT_MAX_WAIT,
+            max_wait,
             secondary_min_wait: Duration::from_secs(60),
             request_deadline: REQUEST_DEADLINE,
         }

@@ -139,8 +139,6 @@ pub struct Cli {
     /// The longest single wait for a rate limit, a guard against an absurd answer: waits
     /// within it are taken as often as GitHub asks, within `max-duration`; a longer one stops
     /// the run (exit 1) and the next run goes on
-    // `client::DEFAULT_MAX_WAIT` must say the same until `RetryPolicy` takes it from the
-    // settings (a test holds the two together).
     #[arg(long, env = "REDELIVER_MAX_WAIT", value_name = "DURATION", default_value = "1h",
           value_parser = checked(parse::duration))]
     pub(crate) max_wait: Checked<Duration>,

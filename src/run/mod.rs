@@ -64,10 +64,7 @@ impl RunContext {
             log,
             deadline: clock.instant() + settings.max_duration,
             clock,
-            retry: RetryPolicy {
-                max_wait: settings.max_wait,
-                ..RetryPolicy::default()
-            },
+            retry: RetryPolicy::with_max_wait(settings.max_wait),
             stop: Stop::default(),
         }
     }

@@ -329,17 +329,3 @@ impl Settings {
 fn to_chrono(duration: Duration) -> chrono::Duration {
     chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::MAX)
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::inputs::Environment;
-
-    #[test]
-    fn the_max_wait_default_is_the_clients() {
-        // Until `RetryPolicy` takes it from the settings, the client keeps its own copy.
-        let cli = Cli::parse_from_env(&["redeliver".to_owned()], &Environment::new())
-            .expect("no arguments parse");
-        assert_eq!(cli.max_wait.ok(), Some(&crate::client::DEFAULT_MAX_WAIT));
-    }
-}
