@@ -2,6 +2,7 @@
 //! needs, and what its failure says.
 
 use std::borrow::Cow;
+use std::fmt;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -13,6 +14,24 @@ pub fn failure_means_down(status_code: u16) -> bool {
     status_code == 0 || (500..600).contains(&status_code)
 }
 
+/// A delivery's id: 64 bits end to end (ids passed 2^53 in 2026 and must never go through
+/// `f64`), and a type of its own, so that it cannot be passed where a hook's id belongs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct DeliveryId(pub u64);
+
+impl fmt::Display for DeliveryId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl From<DeliveryId> for serde_json::Value {
+    fn from(id: DeliveryId) -> Self {
+        id.0.into()
+    }
+}
+
 /// One webhook delivery, with only the fields planning needs, borrowing its strings from
 /// the page it was read from where it can.
 ///
@@ -21,7 +40,7 @@ pub fn failure_means_down(status_code: u16) -> bool {
 /// `id` is a `u64` end to end: ids passed 2^53 in 2026 and must never go through `f64`.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 pub struct Delivery<'a> {
-    pub id: u64,
+    pub id: DeliveryId,
     #[serde(borrow)]
     pub guid: Cow<'a, str>,
     #[serde(deserialize_with = "rfc3339::deserialize")]

@@ -290,7 +290,7 @@ mod tests {
 
     fn delivery(at: DateTime<Utc>, status: &str, code: u16, duration: f64) -> Delivery<'static> {
         Delivery {
-            id: 1,
+            id: crate::delivery::DeliveryId(1),
             guid: Cow::Borrowed("g"),
             delivered_at: at,
             redelivery: false,

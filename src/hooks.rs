@@ -10,6 +10,7 @@
 //! `github::hooks::resolve`); the checkpoint is keyed by the concrete hook, so a
 //! hook whose URL changes keeps its place.
 
+use crate::delivery::DeliveryId;
 use std::fmt;
 use std::str::FromStr;
 
@@ -49,7 +50,7 @@ impl Hook {
     /// - <https://docs.github.com/en/rest/apps/webhooks#redeliver-a-delivery-for-an-app-webhook>
     /// - <https://docs.github.com/en/rest/orgs/webhooks#redeliver-a-delivery-for-an-organization-webhook>
     /// - <https://docs.github.com/en/rest/repos/webhooks#redeliver-a-delivery-for-a-repository-webhook>
-    pub fn redelivery_path(&self, delivery_id: u64) -> String {
+    pub fn redelivery_path(&self, delivery_id: DeliveryId) -> String {
         format!("{}/{delivery_id}/attempts", self.deliveries_path())
     }
 }
@@ -391,7 +392,7 @@ mod tests {
         assert_eq!(concrete, repo.hook(34));
         assert_eq!(concrete.to_string().parse::<Hook>(), Ok(concrete.clone()));
         assert_eq!(
-            concrete.redelivery_path(3804004623172239366),
+            concrete.redelivery_path(DeliveryId(3804004623172239366)),
             "/repos/octo/hello-world/hooks/34/deliveries/3804004623172239366/attempts"
         );
         assert_eq!(org.hooks_path(), "/orgs/acme/hooks");

@@ -34,7 +34,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
 use crate::checkpoint::{EventRecord, HookState};
-use crate::delivery::{Delivery, failure_means_down};
+use crate::delivery::{Delivery, DeliveryId, failure_means_down};
 use crate::delivery_health::DeliveryHealth;
 use crate::filter::EventFilter;
 
@@ -110,7 +110,7 @@ struct FailureHistory {
     event: String,
     action: Option<String>,
     /// The newest failed delivery (time, id): the one to redeliver.
-    newest: (DateTime<Utc>, u64),
+    newest: (DateTime<Utc>, DeliveryId),
     /// The oldest failure in the window: shown in the summary, and where the checkpoint
     /// must stay if the event is left for later.
     first_at: DateTime<Utc>,
@@ -179,7 +179,7 @@ pub struct EventSummary {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PlannedRedelivery {
     /// The delivery to redeliver: the newest failed one of the event.
-    pub delivery_id: u64,
+    pub delivery_id: DeliveryId,
     #[serde(flatten)]
     pub summary: EventSummary,
 }

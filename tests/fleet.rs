@@ -4,9 +4,11 @@
 
 use std::collections::BTreeSet;
 
-use crate::util::*;
 use fake_github::{AuthSeen, FakeGitHub, FakeToken, Hook, NewDelivery};
+use redeliver_action::delivery::DeliveryId;
 use serde_json::json;
+
+use crate::util::*;
 
 const CI_URL: &str = "https://ci.example.com/hook";
 const OTHER_URL: &str = "https://chat.example.com/hook";
@@ -336,7 +338,7 @@ fn the_report_of_a_fleet_stays_under_githubs_limits() {
             if i % 100 == 0 {
                 hook.found.failing = 1;
                 hook.redelivered.push(RedeliveredEvent {
-                    delivery_id: 3_804_004_623_172_239_366 + i,
+                    delivery_id: DeliveryId(3_804_004_623_172_239_366 + i),
                     attempt: 1,
                     event: EventSummary {
                         guid: format!("{i:08}-0000-4000-8000-000000000000"),

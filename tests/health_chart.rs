@@ -13,7 +13,7 @@ use std::process::Command;
 
 use chrono::{DateTime, Duration, DurationRound, TimeZone, Utc};
 use fake_github::{Hook, NewDelivery, Outcome};
-use redeliver_action::delivery::Delivery;
+use redeliver_action::delivery::{Delivery, DeliveryId};
 use redeliver_action::delivery_health::DeliveryHealth;
 use redeliver_action::health_summary::mermaid_chart;
 
@@ -54,7 +54,7 @@ fn health_of(deliveries: &[(DateTime<Utc>, Outcome, f64)]) -> DeliveryHealth {
             Outcome::FailedToConnect => ("failed to connect".to_owned(), 0),
         };
         health.observe(&Delivery {
-            id: index as u64,
+            id: DeliveryId(index as u64),
             guid: format!("g{index}").into(),
             delivered_at: *at,
             redelivery: false,

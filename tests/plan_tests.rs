@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use redeliver_action::checkpoint::HookState;
-use redeliver_action::delivery::Delivery;
+use redeliver_action::delivery::{Delivery, DeliveryId};
 use redeliver_action::filter::{EventFilter, parse_event_list};
 use redeliver_action::plan::{PlanOptions, next_checkpoint, plan_redeliveries};
 use redeliver_action::window::{WindowOptions, in_window, scan_window};
@@ -17,7 +17,7 @@ fn minutes_ago(minutes: i64) -> DateTime<Utc> {
 
 fn delivery(id: u64, guid: &str, minutes: i64, status: &str) -> Delivery<'static> {
     Delivery {
-        id,
+        id: DeliveryId(id),
         guid: guid.to_owned().into(),
         delivered_at: minutes_ago(minutes),
         redelivery: false,
@@ -58,7 +58,7 @@ fn redelivered_ids(
     plan_redeliveries(deliveries, state, now(), options)
         .redeliver
         .iter()
-        .map(|planned| planned.delivery_id)
+        .map(|planned| planned.delivery_id.0)
         .collect()
 }
 
@@ -204,7 +204,7 @@ fn attempts_are_counted_from_the_list_whoever_made_them() {
             );
             // The newest failure is the one redelivered.
             let newest = if listed == 0 { 1 } else { 10 + listed - 1 };
-            assert_eq!(plan.redeliver[0].delivery_id, newest);
+            assert_eq!(plan.redeliver[0].delivery_id, DeliveryId(newest));
         } else {
             assert_eq!(plan.found.given_up.len(), 1);
             assert_eq!(plan.found.given_up[0].previous_attempts, 3);
@@ -276,7 +276,7 @@ fn the_cap_defers_the_newest_and_holds_the_checkpoint_before_them() {
         failed(1, "a", 40),
     ];
     let plan = plan_redeliveries(deliveries, &HookState::default(), now(), &opts);
-    let ids: Vec<u64> = plan.redeliver.iter().map(|p| p.delivery_id).collect();
+    let ids: Vec<u64> = plan.redeliver.iter().map(|p| p.delivery_id.0).collect();
     assert_eq!(ids, vec![1, 2]);
     let deferred: Vec<&str> = plan
         .found
@@ -321,7 +321,7 @@ fn filters_count_what_they_leave_out() {
         now(),
         &opts,
     );
-    let mut ids: Vec<u64> = plan.redeliver.iter().map(|p| p.delivery_id).collect();
+    let mut ids: Vec<u64> = plan.redeliver.iter().map(|p| p.delivery_id.0).collect();
     ids.sort();
     assert_eq!(ids, vec![1, 2]);
     assert_eq!(plan.found.filtered.len(), 1);
@@ -344,7 +344,7 @@ fn the_summary_shows_the_first_failure() {
     let summary = &plan.redeliver[0].summary;
     assert_eq!(summary.first_failure_status, "Invalid HTTP Response: 502");
     assert_eq!(summary.first_failed_at, minutes_ago(5));
-    assert_eq!(plan.redeliver[0].delivery_id, 3);
+    assert_eq!(plan.redeliver[0].delivery_id, DeliveryId(3));
     assert_eq!(plan.found.scanned, 3);
 }
 
@@ -447,7 +447,7 @@ fn table_of_max_age() {
             ..options()
         };
         let plan = plan_redeliveries(deliveries, &state, now(), &opts);
-        let got_ids: Vec<u64> = plan.redeliver.iter().map(|p| p.delivery_id).collect();
+        let got_ids: Vec<u64> = plan.redeliver.iter().map(|p| p.delivery_id.0).collect();
         let got_too_old: Vec<&str> = plan.found.too_old.iter().map(|e| e.guid.as_str()).collect();
         let got_given_up: Vec<&str> = plan
             .found

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use redeliver_action::client::RequestCounts;
-use redeliver_action::delivery::Delivery;
+use redeliver_action::delivery::{Delivery, DeliveryId};
 use redeliver_action::delivery_health::DeliveryHealth;
 use redeliver_action::plan::EventSummary;
 use redeliver_action::report::{HookReport, RedeliveredEvent, RefusedRedelivery, RunReport};
@@ -40,7 +40,7 @@ fn health(deliveries: &[(&str, &str, u16, &str, f64)]) -> DeliveryHealth {
     let mut health = DeliveryHealth::new();
     for (index, (time, status, status_code, event, duration)) in deliveries.iter().enumerate() {
         health.observe(&Delivery {
-            id: index as u64,
+            id: DeliveryId(index as u64),
             guid: format!("g{index}").into(),
             delivered_at: at(time),
             redelivery: false,
@@ -61,7 +61,7 @@ fn a_run_with_everything() -> RunReport {
     app.found.scanned = 240;
     app.found.failing = 6;
     app.redelivered = vec![RedeliveredEvent {
-        delivery_id: 3_804_004_623_172_239_366,
+        delivery_id: DeliveryId(3_804_004_623_172_239_366),
         attempt: 2,
         event: EventSummary {
             previous_attempts: 1,
@@ -80,7 +80,7 @@ fn a_run_with_everything() -> RunReport {
         "Invalid HTTP Response: 500",
     )];
     app.refused = vec![RefusedRedelivery {
-        delivery_id: 7,
+        delivery_id: DeliveryId(7),
         reason: "422: Validation Failed".to_owned(),
         event: event(
             "g-refused",

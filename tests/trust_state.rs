@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use redeliver_action::checkpoint::{EventRecord, HookState};
-use redeliver_action::delivery::Delivery;
+use redeliver_action::delivery::{Delivery, DeliveryId};
 use redeliver_action::plan::{PlanOptions, plan_redeliveries};
 use redeliver_action::window::{WindowOptions, scan_window};
 
@@ -20,7 +20,7 @@ fn plan_options() -> PlanOptions {
 
 fn delivery(id: u64, guid: &str, status: &str) -> Delivery<'static> {
     Delivery {
-        id,
+        id: DeliveryId(id),
         guid: guid.to_owned().into(),
         delivered_at: at("2026-11-28T11:00:00Z"),
         redelivery: false,

@@ -5,6 +5,7 @@
 
 use super::Pages;
 use crate::client::{ApiError, Credential, GitHubClient, RequestKind};
+use crate::delivery::DeliveryId;
 use crate::hooks::Hook;
 use crate::report::HookError;
 
@@ -35,7 +36,7 @@ pub async fn redeliver(
     client: &GitHubClient,
     hook: &Hook,
     credential: Credential,
-    delivery_id: u64,
+    delivery_id: DeliveryId,
 ) -> Result<(), ApiError> {
     client
         .post(

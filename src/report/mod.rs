@@ -16,6 +16,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
 use crate::client::RequestCounts;
+use crate::delivery::DeliveryId;
 use crate::delivery_health::DeliveryHealth;
 use crate::plan::{EventSummary, Findings};
 
@@ -115,7 +116,7 @@ impl HookReport {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct RedeliveredEvent {
-    pub delivery_id: u64,
+    pub delivery_id: DeliveryId,
     /// The attempt this was, counting this tool's redeliveries of the event.
     pub attempt: u32,
     #[serde(flatten)]
@@ -124,7 +125,7 @@ pub struct RedeliveredEvent {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct RefusedRedelivery {
-    pub delivery_id: u64,
+    pub delivery_id: DeliveryId,
     pub reason: String,
     #[serde(flatten)]
     pub event: EventSummary,
