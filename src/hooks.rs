@@ -10,9 +10,12 @@
 //! `github::hooks::resolve`); the checkpoint is keyed by the concrete hook, so a
 //! hook whose URL changes keeps its place.
 
-use crate::delivery::DeliveryId;
 use std::fmt;
 use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::delivery::DeliveryId;
 
 /// One webhook, as written in the `hooks` input.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -20,13 +23,33 @@ pub enum Hook {
     /// `app`: the webhook of the GitHub App, authenticated with the App's JWT.
     App,
     /// `org/<org>/<hook_id>`: an organization webhook (token of an org owner).
-    Org { org: String, hook_id: u64 },
+    Org { org: String, hook_id: HookId },
     /// `repo/<owner>/<repo>/<hook_id>`: a repository webhook (token with admin on it).
     Repo {
         owner: String,
         repo: String,
-        hook_id: u64,
+        hook_id: HookId,
     },
+}
+
+/// A webhook's id (of an organization's or a repository's hook): a type of its own, so
+/// that it cannot be passed where a delivery's id belongs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct HookId(pub u64);
+
+impl fmt::Display for HookId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::str::FromStr for HookId {
+    type Err = std::num::ParseIntError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        text.parse().map(HookId)
+    }
 }
 
 impl Hook {
@@ -92,7 +115,7 @@ pub enum HookScope {
 
 impl HookScope {
     /// The hook of this scope with `hook_id`.
-    pub fn hook(&self, hook_id: u64) -> Hook {
+    pub fn hook(&self, hook_id: HookId) -> Hook {
         match self {
             HookScope::Org { org } => Hook::Org {
                 org: org.clone(),
@@ -157,7 +180,7 @@ impl fmt::Display for HookScope {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum HookTarget {
     /// `…/123456`: the hook with this id.
-    Id(u64),
+    Id(HookId),
     /// `…/https://ci.example.com/hook`: the hooks whose `config.url` is exactly this.
     Url(String),
     /// `…/*`: every hook there.
@@ -278,9 +301,9 @@ impl FromStr for HookSelector {
                 }
                 return Ok(HookTarget::Url(text.to_owned()));
             }
-            text.parse::<u64>()
+            text.parse::<HookId>()
                 .ok()
-                .filter(|id| *id > 0)
+                .filter(|id| id.0 > 0)
                 .map(HookTarget::Id)
                 .ok_or_else(|| {
                     format!(
@@ -382,14 +405,14 @@ mod tests {
             hooks,
             vec![
                 HookSelector::App,
-                scoped(org.clone(), HookTarget::Id(12)),
-                scoped(repo.clone(), HookTarget::Id(34)),
+                scoped(org.clone(), HookTarget::Id(HookId(12))),
+                scoped(repo.clone(), HookTarget::Id(HookId(34))),
             ]
         );
         let printed: Vec<String> = hooks.iter().map(ToString::to_string).collect();
         assert_eq!(printed, ["app", "org/acme/12", "repo/octo/hello-world/34"]);
         let concrete = hooks[2].concrete().expect("an id");
-        assert_eq!(concrete, repo.hook(34));
+        assert_eq!(concrete, repo.hook(HookId(34)));
         assert_eq!(concrete.to_string().parse::<Hook>(), Ok(concrete.clone()));
         assert_eq!(
             concrete.redelivery_path(DeliveryId(3804004623172239366)),
@@ -449,7 +472,7 @@ mod tests {
                 },
                 HookSelector::Fleet {
                     owner: "acme".into(),
-                    target: HookTarget::Id(42)
+                    target: HookTarget::Id(HookId(42))
                 },
                 HookSelector::AppFleet,
             ]

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use crate::checkpoint::CheckpointDocument;
 use crate::client::{ApiError, Credential, GitHubClient, ListPage};
 use crate::github::installations::FleetAccount;
-use crate::hooks::{Hook, HookScope, HookSelector, HookTarget};
+use crate::hooks::{Hook, HookId, HookScope, HookSelector, HookTarget};
 use crate::log::Log;
 use crate::report::FleetReport;
 
@@ -32,7 +32,7 @@ pub const MAX_PAGES: u32 = 50;
 /// One webhook of the list, with what resolving needs.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct ListedHook {
-    pub id: u64,
+    pub id: HookId,
     #[serde(default)]
     pub config: HookConfig,
 }

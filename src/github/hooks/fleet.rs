@@ -11,7 +11,7 @@ use futures_util::{StreamExt as _, stream};
 use super::{ListedHook, Resolved, explain, list, shown_url};
 use crate::client::{Credential, GitHubClient};
 use crate::github::repositories;
-use crate::hooks::{HookScope, HookSelector, HookTarget};
+use crate::hooks::{HookId, HookScope, HookSelector, HookTarget};
 use crate::log::Log;
 use crate::report::FleetReport;
 
@@ -23,7 +23,7 @@ pub(super) struct Found {
     repositories: usize,
     archived: usize,
     /// Each repository with hooks selected, and their ids.
-    selected: Vec<(HookScope, Vec<u64>)>,
+    selected: Vec<(HookScope, Vec<HookId>)>,
     /// A few of the receiver URLs seen, for the message when none matched.
     urls: Vec<String>,
 }
@@ -91,7 +91,7 @@ impl Found {
                 self.urls.push(shown);
             }
         }
-        let ids: Vec<u64> = hooks
+        let ids: Vec<HookId> = hooks
             .iter()
             .filter(|hook| match target {
                 HookTarget::All => true,
