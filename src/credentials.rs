@@ -96,7 +96,7 @@ impl Credentials {
                 .insert(account.clone(), installation.id);
         }
         if let StoreSpec::Variable { repository, .. } = &settings.store {
-            credentials.store = credentials.for_account(repository.split('/').next());
+            credentials.store = credentials.for_account(Some(&repository.owner));
         }
         Ok(credentials)
     }
@@ -139,10 +139,13 @@ fn token_needs(
         entry.every_repository |= every;
         entry.needs.insert(need);
     };
-    if let StoreSpec::Variable { repository, .. } = &settings.store
-        && let Some((owner, repo)) = repository.split_once('/')
-    {
-        target(owner, Some(repo), false, Need::Variables);
+    if let StoreSpec::Variable { repository, .. } = &settings.store {
+        target(
+            &repository.owner,
+            Some(&repository.name),
+            false,
+            Need::Variables,
+        );
     }
     for hook in &settings.hooks {
         match hook {

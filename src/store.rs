@@ -21,12 +21,13 @@ use anyhow::Context;
 
 use crate::checkpoint::CheckpointDocument;
 use crate::client::{Credential, GitHubClient};
+use crate::github::Repo;
 use crate::github::variables::RepositoryVariables;
 
 /// Where the checkpoint is kept, as configured.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreSpec {
-    Variable { repository: String, name: String },
+    Variable { repository: Repo, name: String },
     File(PathBuf),
     None,
 }
@@ -67,7 +68,7 @@ pub enum CheckpointStore {
 }
 
 pub struct VariableStore {
-    repository: String,
+    repository: Repo,
     name: String,
     /// Known after `load`: whether to PATCH (it exists) or POST (it does not).
     exists: bool,

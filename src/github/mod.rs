@@ -14,3 +14,18 @@ pub mod variables;
 mod pages;
 
 pub use pages::{Pages, all_pages};
+
+use std::fmt;
+
+/// A repository, `owner/name`, split once where it is read.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct Repo {
+    pub owner: String,
+    pub name: String,
+}
+
+impl fmt::Display for Repo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.owner, self.name)
+    }
+}

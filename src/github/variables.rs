@@ -5,12 +5,13 @@ use anyhow::Context;
 use serde::Deserialize;
 use serde_json::json;
 
+use super::Repo;
 use crate::client::{ApiError, Credential, GitHubClient, RequestKind};
 
 /// One repository's variables, with the credential that may write them.
 pub struct RepositoryVariables<'a> {
     pub client: &'a GitHubClient,
-    pub repository: &'a str,
+    pub repository: &'a Repo,
     pub credential: Credential,
 }
 

@@ -11,6 +11,7 @@ use secrecy::SecretString;
 use super::Runner;
 use crate::fail_on::FailOn;
 use crate::filter::EventPattern;
+use crate::github::Repo;
 use crate::hooks::HookSelector;
 use crate::log::LogFormat;
 use crate::settings::parse::{self, Checked, checked};
@@ -218,7 +219,7 @@ pub struct Cli {
     /// (also read from GITHUB_REPOSITORY, or WORKFLOW_REPO_OWNER and WORKFLOW_REPO)
     #[arg(long, env = "REDELIVER_REPOSITORY", value_name = "OWNER/NAME", help_heading = CLI_ONLY,
           value_parser = checked(parse::repository))]
-    pub(crate) repository: Option<Checked<String>>,
+    pub(crate) repository: Option<Checked<Repo>>,
 
     /// Print the run's report as JSON on stdout (logs go to stderr)
     #[arg(long, env = "REDELIVER_JSON", help_heading = CLI_ONLY)]

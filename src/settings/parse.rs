@@ -19,6 +19,7 @@ use secrecy::SecretString;
 
 use crate::fail_on::FailOn;
 use crate::filter::{EventPattern, parse_event_list};
+use crate::github::Repo;
 use crate::hooks::{HookSelector, is_valid_name, parse_hooks};
 use crate::log::LogFormat;
 use crate::store::StoreSpec;
@@ -189,9 +190,12 @@ pub fn variable_name(name: &str) -> Result<String, String> {
 }
 
 /// `owner/name`, each part a name GitHub allows.
-pub fn repository(text: &str) -> Result<String, String> {
+pub fn repository(text: &str) -> Result<Repo, String> {
     match text.split_once('/') {
-        Some((owner, name)) if is_valid_name(owner) && is_valid_name(name) => Ok(text.to_owned()),
+        Some((owner, name)) if is_valid_name(owner) && is_valid_name(name) => Ok(Repo {
+            owner: owner.to_owned(),
+            name: name.to_owned(),
+        }),
         _ => Err(format!("`{text}` is not of the form owner/name")),
     }
 }
@@ -203,7 +207,7 @@ pub fn store(text: &str) -> Result<StoreSpec, String> {
     }
     if let Some(name) = text.strip_prefix("variable:") {
         return Ok(StoreSpec::Variable {
-            repository: String::new(),
+            repository: Repo::default(),
             name: variable_name(name.trim())?,
         });
     }
@@ -289,7 +293,10 @@ mod tests {
     fn names_and_stores() {
         assert!(variable_name("GITHUB_X").is_err());
         assert!(variable_name("1X").is_err());
-        assert_eq!(repository("octo/demo"), Ok("octo/demo".to_owned()));
+        assert_eq!(
+            repository("octo/demo").map(|repo| repo.to_string()),
+            Ok("octo/demo".to_owned())
+        );
         assert!(repository("octo/../x").is_err());
         assert!(repository("octo").is_err());
         assert_eq!(store("none"), Ok(StoreSpec::None));

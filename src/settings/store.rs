@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use super::Problems;
+use crate::github::Repo;
 use crate::hooks::{HookScope, HookSelector};
 use crate::inputs::Cli;
 use crate::store::{StoreSpec, check_state_path};
@@ -22,11 +23,11 @@ pub(super) fn resolve(
     let store = match (&cli.state, &cli.variable_name) {
         (Some(state), _) => problems.take(state)?,
         (None, Some(name)) => StoreSpec::Variable {
-            repository: String::new(),
+            repository: Repo::default(),
             name: problems.take(name)?,
         },
         (None, None) if cli.runner.actions => StoreSpec::Variable {
-            repository: String::new(),
+            repository: Repo::default(),
             name: DEFAULT_VARIABLE_NAME.to_owned(),
         },
         (None, None) => StoreSpec::File(PathBuf::from(DEFAULT_STATE_FILE)),
@@ -38,7 +39,7 @@ pub(super) fn resolve(
         Some(repository) => problems.take(repository).unwrap_or_default(),
         None => {
             problems.fail("repository", missing_repository(cli.runner.actions));
-            String::new()
+            Repo::default()
         }
     };
     if !has_credentials {
@@ -85,10 +86,8 @@ pub(super) fn check_installation_reach(
             _ => None,
         })
         .collect();
-    if let Some(StoreSpec::Variable { repository, .. }) = store
-        && let Some((owner, _)) = repository.split_once('/')
-    {
-        reachable.push(owner.to_ascii_lowercase());
+    if let Some(StoreSpec::Variable { repository, .. }) = store {
+        reachable.push(repository.owner.to_ascii_lowercase());
     }
     for hook in hooks {
         if let Some(HookScope::Org { org }) = hook.scope()
