@@ -332,7 +332,6 @@ impl HookRun<'_> {
 
 /// Puts the plan's verdicts on earlier runs' bookkeeping into `state`, before the drain.
 fn apply_plan(plan: &Plan, state: &mut HookState, now: DateTime<Utc>) {
-    state.drop_what_the_list_tells();
     for guid in &plan.settled {
         state.settle_pending(guid);
     }
@@ -345,6 +344,8 @@ fn apply_plan(plan: &Plan, state: &mut HookState, now: DateTime<Utc>) {
     for guid in &plan.resolved {
         state.forget(guid);
     }
+    // Last: a settled record that says nothing else goes too.
+    state.drop_what_the_list_tells();
 }
 
 /// Lists the hook's deliveries, newest first, page by page, and stops at the first page
