@@ -92,12 +92,6 @@ async fn scattered_transient_faults_give_the_same_result_as_a_clean_run() {
         faulty_run.waits,
         clean_run.waits
     );
-    assert_eq!(
-        faulty_run.log.matches("; retry ").count(),
-        8,
-        "{}",
-        faulty_run.log
-    );
     assert!(
         faulty_run
             .log
@@ -308,11 +302,7 @@ async fn a_primary_rate_limit_within_max_wait_is_waited_out() {
         "{:?}",
         run.waits
     );
-    assert!(
-        run.log.contains("primary rate limit for `core` used up"),
-        "{}",
-        run.log
-    );
+    assert_eq!(run.report.requests.rate_limit_waits, 1);
     assert_eq!(redelivered_guids(&fake).len(), 1);
 }
 
@@ -399,7 +389,7 @@ async fn secondary_rate_limits_honour_retry_after_or_wait_a_minute() {
         run.waits,
         vec![Duration::from_secs(7), Duration::from_secs(120)]
     );
-    assert!(run.log.contains("retry after 7 s"), "{}", run.log);
+    assert_eq!(run.report.requests.rate_limit_waits, 2);
     assert_eq!(redelivered_guids(&fake).len(), 1);
 }
 

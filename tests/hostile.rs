@@ -297,7 +297,6 @@ async fn hostile_redirected_redelivery_is_a_failure_that_keeps_the_checkpoint() 
     let ran = run_here(settings(&server.url, &state), |_| {}).await;
 
     ran.assert_failed_with("answered 302, a redirect to https://sso.example.com/sso");
-    assert!(!ran.log.contains("Redelivered"), "{}", ran.log);
     assert!(!ran.log.contains("secretsecret"), "{}", ran.log);
     assert!(!ran.log.contains("return_to"), "{}", ran.log);
     assert!(ran.report.hooks[0].redelivered.is_empty());
@@ -331,7 +330,6 @@ async fn hostile_redirected_variable_writes_are_not_saved() {
         ran.assert_failed_with(&format!(
             "answered {status}, a redirect to https://proxy.example.com/login"
         ));
-        assert!(!ran.log.contains("Saved"), "{}", ran.log);
         assert!(!ran.log.contains("session=abc"), "{}", ran.log);
         assert!(!ran.report.checkpoint_saved);
         let method = if existing { "PATCH" } else { "POST" };
