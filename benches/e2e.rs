@@ -157,22 +157,11 @@ fn run_once(runtime: &tokio::runtime::Runtime, case: &Case) -> Sample {
     let summary = folder.join("summary");
     std::fs::write(&output, "").expect("output file");
     std::fs::write(&summary, "").expect("summary file");
-    let mut command = Command::new(BINARY);
-    command
-        .env_clear()
-        .current_dir(&folder)
-        .env("GITHUB_ACTIONS", "true")
-        .env("GITHUB_REPOSITORY", "octo/demo")
-        .env("GITHUB_API_URL", fake.url())
-        .env("GITHUB_OUTPUT", &output)
-        .env("GITHUB_STEP_SUMMARY", &summary)
-        .env("INPUT_APP-ID", "4242")
-        .env("INPUT_PRIVATE-KEY", KEY)
-        .env("INPUT_TOKEN", TOKEN)
-        .env(
-            "INPUT_REDELIVERY-INTERVAL",
-            format!("{}ms", case.pacing.as_millis()),
-        );
+    let mut command = step_command(&folder, &fake);
+    command.env(
+        "INPUT_REDELIVERY-INTERVAL",
+        format!("{}ms", case.pacing.as_millis()),
+    );
     let (wall, peak_rss_kib, code, cpu) = measure(&mut command);
     assert_eq!(code, 0, "the run failed");
     let requests = fake.requests();
@@ -268,19 +257,8 @@ fn outage(runtime: &tokio::runtime::Runtime, events: usize) {
     let run = |label: &str| {
         let before = fake.requests().len();
         let redelivered_before = fake.redeliveries().len();
-        let mut command = Command::new(BINARY);
-        command
-            .env_clear()
-            .current_dir(&folder)
-            .env("GITHUB_ACTIONS", "true")
-            .env("GITHUB_REPOSITORY", "octo/demo")
-            .env("GITHUB_API_URL", fake.url())
-            .env("GITHUB_OUTPUT", folder.join("output"))
-            .env("GITHUB_STEP_SUMMARY", folder.join("summary"))
-            .env("INPUT_APP-ID", "4242")
-            .env("INPUT_PRIVATE-KEY", KEY)
-            .env("INPUT_TOKEN", TOKEN)
-            .env("INPUT_REDELIVERY-INTERVAL", "0s");
+        let mut command = step_command(&folder, &fake);
+        command.env("INPUT_REDELIVERY-INTERVAL", "0s");
         let (wall, rss, code, cpu) = measure(&mut command);
         let requests = fake.requests().len() - before;
         let redelivered = fake.redeliveries().len() - redelivered_before;
@@ -309,6 +287,25 @@ fn outage(runtime: &tokio::runtime::Runtime, events: usize) {
         "outage: run 1 spent {spent_down} redeliveries; run 2 delivered {drained} of {events} ({:.2} requests per event); run 3 redelivered {left}",
         requests as f64 / drained.max(1) as f64
     );
+}
+
+/// The binary as the Actions runner starts the step against `fake`: a clean environment,
+/// the runner's variables (outputs and summary in `folder`), the App's and the token's
+/// inputs. Each case adds its own inputs.
+fn step_command(folder: &std::path::Path, fake: &FakeGitHub) -> Command {
+    let mut command = Command::new(BINARY);
+    command
+        .env_clear()
+        .current_dir(folder)
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_REPOSITORY", "octo/demo")
+        .env("GITHUB_API_URL", fake.url())
+        .env("GITHUB_OUTPUT", folder.join("output"))
+        .env("GITHUB_STEP_SUMMARY", folder.join("summary"))
+        .env("INPUT_APP-ID", "4242")
+        .env("INPUT_PRIVATE-KEY", KEY)
+        .env("INPUT_TOKEN", TOKEN);
+    command
 }
 
 fn median_and_spread<T: Copy + PartialOrd>(values: &mut [T]) -> (T, T, T) {

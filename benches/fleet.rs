@@ -8,13 +8,12 @@
 //! redelivery, since redeliveries stay one at a time), the list requests against the pages
 //! needed, the peak RSS and the checkpoint document's size. Nothing is asserted.
 
-use std::process::Command;
 use std::time::Duration;
 
 use chrono::Utc;
 use fake_github::{FakeGitHub, FakeOptions, FakeToken, Hook, NewDelivery};
 
-use super::{BINARY, KEY, TOKEN, measure, median_and_spread};
+use super::{TOKEN, measure, median_and_spread, step_command};
 
 const REPOSITORIES: usize = 500;
 /// A day's deliveries per hook; one of them (5 %) failed.
@@ -72,19 +71,9 @@ fn run(runtime: &tokio::runtime::Runtime, dry_run: bool, concurrency: usize) -> 
     for file in ["output", "summary"] {
         std::fs::write(folder.join(file), "").expect("a file");
     }
-    let mut command = Command::new(BINARY);
+    let mut command = step_command(&folder, &fake);
     command
-        .env_clear()
-        .current_dir(&folder)
-        .env("GITHUB_ACTIONS", "true")
-        .env("GITHUB_REPOSITORY", "octo/demo")
-        .env("GITHUB_API_URL", fake.url())
-        .env("GITHUB_OUTPUT", folder.join("output"))
-        .env("GITHUB_STEP_SUMMARY", folder.join("summary"))
         .env("INPUT_HOOKS", format!("repo/acme/*/{CI_URL}"))
-        .env("INPUT_TOKEN", TOKEN)
-        .env("INPUT_APP-ID", "4242")
-        .env("INPUT_PRIVATE-KEY", KEY)
         .env("INPUT_REDELIVERY-INTERVAL", "0s")
         .env("INPUT_SCAN-CONCURRENCY", concurrency.to_string())
         .env("INPUT_DRY-RUN", dry_run.to_string());

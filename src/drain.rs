@@ -143,8 +143,13 @@ impl Drain<'_> {
         let mut outcome = DrainOutcome::default();
         let mut sent: HashSet<usize> = HashSet::new();
         if open.len() > 1 && !self.interval.is_zero() {
+            let first = if receiver_up.is_some() {
+                ""
+            } else {
+                ", a canary first"
+            };
             self.log.info(&format!(
-                "Redelivering {} event(s), {} apart, a canary first.",
+                "Redelivering {} event(s), {} apart{first}.",
                 open.len(),
                 format_duration(self.interval),
             ));
