@@ -10,10 +10,10 @@
 use chrono::{Duration, Utc};
 use fake_github::demo::{DEMO_TOKEN, seed};
 use fake_github::{FakeGitHub, FakeOptions, Hook, NewDelivery};
+use redeliver_action::base::log::{Log, Sink};
+use redeliver_action::config::inputs::{Cli, Environment};
+use redeliver_action::config::settings::Settings;
 use redeliver_action::driver::execute;
-use redeliver_action::inputs::{Cli, Environment};
-use redeliver_action::log::{Log, Sink};
-use redeliver_action::settings::Settings;
 
 const KEY: &str = include_str!("../tests/resources/app-key.pem");
 /// The receiver the repository hook chosen by URL delivers to.

@@ -22,32 +22,10 @@
 //! nobody calls; the public ones are what the integration tests, the benchmark and the
 //! examples need.
 
-pub mod app_auth;
-pub mod checkpoint;
-pub mod client;
-pub mod clock;
-pub(crate) mod credentials;
-pub mod delivery;
-pub mod delivery_health;
-pub mod drain;
+pub mod base;
+pub mod config;
+pub mod domain;
 pub mod driver;
-pub(crate) mod every;
-pub(crate) mod fail_on;
-pub mod filter;
 pub mod github;
-pub(crate) mod health;
-pub mod health_summary;
-pub(crate) mod hooks;
-pub mod inputs;
-pub(crate) mod listen;
-pub mod log;
-pub(crate) mod metrics;
-pub mod once;
-pub(crate) mod pace;
-pub mod plan;
-pub(crate) mod redact;
 pub mod report;
 pub mod run;
-pub mod settings;
-pub(crate) mod store;
-pub mod window;

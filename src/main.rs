@@ -2,11 +2,11 @@
 
 use std::process::ExitCode;
 
+use redeliver_action::base::log::{Log, LogFormat, Sink};
+use redeliver_action::config::inputs::{Cli, Environment};
+use redeliver_action::config::settings::Settings;
 use redeliver_action::driver::execute;
-use redeliver_action::inputs::{Cli, Environment};
-use redeliver_action::log::{Log, LogFormat, Sink};
-use redeliver_action::once::Exit;
-use redeliver_action::settings::Settings;
+use redeliver_action::driver::once::Exit;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args_os()

@@ -1,7 +1,7 @@
 //! Holds `action.yml`, the README and the code to each other.
 //!
 //! The inputs of `action.yml` and the README's inputs table are generated from the settings
-//! table (`redeliver_action::inputs::Cli`): its long names, defaults and docs. The tests
+//! table (`redeliver_action::config::inputs::Cli`): its long names, defaults and docs. The tests
 //! here render them again and fail when a file differs, so none of the three can change
 //! alone; `INSTA_UPDATE=always cargo test action_yml` writes the rendering into the files
 //! (never with `CI=true`). The outputs written are the ones declared, and the metadata the
@@ -10,7 +10,7 @@
 use std::collections::BTreeSet;
 
 use clap::CommandFactory;
-use redeliver_action::inputs::{Cli, Environment, action_input_ids, is_action_input};
+use redeliver_action::config::inputs::{Cli, Environment, action_input_ids, is_action_input};
 
 const ACTION_YML: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/action.yml");
 const README: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/README.md");
@@ -101,7 +101,7 @@ fn wrap(text: &str, indent: &str, width: usize) -> String {
     lines.join("\n")
 }
 
-const YAML_MARK: &str = "# Generated from the settings table (`Cli` in src/inputs/table.rs) by tests/action_yml.rs:\n# edit the table, then run `INSTA_UPDATE=always cargo test action_yml`.\n";
+const YAML_MARK: &str = "# Generated from the settings table (`Cli` in src/config/inputs/table.rs) by tests/action_yml.rs:\n# edit the table, then run `INSTA_UPDATE=always cargo test action_yml`.\n";
 
 fn render_action_inputs() -> String {
     let mut yaml = format!("{YAML_MARK}inputs:\n");
@@ -117,7 +117,7 @@ fn render_action_inputs() -> String {
     yaml
 }
 
-const README_START: &str = "<!-- Generated from the settings table (`Cli` in src/inputs/table.rs) by tests/action_yml.rs: edit the table, then run `INSTA_UPDATE=always cargo test action_yml`. -->\n";
+const README_START: &str = "<!-- Generated from the settings table (`Cli` in src/config/inputs/table.rs) by tests/action_yml.rs: edit the table, then run `INSTA_UPDATE=always cargo test action_yml`. -->\n";
 const README_END: &str = "<!-- End of the generated inputs. -->\n";
 
 fn render_readme_inputs() -> String {

@@ -6,7 +6,7 @@ use std::time::Duration;
 use chrono::{TimeZone, Utc};
 use http::header::{HeaderMap, HeaderValue};
 use http::{StatusCode, Uri};
-use redeliver_action::client::{Failure, RetryPolicy, classify_failure, route_under};
+use redeliver_action::github::client::{Failure, RetryPolicy, classify_failure, route_under};
 #[test]
 fn next_page_links_are_followed_only_under_the_api_url() {
     let cases = [

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use fake_github::{AuthSeen, FakeGitHub, FakeToken, Hook, NewDelivery};
-use redeliver_action::delivery::DeliveryId;
+use redeliver_action::domain::delivery::DeliveryId;
 use serde_json::json;
 
 use crate::util::*;
@@ -320,7 +320,7 @@ async fn a_hook_that_leaves_the_fleet_leaves_the_document_and_a_new_one_looks_ba
 /// GitHub's 1 MB (the `report` output under its 512 KiB share).
 #[test]
 fn the_report_of_a_fleet_stays_under_githubs_limits() {
-    use redeliver_action::plan::EventSummary;
+    use redeliver_action::domain::plan::EventSummary;
     use redeliver_action::report::{FleetReport, HookReport, RedeliveredEvent, RunReport};
     let at: chrono::DateTime<chrono::Utc> = "2026-11-28T10:00:00Z".parse().expect("a time");
     let hooks: Vec<HookReport> = (0..10_000)

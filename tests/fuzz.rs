@@ -16,10 +16,10 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, Duration, Utc};
 use proptest::prelude::*;
-use redeliver_action::checkpoint::{CheckpointDocument, MAX_DOCUMENT_BYTES};
-use redeliver_action::delivery::Delivery;
-use redeliver_action::plan::{Plan, PlanOptions, next_checkpoint, plan_redeliveries};
-use redeliver_action::window::{WindowOptions, scan_window};
+use redeliver_action::domain::checkpoint::{CheckpointDocument, MAX_DOCUMENT_BYTES};
+use redeliver_action::domain::delivery::Delivery;
+use redeliver_action::domain::plan::{Plan, PlanOptions, next_checkpoint, plan_redeliveries};
+use redeliver_action::domain::window::{WindowOptions, scan_window};
 
 /// Arbitrary JSON, biased towards what the parsers look for.
 fn json() -> impl Strategy<Value = serde_json::Value> {

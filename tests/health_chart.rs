@@ -13,9 +13,9 @@ use std::process::Command;
 
 use chrono::{DateTime, Duration, DurationRound, TimeZone, Utc};
 use fake_github::{Hook, NewDelivery, Outcome};
-use redeliver_action::delivery::{Delivery, DeliveryId};
-use redeliver_action::delivery_health::DeliveryHealth;
-use redeliver_action::health_summary::mermaid_chart;
+use redeliver_action::domain::delivery::{Delivery, DeliveryId};
+use redeliver_action::domain::health::DeliveryHealth;
+use redeliver_action::report::health::mermaid_chart;
 
 use crate::util::*;
 

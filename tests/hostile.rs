@@ -15,9 +15,9 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 use tokio::net::{TcpListener, TcpStream};
 
-use redeliver_action::client::MAX_LIMIT_WAITS_PER_REQUEST;
-use redeliver_action::clock::Clock;
-use redeliver_action::log::{Log, Sink};
+use redeliver_action::base::clock::Clock;
+use redeliver_action::base::log::{Log, Sink};
+use redeliver_action::github::client::MAX_LIMIT_WAITS_PER_REQUEST;
 use redeliver_action::report::RunReport;
 use redeliver_action::run::{RunContext, run_once};
 

@@ -7,8 +7,8 @@
 
 use std::fmt::Write as _;
 
-use redeliver_action::inputs::{Cli, Environment};
-use redeliver_action::settings::Settings;
+use redeliver_action::config::inputs::{Cli, Environment};
+use redeliver_action::config::settings::Settings;
 
 use crate::util::*;
 

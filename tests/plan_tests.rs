@@ -1,11 +1,11 @@
 //! Table tests of the pure planning core: no I/O, no clock.
 
 use chrono::{DateTime, Duration, Utc};
-use redeliver_action::checkpoint::HookState;
-use redeliver_action::delivery::{Delivery, DeliveryId};
-use redeliver_action::filter::{EventFilter, parse_event_list};
-use redeliver_action::plan::{PlanOptions, next_checkpoint, plan_redeliveries};
-use redeliver_action::window::{WindowOptions, in_window, scan_window};
+use redeliver_action::domain::checkpoint::HookState;
+use redeliver_action::domain::delivery::{Delivery, DeliveryId};
+use redeliver_action::domain::filter::{EventFilter, parse_event_list};
+use redeliver_action::domain::plan::{PlanOptions, next_checkpoint, plan_redeliveries};
+use redeliver_action::domain::window::{WindowOptions, in_window, scan_window};
 
 fn now() -> DateTime<Utc> {
     "2026-11-28T12:00:00Z".parse().expect("valid time")

@@ -2,10 +2,10 @@
 //! two hooks, rendered and compared whole with a reviewed snapshot.
 
 use chrono::{DateTime, Utc};
-use redeliver_action::client::RequestCounts;
-use redeliver_action::delivery::{Delivery, DeliveryId};
-use redeliver_action::delivery_health::DeliveryHealth;
-use redeliver_action::plan::EventSummary;
+use redeliver_action::domain::delivery::{Delivery, DeliveryId};
+use redeliver_action::domain::health::DeliveryHealth;
+use redeliver_action::domain::plan::EventSummary;
+use redeliver_action::github::client::RequestCounts;
 use redeliver_action::report::{HookReport, RedeliveredEvent, RefusedRedelivery, RunReport};
 
 fn at(text: &str) -> DateTime<Utc> {

@@ -3,10 +3,10 @@
 //! Each test reproduces one finding of the issue.
 
 use chrono::{DateTime, Duration, Utc};
-use redeliver_action::checkpoint::{EventRecord, HookState};
-use redeliver_action::delivery::{Delivery, DeliveryId};
-use redeliver_action::plan::{PlanOptions, plan_redeliveries};
-use redeliver_action::window::{WindowOptions, scan_window};
+use redeliver_action::domain::checkpoint::{EventRecord, HookState};
+use redeliver_action::domain::delivery::{Delivery, DeliveryId};
+use redeliver_action::domain::plan::{PlanOptions, plan_redeliveries};
+use redeliver_action::domain::window::{WindowOptions, scan_window};
 
 use crate::util::*;
 

@@ -264,7 +264,7 @@ impl Args {
     }
 
     /// The parsed command line; panics when clap refuses it.
-    pub fn cli(&self) -> redeliver_action::inputs::Cli {
+    pub fn cli(&self) -> redeliver_action::config::inputs::Cli {
         let args: Vec<String> = std::iter::once("redeliver".to_owned())
             .chain(
                 self.0
@@ -272,8 +272,8 @@ impl Args {
                     .map(|(flag, value)| format!("--{flag}={value}")),
             )
             .collect();
-        let env = redeliver_action::inputs::Environment::new();
-        match redeliver_action::inputs::Cli::parse_from_env(&args, &env) {
+        let env = redeliver_action::config::inputs::Environment::new();
+        match redeliver_action::config::inputs::Cli::parse_from_env(&args, &env) {
             Ok(cli) => cli,
             Err(refused) => panic!("{}", refused.message()),
         }
@@ -281,19 +281,22 @@ impl Args {
 
     pub fn try_settings(
         &self,
-    ) -> Result<redeliver_action::settings::Settings, redeliver_action::settings::InputErrors> {
-        redeliver_action::settings::Settings::resolve(&self.cli())
+    ) -> Result<
+        redeliver_action::config::settings::Settings,
+        redeliver_action::config::settings::InputErrors,
+    > {
+        redeliver_action::config::settings::Settings::resolve(&self.cli())
     }
 
     /// The settings; panics when they are refused.
-    pub fn settings(&self) -> redeliver_action::settings::Settings {
+    pub fn settings(&self) -> redeliver_action::config::settings::Settings {
         self.try_settings().expect("valid settings")
     }
 }
 
 /// The planner's options as the settings table makes them from `flags` (the defaults for
 /// the rest): a test states only the rules it is about.
-pub fn plan_options(flags: &[(&str, &str)]) -> redeliver_action::plan::PlanOptions {
+pub fn plan_options(flags: &[(&str, &str)]) -> redeliver_action::domain::plan::PlanOptions {
     let mut args = Args::new()
         .with("token", TOKEN)
         .with("state", "none")
@@ -327,15 +330,15 @@ pub struct InProcess {
 
 /// The simulated clock that `fake` and every in-process run against it share: made (at the
 /// machine's time) and handed to the fake on first use. Tests move it with `advance`.
-pub fn sim_clock(fake: &FakeGitHub) -> redeliver_action::clock::Clock {
+pub fn sim_clock(fake: &FakeGitHub) -> redeliver_action::base::clock::Clock {
     use std::sync::{LazyLock, Mutex};
-    static CLOCKS: LazyLock<Mutex<HashMap<String, redeliver_action::clock::Clock>>> =
+    static CLOCKS: LazyLock<Mutex<HashMap<String, redeliver_action::base::clock::Clock>>> =
         LazyLock::new(Default::default);
     let mut clocks = CLOCKS.lock().expect("clocks");
     // Keyed by URL, and a fake that has no clock yet is a new one on a port an earlier,
     // dropped fake had: it gets a clock of its own.
     if !fake.has_own_clock() {
-        let clock = redeliver_action::clock::Clock::simulated(Utc::now());
+        let clock = redeliver_action::base::clock::Clock::simulated(Utc::now());
         fake.use_clock(clock.wall_reader());
         clocks.insert(fake.url(), clock);
     }
@@ -354,7 +357,7 @@ pub async fn run_in_process_with(
     raw: Args,
     adjust: impl FnOnce(&mut redeliver_action::run::RunContext),
 ) -> InProcess {
-    use redeliver_action::log::{Log, Sink};
+    use redeliver_action::base::log::{Log, Sink};
     use redeliver_action::run::{RunContext, run_once};
     use std::sync::{Arc, Mutex};
 

@@ -4,9 +4,9 @@
 //! - <https://docs.github.com/en/rest/repos/webhooks#list-deliveries-for-a-repository-webhook>
 
 use super::Pages;
-use crate::client::{ApiError, Credential, GitHubClient, RequestKind};
-use crate::delivery::DeliveryId;
-use crate::hooks::Hook;
+use crate::domain::delivery::DeliveryId;
+use crate::domain::hook::Hook;
+use crate::github::client::{ApiError, Credential, GitHubClient, RequestKind};
 use crate::report::HookError;
 
 /// GitHub's maximum page size for delivery lists.

@@ -12,11 +12,11 @@ use std::collections::{HashMap, HashSet};
 use anyhow::Context;
 use serde::Deserialize;
 
-use crate::checkpoint::CheckpointDocument;
-use crate::client::{ApiError, Credential, GitHubClient, ListPage};
+use crate::base::log::Log;
+use crate::domain::checkpoint::CheckpointDocument;
+use crate::domain::hook::{Hook, HookId, HookScope, HookSelector, HookTarget};
+use crate::github::client::{ApiError, Credential, GitHubClient, ListPage};
 use crate::github::installations::FleetAccount;
-use crate::hooks::{Hook, HookId, HookScope, HookSelector, HookTarget};
-use crate::log::Log;
 use crate::report::FleetReport;
 
 mod fleet;

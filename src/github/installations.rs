@@ -8,7 +8,7 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use crate::client::{ApiError, Credential, GitHubClient};
+use crate::github::client::{ApiError, Credential, GitHubClient};
 
 /// What a run needs an installation token for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -190,7 +190,7 @@ pub async fn list(client: &GitHubClient) -> anyhow::Result<Vec<ListedInstallatio
         Credential::AppJwt,
         MAX_INSTALLATION_PAGES,
         "installations",
-        |page: &crate::client::ListPage| page.items::<ListedInstallation>(),
+        |page: &crate::github::client::ListPage| page.items::<ListedInstallation>(),
     )
     .await
     .map_err(|error| explain(error, "any account"))

@@ -1,10 +1,12 @@
 //! GitHub's REST API as this tool uses it, one module per area. Each owns its routes, its
 //! request bodies, the credential it needs and the advice its errors carry; the transport
-//! underneath (authentication, retries, rate limits) is [`crate::client`].
+//! underneath (authentication, retries, rate limits) is [`crate::github::client`].
 //!
 //! Every request and answer of the test suite is checked against GitHub's OpenAPI
 //! description of these operations (`crates/fake-github/openapi`).
 
+pub mod app_auth;
+pub mod client;
 pub mod deliveries;
 pub mod hooks;
 pub mod installations;

@@ -5,7 +5,7 @@
 
 use std::collections::HashSet;
 
-use crate::client::{ApiError, Credential, GitHubClient, ListPage};
+use crate::github::client::{ApiError, Credential, GitHubClient, ListPage};
 
 /// The pages of one list, from its first route on.
 pub struct Pages<'a> {

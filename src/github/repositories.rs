@@ -11,7 +11,7 @@
 
 use serde::Deserialize;
 
-use crate::client::{ApiError, Credential, GitHubClient, ListPage};
+use crate::github::client::{ApiError, Credential, GitHubClient, ListPage};
 
 /// GitHub's maximum page size for repository lists.
 pub const PER_PAGE: u32 = 100;

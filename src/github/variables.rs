@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::Repo;
-use crate::client::{ApiError, Credential, GitHubClient, RequestKind};
+use crate::github::client::{ApiError, Credential, GitHubClient, RequestKind};
 
 /// One repository's variables, with the credential that may write them.
 pub struct RepositoryVariables<'a> {

@@ -5,7 +5,7 @@ use std::fmt;
 
 use serde::Serializer;
 
-use crate::client::ApiError;
+use crate::github::client::ApiError;
 
 /// A hook's error.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,6 +5,8 @@
 //! <https://docs.github.com/en/actions/reference/workflows-and-actions/workflow-commands#adding-a-job-summary>
 
 mod error;
+pub(crate) mod fail_on;
+pub mod health;
 mod outputs;
 mod summary;
 
@@ -15,10 +17,10 @@ pub use outputs::{MAX_REPORT_OUTPUT_BYTES, append_to_file, format_outputs};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
-use crate::client::RequestCounts;
-use crate::delivery::DeliveryId;
-use crate::delivery_health::DeliveryHealth;
-use crate::plan::{EventSummary, Findings};
+use crate::domain::delivery::DeliveryId;
+use crate::domain::health::DeliveryHealth;
+use crate::domain::plan::{EventSummary, Findings};
+use crate::github::client::RequestCounts;
 
 /// The result of one hook in one run.
 #[derive(Debug, Clone, Serialize)]

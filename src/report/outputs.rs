@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::{HookReport, RunReport, rfc3339};
-use crate::delivery_health::{DeliveryHealth, round};
+use crate::domain::health::{DeliveryHealth, round};
 
 impl RunReport {
     /// The report as the `report` output: the `--json` document when it fits in

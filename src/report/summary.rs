@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 
 use super::outputs::MAX_ERRORS_SHOWN;
 use super::{HookReport, RunReport, cell, code, rfc3339};
-use crate::plan::EventSummary;
+use crate::domain::plan::EventSummary;
 
 impl RunReport {
     /// The job summary, in Markdown: the table per hook, alerts, delivery health (chart,
@@ -17,7 +17,7 @@ impl RunReport {
         self.summary_table(&mut md);
         self.summary_fleets(&mut md);
         self.summary_alerts(&mut md);
-        crate::health_summary::write_section(self, &mut md);
+        crate::report::health::write_section(self, &mut md);
         self.summary_sections(&mut md);
         self.summary_footer(&mut md);
         if md.len() > MAX_SUMMARY_BYTES {

@@ -5,17 +5,17 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::{DateTime, Utc};
 
-use crate::checkpoint::{CheckpointDocument, HookState};
-use crate::client::{ApiError, Credential, GitHubClient};
-use crate::delivery::Delivery;
-use crate::drain::{Drain, DrainOutcome, Halt};
+use crate::base::log::{Deferred, Level, Log};
+use crate::config::settings::Settings;
+use crate::domain::checkpoint::{CheckpointDocument, HookState};
+use crate::domain::delivery::Delivery;
+use crate::domain::hook::Hook;
+use crate::domain::plan::{Plan, Planner, next_checkpoint};
+use crate::domain::window::{Window, WindowOptions, in_window, scan_window};
+use crate::github::client::{ApiError, Credential, GitHubClient};
 use crate::github::deliveries;
-use crate::hooks::Hook;
-use crate::log::{Deferred, Level, Log};
-use crate::plan::{Plan, Planner, next_checkpoint};
 use crate::report::{HookError, HookReport, RedeliveredEvent, RunReport, rfc3339};
-use crate::settings::Settings;
-use crate::window::{Window, WindowOptions, in_window, scan_window};
+use crate::run::drain::{Drain, DrainOutcome, Halt};
 
 use super::{OVERLAP, RunContext, Scanned};
 

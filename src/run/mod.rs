@@ -1,14 +1,18 @@
 //! One run: [`run_once`] obtains the credentials (`Credentials`), resolves the hooks, reads
 //! the checkpoint document, then scans (`scan_all`: lists and plans the hooks' windows,
-//! `scan-concurrency` hooks at once, [`crate::plan`]) and drains (one hook after the other:
-//! redelivers, one request at a time, [`crate::drain`], and moves the hook's checkpoint,
+//! `scan-concurrency` hooks at once, [`crate::domain::plan`]) and drains (one hook after the other:
+//! redelivers, one request at a time, [`crate::run::drain`], and moves the hook's checkpoint,
 //! `HookRun`); then it saves the document.
 //!
-//! The safety rules live in [`crate::plan`] (the checkpoint never passes an open event) and
+//! The safety rules live in [`crate::domain::plan`] (the checkpoint never passes an open event) and
 //! here: a hook's checkpoint stays where it was when anything for it failed, and the
 //! bookkeeping is saved even then.
 
+pub(crate) mod credentials;
+pub mod drain;
 mod hook;
+pub(crate) mod pace;
+pub(crate) mod store;
 
 use hook::HookRun;
 
@@ -20,19 +24,19 @@ use futures_util::{StreamExt as _, stream};
 
 use chrono::{DateTime, Utc};
 
-use crate::checkpoint::{CheckpointDocument, HookState, MAX_DOCUMENT_BYTES};
-use crate::client::{Credential, GitHubClient, RetryPolicy};
-use crate::clock::{Clock, Stop};
-use crate::credentials::Credentials;
-use crate::delivery::Delivery;
+use crate::base::clock::{Clock, Stop};
+use crate::base::log::{Deferred, Log};
+use crate::config::settings::Settings;
+use crate::domain::checkpoint::{CheckpointDocument, HookState, MAX_DOCUMENT_BYTES};
+use crate::domain::delivery::Delivery;
+use crate::domain::hook::Hook;
+use crate::domain::plan::Plan;
+use crate::github::client::{Credential, GitHubClient, RetryPolicy};
 use crate::github::deliveries;
 use crate::github::hooks as hook_list;
-use crate::hooks::Hook;
-use crate::log::{Deferred, Log};
-use crate::plan::Plan;
 use crate::report::{HookError, HookReport, RunReport};
-use crate::settings::Settings;
-use crate::store::{CheckpointStore, MAX_STATE_FILE_BYTES, StoreSpec};
+use crate::run::credentials::Credentials;
+use crate::run::store::{CheckpointStore, MAX_STATE_FILE_BYTES, StoreSpec};
 
 /// How far before the checkpoint each scan starts again: deliveries can be recorded a while
 /// after they started (receivers get 10 s, 30 s on GHES), and clocks drift.
@@ -313,7 +317,7 @@ async fn sweep_pending(
     document: &mut CheckpointDocument,
     started: DateTime<Utc>,
 ) {
-    let since = started - crate::plan::CLOCK_TOLERANCE;
+    let since = started - crate::domain::plan::CLOCK_TOLERANCE;
     let pending: Vec<(&Hook, String)> = hooks
         .iter()
         .map(|hook| (hook, hook.to_string()))

@@ -9,10 +9,10 @@ use anyhow::Context;
 use futures_util::{StreamExt as _, stream};
 
 use super::{ListedHook, Resolved, explain, list, shown_url};
-use crate::client::{Credential, GitHubClient};
+use crate::base::log::Log;
+use crate::domain::hook::{HookId, HookScope, HookSelector, HookTarget};
+use crate::github::client::{Credential, GitHubClient};
 use crate::github::repositories;
-use crate::hooks::{HookId, HookScope, HookSelector, HookTarget};
-use crate::log::Log;
 use crate::report::FleetReport;
 
 /// URLs kept to say which exist, when a fleet's URL matches no hook.

@@ -1,0 +1,4 @@
+//! The command line and the settings.
+
+pub mod inputs;
+pub mod settings;

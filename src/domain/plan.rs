@@ -1,0 +1,526 @@
+//! The pure planning core: given the deliveries of one hook, the checkpoint document's
+//! bookkeeping for that hook, the clock reading and the options, decide what to redeliver.
+//!
+//! Nothing here does I/O, reads the clock or the environment, so every rule is tested
+//! with plain tables of cases (see `tests/plan_tests.rs`).
+//!
+//! The rules, in the order they apply to each event (GUID) seen in the window:
+//! 1. a GUID with any `"OK"` delivery in the window needs nothing;
+//! 2. a GUID filtered out by `events`/`exclude-events` is counted as *filtered*;
+//! 3. a GUID given up by an earlier run is left alone for good;
+//! 4. a GUID whose first failure in the window is older than `max_age` is *too old*: not
+//!    redelivered, never an attempt nor given up, and the checkpoint may move past it;
+//! 5. a GUID with a redelivery GitHub accepted but has not listed a result of yet is
+//!    *pending*: not sent again until the result is listed or [`PENDING_HORIZON`] has
+//!    passed with GitHub's queue moving past it ([`STALLED_QUEUE_HORIZON`] when it does
+//!    not); then that redelivery counts as an attempt GitHub lost, and the event goes on by
+//!    the next rules;
+//! 6. a GUID whose attempts (failed redeliveries in the list, whoever made them: this tool,
+//!    the docs script, a person; plus refusals and lost redeliveries from the bookkeeping)
+//!    reach `max_attempts` is *given up* now;
+//! 7. everything else is *open*: redelivered once, oldest first (closest to GitHub's
+//!    retention), up to `max_redeliveries`; the rest is *deferred* to the next run.
+//!
+//! Attempts are counted from the list, not from our own bookkeeping, so they survive a lost
+//! state file and include redeliveries made by others. That needs every open event's whole
+//! history in the window: the checkpoint never passes an open event ([`next_checkpoint`]),
+//! so the next run scans from its first failure again.
+
+use std::borrow::Cow;
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+
+use crate::domain::checkpoint::{EventRecord, HookState};
+use crate::domain::delivery::{Delivery, DeliveryId, failure_means_down};
+use crate::domain::filter::EventFilter;
+use crate::domain::health::DeliveryHealth;
+
+/// GitHub's clock and ours differ a little, and GitHub records times to the second: a
+/// delivery this close before our redelivery counts as its result.
+pub const CLOCK_TOLERANCE: Duration = Duration::seconds(5);
+
+/// How long a redelivery GitHub accepted may go unlisted before it is taken to be lost and
+/// sent again: GitHub lists results within seconds (its docs say deliveries "can take a few
+/// minutes"), and a "webhooks delayed" incident can hold the queue back longer. An hour is
+/// far past the normal lag, and short enough that a lost redelivery is retried well within
+/// the 3-day retention. The price of a horizon that is too short is one event delivered
+/// twice; of one too long, an event that waits.
+pub const PENDING_HORIZON: Duration = Duration::hours(1);
+
+/// How long a pending redelivery waits when GitHub's queue lists nothing newer than it
+/// either: the queue may be stalled (an incident), not the redelivery lost, and sending it
+/// again would deliver the event twice once the queue catches up. Past a day it is sent
+/// again all the same, well within the 3-day retention, so a lost one is never lost for
+/// good.
+pub const STALLED_QUEUE_HORIZON: Duration = Duration::hours(24);
+
+/// How recent a listed redelivery result must be to tell, without a new canary, that the
+/// receiver answers now.
+pub const EVIDENCE_FRESHNESS: Duration = Duration::minutes(10);
+
+/// What the list already shows of the receiver, so that the drain needs no canary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReceiverEvidence {
+    /// An earlier run's redelivery, pending until now, is listed as delivered.
+    PendingDelivered { guid: String },
+    /// A redelivery (by anyone) listed within [`EVIDENCE_FRESHNESS`] was answered.
+    RecentAnswer { at: DateTime<Utc> },
+}
+
+impl std::fmt::Display for ReceiverEvidence {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReceiverEvidence::PendingDelivered { guid } => write!(
+                f,
+                "{guid}, redelivered by an earlier run, is listed as delivered"
+            ),
+            ReceiverEvidence::RecentAnswer { at } => write!(
+                f,
+                "a redelivery listed at {} was answered",
+                at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            ),
+        }
+    }
+}
+
+/// Knobs of the planning rules.
+#[derive(Debug, Clone)]
+pub struct PlanOptions {
+    /// How many redeliveries one event gets before it is given up.
+    pub max_attempts: u32,
+    /// The most redeliveries in one run (`usize::MAX`: no cap; the run's time budget bounds
+    /// it instead).
+    pub max_redeliveries: usize,
+    pub filter: EventFilter,
+    /// Events whose first failure in the window is older than this are not redelivered
+    /// (`max-age`): an old `workflow_job.queued` may describe a state that no longer exists.
+    /// `None`: no bound.
+    pub max_age: Option<Duration>,
+    /// How long a pending redelivery waits to be listed while GitHub lists newer ones
+    /// (`pending-horizon`, [`PENDING_HORIZON`] by default).
+    pub pending_horizon: Duration,
+}
+
+/// What is known of one failing event (GUID) from the deliveries in the window.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct FailureHistory {
+    event: String,
+    action: Option<String>,
+    /// The newest failed delivery (time, id): the one to redeliver.
+    newest: (DateTime<Utc>, DeliveryId),
+    /// The oldest failure in the window: shown in the summary, and where the checkpoint
+    /// must stay if the event is left for later.
+    first_at: DateTime<Utc>,
+    first_status: String,
+    /// Failed redeliveries listed: the attempts made so far, by anyone.
+    failed_redeliveries: u32,
+    /// When the newest failed redelivery listed was made: a pending redelivery older than
+    /// it (less [`CLOCK_TOLERANCE`]) has its result listed.
+    newest_redelivery: Option<DateTime<Utc>>,
+}
+
+/// A GUID as a compact set key: GitHub's GUIDs are UUIDs, 16 bytes instead of a 36-byte
+/// string. Delivered events are only ever looked up, so that is all that is kept of them.
+///
+/// GUIDs are compared exactly as GitHub sends them: `ABC…` and `abc…` are two events. So only
+/// the canonical form (hyphenated, lower case, which is what GitHub writes) is packed; any
+/// other spelling stays text, and the two can never share a key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum GuidKey {
+    Uuid(u128),
+    Text(Box<str>),
+}
+
+impl GuidKey {
+    /// Only the hyphenated lower-case form is packed, so that two different strings never
+    /// share a key (a packed key stands for exactly one string).
+    fn of(guid: &str) -> Self {
+        let canonical = guid.len() == 36 && !guid.bytes().any(|b| b.is_ascii_uppercase());
+        match uuid::Uuid::try_parse(guid) {
+            Ok(uuid) if canonical => GuidKey::Uuid(uuid.as_u128()),
+            _ => GuidKey::Text(guid.into()),
+        }
+    }
+}
+
+/// Collects the deliveries of one hook, page by page, keeping only what planning needs:
+/// the set of delivered events, and the history of the failing ones.
+///
+/// Pages come newest first; the planner does not depend on that order.
+#[derive(Debug, Default)]
+pub struct Planner {
+    delivered: HashSet<GuidKey>,
+    failing: HashMap<String, FailureHistory>,
+    scanned: usize,
+    /// The newest redelivery listed (by anyone): when, and whether the receiver answered.
+    newest_redelivery: Option<(DateTime<Utc>, bool)>,
+    /// What every delivery of the window says about the receiver, in bounded memory.
+    health: DeliveryHealth,
+}
+
+/// An event, as it is reported.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EventSummary {
+    pub guid: String,
+    pub event: String,
+    pub action: Option<String>,
+    /// The status of the first failed delivery in the window.
+    pub first_failure_status: String,
+    pub first_failed_at: DateTime<Utc>,
+    /// Failed redeliveries of the event in the list before this run (by this tool, the
+    /// docs script or a person).
+    pub previous_attempts: u32,
+}
+
+/// One redelivery to make.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PlannedRedelivery {
+    /// The delivery to redeliver: the newest failed one of the event.
+    pub delivery_id: DeliveryId,
+    #[serde(flatten)]
+    pub summary: EventSummary,
+}
+
+/// What the plan found of the window's events besides what it redelivers: the lists and
+/// counts a hook's report shows as they are (it embeds this).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Findings {
+    /// Deliveries examined in the window.
+    pub scanned: usize,
+    /// Events with no successful delivery in the window.
+    pub failing: usize,
+    /// Given up in this run: `max_attempts` redeliveries all failed.
+    pub given_up: Vec<EventSummary>,
+    /// Left alone because of the event filters.
+    pub filtered: Vec<EventSummary>,
+    /// Over `max_redeliveries`: for the next run (the report adds what the drain did not
+    /// reach).
+    pub deferred: Vec<EventSummary>,
+    /// First failed longer ago than `max_age`: reported, not redelivered, never counted as
+    /// an attempt or as given up.
+    pub too_old: Vec<EventSummary>,
+    /// Redelivered earlier, GitHub has not listed the result yet: not sent again now.
+    pub pending: Vec<EventSummary>,
+    /// Given up by an earlier run and still failing.
+    pub already_given_up: usize,
+}
+
+/// The decision for one hook.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Plan {
+    /// What it found, as the report shows it.
+    pub found: Findings,
+    /// To redeliver now, oldest first.
+    pub redeliver: Vec<PlannedRedelivery>,
+    /// Events in the bookkeeping that are now delivered: their entries can go.
+    pub resolved: Vec<String>,
+    /// Pending redeliveries whose (failed) result is listed now: the list counts them.
+    pub settled: Vec<String>,
+    /// Pending redeliveries never listed within [`PENDING_HORIZON`]: lost, counted as
+    /// attempts in the bookkeeping.
+    pub lost: Vec<String>,
+    /// The first failure of the oldest open event (to redeliver, pending or deferred): the
+    /// checkpoint must not move past it, whatever this run's redeliveries bring.
+    pub oldest_open_at: Option<DateTime<Utc>>,
+    /// What the list shows of the receiver being up, if anything: the drain then needs no
+    /// canary.
+    pub receiver_up: Option<ReceiverEvidence>,
+    /// Every delivery of the window, counted by hour, cause and duration: the summary's
+    /// delivery health, at no extra request.
+    pub health: DeliveryHealth,
+}
+
+impl Planner {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds one delivery of the window.
+    pub fn observe(&mut self, delivery: Delivery) {
+        self.scanned += 1;
+        self.health.observe(&delivery);
+        let at = delivery.delivered_at;
+        if delivery.redelivery && self.newest_redelivery.is_none_or(|(newest, _)| at > newest) {
+            let answered = delivery.is_ok() || !failure_means_down(delivery.status_code);
+            self.newest_redelivery = Some((at, answered));
+        }
+        if delivery.is_ok() {
+            self.failing.remove(delivery.guid.as_ref());
+            self.delivered.insert(GuidKey::of(&delivery.guid));
+            return;
+        }
+        if self.delivered.contains(&GuidKey::of(&delivery.guid)) {
+            return;
+        }
+        match self.failing.entry(delivery.guid.into_owned()) {
+            Entry::Vacant(vacant) => {
+                vacant.insert(FailureHistory {
+                    event: delivery.event.into_owned(),
+                    action: delivery.action.map(Cow::into_owned),
+                    newest: (at, delivery.id),
+                    first_at: at,
+                    first_status: delivery.status.into_owned(),
+                    failed_redeliveries: u32::from(delivery.redelivery),
+                    newest_redelivery: delivery.redelivery.then_some(at),
+                });
+            }
+            Entry::Occupied(mut occupied) => {
+                let history = occupied.get_mut();
+                history.failed_redeliveries = history
+                    .failed_redeliveries
+                    .saturating_add(u32::from(delivery.redelivery));
+                if delivery.redelivery {
+                    history.newest_redelivery = history.newest_redelivery.max(Some(at));
+                }
+                if at < history.first_at {
+                    history.first_at = at;
+                    history.first_status = delivery.status.into_owned();
+                }
+                // Ties on time go to the larger id, which GitHub assigns later.
+                history.newest = history.newest.max((at, delivery.id));
+            }
+        }
+    }
+
+    /// Number of deliveries observed so far.
+    pub fn scanned(&self) -> usize {
+        self.scanned
+    }
+
+    /// Decides what to do for each event, given the bookkeeping of earlier runs (which
+    /// only says what was given up) and GitHub's time `now` (for `max_age`).
+    pub fn plan(mut self, state: &HookState, now: DateTime<Utc>, options: &PlanOptions) -> Plan {
+        let mut plan = Plan {
+            found: Findings {
+                scanned: self.scanned,
+                ..Findings::default()
+            },
+            health: std::mem::take(&mut self.health),
+            ..Plan::default()
+        };
+        let mut candidates: Vec<(DateTime<Utc>, PlannedRedelivery)> = Vec::new();
+        // Checked: `max_age` comes from the settings; a bound before chrono's earliest time
+        // makes nothing too old.
+        let too_old_before = options
+            .max_age
+            .and_then(|max_age| now.checked_sub_signed(max_age));
+
+        plan.resolved = state
+            .events
+            .keys()
+            .filter(|guid| self.delivered.contains(&GuidKey::of(guid)))
+            .cloned()
+            .collect();
+        plan.receiver_up = self.receiver_evidence(state, now);
+        let queue_newest = self.newest_redelivery.map(|(at, _)| at);
+        for (guid, history) in self.failing {
+            plan.found.failing += 1;
+            let record = state.events.get(&guid);
+            let pending = record.and_then(EventRecord::pending_since).map(|sent| {
+                pending_verdict(sent, history.newest_redelivery, queue_newest, now, options)
+            });
+            let still_pending = pending == Some(Pending::Waiting);
+            let lost = pending == Some(Pending::Lost);
+            if pending == Some(Pending::Listed) {
+                plan.settled.push(guid.clone());
+            }
+            if lost {
+                plan.lost.push(guid.clone());
+            }
+            let summary = EventSummary {
+                guid: guid.clone(),
+                event: history.event,
+                action: history.action,
+                first_failure_status: history.first_status,
+                first_failed_at: history.first_at,
+                // Refusals and lost redeliveries leave nothing in the list; the bookkeeping
+                // has them. A pending or lost redelivery is an attempt too.
+                previous_attempts: history
+                    .failed_redeliveries
+                    .saturating_add(state.unseen_attempts(&guid))
+                    .saturating_add(u32::from(still_pending || lost)),
+            };
+            if !options
+                .filter
+                .allows(&summary.event, summary.action.as_deref())
+            {
+                plan.found.filtered.push(summary);
+            } else if record.is_some_and(|record| record.given_up) {
+                plan.found.already_given_up += 1;
+            } else if too_old_before.is_some_and(|bound| summary.first_failed_at < bound) {
+                plan.found.too_old.push(summary);
+            } else if still_pending {
+                plan.found.pending.push(summary);
+            } else if summary.previous_attempts >= options.max_attempts {
+                plan.found.given_up.push(summary);
+            } else {
+                candidates.push((
+                    history.first_at,
+                    PlannedRedelivery {
+                        delivery_id: history.newest.1,
+                        summary,
+                    },
+                ));
+            }
+        }
+
+        plan.order(candidates, options.max_redeliveries);
+        plan
+    }
+}
+
+impl Planner {
+    /// What the list shows of the receiver being up: an earlier run's pending redelivery
+    /// now delivered, or a redelivery answered within [`EVIDENCE_FRESHNESS`].
+    fn receiver_evidence(&self, state: &HookState, now: DateTime<Utc>) -> Option<ReceiverEvidence> {
+        let pending_delivered = state
+            .events
+            .iter()
+            .find(|(guid, record)| record.pending && self.delivered.contains(&GuidKey::of(guid)))
+            .map(|(guid, _)| ReceiverEvidence::PendingDelivered { guid: guid.clone() });
+        let recent_answer = self
+            .newest_redelivery
+            .filter(|(at, answered)| {
+                *answered && now.signed_duration_since(*at) < EVIDENCE_FRESHNESS
+            })
+            .map(|(at, _)| ReceiverEvidence::RecentAnswer { at });
+        pending_delivered.or(recent_answer)
+    }
+}
+
+/// Where a pending redelivery stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pending {
+    /// Its result is listed: a failed redelivery at or after it shows.
+    Listed,
+    /// Not listed yet, within its horizon: not sent again.
+    Waiting,
+    /// Never listed within its horizon: an attempt GitHub lost.
+    Lost,
+}
+
+/// The verdict on a redelivery sent at `sent`: listed once a failed redelivery of the event
+/// at or after it shows (`event_newest`); otherwise waiting for `pending-horizon`, or for
+/// [`STALLED_QUEUE_HORIZON`] while GitHub's queue lists nothing newer than it either
+/// (`queue_newest`); lost after that.
+fn pending_verdict(
+    sent: DateTime<Utc>,
+    event_newest: Option<DateTime<Utc>>,
+    queue_newest: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+    options: &PlanOptions,
+) -> Pending {
+    // Checked: `sent` comes from the stored document.
+    let early = sent
+        .checked_sub_signed(CLOCK_TOLERANCE)
+        .unwrap_or(DateTime::<Utc>::MIN_UTC);
+    let late = sent
+        .checked_add_signed(CLOCK_TOLERANCE)
+        .unwrap_or(DateTime::<Utc>::MAX_UTC);
+    if event_newest.is_some_and(|newest| newest >= early) {
+        return Pending::Listed;
+    }
+    let waited = now.signed_duration_since(sent);
+    let queue_moved_past = queue_newest.is_some_and(|newest| newest > late);
+    let horizon = if queue_moved_past {
+        options.pending_horizon
+    } else {
+        STALLED_QUEUE_HORIZON.max(options.pending_horizon)
+    };
+    if waited < horizon {
+        Pending::Waiting
+    } else {
+        Pending::Lost
+    }
+}
+
+impl Plan {
+    /// Puts the open events in order, oldest first (they are closest to falling out of
+    /// GitHub's retention), up to `max_redeliveries` to redeliver and the rest deferred;
+    /// notes where the checkpoint must stay; sorts the other lists.
+    fn order(
+        &mut self,
+        mut candidates: Vec<(DateTime<Utc>, PlannedRedelivery)>,
+        max_redeliveries: usize,
+    ) {
+        candidates.sort_by(|a, b| (a.0, &a.1.summary.guid).cmp(&(b.0, &b.1.summary.guid)));
+        self.oldest_open_at = candidates
+            .first()
+            .map(|(first_at, _)| *first_at)
+            .into_iter()
+            .chain(self.found.pending.iter().map(|event| event.first_failed_at))
+            .min();
+        for (index, (_, planned)) in candidates.into_iter().enumerate() {
+            if index < max_redeliveries {
+                self.redeliver.push(planned);
+            } else {
+                self.found.deferred.push(planned.summary);
+            }
+        }
+        sort_by_time(&mut self.found.given_up);
+        sort_by_time(&mut self.found.filtered);
+        sort_by_time(&mut self.found.too_old);
+        sort_by_time(&mut self.found.pending);
+        self.resolved.sort();
+        self.settled.sort();
+        self.lost.sort();
+    }
+}
+
+fn sort_by_time(events: &mut [EventSummary]) {
+    events.sort_by(|a, b| (a.first_failed_at, &a.guid).cmp(&(b.first_failed_at, &b.guid)));
+}
+
+/// Plans from a list of deliveries at once: the convenience form of [`Planner`].
+pub fn plan_redeliveries<'a>(
+    deliveries: impl IntoIterator<Item = Delivery<'a>>,
+    state: &HookState,
+    now: DateTime<Utc>,
+    options: &PlanOptions,
+) -> Plan {
+    let mut planner = Planner::new();
+    for delivery in deliveries {
+        planner.observe(delivery);
+    }
+    planner.plan(state, now, options)
+}
+
+/// Where the next run's checkpoint goes, given that the listing started at `listed_at`.
+///
+/// This is the one place of the rule "the checkpoint never passes an event that is not
+/// handled": an open event (redelivered in this run, held back, deferred, not reached) keeps
+/// it at its first failure, so that the next run sees the event's whole history (its
+/// attempts are counted from the list) and its result. Only delivered, given-up, filtered
+/// events are passed. The window the next run scans starts a safety margin before it (see
+/// [`crate::domain::window::scan_window`]).
+pub fn next_checkpoint(plan: &Plan, listed_at: DateTime<Utc>) -> DateTime<Utc> {
+    plan.oldest_open_at
+        .map_or(listed_at, |oldest| oldest.min(listed_at))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::GuidKey;
+
+    #[test]
+    fn uuids_become_compact_keys_and_other_guids_stay_text() {
+        let uuid = "0b989ba4-242f-11e5-81e1-c7b6966d2516";
+        assert_eq!(
+            GuidKey::of(uuid),
+            GuidKey::Uuid(0x0b989ba4_242f_11e5_81e1_c7b6966d2516)
+        );
+        assert_ne!(
+            GuidKey::of(uuid),
+            GuidKey::of("0b989ba4-242f-11e5-81e1-c7b6966d2517")
+        );
+        assert_eq!(GuidKey::of("event-7"), GuidKey::Text("event-7".into()));
+        // 32 hex digits without hyphens are not a UUID string: kept as text.
+        assert!(matches!(
+            GuidKey::of("0b989ba4242f11e581e1c7b6966d2516"),
+            GuidKey::Text(_)
+        ));
+    }
+}
