@@ -1,22 +1,18 @@
 //! redeliver-action: finds failed GitHub webhook deliveries and redelivers each event once,
 //! with bounded retries and a checkpoint that never skips an event.
 //!
-//! The binary (`src/main.rs`) only wires these modules together:
-//! - [`inputs`] is the table of settings (the clap [`inputs::Cli`]) and where their values
-//!   come from (the runner's `INPUT_*`, the command line, the environment); [`settings`]
-//!   resolves them, concern by concern, before any request;
-//! - [`github`] is GitHub's REST API, one module per area, over [`client`] (octocrab
-//!   underneath: authentication, retries, rate limits), with [`app_auth`] for the App JWT;
-//! - [`plan`] is the pure core that decides what to redeliver, in the [`window`] a run scans,
-//!   with [`delivery_health`] counting what the scanned deliveries say about the receiver;
-//! - [`checkpoint`] is the state document and `store` where it is kept;
-//! - [`run`] is the pipeline and [`drain`] its redeliveries (at the `pace` GitHub allows);
-//!   [`driver`] runs it [`once`] or `every` interval; `listen` serves `--every`'s `metrics`
-//!   and `health`;
-//! - [`clock`] is time, the one input every wait and every comparison with GitHub's times
-//!   reads (simulated in tests);
-//! - [`report`] and [`log`] tell the user what happened (with [`health_summary`], the
-//!   summary's delivery health); `redact` hides secrets in both.
+//! The binary (`src/main.rs`) only wires these layers together. Each layer uses only the
+//! layers below it:
+//!
+//! | layer | holds |
+//! |---|---|
+//! | [`driver`] | how the process runs: once ([`driver::once`]), or every interval with `/metrics` and `/healthz`; signals and exit codes |
+//! | [`run`] | one run: resolve the hooks, scan, drain ([`run::drain`], at the pace GitHub allows), credentials, the checkpoint store |
+//! | [`config`] | the settings table ([`config::inputs::Cli`]), where values come from (`INPUT_*`, argv, env), and their resolution before any request ([`config::settings`]) |
+//! | [`report`] | what a run tells: outputs, the job summary (with its delivery health), `fail-on`, typed hook errors |
+//! | [`github`] | GitHub's REST API, one module per area, over [`github::client`] (octocrab underneath: retries, rate limits) and [`github::app_auth`] |
+//! | [`domain`] | the pure core: deliveries, hooks, the window, the planner ([`domain::plan`]), the delivery health figures and the checkpoint document; no I/O, no clock |
+//! | [`base`] | time ([`base::clock`], simulated in tests), log lines ([`base::log`]) and the hiding of secrets in both |
 //!
 //! Modules that only the binary uses are `pub(crate)`, so that the compiler reports what
 //! nobody calls; the public ones are what the integration tests, the benchmark and the
