@@ -7,7 +7,7 @@
 //! owner (`repo/<owner>/*/<hook>`); or the App's hook with every hook its installations
 //! may read (`app/*`). Selectors are resolved to concrete [`Hook`]s
 //! (ids) once, at the start of a run, before any redelivery (see
-//! `github::hooks::resolve`); the checkpoint is keyed by the concrete hook, so a
+//! `crate::run::resolve`); the checkpoint is keyed by the concrete hook, so a
 //! hook whose URL changes keeps its place.
 
 use std::fmt;
@@ -206,11 +206,6 @@ pub enum HookSelector {
 }
 
 impl HookSelector {
-    /// Whether the App's JWT (rather than the token) authenticates this hook's requests.
-    pub fn uses_app_jwt(&self) -> bool {
-        matches!(self, HookSelector::App)
-    }
-
     /// Whether this names the App's own hook (`app`, `app/*`).
     pub fn includes_app(&self) -> bool {
         matches!(self, HookSelector::App | HookSelector::AppFleet)

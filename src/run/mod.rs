@@ -12,6 +12,7 @@ pub(crate) mod credentials;
 pub mod drain;
 mod hook;
 pub(crate) mod pace;
+pub(crate) mod resolve;
 pub(crate) mod store;
 
 use hook::HookRun;
@@ -33,10 +34,10 @@ use crate::domain::hook::Hook;
 use crate::domain::plan::Plan;
 use crate::github::client::{Credential, GitHubClient, RetryPolicy};
 use crate::github::deliveries;
-use crate::github::hooks as hook_list;
 use crate::report::{HookError, HookReport, RunReport};
 use crate::run::credentials::Credentials;
 use crate::run::store::{CheckpointStore, MAX_STATE_FILE_BYTES, StoreSpec};
+use resolve::Resolved;
 
 /// How far before the checkpoint each scan starts again: deliveries can be recorded a while
 /// after they started (receivers get 10 s, 30 s on GHES), and clocks drift.
@@ -179,13 +180,13 @@ async fn resolve_hooks(
     credentials: &Credentials,
     settings: &Settings,
     log: &Log,
-) -> anyhow::Result<hook_list::Resolved> {
+) -> anyhow::Result<Resolved> {
     let input = if settings.in_actions {
         "input `hooks`"
     } else {
         "`--hooks`"
     };
-    hook_list::resolve(
+    resolve::resolve(
         client,
         &settings.hooks,
         input,

@@ -8,10 +8,11 @@ use std::pin::pin;
 use anyhow::Context;
 use futures_util::{StreamExt as _, stream};
 
-use super::{ListedHook, Resolved, explain, list, shown_url};
+use super::{Resolved, shown_url};
 use crate::base::log::Log;
 use crate::domain::hook::{HookId, HookScope, HookSelector, HookTarget};
 use crate::github::client::{Credential, GitHubClient};
+use crate::github::hooks::{ListedHook, explain, list};
 use crate::github::repositories;
 use crate::report::FleetReport;
 

@@ -1,0 +1,334 @@
+//! The `hooks` input's selectors turned into concrete hooks (a hook by its receiver URL, `*`
+//! for all, a fleet), once, at the start of a run and before any redelivery, from GitHub's
+//! hook lists (`crate::github::hooks`).
+
+use std::collections::{HashMap, HashSet};
+
+use anyhow::Context;
+
+use crate::base::log::Log;
+use crate::domain::checkpoint::CheckpointDocument;
+use crate::domain::hook::{Hook, HookScope, HookSelector, HookTarget};
+use crate::github::client::{Credential, GitHubClient};
+use crate::github::hooks::{ListedHook, explain, list};
+use crate::github::installations::FleetAccount;
+use crate::report::FleetReport;
+
+mod fleet;
+
+/// The concrete hooks of a run, and the scopes listed in full for `*`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Resolved {
+    /// Each hook once, in the order the `hooks` input first names it.
+    pub hooks: Vec<Hook>,
+    /// The scopes whose hooks were all selected (`*`): a hook of theirs that is no longer
+    /// listed has been deleted.
+    pub listed_in_full: Vec<HookScope>,
+    /// The owners of fleets (`repo/<owner>/*/…`, lower case): a repository hook of theirs
+    /// that the fleet no longer selects (deleted, its repository archived or gone, its URL
+    /// changed) leaves the document.
+    pub fleet_owners: Vec<String>,
+    /// What each fleet found, in the order of the input.
+    pub fleets: Vec<FleetReport>,
+    /// The keys of `hooks`, lower case: names compare without case, as GitHub's do.
+    seen: HashSet<String>,
+}
+
+impl Resolved {
+    /// Adds `hook` unless it is there already (a hook named twice is processed once).
+    fn add(&mut self, hook: Hook) -> bool {
+        let fresh = self.seen.insert(hook.to_string().to_ascii_lowercase());
+        if fresh {
+            self.hooks.push(hook);
+        }
+        fresh
+    }
+
+    /// Drops from `document` the hooks of the `*` scopes and of the fleets that no longer
+    /// exist: their bookkeeping would otherwise stay forever. Returns the keys dropped.
+    pub fn forget_removed(&self, document: &mut CheckpointDocument) -> Vec<String> {
+        let gone: Vec<String> = document
+            .hooks
+            .keys()
+            .filter(|key| {
+                !self.seen.contains(&key.to_ascii_lowercase())
+                    && key.parse::<Hook>().is_ok_and(|hook| {
+                        self.listed_in_full
+                            .iter()
+                            .any(|scope| scope.contains(&hook))
+                            || matches!(&hook, Hook::Repo { owner, .. }
+                                if self.fleet_owners.contains(&owner.to_ascii_lowercase()))
+                    })
+            })
+            .cloned()
+            .collect();
+        for key in &gone {
+            document.hooks.remove(key);
+        }
+        gone
+    }
+}
+
+/// Resolves the `hooks` input's selectors to concrete hooks: ids as given, URLs and `*` by
+/// listing each scope's webhooks once, fleets by listing the owner's repositories and then
+/// each repository's webhooks. `input` names the input in messages (`input `hooks`` or
+/// `--hooks`); `credential` says which credential lists an account's hooks; `app_fleet`
+/// are the accounts `app/*` covers; a fleet lists `concurrency` repositories' hooks at once.
+///
+/// Fails, before any redelivery, when a list is refused (with the permission it needs) or a
+/// URL matches no hook (with the URLs that exist there). A URL that matches several hooks
+/// selects them all, and the log says so. A hook named twice is kept once.
+pub async fn resolve(
+    client: &GitHubClient,
+    selectors: &[HookSelector],
+    input: &str,
+    credential: impl Fn(&str) -> Credential,
+    app_fleet: &[FleetAccount],
+    concurrency: usize,
+    log: &Log,
+) -> anyhow::Result<Resolved> {
+    let mut resolved = Resolved::default();
+    let mut lists: HashMap<HookScope, Vec<ListedHook>> = HashMap::new();
+    for selector in expand(selectors, app_fleet) {
+        match &selector {
+            HookSelector::App | HookSelector::AppFleet => {
+                resolved.add(Hook::App);
+            }
+            HookSelector::Scoped {
+                scope,
+                target: HookTarget::Id(id),
+            } => {
+                resolved.add(scope.hook(*id));
+            }
+            HookSelector::Scoped { scope, target } => {
+                let key = lowercase(scope);
+                if !lists.contains_key(&key) {
+                    let listed = list(client, scope, credential(scope.account()))
+                        .await
+                        .map_err(|error| explain(error, scope))
+                        .with_context(|| format!("failed to list the webhooks of {scope}"))?;
+                    lists.insert(key.clone(), listed);
+                }
+                let listed = lists.get(&key).map(Vec::as_slice).unwrap_or_default();
+                select_listed(&mut resolved, input, &selector, scope, target, listed, log)?;
+            }
+            HookSelector::Fleet { owner, target } => {
+                let found =
+                    fleet::resolve(client, owner, target, credential(owner), concurrency, log)
+                        .await
+                        .with_context(|| format!("failed to resolve `{selector}`"))?;
+                fleet::select(&mut resolved, input, &selector, owner, target, found, log)?;
+            }
+        }
+    }
+    Ok(resolved)
+}
+
+/// `app/*` as the selectors it stands for: the App's hook and, for each account its
+/// installations cover, `org/<login>/*` and `repo/<login>/*/*`.
+fn expand(selectors: &[HookSelector], app_fleet: &[FleetAccount]) -> Vec<HookSelector> {
+    let mut expanded = Vec::new();
+    for selector in selectors {
+        expanded.push(selector.clone());
+        if *selector != HookSelector::AppFleet {
+            continue;
+        }
+        for account in app_fleet {
+            if account.organization_hooks {
+                expanded.push(HookSelector::Scoped {
+                    scope: HookScope::Org {
+                        org: account.login.clone(),
+                    },
+                    target: HookTarget::All,
+                });
+            }
+            if account.repository_hooks {
+                expanded.push(HookSelector::Fleet {
+                    owner: account.login.clone(),
+                    target: HookTarget::All,
+                });
+            }
+        }
+    }
+    expanded
+}
+
+/// Selects the hooks of one listed scope that `target` (a URL or `*`) names.
+fn select_listed(
+    resolved: &mut Resolved,
+    input: &str,
+    selector: &HookSelector,
+    scope: &HookScope,
+    target: &HookTarget,
+    listed: &[ListedHook],
+    log: &Log,
+) -> anyhow::Result<()> {
+    match target {
+        HookTarget::Id(id) => {
+            resolved.add(scope.hook(*id));
+        }
+        HookTarget::All => {
+            log.info(&format!(
+                "`{selector}`: {} webhook(s) in {scope}{}",
+                listed.len(),
+                describe(scope, listed.iter())
+            ));
+            for hook in listed {
+                resolved.add(scope.hook(hook.id));
+            }
+            resolved.listed_in_full.push(scope.clone());
+        }
+        HookTarget::Url(url) => {
+            let matches: Vec<&ListedHook> = listed
+                .iter()
+                .filter(|hook| hook.config.url.as_deref() == Some(url.as_str()))
+                .collect();
+            if matches.is_empty() {
+                anyhow::bail!("{}", no_match(input, selector, scope, url, listed));
+            }
+            if matches.len() > 1 {
+                log.warning(&format!(
+                    "`{selector}`: {} webhooks of {scope} have this URL; each is processed: {}",
+                    matches.len(),
+                    matches
+                        .iter()
+                        .map(|hook| scope.hook(hook.id).to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            } else {
+                log.info(&format!("`{selector}` is `{}`.", scope.hook(matches[0].id)));
+            }
+            for hook in matches {
+                resolved.add(scope.hook(hook.id));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The one line said when a URL matches no hook: the URLs that do exist there.
+fn no_match(
+    input: &str,
+    selector: &HookSelector,
+    scope: &HookScope,
+    url: &str,
+    listed: &[ListedHook],
+) -> String {
+    let mut urls: Vec<String> = listed
+        .iter()
+        .filter_map(|hook| hook.config.url.as_deref())
+        .map(|url| format!("`{}`", shown_url(url)))
+        .collect();
+    urls.sort();
+    urls.dedup();
+    let known = if urls.is_empty() {
+        format!("{scope} has no webhook with a URL")
+    } else {
+        format!("the URLs there are {}", urls.join(", "))
+    };
+    format!(
+        "{input} has `{selector}`, but no webhook of {scope} has the URL `{}` (compared exactly); {known}: write one of them, or the hook's id",
+        shown_url(url)
+    )
+}
+
+/// A URL as messages show it: credentials in it (`user:password@`) are replaced.
+fn shown_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://***@{}", &rest[at + 1..]),
+        None => url.to_owned(),
+    }
+}
+
+/// ` (org/acme/1 → https://…, …)` for the log.
+fn describe<'a>(scope: &HookScope, hooks: impl Iterator<Item = &'a ListedHook>) -> String {
+    let shown: Vec<String> = hooks
+        .map(|hook| {
+            format!(
+                "{} → {}",
+                scope.hook(hook.id),
+                hook.config
+                    .url
+                    .as_deref()
+                    .map_or_else(|| "no URL".to_owned(), shown_url)
+            )
+        })
+        .collect();
+    if shown.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", shown.join(", "))
+    }
+}
+
+/// Scopes compare without case, as GitHub's names do.
+fn lowercase(scope: &HookScope) -> HookScope {
+    match scope {
+        HookScope::Org { org } => HookScope::Org {
+            org: org.to_ascii_lowercase(),
+        },
+        HookScope::Repo { owner, repo } => HookScope::Repo {
+            owner: owner.to_ascii_lowercase(),
+            repo: repo.to_ascii_lowercase(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_in_urls_are_not_shown() {
+        assert_eq!(
+            shown_url("https://user:pass@ci.example.com/hook?x=@y"),
+            "https://***@ci.example.com/hook?x=@y"
+        );
+        assert_eq!(
+            shown_url("https://ci.example.com/a@b"),
+            "https://ci.example.com/a@b"
+        );
+    }
+
+    #[test]
+    fn removed_hooks_of_listed_scopes_leave_the_document() {
+        let mut document = CheckpointDocument::parse(
+            r#"{"version":1,"hooks":{"app":{},"org/acme/1":{},"org/ACME/2":{},"org/other/3":{},"repo/acme/x/4":{}}}"#,
+        )
+        .expect("a document");
+        let mut resolved = Resolved {
+            listed_in_full: vec![HookScope::Org { org: "Acme".into() }],
+            ..Resolved::default()
+        };
+        resolved.add(Hook::App);
+        resolved.add("org/acme/1".parse().expect("a hook"));
+        assert!(!resolved.add("org/ACME/1".parse().expect("a hook")));
+        assert_eq!(resolved.forget_removed(&mut document), ["org/ACME/2"]);
+        let keys: Vec<&str> = document.hooks.keys().map(String::as_str).collect();
+        assert_eq!(keys, ["app", "org/acme/1", "org/other/3", "repo/acme/x/4"]);
+    }
+
+    #[test]
+    fn hooks_a_fleet_no_longer_selects_leave_the_document() {
+        let mut document = CheckpointDocument::parse(
+            r#"{"version":1,"hooks":{"app":{},"repo/acme/a/1":{},"repo/Acme/b/2":{},"repo/octo/c/3":{},"org/acme/4":{}}}"#,
+        )
+        .expect("a document");
+        let mut resolved = Resolved {
+            fleet_owners: vec!["acme".into()],
+            ..Resolved::default()
+        };
+        resolved.add("repo/ACME/a/1".parse().expect("a hook"));
+        assert_eq!(resolved.forget_removed(&mut document), ["repo/Acme/b/2"]);
+        let keys: Vec<&str> = document.hooks.keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            ["app", "org/acme/4", "repo/acme/a/1", "repo/octo/c/3"]
+        );
+    }
+}
