@@ -7,7 +7,6 @@ use super::Pages;
 use crate::domain::delivery::DeliveryId;
 use crate::domain::hook::Hook;
 use crate::github::client::{ApiError, Credential, GitHubClient, RequestKind};
-use crate::report::HookError;
 
 /// GitHub's maximum page size for delivery lists.
 pub const PER_PAGE: u32 = 100;
@@ -47,26 +46,4 @@ pub async fn redeliver(
         )
         .await
         .map(|_| ())
-}
-
-/// A hook's endpoint's error, with advice for this hook where there is some.
-pub fn explain(error: ApiError, hook: &Hook) -> HookError {
-    let advice = match (error.status(), hook) {
-        (Some(401), Hook::App) => Some("GitHub refused the App's JWT: check `app-id` (or `client-id`) and that `private-key` is this App's current key".to_owned()),
-        (Some(401), _) => Some("GitHub refused the token: it is invalid, expired or revoked".to_owned()),
-        (Some(404), Hook::Repo { owner, repo, .. }) => Some(format!(
-            "hook not found: check the hook id, and that the token has admin on {owner}/{repo} (GitHub answers 404 to tokens without it; an App needs \"Webhooks\" on the repository)"
-        )),
-        (Some(404), Hook::Org { org, .. }) => Some(format!(
-            "hook not found: check the hook id, and that the token belongs to an owner of {org} with `admin:org_hook` (an App needs \"Organization webhooks\")"
-        )),
-        (Some(403), Hook::Org { org, .. }) => Some(format!(
-            "the token may not manage the hooks of {org}: it needs `admin:org_hook` (classic) or \"Webhooks\" (fine-grained) as an owner"
-        )),
-        (Some(403), Hook::Repo { owner, repo, .. }) => Some(format!(
-            "the token may not manage the hooks of {owner}/{repo}: it needs admin on the repository"
-        )),
-        _ => None,
-    };
-    HookError::Api { error, advice }
 }

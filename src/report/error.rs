@@ -5,6 +5,7 @@ use std::fmt;
 
 use serde::Serializer;
 
+use crate::domain::hook::Hook;
 use crate::github::client::ApiError;
 
 /// A hook's error.
@@ -24,6 +25,29 @@ pub enum HookError {
 }
 
 impl HookError {
+    /// An error of a hook's delivery endpoints, with advice for this hook where there is
+    /// some (a 401, a 404 that means "no access").
+    pub fn explain(error: ApiError, hook: &Hook) -> Self {
+        let advice = match (error.status(), hook) {
+            (Some(401), Hook::App) => Some("GitHub refused the App's JWT: check `app-id` (or `client-id`) and that `private-key` is this App's current key".to_owned()),
+            (Some(401), _) => Some("GitHub refused the token: it is invalid, expired or revoked".to_owned()),
+            (Some(404), Hook::Repo { owner, repo, .. }) => Some(format!(
+                "hook not found: check the hook id, and that the token has admin on {owner}/{repo} (GitHub answers 404 to tokens without it; an App needs \"Webhooks\" on the repository)"
+            )),
+            (Some(404), Hook::Org { org, .. }) => Some(format!(
+                "hook not found: check the hook id, and that the token belongs to an owner of {org} with `admin:org_hook` (an App needs \"Organization webhooks\")"
+            )),
+            (Some(403), Hook::Org { org, .. }) => Some(format!(
+                "the token may not manage the hooks of {org}: it needs `admin:org_hook` (classic) or \"Webhooks\" (fine-grained) as an owner"
+            )),
+            (Some(403), Hook::Repo { owner, repo, .. }) => Some(format!(
+                "the token may not manage the hooks of {owner}/{repo}: it needs admin on the repository"
+            )),
+            _ => None,
+        };
+        HookError::Api { error, advice }
+    }
+
     /// GitHub's rate limit outlasted what the run may wait: the hooks after this one with
     /// something to redeliver are not tried.
     pub fn is_rate_limit(&self) -> bool {

@@ -5,10 +5,10 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::base::log::Log;
 use crate::config::settings::Settings;
+use crate::config::settings::StoreSpec;
 use crate::domain::hook::{Hook, HookScope, HookSelector};
 use crate::github::client::{Credential, GitHubClient};
 use crate::github::installations::{self, Need};
-use crate::run::store::StoreSpec;
 
 /// Installation tokens are valid for an hour; past this age one is renewed before use.
 const INSTALLATION_TOKEN_RENEW_AFTER: std::time::Duration = std::time::Duration::from_secs(50 * 60);

@@ -357,7 +357,7 @@ impl Drain<'_> {
                 Err(Halt::Budget)
             }
             Err(ApiError::Stopped { .. }) => Err(Halt::Shutdown),
-            Err(error) => Err(Halt::Failed(deliveries::explain(error, self.hook))),
+            Err(error) => Err(Halt::Failed(HookError::explain(error, self.hook))),
         }
     }
 
@@ -479,7 +479,7 @@ impl Drain<'_> {
         while let Some(page) = pages
             .next_page()
             .await
-            .map_err(|error| Halt::Failed(deliveries::explain(error, self.hook)))?
+            .map_err(|error| Halt::Failed(HookError::explain(error, self.hook)))?
         {
             let items = page
                 .items::<Delivery>()

@@ -65,7 +65,7 @@ impl HookRun<'_> {
                 scanned.planned = Some((plan, checkpoint_at));
             }
             Err(error) => {
-                let error = deliveries::explain(error, self.hook);
+                let error = HookError::explain(error, self.hook);
                 rate_limited.fetch_or(error.is_rate_limit(), Ordering::Relaxed);
                 scanned.report.error = Some(error);
             }

@@ -28,6 +28,7 @@ use chrono::{DateTime, Utc};
 use crate::base::clock::{Clock, Stop};
 use crate::base::log::{Deferred, Log};
 use crate::config::settings::Settings;
+use crate::config::settings::StoreSpec;
 use crate::domain::checkpoint::{CheckpointDocument, HookState, MAX_DOCUMENT_BYTES};
 use crate::domain::delivery::Delivery;
 use crate::domain::hook::Hook;
@@ -36,7 +37,7 @@ use crate::github::client::{Credential, GitHubClient, RetryPolicy};
 use crate::github::deliveries;
 use crate::report::{HookError, HookReport, RunReport};
 use crate::run::credentials::Credentials;
-use crate::run::store::{CheckpointStore, MAX_STATE_FILE_BYTES, StoreSpec};
+use crate::run::store::{CheckpointStore, MAX_STATE_FILE_BYTES};
 use resolve::Resolved;
 
 /// How far before the checkpoint each scan starts again: deliveries can be recorded a while

@@ -19,30 +19,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
+use crate::config::settings::{StoreSpec, lock_path_of};
 use crate::domain::checkpoint::CheckpointDocument;
 use crate::github::Repo;
 use crate::github::client::{Credential, GitHubClient};
 use crate::github::variables::RepositoryVariables;
-
-/// Where the checkpoint is kept, as configured.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StoreSpec {
-    Variable { repository: Repo, name: String },
-    File(PathBuf),
-    None,
-}
-
-impl fmt::Display for StoreSpec {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            StoreSpec::Variable { repository, name } => {
-                write!(f, "variable `{name}` of {repository}")
-            }
-            StoreSpec::File(path) => write!(f, "file `{}`", path.display()),
-            StoreSpec::None => f.write_str("nowhere (stateless)"),
-        }
-    }
-}
 
 /// Another run holds the state file's lock: this run must not redeliver too.
 #[derive(Debug)]
@@ -203,42 +184,6 @@ fn is_link_error(error: &std::io::Error) -> bool {
     }
 }
 
-/// Refuses what is not a regular file (or absent): a symbolic link, a FIFO, a device, a
-/// folder. `what` names the file in the message ("the state file"), `advice` says what to
-/// do about a link.
-fn check_kind(path: &Path, what: &str, advice: &str) -> Result<(), String> {
-    let metadata = match std::fs::symlink_metadata(path) {
-        Ok(metadata) => metadata,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(error) => {
-            return Err(format!(
-                "cannot inspect {what} `{}`: {error}",
-                path.display()
-            ));
-        }
-    };
-    let kind = metadata.file_type();
-    if kind.is_symlink() {
-        let target = std::fs::read_link(path)
-            .map(|target| format!(" (to `{}`)", target.display()))
-            .unwrap_or_default();
-        return Err(format!(
-            "names {what} `{}`, a symbolic link{target}: links are not followed; {advice}",
-            path.display()
-        ));
-    }
-    if kind.is_dir() {
-        return Err(format!("names `{}`, a folder, not a file", path.display()));
-    }
-    if !kind.is_file() {
-        return Err(format!(
-            "names {what} `{}`, which is not a regular file (a FIFO, socket or device): name a regular file",
-            path.display()
-        ));
-    }
-    Ok(())
-}
-
 impl FileStore {
     fn open(path: &Path) -> anyhow::Result<Self> {
         let lock_path = lock_path_of(path);
@@ -347,31 +292,6 @@ impl FileStore {
         }
         Ok(())
     }
-}
-
-fn lock_path_of(path: &Path) -> PathBuf {
-    let mut name = path.as_os_str().to_owned();
-    name.push(".lock");
-    PathBuf::from(name)
-}
-
-/// Checks a state file path before anything runs: its folder must exist.
-pub fn check_state_path(path: &Path) -> Result<(), String> {
-    if path.as_os_str().is_empty() {
-        return Err("has an empty state file path: use `file:PATH`".to_owned());
-    }
-    let directory = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
-    };
-    if !directory.is_dir() {
-        return Err(format!(
-            "names a state file in `{}`, a folder that does not exist",
-            directory.display()
-        ));
-    }
-    check_kind(path, "the state file", "name the file itself")?;
-    check_kind(&lock_path_of(path), "the lock file", "remove the link")
 }
 
 #[cfg(test)]

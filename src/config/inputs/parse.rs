@@ -22,7 +22,6 @@ use crate::domain::filter::{EventPattern, parse_event_list};
 use crate::domain::hook::{HookSelector, is_valid_name, parse_hooks};
 use crate::github::Repo;
 use crate::report::fail_on::FailOn;
-use crate::run::store::StoreSpec;
 
 /// The longest duration any setting takes (`since`, `max-wait`, ...): far past GitHub's
 /// retention, and far inside what a time can be shifted by without overflowing.
@@ -267,6 +266,26 @@ pub fn log_format(text: &str) -> Result<LogFormat, String> {
         "text" => Ok(LogFormat::Text),
         "json" => Ok(LogFormat::Json),
         other => Err(format!("must be `text` or `json` (got `{other}`)")),
+    }
+}
+
+/// Where the checkpoint is kept, as configured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreSpec {
+    Variable { repository: Repo, name: String },
+    File(PathBuf),
+    None,
+}
+
+impl fmt::Display for StoreSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreSpec::Variable { repository, name } => {
+                write!(f, "variable `{name}` of {repository}")
+            }
+            StoreSpec::File(path) => write!(f, "file `{}`", path.display()),
+            StoreSpec::None => f.write_str("nowhere (stateless)"),
+        }
     }
 }
 

@@ -10,12 +10,12 @@ use secrecy::SecretString;
 
 use super::Runner;
 use crate::base::log::LogFormat;
+use crate::config::inputs::parse::StoreSpec;
 use crate::config::inputs::parse::{self, Checked, checked};
 use crate::domain::filter::EventPattern;
 use crate::domain::hook::HookSelector;
 use crate::github::Repo;
 use crate::report::fail_on::FailOn;
-use crate::run::store::StoreSpec;
 
 /// The `--help` heading of the flags of the command line only; every other flag is an
 /// action input of the same id (`--max-attempts` is `max-attempts`). In `action.yml` they

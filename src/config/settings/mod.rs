@@ -31,9 +31,10 @@ use crate::domain::hook::HookSelector;
 use crate::domain::plan::PlanOptions;
 use crate::github::app_auth::AppSigner;
 use crate::report::fail_on::FailOn;
-use crate::run::store::StoreSpec;
 
 pub use crate::config::inputs::parse::Checked;
+pub use crate::config::inputs::parse::StoreSpec;
+pub(crate) use state::lock_path_of;
 
 /// Validated settings of a run.
 ///

@@ -1,12 +1,12 @@
 //! Where the checkpoint lives, with the variable's repository and the credentials it needs.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::Problems;
 use crate::config::inputs::Cli;
+use crate::config::inputs::parse::StoreSpec;
 use crate::domain::hook::{HookScope, HookSelector};
 use crate::github::Repo;
-use crate::run::store::{StoreSpec, check_state_path};
 
 /// The checkpoint variable's name when none is given.
 pub const DEFAULT_VARIABLE_NAME: &str = "WEBHOOK_REDELIVERY_CHECKPOINT";
@@ -101,4 +101,65 @@ pub(super) fn check_installation_reach(
             );
         }
     }
+}
+
+/// Refuses what is not a regular file (or absent): a symbolic link, a FIFO, a device, a
+/// folder. `what` names the file in the message ("the state file"), `advice` says what to
+/// do about a link.
+fn check_kind(path: &Path, what: &str, advice: &str) -> Result<(), String> {
+    let metadata = match std::fs::symlink_metadata(path) {
+        Ok(metadata) => metadata,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(error) => {
+            return Err(format!(
+                "cannot inspect {what} `{}`: {error}",
+                path.display()
+            ));
+        }
+    };
+    let kind = metadata.file_type();
+    if kind.is_symlink() {
+        let target = std::fs::read_link(path)
+            .map(|target| format!(" (to `{}`)", target.display()))
+            .unwrap_or_default();
+        return Err(format!(
+            "names {what} `{}`, a symbolic link{target}: links are not followed; {advice}",
+            path.display()
+        ));
+    }
+    if kind.is_dir() {
+        return Err(format!("names `{}`, a folder, not a file", path.display()));
+    }
+    if !kind.is_file() {
+        return Err(format!(
+            "names {what} `{}`, which is not a regular file (a FIFO, socket or device): name a regular file",
+            path.display()
+        ));
+    }
+    Ok(())
+}
+
+pub(crate) fn lock_path_of(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".lock");
+    PathBuf::from(name)
+}
+
+/// Checks a state file path before anything runs: its folder must exist.
+pub fn check_state_path(path: &Path) -> Result<(), String> {
+    if path.as_os_str().is_empty() {
+        return Err("has an empty state file path: use `file:PATH`".to_owned());
+    }
+    let directory = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    if !directory.is_dir() {
+        return Err(format!(
+            "names a state file in `{}`, a folder that does not exist",
+            directory.display()
+        ));
+    }
+    check_kind(path, "the state file", "name the file itself")?;
+    check_kind(&lock_path_of(path), "the lock file", "remove the link")
 }

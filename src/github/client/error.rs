@@ -8,7 +8,11 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use super::ApiResponse;
-use super::retry::MAX_LIMIT_WAITS_PER_REQUEST;
+
+/// Rate-limit answers to one request waited out before the run stops: GitHub's limits
+/// clear after the wait it asks for, so a server that keeps answering one is not GitHub's
+/// limit, and must not hold the run for its whole time budget.
+pub const MAX_LIMIT_WAITS_PER_REQUEST: u32 = 10;
 
 /// A request that did not succeed, with what the user needs to act on it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -19,10 +19,8 @@ mod retry;
 mod transport;
 
 pub use counts::{AnswerCounts, RequestCounts, RequestKind, STATUS_CLASSES};
-pub use error::{ApiError, Outlasts};
-pub use retry::{
-    Failure, MAX_LIMIT_WAITS_PER_REQUEST, RetryPolicy, SECONDARY_BACKOFF_CAP, classify_failure,
-};
+pub use error::{ApiError, MAX_LIMIT_WAITS_PER_REQUEST, Outlasts};
+pub use retry::{Failure, RetryPolicy, SECONDARY_BACKOFF_CAP, classify_failure};
 pub use transport::{MAX_BODY_BYTES, REQUEST_DEADLINE, route_under};
 
 use std::collections::HashMap;

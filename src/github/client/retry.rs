@@ -10,16 +10,11 @@ use http::header::HeaderMap;
 use http::{Method, StatusCode};
 use rand::Rng;
 
-use super::error::error_message;
+use super::error::{MAX_LIMIT_WAITS_PER_REQUEST, error_message};
 use super::transport::{AttemptError, REQUEST_DEADLINE, redirect_target};
 use super::{ApiError, ApiResponse, Credential, GitHubClient, Outlasts, RequestKind, describe};
 use crate::base::clock::format_duration;
 use crate::base::log::Level;
-
-/// Rate-limit answers to one request waited out before the run stops: GitHub's limits
-/// clear after the wait it asks for, so a server that keeps answering one is not GitHub's
-/// limit, and must not hold the run for its whole time budget.
-pub const MAX_LIMIT_WAITS_PER_REQUEST: u32 = 10;
 
 /// How transient failures and rate limits are handled.
 #[derive(Debug, Clone)]
