@@ -6,13 +6,23 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::{
     CheckpointDocument, FORMAT_VERSION, HookState, PLAIN_FORMAT_VERSION, SHARE_FROM, SHARE_SPAN,
-    SHARED_BYTES_PER_HOOK, SharedCheckpoint, WIDER_SPANS, member,
+    SHARED_BYTES_PER_HOOK, SHARED_FORMAT_VERSION, SharedCheckpoint, WIDER_SPANS, member,
 };
 
 impl CheckpointDocument {
     /// The smallest document `hooks` hooks can have: every one in the shared checkpoint.
     pub fn smallest_size(hooks: usize) -> usize {
         hooks * SHARED_BYTES_PER_HOOK + 100
+    }
+
+    /// The version a document is written as: the oldest that holds everything in it, so
+    /// that older builds keep reading what they can.
+    fn written_version(&self, without_format_3: u32) -> u32 {
+        if self.receivers.is_empty() && self.replays.is_empty() && self.pace.is_none() {
+            without_format_3
+        } else {
+            FORMAT_VERSION
+        }
     }
 
     /// The document as it is written: the hooks with nothing but a checkpoint close to the
@@ -51,13 +61,13 @@ impl CheckpointDocument {
             shared.len() >= SHARE_FROM,
         ) else {
             return CheckpointDocument {
-                version: PLAIN_FORMAT_VERSION,
+                version: self.written_version(PLAIN_FORMAT_VERSION),
                 shared: None,
                 ..self.clone()
             };
         };
         CheckpointDocument {
-            version: FORMAT_VERSION,
+            version: self.written_version(SHARED_FORMAT_VERSION),
             shared: Some(SharedCheckpoint {
                 checkpoint,
                 hooks: shared.iter().map(|(key, _)| member(key)).collect(),
@@ -73,6 +83,9 @@ impl CheckpointDocument {
                 .filter(|(_, state)| !shareable(state) && **state != HookState::default())
                 .map(|(key, state)| (key.clone(), state.clone()))
                 .collect(),
+            receivers: self.receivers.clone(),
+            replays: self.replays.clone(),
+            pace: self.pace.clone(),
             legacy_checkpoint: None,
             extra: self.extra.clone(),
         }
@@ -97,6 +110,7 @@ impl CheckpointDocument {
                 .events
                 .retain(|_, record| record.last_attempt >= horizon);
         }
+        self.forget_what_github_no_longer_keeps(horizon);
         // Too big with one entry per hook whose checkpoint is its own (held back by an
         // event redelivered in this run, say): wider spans share more, and a hook whose
         // checkpoint moves back only scans again what it already handled. Bookkeeping
@@ -128,6 +142,17 @@ impl CheckpointDocument {
                 );
             }
             dropped += removed;
+        }
+    }
+
+    /// Replays whose window GitHub no longer keeps, and sent prefixes older than that, are
+    /// no longer of use: nothing they cover can be listed or sent again.
+    fn forget_what_github_no_longer_keeps(&mut self, horizon: DateTime<Utc>) {
+        self.replays.retain(|replay| replay.until >= horizon);
+        for receiver in self.receivers.values_mut() {
+            if receiver.sent.as_ref().is_some_and(|sent| sent.to < horizon) {
+                receiver.sent = None;
+            }
         }
     }
 

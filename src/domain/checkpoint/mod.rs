@@ -49,12 +49,24 @@
 //! bookkeeping such as a pending redelivery) have an entry. A hook in neither is new: it starts with
 //! the first-run look-back. A document that needs no sharing is written as version 1, which
 //! earlier builds read.
+//!
+//! **Format version 3** adds what a run remembers beyond hooks: `receivers` (each
+//! receiver's last state and what a drain sent to it, as a prefix of its queue),
+//! `replays` (one record per replay run) and `pace` (the pace GitHub's limits left). A
+//! document is written as 3 only when it holds one of them. NOTES.md "Checkpoint format 3"
+//! has the whole design.
 
 mod fit;
 mod hook_state;
+mod pace;
+mod receivers;
+mod replays;
 mod shared;
 
 pub use hook_state::{EventRecord, HookState, LastRedelivery};
+pub use pace::LearnedPace;
+pub use receivers::{ReceiverRecord, ReceiverState, SentPrefix};
+pub use replays::ReplayRecord;
 pub use shared::{SharedCheckpoint, member};
 
 use std::collections::BTreeMap;
@@ -63,9 +75,13 @@ use anyhow::{Context, bail};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 
-/// The newest format this build reads and writes (2: a shared checkpoint). A document with
-/// a larger `version` is refused.
-pub const FORMAT_VERSION: u32 = 2;
+/// The newest format this build reads and writes (3: receivers, replays, a learned pace; see
+/// NOTES.md "Checkpoint format 3"). A document with a larger `version` is refused.
+pub const FORMAT_VERSION: u32 = 3;
+
+/// The format of a document with a shared checkpoint and nothing of version 3: what builds
+/// since fleets read.
+const SHARED_FORMAT_VERSION: u32 = 2;
 
 /// The format of a document without a shared checkpoint: what builds before fleets read.
 const PLAIN_FORMAT_VERSION: u32 = 1;
@@ -101,6 +117,15 @@ pub struct CheckpointDocument {
     pub shared: Option<SharedCheckpoint>,
     #[serde(default)]
     pub hooks: BTreeMap<String, HookState>,
+    /// Each receiver's last state and what was sent to it, by fingerprint (format 3).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub receivers: BTreeMap<String, ReceiverRecord>,
+    /// One record per replay run (format 3).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replays: Vec<ReplayRecord>,
+    /// The pace the last run ended at after GitHub's limits (format 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pace: Option<LearnedPace>,
     /// The docs script's checkpoint, for hooks that have none of their own yet.
     #[serde(skip)]
     pub legacy_checkpoint: Option<DateTime<Utc>>,
@@ -119,6 +144,9 @@ impl Default for CheckpointDocument {
             version: PLAIN_FORMAT_VERSION,
             shared: None,
             hooks: BTreeMap::new(),
+            receivers: BTreeMap::new(),
+            replays: Vec::new(),
+            pace: None,
             legacy_checkpoint: None,
             extra: Extra::new(),
         }

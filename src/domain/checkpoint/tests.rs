@@ -26,7 +26,7 @@ fn garbage_and_newer_versions_are_refused() {
     assert!(format!("{err:#}").contains("fix or delete it"), "{err:#}");
     let err = CheckpointDocument::parse("{\"version\":").expect_err("refused");
     assert!(format!("{err:#}").contains("fix or delete it"), "{err:#}");
-    let err = CheckpointDocument::parse(r#"{"version":3,"hooks":{}}"#).expect_err("refused");
+    let err = CheckpointDocument::parse(r#"{"version":4,"hooks":{}}"#).expect_err("refused");
     assert!(format!("{err:#}").contains("newer"), "{err:#}");
 }
 
@@ -297,4 +297,47 @@ fn a_shared_checkpoint_keeps_unknown_fields_and_drops_hooks_not_processed() {
     assert_eq!(back.extra["note"], 1);
     let gone = fleet(40, 0, now).hooks.into_keys().last().expect("a key");
     assert_eq!(back.hook(&gone).checkpoint, None);
+}
+
+#[test]
+fn format_3_parts_round_trip_and_raise_the_version_only_when_present() {
+    let text = r#"{"version":3,"hooks":{"app":{"checkpoint":"2026-12-07T06:00:00Z"}},"receivers":{"3f9a0c1d2b4e":{"state":"down","since":"2026-12-07T00:10:00Z","sent":{"from":"2026-12-07T06:00:05Z","to":"2026-12-07T06:20:00Z","through":"2026-12-07T01:00:00Z"}}},"replays":[{"at":"2026-12-07T09:00:00Z","since":"2026-12-07T01:00:00Z","until":"2026-12-07T03:00:00Z","events":["pull_request"],"causes":["HTTP 400"],"sent":12,"through":"2026-12-07T02:59:00Z"}],"pace":{"interval_ms":4000,"at":"2026-12-07T06:20:00Z"}}"#;
+    let mut doc = CheckpointDocument::parse(text).expect("parses");
+    let receiver = &doc.receivers["3f9a0c1d2b4e"];
+    assert_eq!(receiver.state, ReceiverState::Down);
+    let sent = receiver.sent.as_ref().expect("a sent prefix");
+    assert!(sent.covers(at("2026-12-07T01:00:00Z")));
+    assert!(!sent.covers(at("2026-12-07T01:00:01Z")));
+    assert_eq!(doc.replays[0].sent, 12);
+    assert_eq!(doc.pace.as_ref().map(|pace| pace.interval_ms), Some(4000));
+    let now = at("2026-12-07T10:00:00Z");
+    let (json, _) = doc
+        .encode(now, Duration::days(3), MAX_DOCUMENT_BYTES)
+        .expect("encodes");
+    assert_eq!(json, text);
+
+    doc.receivers.clear();
+    doc.replays.clear();
+    doc.pace = None;
+    let (json, _) = doc
+        .encode(now, Duration::days(3), MAX_DOCUMENT_BYTES)
+        .expect("encodes");
+    assert!(json.starts_with(r#"{"version":1,"#), "{json}");
+}
+
+#[test]
+fn replays_and_sent_prefixes_past_the_retention_are_forgotten() {
+    let text = r#"{"version":3,"receivers":{"r":{"state":"up","since":"2026-12-01T00:00:00Z","sent":{"from":"2026-12-01T00:00:00Z","to":"2026-12-01T01:00:00Z","through":"2026-11-30T00:00:00Z"}}},"replays":[{"at":"2026-12-01T09:00:00Z","since":"2026-11-30T01:00:00Z","until":"2026-11-30T03:00:00Z"}]}"#;
+    let mut doc = CheckpointDocument::parse(text).expect("parses");
+    let (json, _) = doc
+        .encode(
+            at("2026-12-07T10:00:00Z"),
+            Duration::days(3),
+            MAX_DOCUMENT_BYTES,
+        )
+        .expect("encodes");
+    assert_eq!(
+        json,
+        r#"{"version":3,"hooks":{},"receivers":{"r":{"state":"up","since":"2026-12-01T00:00:00Z"}}}"#
+    );
 }

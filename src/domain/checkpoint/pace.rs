@@ -1,0 +1,18 @@
+//! The pace a run ended at after GitHub's limits (format version 3), for the next run to
+//! start from while it is recent.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::Extra;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LearnedPace {
+    /// Milliseconds between redeliveries.
+    pub interval_ms: u64,
+    /// When the run that learned it ended.
+    pub at: DateTime<Utc>,
+    /// Unknown fields, kept (see [`super::CheckpointDocument::extra`]).
+    #[serde(flatten)]
+    pub extra: Extra,
+}
