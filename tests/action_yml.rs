@@ -274,6 +274,7 @@ fn every_output_written_is_declared_with_a_description() {
         dry_run: false,
         max_attempts: 3,
         hooks: Vec::new(),
+        receivers: Vec::new(),
         requests: Default::default(),
         checkpoint_saved: true,
         errors: Vec::new(),

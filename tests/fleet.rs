@@ -363,6 +363,7 @@ fn the_report_of_a_fleet_stays_under_githubs_limits() {
         dry_run: false,
         max_attempts: 3,
         hooks,
+        receivers: Vec::new(),
         requests: Default::default(),
         checkpoint_saved: true,
         errors: Vec::new(),

@@ -156,6 +156,7 @@ fn a_run_with_everything() -> RunReport {
         dry_run: false,
         max_attempts: 3,
         hooks: vec![app, repo],
+    receivers: Vec::new(),
         requests: RequestCounts {
             list: 4,
             redeliver: 2,

@@ -102,6 +102,7 @@ async fn the_report_output_fits_in_an_output_and_keeps_the_counts() {
     // A small report is the `--json` document itself.
     let small = redeliver_action::report::RunReport {
         hooks: Vec::new(),
+        receivers: Vec::new(),
         ..report.clone()
     };
     assert_eq!(

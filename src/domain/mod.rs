@@ -6,4 +6,5 @@ pub mod filter;
 pub mod health;
 pub(crate) mod hook;
 pub mod plan;
+pub mod receiver;
 pub mod window;

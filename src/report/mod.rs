@@ -17,6 +17,7 @@ pub use outputs::{MAX_REPORT_OUTPUT_BYTES, append_to_file, format_outputs};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
+use crate::domain::checkpoint::ReceiverState;
 use crate::domain::delivery::DeliveryId;
 use crate::domain::health::DeliveryHealth;
 use crate::domain::plan::{EventSummary, Findings};
@@ -26,6 +27,9 @@ use crate::github::client::RequestCounts;
 #[derive(Debug, Clone, Serialize)]
 pub struct HookReport {
     pub hook: String,
+    /// The receiver it delivers to, in its shown form; `None` when not read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub receiver: Option<String>,
     /// Start of the scanned window.
     pub since: DateTime<Utc>,
     /// The checkpoint after this run (the previous one when it was not advanced).
@@ -89,6 +93,7 @@ impl HookReport {
     pub fn new(hook: String, since: DateTime<Utc>, checkpoint: Option<DateTime<Utc>>) -> Self {
         Self {
             hook,
+            receiver: None,
             since,
             checkpoint,
             checkpoint_advanced: false,
@@ -133,6 +138,53 @@ pub struct RefusedRedelivery {
     pub event: EventSummary,
 }
 
+/// What the run found of one receiver (the URL hooks deliver to), over all its hooks: the
+/// unit of health (issue 27). Named only in its shown form, never by its URL.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReceiverReport {
+    /// Scheme and host, and a short fingerprint of the whole URL.
+    pub receiver: String,
+    /// What this run found.
+    pub state: ReceiverVerdict,
+    /// What the previous run found (from the checkpoint; `None` on a first run): `down`
+    /// then and `up` now is "back".
+    pub previous: Option<ReceiverState>,
+    /// Since when it has been down, when it is (from the run that first found it down).
+    pub down_since: Option<DateTime<Utc>>,
+    /// Its hooks in this run.
+    pub hooks: usize,
+    /// Events held back: it is down, or GitHub is slow to list results.
+    pub held_back: usize,
+    /// Events redelivered to it.
+    pub redelivered: usize,
+    /// Redeliveries spent on it while it was down: its canaries.
+    pub spent_while_down: usize,
+    /// Redeliveries whose results GitHub has not listed yet.
+    pub pending: usize,
+}
+
+impl ReceiverReport {
+    /// Down in the previous run, answering in this one.
+    pub fn is_back(&self) -> bool {
+        self.state == ReceiverVerdict::Up && self.previous == Some(ReceiverState::Down)
+    }
+}
+
+/// What a run found of a receiver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReceiverVerdict {
+    /// It answered (a canary delivered or refused with an HTTP answer, or the list showed a
+    /// recent answer).
+    Up,
+    /// Every canary failed without an answer or with a 5xx: its events are held back.
+    Down,
+    /// GitHub did not list a canary's result in time: held back, nothing known.
+    ResultsDelayed,
+    /// Nothing to redeliver, or one event sent without a canary: not judged.
+    Unchecked,
+}
+
 /// What one fleet (`repo/<owner>/*/<hook>`) found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FleetReport {
@@ -155,6 +207,10 @@ pub struct RunReport {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub fleets: Vec<FleetReport>,
     pub hooks: Vec<HookReport>,
+    /// Each receiver of the run's hooks, in the order first seen; not in the JSON when
+    /// none was resolved.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub receivers: Vec<ReceiverReport>,
     pub requests: RequestCounts,
     pub checkpoint_saved: bool,
     pub errors: Vec<String>,
@@ -276,6 +332,7 @@ impl RunReport {
             max_attempts,
             fleets: Vec::new(),
             hooks: Vec::new(),
+            receivers: Vec::new(),
             requests: RequestCounts::default(),
             checkpoint_saved: false,
             errors: vec![error],

@@ -120,6 +120,7 @@ pub async fn run_once(settings: &Settings, context: &RunContext) -> anyhow::Resu
         max_attempts: settings.max_attempts(),
         fleets: hooks.fleets.clone(),
         hooks: Vec::new(),
+        receivers: Vec::new(),
         requests: Default::default(),
         checkpoint_saved: false,
         errors: Vec::new(),
