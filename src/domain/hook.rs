@@ -69,6 +69,23 @@ impl Hook {
         }
     }
 
+    /// Where the hook's own settings are read, with its receiver URL (`config.url`):
+    /// - <https://docs.github.com/en/rest/apps/webhooks#get-a-webhook-configuration-for-an-app>
+    ///   (the App's hook has only its configuration);
+    /// - <https://docs.github.com/en/rest/orgs/webhooks#get-an-organization-webhook>
+    /// - <https://docs.github.com/en/rest/repos/webhooks#get-a-repository-webhook>
+    pub fn settings_path(&self) -> String {
+        match self {
+            Hook::App => "/app/hook/config".to_owned(),
+            Hook::Org { org, hook_id } => format!("/orgs/{org}/hooks/{hook_id}"),
+            Hook::Repo {
+                owner,
+                repo,
+                hook_id,
+            } => format!("/repos/{owner}/{repo}/hooks/{hook_id}"),
+        }
+    }
+
     /// The redelivery endpoint:
     /// - <https://docs.github.com/en/rest/apps/webhooks#redeliver-a-delivery-for-an-app-webhook>
     /// - <https://docs.github.com/en/rest/orgs/webhooks#redeliver-a-delivery-for-an-organization-webhook>

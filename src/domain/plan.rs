@@ -222,6 +222,12 @@ pub struct Plan {
     /// Pending redeliveries never listed within [`PENDING_HORIZON`]: lost, counted as
     /// attempts in the bookkeeping.
     pub lost: Vec<String>,
+    /// Lost redeliveries that the receiver's sent prefix covered (no record of their own),
+    /// with when they were sent at the latest: their records start here.
+    pub lost_from_prefix: Vec<(String, DateTime<Utc>)>,
+    /// Redeliveries the receiver's sent prefix covers that are still pending: each gets a
+    /// record of its own (sent at the prefix's latest), since the prefix lives one run.
+    pub pending_from_prefix: Vec<(String, DateTime<Utc>)>,
     /// The first failure of the oldest open event (to redeliver, pending or deferred): the
     /// checkpoint must not move past it, whatever this run's redeliveries bring.
     pub oldest_open_at: Option<DateTime<Utc>>,
@@ -319,16 +325,29 @@ impl Planner {
         for (guid, history) in self.failing {
             plan.found.failing += 1;
             let record = state.events.get(&guid);
-            let pending = record.and_then(EventRecord::pending_since).map(|sent| {
-                pending_verdict(sent, history.newest_redelivery, queue_newest, now, options)
+            let sent = sent_unlisted(record, state, history.first_at);
+            let pending = sent.map(|sent| {
+                let listed = Listing {
+                    event_newest: history.newest_redelivery,
+                    queue_newest,
+                    now,
+                };
+                pending_verdict(&sent, &listed, options)
             });
             let still_pending = pending == Some(Pending::Waiting);
             let lost = pending == Some(Pending::Lost);
-            if pending == Some(Pending::Listed) {
-                plan.settled.push(guid.clone());
-            }
-            if lost {
-                plan.lost.push(guid.clone());
+            match (pending, sent) {
+                (Some(Pending::Listed), Some(sent)) if !sent.by_prefix => {
+                    plan.settled.push(guid.clone());
+                }
+                (Some(Pending::Lost), Some(sent)) if sent.by_prefix => {
+                    plan.lost_from_prefix.push((guid.clone(), sent.latest));
+                }
+                (Some(Pending::Lost), _) => plan.lost.push(guid.clone()),
+                (Some(Pending::Waiting), Some(sent)) if sent.by_prefix => {
+                    plan.pending_from_prefix.push((guid.clone(), sent.latest));
+                }
+                _ => {}
             }
             let summary = EventSummary {
                 guid: guid.clone(),
@@ -402,28 +421,66 @@ enum Pending {
     Lost,
 }
 
-/// The verdict on a redelivery sent at `sent`: listed once a failed redelivery of the event
-/// at or after it shows (`event_newest`); otherwise waiting for `pending-horizon`, or for
-/// [`STALLED_QUEUE_HORIZON`] while GitHub's queue lists nothing newer than it either
-/// (`queue_newest`); lost after that.
-fn pending_verdict(
-    sent: DateTime<Utc>,
+/// When an earlier run's redelivery of an event, not listed yet, was sent: by the event's
+/// own pending record, or within the receiver's sent prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct SentUnlisted {
+    earliest: DateTime<Utc>,
+    latest: DateTime<Utc>,
+    by_prefix: bool,
+}
+
+/// The earlier redelivery of an event whose result is not known: its own pending record
+/// first; else, when the receiver's sent prefix covers its first failure, the prefix.
+fn sent_unlisted(
+    record: Option<&EventRecord>,
+    state: &HookState,
+    first_failed_at: DateTime<Utc>,
+) -> Option<SentUnlisted> {
+    if let Some(sent) = record.and_then(EventRecord::pending_since) {
+        return Some(SentUnlisted {
+            earliest: sent,
+            latest: sent,
+            by_prefix: false,
+        });
+    }
+    let prefix = state.receiver_sent.as_ref()?;
+    prefix.covers(first_failed_at).then_some(SentUnlisted {
+        earliest: prefix.from,
+        latest: prefix.to,
+        by_prefix: true,
+    })
+}
+
+/// What the list shows of an event's redeliveries and of GitHub's queue, at `now`.
+struct Listing {
+    /// The event's newest failed redelivery listed.
     event_newest: Option<DateTime<Utc>>,
+    /// The newest redelivery listed, of any event.
     queue_newest: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
-    options: &PlanOptions,
-) -> Pending {
-    // Checked: `sent` comes from the stored document.
+}
+
+/// The verdict on a redelivery sent (at the latest) at `sent.latest`: listed once a failed
+/// redelivery of the event at or after `sent.earliest` shows; otherwise waiting for
+/// `pending-horizon`, or for [`STALLED_QUEUE_HORIZON`] while GitHub's queue lists nothing
+/// newer than it either; lost after that.
+fn pending_verdict(sent: &SentUnlisted, listing: &Listing, options: &PlanOptions) -> Pending {
+    // Checked: the times come from the stored document.
     let early = sent
+        .earliest
         .checked_sub_signed(CLOCK_TOLERANCE)
         .unwrap_or(DateTime::<Utc>::MIN_UTC);
     let late = sent
+        .latest
         .checked_add_signed(CLOCK_TOLERANCE)
         .unwrap_or(DateTime::<Utc>::MAX_UTC);
+    let (event_newest, queue_newest, now) =
+        (listing.event_newest, listing.queue_newest, listing.now);
     if event_newest.is_some_and(|newest| newest >= early) {
         return Pending::Listed;
     }
-    let waited = now.signed_duration_since(sent);
+    let waited = now.signed_duration_since(sent.latest);
     let queue_moved_past = queue_newest.is_some_and(|newest| newest > late);
     let horizon = if queue_moved_past {
         options.pending_horizon
@@ -467,6 +524,8 @@ impl Plan {
         self.resolved.sort();
         self.settled.sort();
         self.lost.sort();
+        self.lost_from_prefix.sort();
+        self.pending_from_prefix.sort();
     }
 }
 

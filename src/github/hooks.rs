@@ -8,7 +8,7 @@
 
 use serde::Deserialize;
 
-use crate::domain::hook::{HookId, HookScope};
+use crate::domain::hook::{Hook, HookId, HookScope};
 use crate::github::client::{ApiError, Credential, GitHubClient, ListPage};
 
 /// GitHub's maximum page size for hook lists.
@@ -50,6 +50,29 @@ pub async fn list(
         |page: &ListPage| page.items::<ListedHook>(),
     )
     .await
+}
+
+/// The receiver URL of one hook, read once for a hook given by id: the App hook's
+/// configuration, or the org or repository hook (whose `config` holds the same `url`).
+/// - <https://docs.github.com/en/rest/apps/webhooks#get-a-webhook-configuration-for-an-app>
+/// - <https://docs.github.com/en/rest/orgs/webhooks#get-an-organization-webhook>
+/// - <https://docs.github.com/en/rest/repos/webhooks#get-a-repository-webhook>
+pub async fn receiver_url(
+    client: &GitHubClient,
+    hook: &Hook,
+    credential: Credential,
+) -> Result<Option<String>, ApiError> {
+    let route = hook.settings_path();
+    Ok(match hook {
+        Hook::App => client.get_json::<HookConfig>(&route, credential).await?.url,
+        Hook::Org { .. } | Hook::Repo { .. } => {
+            client
+                .get_json::<ListedHook>(&route, credential)
+                .await?
+                .config
+                .url
+        }
+    })
 }
 
 /// Advice for the errors of a hook list: which token scope or App permission it needs.

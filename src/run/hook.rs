@@ -8,14 +8,13 @@ use chrono::{DateTime, Utc};
 use crate::base::log::{Deferred, Level, Log};
 use crate::config::settings::Settings;
 use crate::domain::checkpoint::{CheckpointDocument, HookState};
-use crate::domain::delivery::Delivery;
 use crate::domain::hook::Hook;
 use crate::domain::plan::{Plan, Planner, next_checkpoint};
-use crate::domain::window::{Window, WindowOptions, in_window, scan_window};
+use crate::domain::window::{Window, WindowOptions, scan_window};
 use crate::github::client::{ApiError, Credential, GitHubClient};
 use crate::github::deliveries;
 use crate::report::{HookError, HookReport, RedeliveredEvent, RunReport, rfc3339};
-use crate::run::drain::{Drain, DrainOutcome, Halt};
+use crate::run::drain::{DrainOutcome, Halt};
 
 use super::{OVERLAP, RunContext, Scanned};
 
@@ -73,33 +72,23 @@ impl HookRun<'_> {
         scanned
     }
 
-    /// Redelivers what the scan planned and moves the checkpoint, unless an earlier hook
-    /// found GitHub's rate limit spent (`rate_limited`) and this one has something to
-    /// redeliver.
-    async fn drain_planned(&self, scanned: &mut Scanned, rate_limited: bool) {
-        let Some((plan, checkpoint_at)) = &scanned.planned else {
-            return;
+    /// Before the run's drain: unless this hook may not be drained (a dry run; an earlier
+    /// hook found GitHub's rate limit spent and this one has something to redeliver), puts
+    /// the plan's verdicts on earlier runs' bookkeeping into its state and hands back its
+    /// open events. From here on, the bookkeeping records what is done, as it is done.
+    pub(super) fn prepare(&self, scanned: &mut Scanned, rate_limited: bool) -> bool {
+        let Some((plan, _)) = &scanned.planned else {
+            return false;
         };
         if self.settings.dry_run {
-            return;
+            return false;
         }
-        let (state, report) = (&mut scanned.state, &mut scanned.report);
         if rate_limited && !plan.redeliver.is_empty() {
-            report.error = Some(HookError::NotTried);
-            return;
+            scanned.report.error = Some(HookError::NotTried);
+            return false;
         }
-        // From here on, the bookkeeping records what is done, as it is done.
-        apply_plan(plan, state, self.now());
-        let outcome = self
-            .drain()
-            .run(
-                &plan.redeliver,
-                plan.receiver_up.as_ref(),
-                &plan.found.pending,
-            )
-            .await;
-        self.record_outcome(outcome, state, report);
-        self.move_checkpoint(plan, *checkpoint_at, state, report);
+        apply_plan(plan, &mut scanned.state, self.now());
+        true
     }
 
     /// The run's wall time.
@@ -181,39 +170,39 @@ impl HookRun<'_> {
         }
     }
 
-    /// The hook's turn after the scan, in its group: what its scan said, its drain, then its
-    /// state back into `document` and its report (and error) into `report`.
-    pub(super) async fn finish(
+    /// The hook's turn before the drain, in its group: what its scan said.
+    pub(super) fn tell_scan(&self, scanned: &Scanned) {
+        let log = &self.context.log;
+        let _group = log.hook_group(&self.hook.to_string());
+        log.replay(&scanned.lines);
+    }
+
+    /// After the drain: what it did for this hook into the bookkeeping and the report, the
+    /// checkpoint moved (or held after an error), and the state back into `document`.
+    pub(super) fn conclude(
         &self,
         mut scanned: Scanned,
+        drained: Option<DrainOutcome>,
         document: &mut CheckpointDocument,
         report: &mut RunReport,
-        rate_limited: bool,
     ) {
         let log = &self.context.log;
         let key = self.hook.to_string();
-        let _group = log.hook_group(&key);
-        log.replay(&scanned.lines);
-        self.drain_planned(&mut scanned, rate_limited).await;
+        if let (Some(outcome), Some((plan, checkpoint_at))) = (drained, &scanned.planned) {
+            self.record_outcome(outcome, &mut scanned.state, &mut scanned.report);
+            self.move_checkpoint(
+                plan,
+                *checkpoint_at,
+                &mut scanned.state,
+                &mut scanned.report,
+            );
+        }
         if let Some(error) = &scanned.report.error {
             log.error(&format!("hook `{key}`: {error}"));
             report.errors.push(format!("hook `{key}`: {error}"));
         }
         report.hooks.push(scanned.report);
         document.set_hook(&key, scanned.state);
-    }
-
-    fn drain(&self) -> Drain<'_> {
-        Drain {
-            hook: self.hook,
-            credential: self.credential,
-            client: self.client,
-            log: &self.context.log,
-            interval: self.settings.redelivery_interval,
-            max_attempts: self.settings.max_attempts(),
-            deadline: self.context.deadline,
-            stop: &self.context.stop,
-        }
     }
 
     fn empty_report(
@@ -336,7 +325,15 @@ fn apply_plan(plan: &Plan, state: &mut HookState, now: DateTime<Utc>) {
         state.settle_pending(guid);
     }
     for guid in &plan.lost {
-        state.record_unlisted(guid);
+        if let Some(sent) = state.events.get(guid).map(|record| record.last_attempt) {
+            state.record_unlisted(guid, sent);
+        }
+    }
+    for (guid, sent) in &plan.lost_from_prefix {
+        state.record_unlisted(guid, *sent);
+    }
+    for (guid, sent) in &plan.pending_from_prefix {
+        state.record_pending(guid, *sent);
     }
     for event in &plan.found.given_up {
         state.record_given_up(&event.guid, now);
@@ -358,32 +355,24 @@ async fn list_deliveries(
     log: &Log,
 ) -> Result<(Planner, Option<chrono::DateTime<Utc>>), ApiError> {
     let mut planner = Planner::new();
-    let mut pages = deliveries::pages(client, hook, credential);
-    // GitHub's clock at the first answer (its `Date` header).
-    let mut github_time = None;
-    while let Some(page) = pages.next_page().await? {
-        github_time = github_time.or(page.date);
-        for delivery in page.items::<Delivery>()? {
-            if in_window(delivery.delivered_at, since) {
-                planner.observe(delivery);
-            } else {
-                pages.stop();
-            }
-        }
-    }
+    let pages = deliveries::pages(client, hook, credential);
+    let walked = deliveries::walk(pages, since, deliveries::MAX_PAGES, |delivery| {
+        planner.observe(delivery)
+    })
+    .await?;
     log.line(
         Level::Info,
         &format!(
             "Scanned {} deliveries in {} page(s).",
             planner.scanned(),
-            pages.pages()
+            walked.pages
         ),
         &[
             ("scanned", planner.scanned().into()),
-            ("pages", pages.pages().into()),
+            ("pages", walked.pages.into()),
         ],
     );
-    Ok((planner, github_time))
+    Ok((planner, walked.github_time))
 }
 
 fn log_plan(plan: &Plan, log: &Log) {

@@ -12,6 +12,7 @@ pub(crate) mod credentials;
 pub mod drain;
 mod hook;
 pub(crate) mod pace;
+mod receivers;
 pub(crate) mod resolve;
 pub(crate) mod store;
 
@@ -30,14 +31,14 @@ use crate::base::log::{Deferred, Log};
 use crate::config::settings::Settings;
 use crate::config::settings::StoreSpec;
 use crate::domain::checkpoint::{CheckpointDocument, HookState, MAX_DOCUMENT_BYTES};
-use crate::domain::delivery::Delivery;
 use crate::domain::hook::Hook;
 use crate::domain::plan::Plan;
 use crate::github::client::{Credential, GitHubClient, RetryPolicy};
-use crate::github::deliveries;
 use crate::report::{HookError, HookReport, RunReport};
 use crate::run::credentials::Credentials;
 use crate::run::store::{CheckpointStore, MAX_STATE_FILE_BYTES};
+use drain::{Drain, DrainHook};
+use receivers::Receivers;
 use resolve::Resolved;
 
 /// How far before the checkpoint each scan starts again: deliveries can be recorded a while
@@ -105,7 +106,22 @@ pub async fn run_once(settings: &Settings, context: &RunContext) -> anyhow::Resu
 
     // Installation tokens live an hour; a long run renews them before saving.
     let mut credentials = Credentials::obtain(&client, settings, log).await?;
-    let hooks = resolve_hooks(&client, &credentials, settings, log).await?;
+    let mut hooks = resolve_hooks(&client, &credentials, settings, log).await?;
+    hooks
+        .read_receivers(
+            &client,
+            |hook| credentials.for_hook(hook),
+            settings.scan_concurrency,
+            log,
+        )
+        .await;
+    let receivers = Receivers::group(
+        hooks
+            .hooks
+            .iter()
+            .map(|hook| hooks.receiver_of(hook))
+            .collect(),
+    );
     refuse_what_cannot_be_saved(hooks.hooks.len(), settings)?;
     let mut document =
         load_checkpoint(&mut store, &client, credentials.store, settings, log).await?;
@@ -125,16 +141,15 @@ pub async fn run_once(settings: &Settings, context: &RunContext) -> anyhow::Resu
         checkpoint_saved: false,
         errors: Vec::new(),
     };
-    scan_and_drain(
-        &hooks.hooks,
-        &credentials,
-        &client,
+    let run = Run {
+        hooks: &hooks.hooks,
+        receivers: &receivers,
+        credentials: &credentials,
+        client: &client,
         settings,
         context,
-        &mut document,
-        &mut report,
-    )
-    .await;
+    };
+    run.scan_and_drain(&mut document, &mut report).await;
 
     if settings.dry_run || settings.store == StoreSpec::None {
         log.info("Dry run or stateless: no checkpoint written.");
@@ -270,142 +285,128 @@ struct Scanned {
     lines: Deferred,
 }
 
-/// The scan lists every hook's window, several hooks at once; the drain then redelivers one
-/// hook after the other, one request at a time, and puts each hook's state into `document`
-/// and its report into `report`.
-async fn scan_and_drain(
-    hooks: &[Hook],
-    credentials: &Credentials,
-    client: &GitHubClient,
-    settings: &Settings,
-    context: &RunContext,
-    document: &mut CheckpointDocument,
-    report: &mut RunReport,
-) {
-    let started = context.clock.now();
-    let scans = scan_all(hooks, credentials, client, settings, context, document).await;
-    let is_rate_limit =
-        |report: &HookReport| report.error.as_ref().is_some_and(HookError::is_rate_limit);
-    let mut rate_limited = scans.iter().any(|scan| is_rate_limit(&scan.report));
-    for (hook, scanned) in hooks.iter().zip(scans) {
-        let hook_run = HookRun {
-            hook,
-            credential: credentials.for_hook(hook),
-            client,
-            settings,
-            context,
-        };
-        hook_run
-            .finish(scanned, document, report, rate_limited)
-            .await;
-        rate_limited |= report.hooks.last().is_some_and(is_rate_limit);
-    }
-    if !settings.dry_run && settings.store != StoreSpec::None {
-        sweep_pending(hooks, credentials, client, settings, document, started).await;
-    }
+/// What the scan and the drain of a run share.
+struct Run<'a> {
+    hooks: &'a [Hook],
+    receivers: &'a Receivers,
+    credentials: &'a Credentials,
+    client: &'a GitHubClient,
+    settings: &'a Settings,
+    context: &'a RunContext,
 }
 
-/// After a fleet's drain, one more look at the newest page of each hook whose redeliveries
-/// of this run are still pending (a hook's drain sweeps for its own results only after
-/// many redeliveries, and then right after its last one, too soon for GitHub to list it),
-/// several hooks at once: by the end of a fleet's drain
-/// most results are listed, and each settled record leaves the checkpoint document, which
-/// would otherwise carry a pending event for nearly every hook. A failed look costs
-/// nothing: the redeliveries stay pending.
-async fn sweep_pending(
-    hooks: &[Hook],
-    credentials: &Credentials,
-    client: &GitHubClient,
-    settings: &Settings,
-    document: &mut CheckpointDocument,
-    started: DateTime<Utc>,
-) {
-    let since = started - crate::domain::plan::CLOCK_TOLERANCE;
-    let pending: Vec<(&Hook, String)> = hooks
-        .iter()
-        .map(|hook| (hook, hook.to_string()))
-        .filter(|(_, key)| {
-            document.hooks.get(key).is_some_and(|state| {
-                state
-                    .events
-                    .values()
-                    .any(|record| record.pending && record.last_attempt >= since)
-            })
-        })
-        .collect();
-    // One hook: its drain's own look is the last word.
-    if pending.len() < 2 {
-        return;
-    }
-    let listed: Vec<(String, Vec<String>)> = stream::iter(pending)
-        .map(|(hook, key)| async move {
-            let mut pages = deliveries::pages(client, hook, credentials.for_hook(hook));
-            let guids = match pages.next_page().await {
-                Ok(Some(page)) => page
-                    .items::<Delivery>()
-                    .unwrap_or_default()
-                    .into_iter()
-                    .filter(|delivery| delivery.redelivery && delivery.delivered_at >= since)
-                    .map(|delivery| delivery.guid.into_owned())
-                    .collect(),
-                _ => Vec::new(),
-            };
-            (key, guids)
-        })
-        .buffer_unordered(settings.scan_concurrency.max(1))
-        .collect()
-        .await;
-    for (key, guids) in listed {
-        if let Some(state) = document.hooks.get_mut(&key) {
-            for guid in &guids {
-                state.settle_pending(guid);
-            }
-            state.drop_what_the_list_tells();
+impl Run<'_> {
+    fn hook_run<'h>(&'h self, index: usize, context: &'h RunContext) -> HookRun<'h> {
+        let hook = &self.hooks[index];
+        HookRun {
+            hook,
+            credential: self.credentials.for_hook(hook),
+            client: self.client,
+            settings: self.settings,
+            context,
         }
     }
-}
 
-/// Lists and plans every hook, `scan-concurrency` of them at once on the one thread: a
-/// fleet's scan takes about `hooks / scan-concurrency` round trips, not `hooks`, and only
-/// the hooks in flight hold their listing (a finished scan keeps its plan). The scans come
-/// back in the order of `hooks`. Each scan's log lines wait for its turn, so that each
-/// hook's lines stay together in its group.
-async fn scan_all(
-    hooks: &[Hook],
-    credentials: &Credentials,
-    client: &GitHubClient,
-    settings: &Settings,
-    context: &RunContext,
-    document: &CheckpointDocument,
-) -> Vec<Scanned> {
-    let rate_limited = AtomicBool::new(false);
-    let rate_limited = &rate_limited;
-    let mut scans: Vec<(usize, Scanned)> = stream::iter(hooks.iter().enumerate())
-        .map(|(index, hook)| {
-            let state = if settings.store == StoreSpec::None {
-                HookState::default()
-            } else {
-                document.hook(&hook.to_string())
-            };
-            async move {
-                let (log, lines) = context.log.deferred();
-                let scan_context = RunContext {
-                    log,
-                    ..context.clone()
-                };
-                let hook_run = HookRun {
+    /// The scan lists every hook's window, several hooks at once; then one drain
+    /// redelivers over all of them by receiver, one request at a time; then each hook's
+    /// state goes into `document` and its report into `report`, and each receiver's too.
+    async fn scan_and_drain(&self, document: &mut CheckpointDocument, report: &mut RunReport) {
+        let mut scans = self.scan_all(document).await;
+        let mut rate_limited = false;
+        let mut drained = Vec::with_capacity(scans.len());
+        for (index, scanned) in scans.iter_mut().enumerate() {
+            let hook_run = self.hook_run(index, self.context);
+            hook_run.tell_scan(scanned);
+            rate_limited |= scanned
+                .report
+                .error
+                .as_ref()
+                .is_some_and(HookError::is_rate_limit);
+            drained.push(hook_run.prepare(scanned, rate_limited));
+        }
+        let queues = self.receivers.queues(&scans, &drained);
+        let outcome = if drained.iter().any(|drained| *drained) {
+            let _group = self.context.log.group("Redeliveries");
+            let drain_hooks: Vec<DrainHook> = self
+                .hooks
+                .iter()
+                .map(|hook| DrainHook {
                     hook,
-                    credential: credentials.for_hook(hook),
-                    client,
-                    settings,
-                    context: &scan_context,
+                    credential: self.credentials.for_hook(hook),
+                })
+                .collect();
+            let drain = Drain {
+                hooks: &drain_hooks,
+                client: self.client,
+                log: &self.context.log,
+                interval: self.settings.redelivery_interval,
+                max_attempts: self.settings.max_attempts(),
+                deadline: self.context.deadline,
+                stop: &self.context.stop,
+            };
+            Some(drain.run(&queues).await)
+        } else {
+            None
+        };
+        let (mut hook_outcomes, receiver_outcomes) = match outcome {
+            Some(outcome) => (
+                outcome.hooks.into_iter().map(Some).collect::<Vec<_>>(),
+                outcome.receivers,
+            ),
+            None => (
+                scans.iter().map(|_| None).collect(),
+                receivers::not_judged(self.receivers.list.len()),
+            ),
+        };
+        for (index, scanned) in scans.into_iter().enumerate() {
+            let mut scanned = scanned;
+            scanned.report.receiver = Some(
+                self.receivers.list[self.receivers.of_hook[index]]
+                    .shown()
+                    .to_owned(),
+            );
+            let drained_outcome = hook_outcomes[index].take().filter(|_| drained[index]);
+            self.hook_run(index, self.context)
+                .conclude(scanned, drained_outcome, document, report);
+        }
+        report.receivers =
+            self.receivers
+                .remember(&receiver_outcomes, document, self.context.clock.now());
+    }
+
+    /// Lists and plans every hook, `scan-concurrency` of them at once on the one thread: a
+    /// fleet's scan takes about `hooks / scan-concurrency` round trips, not `hooks`, and
+    /// only the hooks in flight hold their listing (a finished scan keeps its plan). The
+    /// scans come back in the order of the hooks. Each scan's log lines wait for its turn,
+    /// so that each hook's lines stay together in its group.
+    async fn scan_all(&self, document: &CheckpointDocument) -> Vec<Scanned> {
+        let rate_limited = AtomicBool::new(false);
+        let rate_limited = &rate_limited;
+        let stateless = self.settings.store == StoreSpec::None;
+        let mut scans: Vec<(usize, Scanned)> = stream::iter(0..self.hooks.len())
+            .map(|index| {
+                let mut state = if stateless {
+                    HookState::default()
+                } else {
+                    document.hook(&self.hooks[index].to_string())
                 };
-                (index, hook_run.scan(state, rate_limited, lines).await)
-            }
-        })
-        .buffer_unordered(settings.scan_concurrency.max(1))
-        .collect()
-        .await;
-    scans.sort_by_key(|(index, _)| *index);
-    scans.into_iter().map(|(_, scanned)| scanned).collect()
+                if !stateless {
+                    state.receiver_sent = self.receivers.sent_prefix(index, document);
+                }
+                async move {
+                    let (log, lines) = self.context.log.deferred();
+                    let scan_context = RunContext {
+                        log,
+                        ..self.context.clone()
+                    };
+                    let hook_run = self.hook_run(index, &scan_context);
+                    (index, hook_run.scan(state, rate_limited, lines).await)
+                }
+            })
+            .buffer_unordered(self.settings.scan_concurrency.max(1))
+            .collect()
+            .await;
+        scans.sort_by_key(|(index, _)| *index);
+        scans.into_iter().map(|(_, scanned)| scanned).collect()
+    }
 }

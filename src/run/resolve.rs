@@ -5,12 +5,14 @@
 use std::collections::{HashMap, HashSet};
 
 use anyhow::Context;
+use futures_util::{StreamExt as _, stream};
 
 use crate::base::log::Log;
 use crate::domain::checkpoint::CheckpointDocument;
 use crate::domain::hook::{Hook, HookScope, HookSelector, HookTarget};
+use crate::domain::receiver::Receiver;
 use crate::github::client::{Credential, GitHubClient};
-use crate::github::hooks::{ListedHook, explain, list};
+use crate::github::hooks::{ListedHook, explain, list, receiver_url};
 use crate::github::installations::FleetAccount;
 use crate::report::FleetReport;
 
@@ -32,6 +34,9 @@ pub struct Resolved {
     pub fleets: Vec<FleetReport>,
     /// The keys of `hooks`, lower case: names compare without case, as GitHub's do.
     seen: HashSet<String>,
+    /// Each hook's receiver, by its key in lower case: from the list that selected it, or
+    /// read once for a hook given by id ([`Resolved::read_receivers`]).
+    receivers: HashMap<String, Receiver>,
 }
 
 impl Resolved {
@@ -42,6 +47,73 @@ impl Resolved {
             self.hooks.push(hook);
         }
         fresh
+    }
+
+    /// Adds `hook` with the receiver URL its list showed.
+    fn add_listed(&mut self, hook: Hook, url: Option<&str>) -> bool {
+        if let Some(url) = url {
+            self.receivers
+                .entry(hook.to_string().to_ascii_lowercase())
+                .or_insert_with(|| Receiver::from_url(url));
+        }
+        self.add(hook)
+    }
+
+    /// The receiver `hook` delivers to; a hook whose URL could not be read is a receiver
+    /// of its own.
+    pub fn receiver_of(&self, hook: &Hook) -> Receiver {
+        let key = hook.to_string();
+        self.receivers
+            .get(&key.to_ascii_lowercase())
+            .cloned()
+            .unwrap_or_else(|| Receiver::of_hook(&key))
+    }
+
+    /// Reads the receiver URL of each hook no list showed (given by id, or the App's),
+    /// `concurrency` at once, one request each. A hook whose settings cannot be read (the
+    /// token may list deliveries but not read the hook) is a receiver of its own: its
+    /// health is judged alone, as before receivers were known.
+    pub async fn read_receivers(
+        &mut self,
+        client: &GitHubClient,
+        credential: impl Fn(&Hook) -> Credential,
+        concurrency: usize,
+        log: &Log,
+    ) {
+        let unknown: Vec<(Hook, Credential)> = self
+            .hooks
+            .iter()
+            .filter(|hook| {
+                !self
+                    .receivers
+                    .contains_key(&hook.to_string().to_ascii_lowercase())
+            })
+            .map(|hook| (hook.clone(), credential(hook)))
+            .collect();
+        let read: Vec<(Hook, Result<Option<String>, _>)> = stream::iter(unknown)
+            .map(|(hook, credential)| async move {
+                let url = receiver_url(client, &hook, credential).await;
+                (hook, url)
+            })
+            .buffer_unordered(concurrency.max(1))
+            .collect()
+            .await;
+        for (hook, url) in read {
+            match url {
+                Ok(Some(url)) => {
+                    let receiver = Receiver::from_url(&url);
+                    log.debug(&format!("`{hook}` delivers to {receiver}."));
+                    self.receivers
+                        .insert(hook.to_string().to_ascii_lowercase(), receiver);
+                }
+                Ok(None) => log.debug(&format!(
+                    "`{hook}` has no receiver URL: its receiver is judged alone."
+                )),
+                Err(error) => log.debug(&format!(
+                    "failed to read the receiver URL of `{hook}` ({error}): its receiver is judged alone."
+                )),
+            }
+        }
     }
 
     /// Drops from `document` the hooks of the `*` scopes and of the fleets that no longer
@@ -174,7 +246,7 @@ fn select_listed(
                 describe(scope, listed.iter())
             ));
             for hook in listed {
-                resolved.add(scope.hook(hook.id));
+                resolved.add_listed(scope.hook(hook.id), hook.config.url.as_deref());
             }
             resolved.listed_in_full.push(scope.clone());
         }
@@ -200,7 +272,7 @@ fn select_listed(
                 log.info(&format!("`{selector}` is `{}`.", scope.hook(matches[0].id)));
             }
             for hook in matches {
-                resolved.add(scope.hook(hook.id));
+                resolved.add_listed(scope.hook(hook.id), hook.config.url.as_deref());
             }
         }
     }
@@ -218,7 +290,7 @@ fn no_match(
     let mut urls: Vec<String> = listed
         .iter()
         .filter_map(|hook| hook.config.url.as_deref())
-        .map(|url| format!("`{}`", shown_url(url)))
+        .map(|url| format!("`{}`", Receiver::from_url(url)))
         .collect();
     urls.sort();
     urls.dedup();
@@ -233,7 +305,8 @@ fn no_match(
     )
 }
 
-/// A URL as messages show it: credentials in it (`user:password@`) are replaced.
+/// A URL the user typed, as messages show it: credentials in it (`user:password@`) are
+/// replaced. URLs read from GitHub are shown as their [`Receiver`] instead.
 fn shown_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
@@ -252,10 +325,10 @@ fn describe<'a>(scope: &HookScope, hooks: impl Iterator<Item = &'a ListedHook>) 
             format!(
                 "{} → {}",
                 scope.hook(hook.id),
-                hook.config
-                    .url
-                    .as_deref()
-                    .map_or_else(|| "no URL".to_owned(), shown_url)
+                hook.config.url.as_deref().map_or_else(
+                    || "no URL".to_owned(),
+                    |url| Receiver::from_url(url).to_string()
+                )
             )
         })
         .collect();

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::Extra;
+use super::{Extra, SentPrefix};
 
 /// The state of one hook.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -19,6 +19,11 @@ pub struct HookState {
     pub last_redelivery: Option<LastRedelivery>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub events: BTreeMap<String, EventRecord>,
+    /// What the last run sent to this hook's receiver (its sent prefix, stored with the
+    /// receiver): an open event it covers and that has no record of its own is pending.
+    /// Set when the state is read for a run, never written here.
+    #[serde(skip)]
+    pub receiver_sent: Option<SentPrefix>,
     /// Unknown fields, kept (see [`super::CheckpointDocument::extra`]).
     #[serde(flatten)]
     pub extra: Extra,
@@ -111,13 +116,13 @@ impl HookState {
         }
     }
 
-    /// The pending redelivery of `guid` was never listed within the horizon: it stays an
-    /// attempt, counted here, and the event may be sent again.
-    pub fn record_unlisted(&mut self, guid: &str) {
-        if let Some(record) = self.events.get_mut(guid) {
-            record.pending = false;
-            record.unlisted = record.unlisted.saturating_add(1);
-        }
+    /// The pending redelivery of `guid` (sent at `sent`, by its own record or the
+    /// receiver's sent prefix) was never listed within the horizon: it stays an attempt,
+    /// counted here, and the event may be sent again.
+    pub fn record_unlisted(&mut self, guid: &str, sent: DateTime<Utc>) {
+        let record = self.record(guid, sent);
+        record.pending = false;
+        record.unlisted = record.unlisted.saturating_add(1);
     }
 
     /// Attempts the list does not show: refusals and redeliveries never listed.

@@ -254,7 +254,10 @@ impl CheckpointDocument {
         state
     }
 
-    pub fn set_hook(&mut self, key: &str, state: HookState) {
+    /// Puts a hook's state back; what was only read for the run (its receiver's sent
+    /// prefix) stays with the receiver.
+    pub fn set_hook(&mut self, key: &str, mut state: HookState) {
+        state.receiver_sent = None;
         self.hooks.insert(key.to_owned(), state);
     }
 }

@@ -42,7 +42,7 @@ fn round_trip() {
     state.record_refusal("g1", at("2026-11-28T14:30:00Z"));
     state.record_given_up("g2", at("2026-11-28T14:00:00Z"));
     state.record_pending("g3", at("2026-11-28T13:00:00Z"));
-    state.record_unlisted("g3");
+    state.record_unlisted("g3", at("2026-11-28T13:00:00Z"));
     doc.set_hook("app", state.clone());
     let (json, dropped) = doc
         .encode(

@@ -11,6 +11,7 @@ use futures_util::{StreamExt as _, stream};
 use super::{Resolved, shown_url};
 use crate::base::log::Log;
 use crate::domain::hook::{HookId, HookScope, HookSelector, HookTarget};
+use crate::domain::receiver::Receiver;
 use crate::github::client::{Credential, GitHubClient};
 use crate::github::hooks::{ListedHook, explain, list};
 use crate::github::repositories;
@@ -19,12 +20,15 @@ use crate::report::FleetReport;
 /// URLs kept to say which exist, when a fleet's URL matches no hook.
 const URLS_SHOWN: usize = 10;
 
+/// A hook a fleet selected: its id, and its receiver URL as the list showed it.
+type SelectedHook = (HookId, Option<String>);
+
 /// What a fleet found: its repositories, and the hooks `target` selects on each.
 pub(super) struct Found {
     repositories: usize,
     archived: usize,
-    /// Each repository with hooks selected, and their ids.
-    selected: Vec<(HookScope, Vec<HookId>)>,
+    /// Each repository with hooks selected.
+    selected: Vec<(HookScope, Vec<SelectedHook>)>,
     /// A few of the receiver URLs seen, for the message when none matched.
     urls: Vec<String>,
 }
@@ -87,19 +91,19 @@ impl Found {
     /// Keeps the ids of `hooks` that `target` names, and a few URLs.
     fn note(&mut self, scope: HookScope, target: &HookTarget, hooks: &[ListedHook]) {
         for url in hooks.iter().filter_map(|hook| hook.config.url.as_deref()) {
-            let shown = format!("`{}`", shown_url(url));
+            let shown = format!("`{}`", Receiver::from_url(url));
             if self.urls.len() < URLS_SHOWN && !self.urls.contains(&shown) {
                 self.urls.push(shown);
             }
         }
-        let ids: Vec<HookId> = hooks
+        let ids: Vec<SelectedHook> = hooks
             .iter()
             .filter(|hook| match target {
                 HookTarget::All => true,
                 HookTarget::Id(id) => hook.id == *id,
                 HookTarget::Url(url) => hook.config.url.as_deref() == Some(url.as_str()),
             })
-            .map(|hook| hook.id)
+            .map(|hook| (hook.id, hook.config.url.clone()))
             .collect();
         if !ids.is_empty() {
             self.selected.push((scope, ids));
@@ -121,8 +125,8 @@ pub(super) fn select(
     let active = found.repositories - found.archived;
     let mut hooks = 0;
     for (scope, ids) in &found.selected {
-        for id in ids {
-            hooks += usize::from(resolved.add(scope.hook(*id)));
+        for (id, url) in ids {
+            hooks += usize::from(resolved.add_listed(scope.hook(*id), url.as_deref()));
         }
     }
     if found.selected.is_empty() {
