@@ -14,9 +14,12 @@
 
 use serde_json::{Value, json};
 
-use super::{
-    AuthSeen, Ctx, DEFAULT_PER_PAGE, DOC_APPS, FakeGitHub, Inner, JWT_MESSAGE, MAX_PER_PAGE,
-    Principal, Reply, Shared, contains_ci, merge, parse_query,
+use crate::auth::{Principal, contains_ci};
+use crate::http::Ctx;
+use crate::http::reply::{Reply, merge};
+use crate::state::{Inner, Shared};
+use crate::{
+    AuthSeen, DEFAULT_PER_PAGE, DOC_APPS, FakeGitHub, JWT_MESSAGE, MAX_PER_PAGE, parse_query,
 };
 
 const DOC_REPOS: &str = "https://docs.github.com/rest/repos/repos";

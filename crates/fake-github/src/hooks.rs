@@ -1,0 +1,236 @@
+//! Webhooks: which hooks exist, the hook lists of an organization or a repository, and the
+//! routes of every hook (its deliveries and redeliveries).
+
+use serde_json::{Value, json};
+
+use crate::auth::{require_hook_access, require_jwt};
+use crate::deliveries::{list_deliveries, redeliver};
+use crate::http::reply::{Reply, merge};
+use crate::http::{Ctx, guarded};
+use crate::state::{Inner, Shared};
+use crate::{DOC_ORG_DELIVERIES, DOC_REPO_DELIVERIES, FakeGitHub, Hook, fleet};
+
+/// Whose hooks a list shows.
+enum HookScope<'a> {
+    Org(&'a str),
+    Repo(&'a str, &'a str),
+}
+
+impl Inner {
+    /// A repository hook's repository exists.
+    pub(crate) fn ensure_hook_repository(&mut self, hook: &Hook) {
+        if let Hook::Repo { owner, repo, .. } = hook {
+            self.ensure_repository(&format!("{owner}/{repo}"));
+        }
+    }
+
+    /// The App's hook always exists; others once registered or given deliveries.
+    pub(crate) fn hook_exists(&self, hook: &Hook) -> bool {
+        let key = hook.key();
+        key == Hook::App || self.registered_hooks.contains(&key) || self.hooks.contains_key(&key)
+    }
+
+    /// Returns the fault to apply, if any, counting the matches.
+    /// The ids of the hooks that exist in `scope`, in order.
+    fn hook_ids(&self, scope: &HookScope<'_>) -> Vec<u64> {
+        let mut ids: Vec<u64> = self
+            .registered_hooks
+            .iter()
+            .chain(self.hooks.keys())
+            .filter_map(|hook| match (hook, scope) {
+                (Hook::Org { org, hook_id }, HookScope::Org(wanted))
+                    if org.eq_ignore_ascii_case(wanted) =>
+                {
+                    Some(*hook_id)
+                }
+                (
+                    Hook::Repo {
+                        owner,
+                        repo,
+                        hook_id,
+                    },
+                    HookScope::Repo(wanted_owner, wanted_repo),
+                ) if owner.eq_ignore_ascii_case(wanted_owner)
+                    && repo.eq_ignore_ascii_case(wanted_repo) =>
+                {
+                    Some(*hook_id)
+                }
+                _ => None,
+            })
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    }
+}
+
+/// The hook a `…/hook(s)/…/deliveries…` path names, and the segments after `deliveries`.
+fn hook_path<'a>(segments: &'a [&'a str]) -> Option<(Hook, &'a [&'a str])> {
+    match segments {
+        ["app", "hook", "deliveries", rest @ ..] => Some((Hook::App, rest)),
+        ["orgs", org, "hooks", hook_id, "deliveries", rest @ ..] => {
+            Some((Hook::org(org, hook_id.parse().ok()?), rest))
+        }
+        [
+            "repos",
+            owner,
+            repo,
+            "hooks",
+            hook_id,
+            "deliveries",
+            rest @ ..,
+        ] => Some((
+            Hook::Repo {
+                owner: (*owner).to_owned(),
+                repo: (*repo).to_owned(),
+                hook_id: hook_id.parse().ok()?,
+            },
+            rest,
+        )),
+        _ => None,
+    }
+}
+
+/// Webhooks: the hook lists of an organization or a repository, and every hook's
+/// deliveries and redeliveries (the App's with its JWT, the others with access to them).
+pub(crate) fn route_hooks(
+    shared: &Shared,
+    inner: &mut Inner,
+    ctx: &Ctx<'_>,
+    segments: &[&str],
+) -> Option<Reply> {
+    if let Some((hook, rest)) = hook_path(segments) {
+        let access = if hook == Hook::App {
+            require_jwt(ctx)
+        } else {
+            require_hook_access(inner, ctx, &hook)
+        };
+        return Some(match (ctx.method, rest) {
+            ("GET", []) => guarded(access, || list_deliveries(shared, inner, &hook, ctx)),
+            ("POST", [id, "attempts"]) => {
+                guarded(access, || redeliver(shared, inner, &hook, id, ctx))
+            }
+            _ => Reply::unexpected(),
+        });
+    }
+    Some(match (ctx.method, segments) {
+        // The listing's access rules are the organization's, whatever the hook.
+        ("GET", ["orgs", org, "hooks"]) => {
+            guarded(require_hook_access(inner, ctx, &Hook::org(org, 0)), || {
+                list_hooks(shared, inner, &HookScope::Org(org), ctx)
+            })
+        }
+        ("GET", ["repos", owner, repo, "hooks"]) => {
+            let hook = Hook::Repo {
+                owner: (*owner).to_owned(),
+                repo: (*repo).to_owned(),
+                hook_id: 0,
+            };
+            guarded(require_hook_access(inner, ctx, &hook), || {
+                list_hooks(shared, inner, &HookScope::Repo(owner, repo), ctx)
+            })
+        }
+        _ => return None,
+    })
+}
+
+/// `GET /orgs/{org}/hooks` and `GET /repos/{owner}/{repo}/hooks`: the hooks that exist
+/// there, by id, paginated with `page` and `per_page` and a `Link` header, each built from
+/// GitHub's documented example with the hook's own values. `config` never holds a secret
+/// (GitHub shows `********`; the fake shows nothing).
+/// <https://docs.github.com/en/rest/orgs/webhooks#list-organization-webhooks>
+/// <https://docs.github.com/en/rest/repos/webhooks#list-repository-webhooks>
+fn list_hooks(shared: &Shared, inner: &Inner, scope: &HookScope<'_>, ctx: &Ctx<'_>) -> Reply {
+    let (doc, operation, resource) = match scope {
+        HookScope::Org(_) => (DOC_ORG_DELIVERIES, "orgs/list-webhooks", "Organization"),
+        HookScope::Repo(..) => (DOC_REPO_DELIVERIES, "repos/list-webhooks", "Repository"),
+    };
+    let (per_page, page) = match fleet::page_query(ctx, doc, "Hook") {
+        Ok(paging) => paging,
+        Err(reply) => return reply,
+    };
+    let ids = inner.hook_ids(scope);
+    let base = format!(
+        "{}{}",
+        ctx.origin.as_deref().unwrap_or(&shared.origin),
+        shared.prefix
+    );
+    let example = shared
+        .contract()
+        .example(operation, 200)
+        .and_then(|list| list.get(0).cloned())
+        .unwrap_or_else(|| json!({}));
+    let items: Vec<Value> = fleet::page_of(&ids, per_page, page)
+        .iter()
+        .map(|id| {
+            let key = match scope {
+                HookScope::Org(org) => Hook::org(org, *id),
+                HookScope::Repo(owner, repo) => Hook::repo(&format!("{owner}/{repo}"), *id),
+            }
+            .key();
+            let url = inner
+                .hook_urls
+                .get(&key)
+                .cloned()
+                .unwrap_or_else(|| format!("https://receiver.example/hooks/{id}"));
+            let api_url = format!(
+                "{base}{}",
+                key.deliveries_path().trim_end_matches("/deliveries")
+            );
+            let mut hook = example.clone();
+            merge(
+                &mut hook,
+                json!({
+                    "id": id,
+                    "name": "web",
+                    "active": true,
+                    "type": resource,
+                    "url": api_url,
+                    "deliveries_url": format!("{api_url}/deliveries"),
+                    "ping_url": format!("{api_url}/pings"),
+                    "config": { "url": url, "content_type": "json", "insecure_ssl": "0" },
+                }),
+            );
+            if let Some(test_url) = hook.get_mut("test_url") {
+                *test_url = json!(format!("{api_url}/test"));
+            }
+            if let Some(config) = hook.get_mut("config").and_then(Value::as_object_mut) {
+                config.remove("secret");
+            }
+            hook
+        })
+        .collect();
+    let mut reply = Reply::json(200, &Value::Array(items));
+    fleet::add_page_links(&mut reply, &base, ctx.path, (per_page, page), ids.len());
+    reply
+}
+
+impl FakeGitHub {
+    /// Makes `hook` exist without deliveries (listing one that does not exist is a 404).
+    /// Its receiver URL (`config.url` in the hook lists) is `https://receiver.example/hooks/<id>`
+    /// unless set with [`FakeGitHub::add_hook_with_url`].
+    pub fn add_hook(&self, hook: &Hook) {
+        let mut inner = self.shared.lock();
+        inner.ensure_hook_repository(hook);
+        inner.registered_hooks.insert(hook.key());
+    }
+
+    /// Makes `hook` exist with `url` as its receiver URL: what `GET /orgs/{org}/hooks` and
+    /// `GET /repos/{owner}/{repo}/hooks` show as `config.url`.
+    pub fn add_hook_with_url(&self, hook: &Hook, url: &str) {
+        let mut inner = self.shared.lock();
+        inner.ensure_hook_repository(hook);
+        inner.registered_hooks.insert(hook.key());
+        inner.hook_urls.insert(hook.key(), url.to_owned());
+    }
+
+    /// Deletes `hook` and its deliveries, as a user deleting the webhook would: it leaves the
+    /// hook lists, and its deliveries answer 404.
+    pub fn remove_hook(&self, hook: &Hook) {
+        let mut inner = self.shared.lock();
+        let key = hook.key();
+        inner.registered_hooks.remove(&key);
+        inner.hook_urls.remove(&key);
+        inner.hooks.remove(&key);
+    }
+}
