@@ -26,11 +26,8 @@ pub(crate) struct Grant {
 }
 
 impl Inner {
-    /// The account (lower case) an installation belongs to: the owner of its repositories.
-    pub(crate) fn installation_account(&self, installation_id: u64) -> Option<String> {
-        self.account_of_installation(installation_id)
-    }
-
+    /// What installation `installation_id` was granted (see
+    /// [`FakeGitHub::set_installation_permissions`]).
     pub(crate) fn installation_permissions(&self, installation_id: u64) -> Map<String, Value> {
         match self.installation_permissions.get(&installation_id) {
             Some(perms) => perms.clone(),

@@ -171,7 +171,9 @@ pub(crate) fn require_hook_access(inner: &Inner, ctx: &Ctx<'_>, hook: &Hook) -> 
                 Hook::App => false,
                 Hook::Org { org, .. } => {
                     level("organization_hooks") >= needed
-                        && inner.installation_account(grant.installation_id).as_deref()
+                        && inner
+                            .account_of_installation(grant.installation_id)
+                            .as_deref()
                             == Some(org.to_ascii_lowercase().as_str())
                 }
                 Hook::Repo { owner, repo, .. } => {

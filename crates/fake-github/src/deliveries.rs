@@ -317,7 +317,6 @@ impl FakeGitHub {
             .collect()
     }
 
-    /// The hook's current deliveries, newest first, as GitHub's JSON.
     /// The hook's deliveries as GitHub lists them now, newest first (queued redeliveries
     /// appear once their result is recorded).
     pub fn deliveries(&self, hook: &Hook) -> Vec<Value> {
@@ -355,7 +354,6 @@ impl FakeGitHub {
         }
     }
 
-    /// While down, every redelivery produces a failed delivery.
     /// How long after accepting a redelivery (202) its result appears in the list. GitHub
     /// queues it and records it once the receiver answered: within its 10 s timeout (30 s
     /// on GHES). Default: 2 s.

@@ -11,12 +11,14 @@ use crate::{
     Fault, FaultKind, LimitAnswer, RATE_LIMIT,
 };
 
+/// A pushed fault and how many matching requests it has seen.
 pub(crate) struct FaultSlot {
     fault: Fault,
     matched: usize,
 }
 
 impl Inner {
+    /// Returns the fault to apply, if any, counting the matches.
     pub(crate) fn take_fault(&mut self, method: &str, path: &str) -> Option<FaultKind> {
         for slot in &mut self.faults {
             let method_ok = slot

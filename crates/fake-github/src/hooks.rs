@@ -30,7 +30,6 @@ impl Inner {
         key == Hook::App || self.registered_hooks.contains(&key) || self.hooks.contains_key(&key)
     }
 
-    /// Returns the fault to apply, if any, counting the matches.
     /// The ids of the hooks that exist in `scope`, in order.
     fn hook_ids(&self, scope: &HookScope<'_>) -> Vec<u64> {
         let mut ids: Vec<u64> = self
