@@ -28,6 +28,11 @@ impl RawResponse {
         })
     }
 
+    /// The body as text, for messages.
+    pub(crate) fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
     pub(crate) fn message(&self) -> String {
         self.json()["message"].as_str().unwrap_or("").to_owned()
     }
@@ -47,14 +52,14 @@ impl RawResponse {
     }
 }
 
-pub(crate) type Client = hyper_util::client::legacy::Client<
+type Client = hyper_util::client::legacy::Client<
     hyper_util::client::legacy::connect::HttpConnector,
     Full<Bytes>,
 >;
 
 /// A client that keeps no connection between requests, so that a dropped connection is seen
 /// by the request it belongs to.
-pub(crate) fn client() -> Client {
+fn client() -> Client {
     hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .pool_max_idle_per_host(0)
         .build_http()
@@ -140,18 +145,6 @@ pub(crate) async fn get(base: &str, target: &str, auth: Option<&str>) -> RawResp
     request(base, "GET", target, auth, None)
         .await
         .unwrap_or_else(|e| panic!("GET {target}: {e}"))
-}
-
-pub(crate) async fn send(
-    base: &str,
-    method: &str,
-    target: &str,
-    auth: Option<&str>,
-    body: Option<Value>,
-) -> RawResponse {
-    request(base, method, target, auth, body.as_ref())
-        .await
-        .unwrap_or_else(|e| panic!("{method} {target}: {e}"))
 }
 
 /// Collects every page by following `Link: rel="next"`; returns the items and the pages' sizes.

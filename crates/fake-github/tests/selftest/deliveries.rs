@@ -5,7 +5,8 @@ use serde_json::{Value, json};
 
 use fake_github::*;
 
-use crate::client::{get, list_all, send};
+use crate::client::{get, list_all};
+use crate::table::{Api, Row, check_fields};
 use crate::{REPO, admin_token, app_jwt};
 
 #[tokio::test]
@@ -51,24 +52,33 @@ async fn pagination_of_250_deliveries_in_pages_of_100_follows_link() {
     );
     let list = page.json();
     let failed = &list[0]; // 249 % 3 == 0
-    assert_eq!(failed["guid"], "guid-249");
-    assert_eq!(failed["redelivery"], false);
-    assert_eq!(failed["status"], "Invalid HTTP Response: 503");
-    assert_eq!(failed["status_code"], 503);
-    assert_eq!(failed["event"], "push");
-    assert_eq!(failed["action"], Value::Null);
-    assert_eq!(failed["throttled_at"], Value::Null);
+    check_fields(
+        failed,
+        &[
+            ("/guid", json!("guid-249")),
+            ("/redelivery", json!(false)),
+            ("/status", json!("Invalid HTTP Response: 503")),
+            ("/status_code", json!(503)),
+            ("/event", json!("push")),
+            ("/action", Value::Null),
+            ("/throttled_at", Value::Null),
+            ("/repository_id", json!(1)),
+        ],
+    );
     assert!(failed["duration"].is_number());
-    assert_eq!(failed["repository_id"], 1);
     assert!(
         failed["delivered_at"]
             .as_str()
             .is_some_and(|s| s.ends_with('Z') && s.len() == 20)
     );
-    let ok = &list[1];
-    assert_eq!(ok["guid"], "guid-248");
-    assert_eq!(ok["status"], "OK");
-    assert_eq!(ok["status_code"], 200);
+    check_fields(
+        &list[1],
+        &[
+            ("/guid", json!("guid-248")),
+            ("/status", json!("OK")),
+            ("/status_code", json!(200)),
+        ],
+    );
     assert!(fake.unexpected_requests().is_empty());
 }
 
@@ -110,44 +120,46 @@ async fn pagination_survives_redeliveries_inserted_between_pages() {
 #[tokio::test]
 async fn listing_parameters_and_empty_lists() {
     let fake = FakeGitHub::start(FakeOptions::default()).await;
-    let base = fake.url();
+    let api = Api::of(&fake);
     let jwt = app_jwt();
+    let list = |query: &str| Row::get(format!("/app/hook/deliveries{query}"), 200).auth(&jwt);
     // Empty: [] and no next.
-    let empty = get(&base, "/app/hook/deliveries", Some(&jwt)).await;
-    assert_eq!(empty.status, 200);
-    assert_eq!(empty.json(), json!([]));
+    let empty = api
+        .one(
+            &list("")
+                .answer(json!([]))
+                .answer_header("content-type", "application/json; charset=utf-8"),
+        )
+        .await;
     assert_eq!(empty.next_link(), None);
-    assert_eq!(
-        empty.header("content-type"),
-        Some("application/json; charset=utf-8")
-    );
 
     let now = Utc::now();
     fake.add_deliveries(
         &Hook::App,
         (0..150).map(|i| NewDelivery::ok(format!("g{i}"), now - TimeDelta::seconds(i))),
     );
-    // Default 30.
-    let page = get(&base, "/app/hook/deliveries", Some(&jwt)).await;
-    assert_eq!(page.json().as_array().map(Vec::len), Some(30));
-    assert!(page.next_link().is_some_and(|l| l.contains("per_page=30")));
-    // Clamped to 100.
-    let page = get(&base, "/app/hook/deliveries?per_page=500", Some(&jwt)).await;
-    assert_eq!(page.json().as_array().map(Vec::len), Some(100));
-    let next = page.next_link().expect("next");
+    // Default 30; clamped to 100.
+    let pages = api.run(&[list(""), list("?per_page=500")]).await;
+    assert_eq!(pages[0].json().as_array().map(Vec::len), Some(30));
+    assert!(
+        pages[0]
+            .next_link()
+            .is_some_and(|l| l.contains("per_page=30"))
+    );
+    assert_eq!(pages[1].json().as_array().map(Vec::len), Some(100));
+    let next = pages[1].next_link().expect("next");
     assert!(next.contains("per_page=100"), "{next}");
     // Invalid per_page, unknown cursor.
-    for bad in [
+    let refused = [
         "per_page=abc",
         "per_page=-1",
         "per_page=0",
         "cursor=nope",
         "cursor=",
-    ] {
-        let page = get(&base, &format!("/app/hook/deliveries?{bad}"), Some(&jwt)).await;
-        assert_eq!(page.status, 422, "{bad}");
-        assert_eq!(page.message(), "Validation Failed");
-    }
+    ]
+    .map(|bad| Row::get(format!("/app/hook/deliveries?{bad}"), 422).auth(&jwt));
+    api.run(&refused.map(|row| row.message("Validation Failed")))
+        .await;
     // A client that sends these breaks GitHub's description, and the contract check says so.
     let violations = fake.take_contract_violations();
     for bad in [
@@ -163,15 +175,15 @@ async fn listing_parameters_and_empty_lists() {
     }
     assert_eq!(violations.len(), 4, "{violations:?}");
     // The last page has no next.
-    let last = get(&base, &next, Some(&jwt)).await;
+    let last = api.one(&Row::get(next, 200).auth(&jwt)).await;
     assert_eq!(last.json().as_array().map(Vec::len), Some(50));
     assert_eq!(last.next_link(), None);
 }
 
-#[tokio::test]
-async fn redeliveries_append_new_deliveries() {
-    let fake = FakeGitHub::start(FakeOptions::default()).await;
-    let base = fake.url();
+/// A repository hook with two failed deliveries (A, and B whose receiver keeps failing) and
+/// one past GitHub's retention; the tokens of a repository admin, an organization owner
+/// and nobody.
+fn hook_with_failures(fake: &FakeGitHub) -> (Hook, [u64; 3]) {
     fake.add_token(admin_token());
     fake.add_token(FakeToken::new("ghp_org_owner").admin_org("Acme"));
     fake.add_token(FakeToken::new("ghp_nobody"));
@@ -184,112 +196,73 @@ async fn redeliveries_append_new_deliveries() {
     );
     let old = fake.add_delivery(&hook, NewDelivery::failed("OLD", now - TimeDelta::days(4)));
     fake.set_receiver_failing("B", true);
+    (hook, [a, b, old])
+}
 
-    let res = send(
-        &base,
-        "POST",
-        &hook.attempts_path(a),
-        Some("ghp_admin"),
-        None,
-    )
-    .await;
-    assert_eq!(res.status, 202);
-    assert_eq!(res.json(), json!({}));
-    // Org owners reach their repositories' hooks.
-    let res = send(
-        &base,
-        "POST",
-        &hook.attempts_path(b),
-        Some("ghp_org_owner"),
-        None,
-    )
-    .await;
-    assert_eq!(res.status, 202);
-    let res = send(
-        &base,
-        "POST",
-        &hook.attempts_path(old),
-        Some("ghp_admin"),
-        None,
-    )
-    .await;
-    assert_eq!(res.status, 422);
-    assert_eq!(res.message(), "Validation Failed");
-    let res = send(
-        &base,
-        "POST",
-        &hook.attempts_path(a + 1000),
-        Some("ghp_admin"),
-        None,
-    )
-    .await;
-    assert_eq!(res.status, 404);
+#[tokio::test]
+async fn redeliveries_append_new_deliveries() {
+    let fake = FakeGitHub::start(FakeOptions::default()).await;
+    let api = Api::of(&fake);
+    let (hook, [a, b, old]) = hook_with_failures(&fake);
+    let redeliver = |id: u64, status: u16, auth: &str| {
+        Row::post(hook.attempts_path(id), status)
+            .auth(auth)
+            .label(format!("delivery {id}"))
+    };
+    let mut rows = vec![
+        redeliver(a, 202, "ghp_admin").answer(json!({})),
+        // Org owners reach their repositories' hooks.
+        redeliver(b, 202, "ghp_org_owner"),
+        // Past the retention.
+        redeliver(old, 422, "ghp_admin").message("Validation Failed"),
+        redeliver(a + 1000, 404, "ghp_admin"),
+    ];
     // The f64-rounded id of a big id is a different, unknown delivery.
     let rounded = (a as f64) as u64;
     if rounded != a {
-        let res = send(
-            &base,
-            "POST",
-            &hook.attempts_path(rounded),
-            Some("ghp_admin"),
-            None,
-        )
-        .await;
-        assert_eq!(res.status, 404);
+        rows.push(redeliver(rounded, 404, "ghp_admin"));
     }
     // No admin: 404 (hidden). No such hook for this token either.
-    let res = get(&base, &hook.deliveries_path(), Some("ghp_nobody")).await;
-    assert_eq!(res.status, 404);
-    let res = send(
-        &base,
-        "POST",
-        &hook.attempts_path(a),
-        Some("ghp_nobody"),
-        None,
-    )
-    .await;
-    assert_eq!(res.status, 404);
+    rows.push(Row::get(hook.deliveries_path(), 404).auth("ghp_nobody"));
+    rows.push(redeliver(a, 404, "ghp_nobody"));
+    api.run(&rows).await;
 
     // GitHub queues a redelivery: its result is listed only once the receiver answered.
     assert_eq!(fake.deliveries(&hook).len(), 3);
     fake.record_queued_results();
+    let redelivered = |delivery_id, guid: &str| Redelivery {
+        hook: hook.clone(),
+        delivery_id,
+        guid: guid.to_owned(),
+    };
     assert_eq!(
         fake.redeliveries(),
-        vec![
-            Redelivery {
-                hook: hook.clone(),
-                delivery_id: a,
-                guid: "A".to_owned()
-            },
-            Redelivery {
-                hook: hook.clone(),
-                delivery_id: b,
-                guid: "B".to_owned()
-            },
-        ]
+        vec![redelivered(a, "A"), redelivered(b, "B")]
     );
     let list = fake.deliveries(&hook);
     assert_eq!(list.len(), 5);
-    assert_eq!(list[1]["guid"], "A");
-    assert_eq!(list[1]["redelivery"], true);
-    assert_eq!(list[1]["status"], "OK");
-    assert_eq!(list[0]["guid"], "B");
-    assert_eq!(list[0]["redelivery"], true);
-    assert_eq!(list[0]["status"], "Invalid HTTP Response: 500");
-    assert_eq!(list[0]["event"], "workflow_job");
-    assert_eq!(list[0]["action"], "queued");
+    check_fields(
+        &list[1],
+        &[
+            ("/guid", json!("A")),
+            ("/redelivery", json!(true)),
+            ("/status", json!("OK")),
+        ],
+    );
+    check_fields(
+        &list[0],
+        &[
+            ("/guid", json!("B")),
+            ("/redelivery", json!(true)),
+            ("/status", json!("Invalid HTTP Response: 500")),
+            ("/event", json!("workflow_job")),
+            ("/action", json!("queued")),
+        ],
+    );
     assert!(list[0]["id"].as_u64().is_some_and(|id| id > a && id > b));
 
     fake.set_receiver_down(true);
-    let res = send(
-        &base,
-        "POST",
-        &hook.attempts_path(a),
-        Some("ghp_admin"),
-        None,
-    )
-    .await;
-    assert_eq!(res.status, 202);
+    api.one(&redeliver(a, 202, "ghp_admin")).await;
     fake.record_queued_results();
     // A receiver that is down gives no HTTP answer at all.
     assert_eq!(fake.deliveries(&hook)[0]["status"], "failed to connect");
@@ -297,23 +270,11 @@ async fn redeliveries_append_new_deliveries() {
 
     // Org hooks need the org.
     let org_hook = Hook::org("acme", 9);
-    let c = fake.add_delivery(&org_hook, NewDelivery::failed("C", now));
-    let res = send(
-        &base,
-        "POST",
-        &org_hook.attempts_path(c),
-        Some("ghp_admin"),
-        None,
-    )
+    let c = fake.add_delivery(&org_hook, NewDelivery::failed("C", Utc::now()));
+    let org_redeliver = |status, auth| Row::post(org_hook.attempts_path(c), status).auth(auth);
+    api.run(&[
+        org_redeliver(404, "ghp_admin"),
+        org_redeliver(202, "ghp_org_owner"),
+    ])
     .await;
-    assert_eq!(res.status, 404);
-    let res = send(
-        &base,
-        "POST",
-        &org_hook.attempts_path(c),
-        Some("ghp_org_owner"),
-        None,
-    )
-    .await;
-    assert_eq!(res.status, 202);
 }

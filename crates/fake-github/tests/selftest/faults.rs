@@ -5,24 +5,27 @@ use chrono::Utc;
 use fake_github::*;
 
 use crate::app_jwt;
-use crate::client::{get, request, send};
+use crate::client::{get, request};
+use crate::table::{Api, Row};
+
+const DELIVERIES: &str = "/app/hook/deliveries";
 
 #[tokio::test]
 async fn faults_apply_then_clear() {
     let fake = FakeGitHub::start(FakeOptions::default()).await;
-    let base = fake.url();
-    let jwt = app_jwt();
-    let path = "/app/hook/deliveries";
+    let api = Api::of(&fake);
+    let list = |status| Row::get(DELIVERIES, status).auth(app_jwt());
 
     fake.push_fault(Fault::new("/hook/deliveries", FaultKind::Status(500)).method("GET"));
-    let res = get(&base, path, Some(&jwt)).await;
-    assert_eq!(res.status, 500);
-    assert_eq!(res.message(), "Server Error");
-    assert!(res.json()["documentation_url"].is_string());
-    assert!(res.header("x-ratelimit-remaining").is_some());
+    api.one(
+        &list(500)
+            .message("Server Error")
+            .documented()
+            .answer_has_header("x-ratelimit-remaining"),
+    )
+    .await;
     assert_eq!(fake.pending_faults(), 0);
-    let res = get(&base, path, Some(&jwt)).await;
-    assert_eq!(res.status, 200, "the fault is used up");
+    api.one(&list(200).label("the fault is used up")).await;
 
     // skip 1, then 2 times; other paths and methods untouched.
     fake.push_fault(
@@ -31,37 +34,36 @@ async fn faults_apply_then_clear() {
             .skip(1)
             .times(2),
     );
-    let statuses: Vec<u16> = {
-        let mut v = Vec::new();
-        for _ in 0..4 {
-            v.push(get(&base, path, Some(&jwt)).await.status);
-        }
-        v
-    };
-    assert_eq!(statuses, vec![200, 503, 503, 200]);
+    api.run(&[list(200), list(503), list(503), list(200)]).await;
     fake.push_fault(Fault::new("deliveries", FaultKind::Status(500)).times(100));
     fake.clear_faults();
-    assert_eq!(get(&base, path, Some(&jwt)).await.status, 200);
+    api.one(&list(200)).await;
 
     // Secondary and primary rate limits.
     fake.push_fault(Fault::new(
-        path,
+        DELIVERIES,
         FaultKind::SecondaryRateLimit {
             status: 429,
             retry_after: Some(7),
         },
     ));
-    let res = get(&base, path, Some(&jwt)).await;
-    assert_eq!(res.status, 429);
-    assert_eq!(res.header("retry-after"), Some("7"));
-    assert!(res.message().contains("secondary rate limit"));
+    api.one(
+        &list(429)
+            .answer_header("retry-after", "7")
+            .message_contains("secondary rate limit"),
+    )
+    .await;
     fake.push_fault(Fault::new(
-        path,
+        DELIVERIES,
         FaultKind::PrimaryExhausted { reset_in_secs: 30 },
     ));
-    let res = get(&base, path, Some(&jwt)).await;
-    assert_eq!(res.status, 403);
-    assert_eq!(res.header("x-ratelimit-remaining"), Some("0"));
+    let res = api
+        .one(
+            &list(403)
+                .answer_header("x-ratelimit-remaining", "0")
+                .message_starts("API rate limit exceeded for"),
+        )
+        .await;
     let reset: i64 = res
         .header("x-ratelimit-reset")
         .and_then(|v| v.parse().ok())
@@ -71,20 +73,12 @@ async fn faults_apply_then_clear() {
         (expected - 2..=expected + 1).contains(&reset),
         "{reset} vs {expected}"
     );
-    assert!(res.message().starts_with("API rate limit exceeded for"));
 
     // ApplyThenStatus: the redelivery happens, the client sees 502.
     let id = fake.add_delivery(&Hook::App, NewDelivery::failed("X", Utc::now()));
     fake.push_fault(Fault::new("/attempts", FaultKind::ApplyThenStatus(502)).method("POST"));
-    let res = send(
-        &base,
-        "POST",
-        &Hook::App.attempts_path(id),
-        Some(&jwt),
-        None,
-    )
-    .await;
-    assert_eq!(res.status, 502);
+    api.one(&Row::post(Hook::App.attempts_path(id), 502).auth(app_jwt()))
+        .await;
     assert_eq!(fake.redeliveries().len(), 1);
     fake.record_queued_results();
     assert_eq!(fake.deliveries(&Hook::App).len(), 2);

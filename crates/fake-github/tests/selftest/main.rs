@@ -4,6 +4,7 @@
 //! where a real GitHub client's view matters.
 
 mod client;
+mod table;
 
 mod apps;
 mod auth;

@@ -5,7 +5,10 @@ use std::time::{Duration, Instant};
 use fake_github::*;
 
 use crate::app_jwt;
-use crate::client::{RawResponse, get, send};
+use crate::client::RawResponse;
+use crate::table::{Api, Row};
+
+const DELIVERIES: &str = "/app/hook/deliveries";
 
 #[tokio::test]
 async fn unknown_routes_are_recorded_and_headers_are_set() {
@@ -14,17 +17,17 @@ async fn unknown_routes_are_recorded_and_headers_are_set() {
         ..FakeOptions::default()
     })
     .await;
-    let base = fake.url();
+    let api = Api::of(&fake);
     let origin = fake.origin();
-    let jwt = app_jwt();
-    let res = get(&base, "/app/hooks", Some(&jwt)).await;
-    assert_eq!(res.status, 404);
-    assert_eq!(res.message(), "Not Found");
-    let res = send(&base, "DELETE", "/app/hook/deliveries", Some(&jwt), None).await;
-    assert_eq!(res.status, 404);
-    // Outside the prefix.
-    let res = get(&origin, "/app/hook/deliveries", Some(&jwt)).await;
-    assert_eq!(res.status, 404);
+    api.run(&[
+        Row::get("/app/hooks", 404)
+            .auth(app_jwt())
+            .message("Not Found"),
+        Row::new("DELETE", DELIVERIES, 404).auth(app_jwt()),
+        // Outside the prefix.
+        Row::get(format!("{origin}{DELIVERIES}"), 404).auth(app_jwt()),
+    ])
+    .await;
     let unexpected = fake.unexpected_requests();
     assert_eq!(unexpected.len(), 3);
     assert_eq!(unexpected[0].path, "/app/hooks");
@@ -36,12 +39,13 @@ async fn unknown_routes_are_recorded_and_headers_are_set() {
     assert!(violations[0].contains("GET /app/hooks matches no operation"));
     assert!(violations[2].contains("not under the API prefix"));
 
-    let first = get(&base, "/app/hook/deliveries", Some(&jwt)).await;
-    let second = get(&base, "/app/hook/deliveries", Some(&jwt)).await;
-    for res in [&first, &second] {
-        assert_eq!(res.header("x-ratelimit-limit"), Some("5000"));
-        assert_eq!(res.header("x-ratelimit-resource"), Some("core"));
-        assert!(res.header("x-ratelimit-used").is_some());
+    let limited = Row::get(DELIVERIES, 200)
+        .auth(app_jwt())
+        .answer_header("x-ratelimit-limit", "5000")
+        .answer_header("x-ratelimit-resource", "core")
+        .answer_has_header("x-ratelimit-used");
+    let answers = api.run(&[limited.clone(), limited]).await;
+    for res in &answers {
         assert!(
             res.header("x-ratelimit-reset")
                 .and_then(|v| v.parse::<i64>().ok())
@@ -53,7 +57,7 @@ async fn unknown_routes_are_recorded_and_headers_are_set() {
             .and_then(|v| v.parse().ok())
             .expect("remaining")
     };
-    assert_eq!(remaining(&first), remaining(&second) + 1);
+    assert_eq!(remaining(&answers[0]), remaining(&answers[1]) + 1);
     let recorded = fake.requests();
     assert_eq!(
         recorded.last().and_then(|r| r.header("user-agent")),
@@ -70,22 +74,13 @@ async fn latency_is_applied() {
         ..FakeOptions::default()
     })
     .await;
-    let jwt = app_jwt();
+    let api = Api::of(&fake);
+    let list = Row::get(DELIVERIES, 200).auth(app_jwt());
     let started = Instant::now();
-    assert_eq!(
-        get(&fake.url(), "/app/hook/deliveries", Some(&jwt))
-            .await
-            .status,
-        200
-    );
+    api.one(&list).await;
     assert!(started.elapsed() >= Duration::from_millis(300));
     fake.set_latency(Duration::ZERO);
     let started = Instant::now();
-    assert_eq!(
-        get(&fake.url(), "/app/hook/deliveries", Some(&jwt))
-            .await
-            .status,
-        200
-    );
+    api.one(&list).await;
     assert!(started.elapsed() < Duration::from_millis(300));
 }
