@@ -634,6 +634,40 @@ mod tests {
         );
     }
 
+    /// A hook's receiver is `config.url`: a URI in a repository hook and in the App's hook
+    /// configuration, any string in an organization hook (see `openapi/README.md`).
+    #[test]
+    fn a_hook_s_receiver_is_checked() {
+        for contract in [&*GITHUB_COM, &*GHES] {
+            for path in ["/app/hook/config", "/orgs/o/hooks/1", "/repos/o/r/hooks/1"] {
+                assert!(contract.operation("GET", path).is_some(), "{path}");
+            }
+        }
+        let config = |url: &str| {
+            json!({ "content_type": "json", "insecure_ssl": "0", "secret": "********", "url": url })
+                .to_string()
+        };
+        let app = |url: &str| {
+            GITHUB_COM.check_response("GET", "/app/hook/config", 200, Some(&config(url)))
+        };
+        assert_eq!(
+            app("https://receiver.example.test/app"),
+            Vec::<String>::new()
+        );
+        assert!(!app("receiver").is_empty());
+        for (operation, path, checked) in [
+            ("repos/get-webhook", "/repos/o/r/hooks/1", true),
+            ("orgs/get-webhook", "/orgs/o/hooks/1", false),
+        ] {
+            let mut hook = GITHUB_COM.example(operation, 200).expect("an example");
+            let answer =
+                |hook: &Value| GITHUB_COM.check_response("GET", path, 200, Some(&hook.to_string()));
+            assert_eq!(answer(&hook), Vec::<String>::new(), "{operation}");
+            hook["config"]["url"] = json!("receiver");
+            assert_eq!(!answer(&hook).is_empty(), checked, "{operation}");
+        }
+    }
+
     #[test]
     fn a_good_request_passes() {
         let problems = GITHUB_COM.check_request(
