@@ -12,8 +12,8 @@ use serde_json::{Value, json};
 
 use crate::clock::{rfc3339, whole_seconds};
 use crate::faults::content_limit_reply;
-use crate::http::Ctx;
 use crate::http::reply::Reply;
+use crate::http::{Ctx, api_base};
 use crate::state::{Inner, Shared};
 use crate::{
     BIG_ID_BASE, DEFAULT_PER_PAGE, FakeGitHub, Hook, MAX_PER_PAGE, NewDelivery, Outcome,
@@ -205,9 +205,8 @@ pub(crate) fn list_deliveries(shared: &Shared, inner: &Inner, hook: &Hook, ctx: 
         reply.headers.push((
             "link",
             format!(
-                "<{}{}{}?per_page={}&cursor={}>; rel=\"next\"",
-                ctx.origin.as_deref().unwrap_or(&shared.origin),
-                shared.prefix,
+                "<{}{}?per_page={}&cursor={}>; rel=\"next\"",
+                api_base(shared, ctx),
                 ctx.path,
                 per_page,
                 encode_cursor(**last)

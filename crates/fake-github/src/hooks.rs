@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use crate::auth::{require_hook_access, require_jwt};
 use crate::deliveries::{list_deliveries, redeliver};
 use crate::http::reply::{Reply, merge};
-use crate::http::{Ctx, guarded};
+use crate::http::{Ctx, api_base, guarded};
 use crate::state::{Inner, Shared};
 use crate::{DOC_ORG_DELIVERIES, DOC_REPO_DELIVERIES, FakeGitHub, Hook, fleet};
 
@@ -14,6 +14,28 @@ use crate::{DOC_ORG_DELIVERIES, DOC_REPO_DELIVERIES, FakeGitHub, Hook, fleet};
 enum HookScope<'a> {
     Org(&'a str),
     Repo(&'a str, &'a str),
+}
+
+impl HookScope<'_> {
+    /// The hook `hook_id` of this organization or repository (`0`: its access rules).
+    fn hook(&self, hook_id: u64) -> Hook {
+        match self {
+            HookScope::Org(org) => Hook::org(org, hook_id),
+            HookScope::Repo(owner, repo) => Hook::Repo {
+                owner: (*owner).to_owned(),
+                repo: (*repo).to_owned(),
+                hook_id,
+            },
+        }
+    }
+
+    /// GitHub's `type` of these hooks.
+    fn kind(&self) -> &'static str {
+        match self {
+            HookScope::Org(_) => "Organization",
+            HookScope::Repo(..) => "Repository",
+        }
+    }
 }
 
 impl Inner {
@@ -113,21 +135,9 @@ pub(crate) fn route_hooks(
         });
     }
     Some(match (ctx.method, segments) {
-        // The listing's access rules are the organization's, whatever the hook.
-        ("GET", ["orgs", org, "hooks"]) => {
-            guarded(require_hook_access(inner, ctx, &Hook::org(org, 0)), || {
-                list_hooks(shared, inner, &HookScope::Org(org), ctx)
-            })
-        }
+        ("GET", ["orgs", org, "hooks"]) => list_hooks(shared, inner, &HookScope::Org(org), ctx),
         ("GET", ["repos", owner, repo, "hooks"]) => {
-            let hook = Hook::Repo {
-                owner: (*owner).to_owned(),
-                repo: (*repo).to_owned(),
-                hook_id: 0,
-            };
-            guarded(require_hook_access(inner, ctx, &hook), || {
-                list_hooks(shared, inner, &HookScope::Repo(owner, repo), ctx)
-            })
+            list_hooks(shared, inner, &HookScope::Repo(owner, repo), ctx)
         }
         _ => return None,
     })
@@ -140,20 +150,20 @@ pub(crate) fn route_hooks(
 /// <https://docs.github.com/en/rest/orgs/webhooks#list-organization-webhooks>
 /// <https://docs.github.com/en/rest/repos/webhooks#list-repository-webhooks>
 fn list_hooks(shared: &Shared, inner: &Inner, scope: &HookScope<'_>, ctx: &Ctx<'_>) -> Reply {
-    let (doc, operation, resource) = match scope {
-        HookScope::Org(_) => (DOC_ORG_DELIVERIES, "orgs/list-webhooks", "Organization"),
-        HookScope::Repo(..) => (DOC_REPO_DELIVERIES, "repos/list-webhooks", "Repository"),
+    // The listing's access rules are the organization's or the repository's, whatever the hook.
+    if let Err(refusal) = require_hook_access(inner, ctx, &scope.hook(0)) {
+        return refusal;
+    }
+    let (doc, operation) = match scope {
+        HookScope::Org(_) => (DOC_ORG_DELIVERIES, "orgs/list-webhooks"),
+        HookScope::Repo(..) => (DOC_REPO_DELIVERIES, "repos/list-webhooks"),
     };
     let (per_page, page) = match fleet::page_query(ctx, doc, "Hook") {
         Ok(paging) => paging,
         Err(reply) => return reply,
     };
     let ids = inner.hook_ids(scope);
-    let base = format!(
-        "{}{}",
-        ctx.origin.as_deref().unwrap_or(&shared.origin),
-        shared.prefix
-    );
+    let base = api_base(shared, ctx);
     let example = shared
         .contract()
         .example(operation, 200)
@@ -161,47 +171,58 @@ fn list_hooks(shared: &Shared, inner: &Inner, scope: &HookScope<'_>, ctx: &Ctx<'
         .unwrap_or_else(|| json!({}));
     let items: Vec<Value> = fleet::page_of(&ids, per_page, page)
         .iter()
-        .map(|id| {
-            let key = match scope {
-                HookScope::Org(org) => Hook::org(org, *id),
-                HookScope::Repo(owner, repo) => Hook::repo(&format!("{owner}/{repo}"), *id),
-            }
-            .key();
-            let url = inner
-                .hook_urls
-                .get(&key)
-                .cloned()
-                .unwrap_or_else(|| format!("https://receiver.example/hooks/{id}"));
-            let api_url = format!(
-                "{base}{}",
-                key.deliveries_path().trim_end_matches("/deliveries")
-            );
-            let mut hook = example.clone();
-            merge(
-                &mut hook,
-                json!({
-                    "id": id,
-                    "name": "web",
-                    "active": true,
-                    "type": resource,
-                    "url": api_url,
-                    "deliveries_url": format!("{api_url}/deliveries"),
-                    "ping_url": format!("{api_url}/pings"),
-                    "config": { "url": url, "content_type": "json", "insecure_ssl": "0" },
-                }),
-            );
-            if let Some(test_url) = hook.get_mut("test_url") {
-                *test_url = json!(format!("{api_url}/test"));
-            }
-            if let Some(config) = hook.get_mut("config").and_then(Value::as_object_mut) {
-                config.remove("secret");
-            }
-            hook
-        })
+        .map(|id| hook_json(inner, scope, *id, &base, &example))
         .collect();
     let mut reply = Reply::json(200, &Value::Array(items));
     fleet::add_page_links(&mut reply, &base, ctx.path, (per_page, page), ids.len());
     reply
+}
+
+/// Where `hook` delivers (`config.url`): as set, or a made-up URL of its own.
+fn receiver_url(inner: &Inner, hook: &Hook) -> String {
+    let key = hook.key();
+    match (inner.hook_urls.get(&key), &key) {
+        (Some(url), _) => url.clone(),
+        (None, Hook::Org { hook_id, .. } | Hook::Repo { hook_id, .. }) => {
+            format!("https://receiver.example/hooks/{hook_id}")
+        }
+        (None, Hook::App) => "https://receiver.example/hooks/app".to_owned(),
+    }
+}
+
+/// The hook `id` of `scope` as GitHub shows it: `template` (the description's example) with
+/// the hook's own values; API URLs under `base`.
+fn hook_json(inner: &Inner, scope: &HookScope<'_>, id: u64, base: &str, template: &Value) -> Value {
+    let hook = scope.hook(id).key();
+    let api_url = format!(
+        "{base}{}",
+        hook.deliveries_path().trim_end_matches("/deliveries")
+    );
+    let mut value = template.clone();
+    merge(
+        &mut value,
+        json!({
+            "id": id,
+            "name": "web",
+            "active": true,
+            "type": scope.kind(),
+            "url": api_url,
+            "deliveries_url": format!("{api_url}/deliveries"),
+            "ping_url": format!("{api_url}/pings"),
+            "config": {
+                "url": receiver_url(inner, &hook),
+                "content_type": "json",
+                "insecure_ssl": "0",
+            },
+        }),
+    );
+    if let Some(test_url) = value.get_mut("test_url") {
+        *test_url = json!(format!("{api_url}/test"));
+    }
+    if let Some(config) = value.get_mut("config").and_then(Value::as_object_mut) {
+        config.remove("secret");
+    }
+    value
 }
 
 impl FakeGitHub {

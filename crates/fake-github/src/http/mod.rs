@@ -48,6 +48,15 @@ pub(crate) struct Ctx<'a> {
     pub(crate) now: DateTime<Utc>,
 }
 
+/// Where an answer's links point: the host the request reached, and the API prefix.
+pub(crate) fn api_base(shared: &Shared, ctx: &Ctx<'_>) -> String {
+    format!(
+        "{}{}",
+        ctx.origin.as_deref().unwrap_or(&shared.origin),
+        shared.prefix
+    )
+}
+
 /// Answers a request `latency` after it arrived: the latency is the server's whole response
 /// time, its own processing included, so a benchmark's ideal (requests × latency) is fair.
 pub(crate) async fn handle(
