@@ -1,5 +1,6 @@
-//! Webhooks: which hooks exist, the hook lists of an organization or a repository, and the
-//! routes of every hook (its deliveries and redeliveries).
+//! Webhooks: which hooks exist and where they deliver, the hook lists of an organization or
+//! a repository, one hook by id, the App's hook configuration, and the routes of every hook
+//! (its deliveries and redeliveries).
 
 use serde_json::{Value, json};
 
@@ -8,7 +9,9 @@ use crate::deliveries::{list_deliveries, redeliver};
 use crate::http::reply::{Reply, merge};
 use crate::http::{Ctx, api_base, guarded};
 use crate::state::{Inner, Shared};
-use crate::{DOC_ORG_DELIVERIES, DOC_REPO_DELIVERIES, FakeGitHub, Hook, fleet};
+use crate::{
+    DEFAULT_APP_HOOK_URL, DOC_ORG_DELIVERIES, DOC_REPO_DELIVERIES, FakeGitHub, Hook, fleet,
+};
 
 /// Whose hooks a list shows.
 enum HookScope<'a> {
@@ -112,8 +115,9 @@ fn hook_path<'a>(segments: &'a [&'a str]) -> Option<(Hook, &'a [&'a str])> {
     }
 }
 
-/// Webhooks: the hook lists of an organization or a repository, and every hook's
-/// deliveries and redeliveries (the App's with its JWT, the others with access to them).
+/// Webhooks: the hook lists of an organization or a repository, one hook by id, the App's
+/// hook configuration, and every hook's deliveries and redeliveries (the App's with its JWT,
+/// the others with access to them).
 pub(crate) fn route_hooks(
     shared: &Shared,
     inner: &mut Inner,
@@ -138,6 +142,15 @@ pub(crate) fn route_hooks(
         ("GET", ["orgs", org, "hooks"]) => list_hooks(shared, inner, &HookScope::Org(org), ctx),
         ("GET", ["repos", owner, repo, "hooks"]) => {
             list_hooks(shared, inner, &HookScope::Repo(owner, repo), ctx)
+        }
+        ("GET", ["orgs", org, "hooks", id]) => {
+            get_hook(shared, inner, &HookScope::Org(org), id, ctx)
+        }
+        ("GET", ["repos", owner, repo, "hooks", id]) => {
+            get_hook(shared, inner, &HookScope::Repo(owner, repo), id, ctx)
+        }
+        ("GET", ["app", "hook", "config"]) => {
+            guarded(require_jwt(ctx), || app_hook_config(shared, inner))
         }
         _ => return None,
     })
@@ -178,6 +191,60 @@ fn list_hooks(shared: &Shared, inner: &Inner, scope: &HookScope<'_>, ctx: &Ctx<'
     reply
 }
 
+/// `GET /orgs/{org}/hooks/{hook_id}` and `GET /repos/{owner}/{repo}/hooks/{hook_id}`: one
+/// hook as the list shows it, with the list's access rules. A hook that does not exist is a
+/// 404, and so is any hook to a token that may not see the scope's hooks.
+/// <https://docs.github.com/en/rest/orgs/webhooks#get-an-organization-webhook>
+/// <https://docs.github.com/en/rest/repos/webhooks#get-a-repository-webhook>
+fn get_hook(
+    shared: &Shared,
+    inner: &Inner,
+    scope: &HookScope<'_>,
+    id: &str,
+    ctx: &Ctx<'_>,
+) -> Reply {
+    let doc = scope.hook(0).doc();
+    if let Err(refusal) = require_hook_access(inner, ctx, &scope.hook(0)) {
+        return refusal;
+    }
+    let Ok(id) = id.parse::<u64>() else {
+        return Reply::not_found(doc);
+    };
+    if !inner.hook_exists(&scope.hook(id)) {
+        return Reply::not_found(doc);
+    }
+    let operation = match scope {
+        HookScope::Org(_) => "orgs/get-webhook",
+        HookScope::Repo(..) => "repos/get-webhook",
+    };
+    let template = shared
+        .contract()
+        .example(operation, 200)
+        .unwrap_or_else(|| json!({}));
+    let base = api_base(shared, ctx);
+    Reply::json(200, &hook_json(inner, scope, id, &base, &template))
+}
+
+/// `GET /app/hook/config` (App JWT): the App's hook's configuration, its receiver in `url`
+/// and its secret hidden as GitHub hides it.
+/// <https://docs.github.com/en/rest/apps/webhooks#get-a-webhook-configuration-for-an-app>
+fn app_hook_config(shared: &Shared, inner: &Inner) -> Reply {
+    let mut config = shared
+        .contract()
+        .example("apps/get-webhook-config-for-app", 200)
+        .unwrap_or_else(|| json!({}));
+    merge(
+        &mut config,
+        json!({
+            "url": receiver_url(inner, &Hook::App),
+            "content_type": "json",
+            "insecure_ssl": "0",
+            "secret": "********",
+        }),
+    );
+    Reply::json(200, &config)
+}
+
 /// Where `hook` delivers (`config.url`): as set, or a made-up URL of its own.
 fn receiver_url(inner: &Inner, hook: &Hook) -> String {
     let key = hook.key();
@@ -186,7 +253,7 @@ fn receiver_url(inner: &Inner, hook: &Hook) -> String {
         (None, Hook::Org { hook_id, .. } | Hook::Repo { hook_id, .. }) => {
             format!("https://receiver.example/hooks/{hook_id}")
         }
-        (None, Hook::App) => "https://receiver.example/hooks/app".to_owned(),
+        (None, Hook::App) => DEFAULT_APP_HOOK_URL.to_owned(),
     }
 }
 
@@ -227,21 +294,32 @@ fn hook_json(inner: &Inner, scope: &HookScope<'_>, id: u64, base: &str, template
 
 impl FakeGitHub {
     /// Makes `hook` exist without deliveries (listing one that does not exist is a 404).
-    /// Its receiver URL (`config.url` in the hook lists) is `https://receiver.example/hooks/<id>`
-    /// unless set with [`FakeGitHub::add_hook_with_url`].
+    /// Its receiver URL (`config.url` in the hook lists and of the hook by id) is
+    /// `https://receiver.example/hooks/<id>` unless set with [`FakeGitHub::add_hook_with_url`].
     pub fn add_hook(&self, hook: &Hook) {
         let mut inner = self.shared.lock();
         inner.ensure_hook_repository(hook);
         inner.registered_hooks.insert(hook.key());
     }
 
-    /// Makes `hook` exist with `url` as its receiver URL: what `GET /orgs/{org}/hooks` and
-    /// `GET /repos/{owner}/{repo}/hooks` show as `config.url`.
+    /// Makes `hook` exist with `url` as its receiver URL: what `GET /orgs/{org}/hooks`,
+    /// `GET /repos/{owner}/{repo}/hooks` and the hook by id show as `config.url` (for
+    /// [`Hook::App`], what `GET /app/hook/config` shows as `url`). GitHub's description holds
+    /// a repository hook's and the App's to an absolute URI.
     pub fn add_hook_with_url(&self, hook: &Hook, url: &str) {
         let mut inner = self.shared.lock();
         inner.ensure_hook_repository(hook);
         inner.registered_hooks.insert(hook.key());
         inner.hook_urls.insert(hook.key(), url.to_owned());
+    }
+
+    /// Sets the App's hook's receiver URL, what `GET /app/hook/config` shows as `url`
+    /// (default [`DEFAULT_APP_HOOK_URL`]). GitHub's description holds it to an absolute URI.
+    pub fn set_app_hook_url(&self, url: &str) {
+        self.shared
+            .lock()
+            .hook_urls
+            .insert(Hook::App, url.to_owned());
     }
 
     /// Deletes `hook` and its deliveries, as a user deleting the webhook would: it leaves the

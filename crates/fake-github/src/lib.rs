@@ -1,8 +1,9 @@
 //! An in-process fake of the parts of GitHub's REST API that the redelivery action uses.
 //!
-//! It follows GitHub's REST API documentation (<https://docs.github.com/en/rest>): webhook deliveries of the three hook scopes with
-//! cursor pagination and 64-bit ids above 2^53, redelivery attempts, org and repo hook lists
-//! (paginated by `page`, each hook's receiver URL in `config.url`), App JWT checks,
+//! It follows GitHub's REST API documentation (<https://docs.github.com/en/rest>): webhook
+//! deliveries of the three hook scopes with cursor pagination and 64-bit ids above 2^53,
+//! redelivery attempts, org and repo hook lists (paginated by `page`, each hook's receiver URL
+//! in `config.url`), one hook by id, the App's hook configuration, App JWT checks,
 //! installation tokens, repository Actions variables, rate-limit headers and injectable faults.
 //!
 //! It shares no code with the client (`redeliver-action`) on purpose: a fake that shares the
@@ -54,6 +55,8 @@ pub const MAX_VARIABLE_VALUE_BYTES: usize = 49_152;
 pub const MAX_VARIABLES_PER_REPO: usize = 500;
 /// Deliveries older than this cannot be redelivered (github.com).
 pub const RETENTION_DAYS: i64 = 3;
+/// The App's hook's receiver URL until [`FakeGitHub::set_app_hook_url`] sets another.
+pub const DEFAULT_APP_HOOK_URL: &str = "https://receiver.example.test/app";
 /// `per_page` default and maximum of the deliveries listing.
 pub const DEFAULT_PER_PAGE: usize = 30;
 pub const MAX_PER_PAGE: usize = 100;

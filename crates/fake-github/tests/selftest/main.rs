@@ -10,6 +10,7 @@ mod apps;
 mod auth;
 mod deliveries;
 mod faults;
+mod hooks;
 mod server;
 mod variables;
 

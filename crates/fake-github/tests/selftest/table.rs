@@ -4,6 +4,7 @@
 use serde_json::Value;
 
 use fake_github::FakeGitHub;
+use fake_github::contract::{Contract, GHES, GITHUB_COM};
 
 use crate::client::{RawResponse, exchange};
 
@@ -37,6 +38,7 @@ pub(crate) struct Row {
     documented: bool,
     /// Answer headers and their values (`None`: present, any value).
     answer_headers: Vec<(&'static str, Option<String>)>,
+    conforms: bool,
 }
 
 impl Row {
@@ -55,6 +57,7 @@ impl Row {
             no_body: false,
             documented: false,
             answer_headers: Vec::new(),
+            conforms: false,
         }
     }
 
@@ -146,6 +149,13 @@ impl Row {
         self
     }
 
+    /// The answer fits GitHub's description of the operation: a documented status, and a
+    /// body valid against its schema.
+    pub(crate) fn conforms(mut self) -> Row {
+        self.conforms = true;
+        self
+    }
+
     fn context(&self) -> String {
         let line = format!("{} {}", self.method, self.target);
         if self.label.is_empty() {
@@ -156,14 +166,19 @@ impl Row {
     }
 }
 
-/// The fake's API as the rows see it.
+/// The fake's API as the rows see it: its URL, and GitHub's description it answers by.
 pub(crate) struct Api {
     base: String,
+    contract: &'static Contract,
 }
 
 impl Api {
     pub(crate) fn of(fake: &FakeGitHub) -> Api {
-        Api { base: fake.url() }
+        let ghes = fake.url() != fake.origin();
+        Api {
+            base: fake.url(),
+            contract: if ghes { &GHES } else { &GITHUB_COM },
+        }
     }
 
     /// Sends each row's request in order and checks its answer; returns the answers.
@@ -214,7 +229,19 @@ impl Api {
                 None => assert!(res.header(name).is_some(), "{context}: {name}"),
             }
         }
+        if row.conforms {
+            self.check_conforms(row, &res, &context);
+        }
         res
+    }
+
+    fn check_conforms(&self, row: &Row, res: &RawResponse, context: &str) {
+        let path = row.target.split('?').next().unwrap_or_default();
+        let body = (!res.body.is_empty()).then(|| res.text());
+        let problems = self
+            .contract
+            .check_response(row.method, path, res.status, body.as_deref());
+        assert_eq!(problems, Vec::<String>::new(), "{context}");
     }
 }
 
