@@ -456,7 +456,7 @@ fn corrections(description: &mut Value) {
     {
         object.insert("anyOf".to_owned(), both);
     }
-    // 4. `per_page` says "max 100" in words only.
+    // 4. `per_page` says its maximum in words only: "(max 100)", "(max 30)" for variables.
     let Some(Value::Object(paths)) = description.get_mut("paths") else {
         return;
     };
@@ -472,11 +472,18 @@ fn corrections(description: &mut Value) {
                 .into_iter()
                 .flatten()
             {
-                if param.get("name") == Some(&json!("per_page"))
-                    && let Some(Value::Object(schema)) = param.get_mut("schema")
-                {
-                    schema.insert("minimum".to_owned(), json!(1));
-                    schema.insert("maximum".to_owned(), json!(100));
+                if param.get("name") == Some(&json!("per_page")) {
+                    let max = param
+                        .get("description")
+                        .and_then(Value::as_str)
+                        .and_then(|text| {
+                            text.split_once("(max ")?.1.split_once(')')?.0.parse().ok()
+                        })
+                        .unwrap_or(100_u64);
+                    if let Some(Value::Object(schema)) = param.get_mut("schema") {
+                        schema.insert("minimum".to_owned(), json!(1));
+                        schema.insert("maximum".to_owned(), json!(max));
+                    }
                 }
             }
         }
@@ -724,6 +731,12 @@ mod tests {
             problems.iter().any(|p| p.contains("`status`=broken")),
             "{problems:?}"
         );
+        let variables = |query| {
+            let path = "/repos/o/r/actions/variables";
+            GITHUB_COM.check_request("GET", path, Some(query), &headers(), None)
+        };
+        assert_eq!(variables("per_page=30"), Vec::<String>::new());
+        assert!(!variables("per_page=31").is_empty(), "variables: max 30");
     }
 
     #[test]

@@ -11,8 +11,7 @@ use crate::http::reply::Reply;
 use crate::http::{BodyProblem, Ctx, guarded};
 use crate::state::Inner;
 use crate::{
-    DEFAULT_PER_PAGE, DOC_VARIABLES, FakeGitHub, MAX_PER_PAGE, MAX_VARIABLE_VALUE_BYTES,
-    MAX_VARIABLES_PER_REPO, parse_query,
+    DOC_VARIABLES, FakeGitHub, MAX_VARIABLE_VALUE_BYTES, MAX_VARIABLES_PER_REPO, parse_query,
 };
 
 pub(crate) struct Variable {
@@ -58,13 +57,14 @@ fn variable_json(name: &str, variable: &Variable) -> Value {
     })
 }
 
-/// `GET /repos/{owner}/{repo}/actions/variables`, paginated by `page` and `per_page`.
+/// `GET /repos/{owner}/{repo}/actions/variables`, paginated by `page` and `per_page`
+/// (default 10, at most 30: smaller than GitHub's other lists).
 fn list_variables(inner: &Inner, repo: &str, ctx: &Ctx<'_>) -> Reply {
-    let mut per_page = DEFAULT_PER_PAGE;
+    let mut per_page = 10;
     let mut page = 1usize;
     for (name, value) in parse_query(ctx.query) {
         match (name.as_str(), value.parse::<usize>()) {
-            ("per_page", Ok(n)) if n >= 1 => per_page = n.min(MAX_PER_PAGE),
+            ("per_page", Ok(n)) if n >= 1 => per_page = n.min(30),
             ("page", Ok(n)) if n >= 1 => page = n,
             _ => {}
         }

@@ -85,3 +85,35 @@ async fn variables_get_create_conflict_update() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn the_variables_list_pages_by_10_and_at_most_30() {
+    let fake = FakeGitHub::start(FakeOptions::default()).await;
+    let api = Api::of(&fake);
+    fake.add_token(admin_token());
+    for i in 0..35 {
+        fake.set_variable(REPO, &format!("V{i:02}"), "x");
+    }
+    let list = |query: &str| {
+        Row::get(format!("{VARIABLES}{query}"), 200)
+            .auth("ghp_admin")
+            .field("/total_count", json!(35))
+    };
+    let answers = api
+        .run(&[
+            list(""),
+            list("?per_page=30"),
+            list("?per_page=30&page=2"),
+            list("?per_page=1").field("/variables/0/name", json!("V00")),
+            list("?per_page=31"),
+        ])
+        .await;
+    let sizes: Vec<usize> = answers
+        .iter()
+        .map(|res| res.json()["variables"].as_array().map_or(0, Vec::len))
+        .collect();
+    assert_eq!(sizes, [10, 30, 5, 1, 30]);
+    let violations = fake.take_contract_violations();
+    assert_eq!(violations.len(), 1, "{violations:?}");
+    assert!(violations[0].contains("`per_page`=31"), "{violations:?}");
+}
