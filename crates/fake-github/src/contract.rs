@@ -456,7 +456,7 @@ fn corrections(description: &mut Value) {
     {
         object.insert("anyOf".to_owned(), both);
     }
-    // 4. `per_page` says "max 100" in words only.
+    // 4. `per_page` says its maximum in words only: "(max 100)", "(max 30)" for variables.
     let Some(Value::Object(paths)) = description.get_mut("paths") else {
         return;
     };
@@ -472,11 +472,18 @@ fn corrections(description: &mut Value) {
                 .into_iter()
                 .flatten()
             {
-                if param.get("name") == Some(&json!("per_page"))
-                    && let Some(Value::Object(schema)) = param.get_mut("schema")
-                {
-                    schema.insert("minimum".to_owned(), json!(1));
-                    schema.insert("maximum".to_owned(), json!(100));
+                if param.get("name") == Some(&json!("per_page")) {
+                    let max = param
+                        .get("description")
+                        .and_then(Value::as_str)
+                        .and_then(|text| {
+                            text.split_once("(max ")?.1.split_once(')')?.0.parse().ok()
+                        })
+                        .unwrap_or(100_u64);
+                    if let Some(Value::Object(schema)) = param.get_mut("schema") {
+                        schema.insert("minimum".to_owned(), json!(1));
+                        schema.insert("maximum".to_owned(), json!(max));
+                    }
                 }
             }
         }
@@ -580,156 +587,4 @@ pub fn percent_decode(s: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn headers() -> Vec<(String, String)> {
-        vec![
-            ("user-agent".into(), "redeliver-action/1.0.0".into()),
-            ("accept".into(), "application/vnd.github+json".into()),
-            ("x-github-api-version".into(), "2022-11-28".into()),
-        ]
-    }
-
-    #[test]
-    fn both_descriptions_load() {
-        for contract in [&*GITHUB_COM, &*GHES] {
-            assert!(contract.operation("GET", "/app/hook/deliveries").is_some());
-            assert!(
-                contract
-                    .operation("POST", "/repos/o/r/hooks/1/deliveries/2/attempts")
-                    .is_some()
-            );
-        }
-    }
-
-    /// The description's own examples are what the fake builds its answers from. Some are
-    /// known not to fit (see `openapi/README.md`): the 202 of a redelivery and the 201 of a
-    /// new variable show `null` for a body whose schema is an (empty) object; the fake
-    /// answers `{}`.
-    #[test]
-    fn documented_examples_fit_their_schemas() {
-        let mut misfits = Vec::new();
-        for contract in [&*GITHUB_COM, &*GHES] {
-            for op in &contract.operations {
-                for (status, example) in &op.examples {
-                    if let Some(Some(validator)) = op.responses.get(status)
-                        && !validator.is_valid(example)
-                    {
-                        misfits.push(format!("{} {status}", op.id));
-                    }
-                }
-            }
-        }
-        misfits.sort();
-        misfits.dedup();
-        assert_eq!(
-            misfits,
-            [
-                "actions/create-repo-variable 201",
-                "apps/redeliver-webhook-delivery 202",
-                "orgs/redeliver-webhook-delivery 202",
-                "repos/redeliver-webhook-delivery 202"
-            ]
-        );
-    }
-
-    #[test]
-    fn a_good_request_passes() {
-        let problems = GITHUB_COM.check_request(
-            "GET",
-            "/app/hook/deliveries",
-            Some("per_page=100&cursor=abc"),
-            &headers(),
-            None,
-        );
-        assert_eq!(problems, Vec::<String>::new());
-    }
-
-    #[test]
-    fn repeated_headers_and_unsupported_versions_fail() {
-        let mut twice = headers();
-        twice.push(("x-github-api-version".into(), "2022-11-28".into()));
-        let problems = GITHUB_COM.check_request("GET", "/app/hook/deliveries", None, &twice, None);
-        assert!(
-            problems.iter().any(|p| p.contains("sent 2 times")),
-            "{problems:?}"
-        );
-
-        let mut old = headers();
-        old[2].1 = "2021-01-01".into();
-        let problems = GITHUB_COM.check_request("GET", "/app/hook/deliveries", None, &old, None);
-        assert!(
-            problems
-                .iter()
-                .any(|p| p.contains("unsupported API version")),
-            "{problems:?}"
-        );
-    }
-
-    #[test]
-    fn undocumented_and_out_of_range_parameters_fail() {
-        let problems = GITHUB_COM.check_request(
-            "GET",
-            "/app/hook/deliveries",
-            Some("per_page=101&page=2&status=broken"),
-            &headers(),
-            None,
-        );
-        assert!(
-            problems.iter().any(|p| p.contains("`per_page`=101")),
-            "{problems:?}"
-        );
-        assert!(
-            problems
-                .iter()
-                .any(|p| p.contains("`page` is not documented")),
-            "{problems:?}"
-        );
-        assert!(
-            problems.iter().any(|p| p.contains("`status`=broken")),
-            "{problems:?}"
-        );
-    }
-
-    #[test]
-    fn permission_keys_are_github_s() {
-        let mut with_body = headers();
-        with_body.push(("content-type".into(), "application/json".into()));
-        let path = "/app/installations/7/access_tokens";
-        let good = json!({"repositories": ["r"], "permissions": {"actions_variables": "write"}});
-        assert_eq!(
-            GITHUB_COM.check_request("POST", path, None, &with_body, Some(&good)),
-            Vec::<String>::new()
-        );
-        let bad = json!({"repositories": ["r"], "permissions": {"variables": "write"}});
-        let problems = GITHUB_COM.check_request("POST", path, None, &with_body, Some(&bad));
-        assert!(
-            problems.iter().any(|p| p.contains("variables")),
-            "{problems:?}"
-        );
-    }
-
-    #[test]
-    fn answers_are_checked_against_their_schema() {
-        let path = "/app/hook/deliveries";
-        let good = r#"[{"id": 3804004623172239366, "guid": "g", "delivered_at": "2026-11-29T10:00:00Z",
-            "redelivery": false, "duration": 0.5, "status": "OK", "status_code": 200,
-            "event": "push", "action": null, "installation_id": null, "repository_id": null}]"#;
-        assert_eq!(
-            GITHUB_COM.check_response("GET", path, 200, Some(good)),
-            Vec::<String>::new()
-        );
-        let missing = r#"[{"id": 1, "guid": "g"}]"#;
-        assert!(
-            !GITHUB_COM
-                .check_response("GET", path, 200, Some(missing))
-                .is_empty()
-        );
-        assert!(!GITHUB_COM.check_response("GET", path, 418, None).is_empty());
-        assert_eq!(
-            GITHUB_COM.check_response("GET", path, 503, Some(r#"{"message": "down"}"#)),
-            Vec::<String>::new()
-        );
-    }
-}
+mod tests;

@@ -14,9 +14,12 @@
 
 use serde_json::{Value, json};
 
-use super::{
-    AuthSeen, Ctx, DEFAULT_PER_PAGE, DOC_APPS, FakeGitHub, Inner, JWT_MESSAGE, MAX_PER_PAGE,
-    Principal, Reply, Shared, contains_ci, merge, parse_query,
+use crate::auth::{Principal, contains_ci};
+use crate::http::reply::{Reply, merge};
+use crate::http::{Ctx, api_base};
+use crate::state::{Inner, Shared};
+use crate::{
+    AuthSeen, DEFAULT_PER_PAGE, DOC_APPS, FakeGitHub, JWT_MESSAGE, MAX_PER_PAGE, parse_query,
 };
 
 const DOC_REPOS: &str = "https://docs.github.com/rest/repos/repos";
@@ -241,15 +244,6 @@ pub(crate) fn add_page_links(
             ),
         ));
     }
-}
-
-/// Where the answer's links point: the host the request reached, and the API prefix.
-fn api_base(shared: &Shared, ctx: &Ctx<'_>) -> String {
-    format!(
-        "{}{}",
-        ctx.origin.as_deref().unwrap_or(&shared.origin),
-        shared.prefix
-    )
 }
 
 /// Whose repositories a list shows.
