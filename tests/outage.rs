@@ -77,7 +77,7 @@ async fn a_receiver_still_down_costs_one_canary_and_the_rest_waits_for_it() {
     fake.record_queued_results();
     let back = run_in_process(&fake, fast(&fake)).await;
     assert!(back.report.succeeded(), "{}", back.log);
-    assert!(!back.report.receiver_down());
+    assert!(!back.report.receiver_down(), "{}", back.log);
     assert_eq!(back.report.given_up_count(), 0);
     let counts = redelivered_guids(&fake);
     assert_eq!(counts.len(), 1_200);

@@ -155,7 +155,10 @@ impl Drain<'_> {
             return; // Not judged: looked at again, or results delayed.
         };
         if let Some((_, guid)) = queue.earlier_pending.iter().find(|(pending_hook, guid)| {
-            *pending_hook == hook && matches!(listed.get(guid), Some((_, Verdict::Delivered)))
+            *pending_hook == hook
+                && listed
+                    .get(guid)
+                    .is_some_and(|result| result.verdict == Verdict::Delivered)
         }) {
             self.log.info(&format!(
                 "{} is up: {guid}, redelivered by an earlier run, is listed as delivered now.",

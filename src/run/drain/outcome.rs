@@ -10,7 +10,8 @@ use chrono::{DateTime, Utc};
 use crate::base::clock::Clock;
 use crate::base::log::{Level, Log};
 use crate::domain::checkpoint::SentPrefix;
-use crate::domain::plan::{CLOCK_TOLERANCE, EventSummary};
+use crate::domain::delivery::DeliveryId;
+use crate::domain::plan::EventSummary;
 use crate::report::{HookError, ReceiverVerdict, RedeliveredEvent, RefusedRedelivery};
 
 use super::results::{Listed, ReReads, Verdict};
@@ -79,6 +80,8 @@ pub struct RunDrainOutcome {
 struct Sent {
     hook: usize,
     guid: String,
+    /// The delivery redelivered: the newest of its event when the scan listed it.
+    delivery_id: DeliveryId,
     first_failed_at: DateTime<Utc>,
     accepted_at: DateTime<Utc>,
 }
@@ -153,14 +156,15 @@ impl ReceiverProgress {
         self.sent.iter().map(|sent| sent.accepted_at).min()
     }
 
-    /// Notes the results on a page of hook `hook`: each of its redeliveries there listed
-    /// at or after it was accepted (less the tolerance).
+    /// Notes the results on a page of hook `hook`: a redelivery of one of its events with
+    /// a larger id than the delivery this run redelivered is this run's (ids grow; an
+    /// earlier run's result of the same event, listed moments before, has a smaller one).
     pub(super) fn saw(&mut self, hook: usize, listed: &Listed) {
         for sent in self.sent.iter().filter(|sent| sent.hook == hook) {
-            if let Some((at, verdict)) = listed.get(&sent.guid)
-                && *at >= sent.accepted_at - CLOCK_TOLERANCE
+            if let Some(result) = listed.get(&sent.guid)
+                && result.id > sent.delivery_id
             {
-                self.seen.insert(sent.guid.clone(), verdict.clone());
+                self.seen.insert(sent.guid.clone(), result.verdict.clone());
             }
         }
     }
@@ -267,6 +271,7 @@ impl Progress {
         state.sent.push(Sent {
             hook: queued.hook,
             guid: queued.planned.summary.guid.clone(),
+            delivery_id: queued.planned.delivery_id,
             first_failed_at: queued.planned.summary.first_failed_at,
             accepted_at,
         });

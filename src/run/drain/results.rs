@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
-use crate::domain::delivery::failure_means_down;
+use crate::domain::delivery::{DeliveryId, failure_means_down};
 use crate::domain::plan::CLOCK_TOLERANCE;
 use crate::github::deliveries;
 use crate::report::HookError;
@@ -62,9 +62,18 @@ impl ReReads {
     }
 }
 
-/// The redeliveries listed on the newest page of one hook since `since`: GUID → (when
-/// listed, verdict), the newest of each GUID.
-pub(super) type Listed = HashMap<String, (DateTime<Utc>, Verdict)>;
+/// One redelivery listed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct ListedResult {
+    /// GitHub's id of the listed delivery: a redelivery made after the scan has a larger
+    /// id than every delivery of its event the scan saw.
+    pub(super) id: DeliveryId,
+    pub(super) verdict: Verdict,
+}
+
+/// The redeliveries listed on the newest page of one hook since `since`: GUID → the newest
+/// (largest id) of each GUID.
+pub(super) type Listed = HashMap<String, ListedResult>;
 
 impl Drain<'_> {
     /// Reads the newest page of hook `hook` for redeliveries since `since` (less the clock
@@ -80,12 +89,15 @@ impl Drain<'_> {
         let mut listed = Listed::new();
         let walked = deliveries::walk(pages, since - CLOCK_TOLERANCE, 1, |delivery| {
             if delivery.redelivery {
-                let verdict = Verdict::of(delivery.status_code, &delivery.status);
+                let result = ListedResult {
+                    id: delivery.id,
+                    verdict: Verdict::of(delivery.status_code, &delivery.status),
+                };
                 let entry = listed
                     .entry(delivery.guid.into_owned())
-                    .or_insert((delivery.delivered_at, verdict.clone()));
-                if delivery.delivered_at > entry.0 {
-                    *entry = (delivery.delivered_at, verdict);
+                    .or_insert(result.clone());
+                if result.id > entry.id {
+                    *entry = result;
                 }
             }
         })
