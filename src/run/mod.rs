@@ -107,21 +107,6 @@ pub async fn run_once(settings: &Settings, context: &RunContext) -> anyhow::Resu
     // Installation tokens live an hour; a long run renews them before saving.
     let mut credentials = Credentials::obtain(&client, settings, log).await?;
     let mut hooks = resolve_hooks(&client, &credentials, settings, log).await?;
-    hooks
-        .read_receivers(
-            &client,
-            |hook| credentials.for_hook(hook),
-            settings.scan_concurrency,
-            log,
-        )
-        .await;
-    let receivers = Receivers::group(
-        hooks
-            .hooks
-            .iter()
-            .map(|hook| hooks.receiver_of(hook))
-            .collect(),
-    );
     refuse_what_cannot_be_saved(hooks.hooks.len(), settings)?;
     let mut document =
         load_checkpoint(&mut store, &client, credentials.store, settings, log).await?;
@@ -130,6 +115,25 @@ pub async fn run_once(settings: &Settings, context: &RunContext) -> anyhow::Resu
             "Hook `{key}` no longer exists: its checkpoint entry is dropped."
         ));
     }
+    // Hooks share a verdict only with others: one hook is a receiver of its own, and its
+    // run makes no request more than it did before receivers were known.
+    if hooks.hooks.len() > 1 {
+        hooks
+            .read_receivers(
+                &client,
+                |hook| credentials.for_hook(hook),
+                settings.scan_concurrency,
+                log,
+            )
+            .await;
+    }
+    let receivers = Receivers::group(
+        hooks
+            .hooks
+            .iter()
+            .map(|hook| hooks.receiver_of(hook))
+            .collect(),
+    );
 
     let mut report = RunReport {
         dry_run: settings.dry_run,

@@ -128,7 +128,11 @@ impl Receivers {
                 ReceiverVerdict::ResultsDelayed => Some(ReceiverState::Delayed),
                 ReceiverVerdict::Unchecked => previous.as_ref().map(|record| record.state),
             };
-            let record = state.map(|state| ReceiverRecord {
+            // Only what the next run needs: an outage to say "back" after, a delayed
+            // queue, or a sent prefix to settle. A receiver that answers costs nothing.
+            let needed = matches!(state, Some(ReceiverState::Down | ReceiverState::Delayed))
+                || outcome.sent.is_some();
+            let record = state.filter(|_| needed).map(|state| ReceiverRecord {
                 state,
                 since: previous
                     .as_ref()

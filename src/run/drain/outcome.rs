@@ -18,6 +18,10 @@ use super::results::{Listed, ReReads, Verdict};
 use super::{CHECK_EVERY, CHECK_INTERVAL, ReceiverQueue, unsent};
 use crate::run::pace::Pace;
 
+/// From this many unseen redeliveries a sent prefix stands for them instead of a pending
+/// record each (about 70 bytes each; a prefix costs about 120).
+const PREFIX_FROM: usize = 20;
+
 /// Why the drain ended before a hook's backlog did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Halt {
@@ -406,11 +410,15 @@ impl Progress {
                 Some(unsent) => through.min(unsent - chrono::Duration::seconds(1)),
                 None => through,
             });
+        let covers = |sent: &Sent| through.is_some_and(|through| sent.first_failed_at <= through);
+        // A few records cost less than a prefix, and keep the document readable by builds
+        // before format 3.
+        let worth_a_prefix = unseen.iter().filter(|sent| covers(sent)).count() >= PREFIX_FROM;
         let mut covered = Vec::new();
         for sent in &unseen {
             let outcome = &mut self.hooks[sent.hook];
             outcome.awaiting_results += 1;
-            if through.is_some_and(|through| sent.first_failed_at <= through) {
+            if worth_a_prefix && covers(sent) {
                 covered.push(sent.accepted_at);
             } else {
                 outcome.unlisted.push((sent.guid.clone(), sent.accepted_at));
