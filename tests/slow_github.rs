@@ -149,24 +149,26 @@ async fn a_github_queue_delayed_across_two_runs() {
         runs.push(run);
         clock.advance(6 * HOUR);
     }
-    // Run 1: one canary, not listed in time: held back, said so, not "down".
+    // Run 1: three canaries, awaited together, not listed in time: the rest held back,
+    // said so, not "down".
     let first = &runs[0];
-    assert_eq!(first.report.redelivered_count(), 1);
+    assert_eq!(first.report.redelivered_count(), 3);
     assert!(first.report.results_delayed());
-    assert_eq!(first.report.held_back_count(), 33);
-    assert_eq!(first.report.pending_count(), 1);
+    assert_eq!(first.report.held_back_count(), 31);
+    assert_eq!(first.report.pending_count(), 3);
     let outputs = first.report.outputs().expect("outputs");
     assert!(outputs.contains(&("results-delayed", "true".to_owned())));
     assert!(outputs.contains(&("receiver-down", "false".to_owned())));
     assert!(first.report.summary_markdown().contains(
-        "GitHub has not listed the results of 1 redelivery(ies) of `app` yet; holding back 33 event(s)"
+        "GitHub has not listed the results of 3 redelivery(ies) of `app` yet; holding back 31 event(s)"
     ));
-    // Run 2: the first canary is still pending (GitHub's queue has not moved past it), so
-    // it is not sent again; one new canary, held back again.
-    assert_eq!(runs[1].report.redelivered_count(), 1);
-    assert_eq!(runs[1].report.pending_count(), 2);
-    // Run 3: the first canary is listed as delivered: the receiver is up, no canary wait.
-    assert_eq!(runs[2].report.redelivered_count(), 32, "{}", runs[2].log);
+    // Run 2: the first canaries are still pending (GitHub's queue has not moved past
+    // them), so they are not sent again; three new canaries, held back again.
+    assert_eq!(runs[1].report.redelivered_count(), 3);
+    assert_eq!(runs[1].report.pending_count(), 6);
+    // Run 3: the first canaries are listed as delivered: the receiver is up, no canary
+    // wait.
+    assert_eq!(runs[2].report.redelivered_count(), 28, "{}", runs[2].log);
     assert!(
         runs[2].waits.is_empty(),
         "no canary wait: {:?}",

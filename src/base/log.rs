@@ -54,7 +54,7 @@ impl Level {
 pub type Fields<'a> = &'a [(&'a str, Value)];
 
 /// Names a JSON line sets itself; a field of the same name is dropped.
-const RESERVED_FIELDS: [&str; 4] = ["time", "level", "hook", "message"];
+const RESERVED_FIELDS: [&str; 3] = ["time", "level", "message"];
 
 /// Where log lines go.
 #[derive(Clone, Debug)]

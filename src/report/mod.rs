@@ -253,6 +253,10 @@ impl RunReport {
     /// A receiver was found still down.
     pub fn receiver_down(&self) -> bool {
         self.hooks.iter().any(|hook| hook.receiver_down)
+            || self
+                .receivers
+                .iter()
+                .any(|receiver| receiver.state == ReceiverVerdict::Down)
     }
 
     /// GitHub did not list a canary's result in time, and events were held back for it.

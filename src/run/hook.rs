@@ -356,10 +356,9 @@ async fn list_deliveries(
 ) -> Result<(Planner, Option<chrono::DateTime<Utc>>), ApiError> {
     let mut planner = Planner::new();
     let pages = deliveries::pages(client, hook, credential);
-    let walked = deliveries::walk(pages, since, deliveries::MAX_PAGES, |delivery| {
-        planner.observe(delivery)
-    })
-    .await?;
+    // No bound of the walk's own: past `MAX_PAGES` the pages themselves refuse, loudly.
+    let walked =
+        deliveries::walk(pages, since, u32::MAX, |delivery| planner.observe(delivery)).await?;
     log.line(
         Level::Info,
         &format!(

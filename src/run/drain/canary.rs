@@ -81,7 +81,7 @@ impl Drain<'_> {
                 }
                 Ok(Posted::Refused) => progress.tried(index, pick),
                 Err(Halt::Failed(error)) if !error.is_rate_limit() => {
-                    progress.tried(index, pick);
+                    progress.failed_post();
                     progress.halt_hook(queued.hook, Halt::Failed(error));
                 }
                 Err(halt) => return Err(halt),

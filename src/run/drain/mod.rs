@@ -184,7 +184,7 @@ impl Drain<'_> {
                 Ok(Posted::Accepted(at)) => progress.accepted(receiver, index, queued, at),
                 Ok(Posted::Refused) => progress.tried(receiver, index),
                 Err(Halt::Failed(error)) if !error.is_rate_limit() => {
-                    progress.tried(receiver, index);
+                    progress.failed_post();
                     progress.halt_hook(queued.hook, Halt::Failed(error));
                 }
                 Err(halt) => return Some(halt),

@@ -256,6 +256,12 @@ impl Progress {
         self.receivers[receiver].tried.contains(&index)
     }
 
+    /// A POST that failed after the client's retries: its event stays unsent (for the next
+    /// run, and before the sent prefix), but the pace counts it.
+    pub(super) fn failed_post(&mut self) {
+        self.posted += 1;
+    }
+
     pub(super) fn tried(&mut self, receiver: usize, index: usize) {
         self.posted += 1;
         self.receivers[receiver].tried.insert(index);
