@@ -240,7 +240,7 @@ async fn redeliveries_are_paced() {
     );
     assert!(
         run.log
-            .contains("Redelivering 4 event(s), 1s apart, a canary first."),
+            .contains("Redelivering 4 event(s) to 1 receiver(s), 1s apart."),
         "{}",
         run.log
     );

@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 
 use fake_github::{AuthSeen, FakeGitHub, FakeToken, Hook, NewDelivery};
 use redeliver_action::domain::delivery::DeliveryId;
+use redeliver_action::domain::receiver::Receiver;
 use serde_json::json;
 
 use crate::util::*;
@@ -165,7 +166,10 @@ async fn a_fleet_by_id_or_star_and_one_that_matches_nothing() {
     .await;
     run.assert_code(1);
     assert!(
-        run.stdout.contains("::error::input `hooks` has `repo/acme/*/https://ci.example.com/nope`, but no webhook of the 5 repositories of acme (archived ones aside) has the URL `https://ci.example.com/nope` (compared exactly); URLs there include `https://ci.example.com/hook`"),
+        run.stdout.contains(&format!(
+            "::error::input `hooks` has `repo/acme/*/https://ci.example.com/nope`, but no webhook of the 5 repositories of acme (archived ones aside) has the URL `https://ci.example.com/nope` (compared exactly); URLs there include `{}`",
+            Receiver::from_url(CI_URL)
+        )),
         "{}",
         run.stdout
     );

@@ -4,6 +4,7 @@
 
 use crate::util::*;
 use fake_github::{FakeToken, Hook, NewDelivery};
+use redeliver_action::domain::receiver::Receiver;
 
 const CI_URL: &str = "https://ci.example.com/hook";
 const OTHER_URL: &str = "https://other.example.com/hook";
@@ -101,7 +102,13 @@ async fn an_unknown_url_fails_before_any_redelivery_naming_the_urls_there() {
     assert_eq!(
         errors,
         [
-            "::error::input `hooks` has `repo/octo/demo/https://ci.example.com/hook/`, but no webhook of the repository octo/demo has the URL `https://ci.example.com/hook/` (compared exactly); the URLs there are `https://ci.example.com/hook`, `https://other.example.com/hook`: write one of them, or the hook's id"
+            // URLs read from GitHub are shown as receivers (a URL may hold a secret); the
+            // one typed is echoed as typed.
+            format!(
+                "::error::input `hooks` has `repo/octo/demo/https://ci.example.com/hook/`, but no webhook of the repository octo/demo has the URL `https://ci.example.com/hook/` (compared exactly); the URLs there are `{}`, `{}`: write one of them, or the hook's id",
+                Receiver::from_url(CI_URL),
+                Receiver::from_url(OTHER_URL)
+            )
         ],
         "{}",
         run.stdout

@@ -181,16 +181,13 @@ impl ReceiverProgress {
     /// The last three results seen, newest redeliveries first, all failed as a down
     /// receiver fails: the newest one's status.
     pub(super) fn fell_over(&self) -> Option<String> {
-        let mut newest: Vec<&Sent> = self
+        // In the order sent, newest first (their times may tie at a second).
+        let verdicts: Vec<&Verdict> = self
             .sent
             .iter()
-            .filter(|sent| self.seen.contains_key(&sent.guid))
-            .collect();
-        newest.sort_by_key(|sent| std::cmp::Reverse(sent.accepted_at));
-        let verdicts: Vec<&Verdict> = newest
-            .iter()
-            .take(3)
+            .rev()
             .filter_map(|sent| self.seen.get(&sent.guid))
+            .take(3)
             .collect();
         match verdicts.as_slice() {
             [Verdict::Down(status), rest @ ..]
