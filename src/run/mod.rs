@@ -33,7 +33,7 @@ use crate::domain::checkpoint::{CheckpointDocument, HookState, MAX_DOCUMENT_BYTE
 use crate::domain::delivery::Delivery;
 use crate::domain::hook::Hook;
 use crate::domain::plan::Plan;
-use crate::github::client::{Credential, GitHubClient, RetryPolicy};
+use crate::github::client::{Credential, GitHubClient, Identity, RetryPolicy};
 use crate::github::deliveries;
 use crate::report::{HookError, HookReport, RunReport};
 use crate::run::credentials::Credentials;
@@ -93,8 +93,10 @@ pub async fn run_once(settings: &Settings, context: &RunContext) -> anyhow::Resu
     }
     let client = GitHubClient::new(
         &settings.api_url,
-        settings.app.clone(),
-        settings.token.clone(),
+        Identity {
+            app: settings.app.clone(),
+            token: settings.token.clone(),
+        },
         context.retry.clone(),
         context.clock.clone(),
         log.clone(),
