@@ -15,6 +15,7 @@ mod fuzz;
 mod health_chart;
 mod hook_selection;
 mod hostile;
+mod house;
 mod inputs_checked;
 mod max_age;
 mod operate;
