@@ -11,29 +11,30 @@
 //! on the command line) and says what to do; all problems are reported at once.
 
 mod auth;
+mod output;
+mod rules;
 mod scan;
+mod service;
 mod state;
+mod timing;
 
 use std::fmt;
-use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use http::Uri;
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::base::log::LogFormat;
 use crate::base::redact::Secrets;
 use crate::config::inputs::Cli;
-use crate::domain::filter::EventFilter;
 use crate::domain::hook::HookSelector;
 use crate::domain::plan::PlanOptions;
 use crate::github::app_auth::AppSigner;
-use crate::report::fail_on::FailOn;
 
 pub use crate::config::inputs::parse::Checked;
 pub use crate::config::inputs::parse::StoreSpec;
+pub use output::OutputSettings;
+pub use service::ServiceSettings;
 pub(crate) use state::lock_path_of;
 
 /// Validated settings of a run.
@@ -82,31 +83,6 @@ pub struct Settings {
     /// Accepted, but worth a warning at the start of the run (plain `http://` to a host
     /// that is not loopback, with `allow-insecure-http`).
     pub(crate) warnings: Vec<String>,
-}
-
-/// How the long-running mode is operated.
-#[derive(Debug, Clone)]
-pub struct ServiceSettings {
-    /// `--every`: run again and again at this interval.
-    pub every: Option<Duration>,
-    /// Where `/metrics` and `/healthz` are served (`--listen`, with `--every` only).
-    pub listen: Option<SocketAddr>,
-}
-
-/// Where and how the run tells what happened.
-#[derive(Debug, Clone)]
-pub struct OutputSettings {
-    /// `--json`: the report on stdout.
-    pub json: bool,
-    pub log_format: LogFormat,
-    /// `--verbose` or the runner's `RUNNER_DEBUG=1`.
-    pub debug: bool,
-    /// `GITHUB_OUTPUT`, inside Actions only.
-    pub output_file: Option<PathBuf>,
-    /// `GITHUB_STEP_SUMMARY`, inside Actions only.
-    pub summary_file: Option<PathBuf>,
-    /// `fail-on`: the end states that make the run exit with code 4.
-    pub fail_on: FailOn,
 }
 
 /// Everything wrong with the settings, one line each.
@@ -180,69 +156,6 @@ impl Problems {
     }
 }
 
-/// The plan settings, resolved.
-struct Plan {
-    dry_run: bool,
-    options: PlanOptions,
-}
-
-/// The plan settings but `max-age`, which is checked against the retention once the API URL
-/// tells it.
-fn resolve_plan(cli: &Cli, problems: &mut Problems) -> Plan {
-    let dry_run = problems.take(&cli.dry_run).unwrap_or_default();
-    let filter = EventFilter {
-        include: problems.take_given(&cli.events).unwrap_or_default(),
-        exclude: problems.take_given(&cli.exclude_events).unwrap_or_default(),
-    };
-    let max_attempts = problems.take(&cli.max_attempts).unwrap_or(1);
-    // No cap by default: the time budget bounds a run, and a cap would strand events.
-    let max_redeliveries = problems
-        .take_given(&cli.max_redeliveries)
-        .unwrap_or(usize::MAX);
-    Plan {
-        dry_run,
-        options: PlanOptions {
-            max_attempts,
-            max_redeliveries,
-            filter,
-            max_age: None,
-            pending_horizon: to_chrono(problems.take(&cli.pending_horizon).unwrap_or_default()),
-        },
-    }
-}
-
-/// The drain settings, resolved: (interval, max wait, max duration).
-fn resolve_drain(cli: &Cli, problems: &mut Problems) -> (Duration, Duration, Duration) {
-    (
-        problems.take(&cli.redelivery_interval).unwrap_or_default(),
-        problems.take(&cli.max_wait).unwrap_or_default(),
-        problems.take(&cli.max_duration).unwrap_or_default(),
-    )
-}
-
-fn resolve_service(cli: &Cli, problems: &mut Problems) -> ServiceSettings {
-    let every = problems.take_given(&cli.every);
-    let listen = problems.take_given(&cli.listen);
-    if listen.is_some() && every.is_none() && cli.every.is_none() {
-        problems.fail(
-            "listen",
-            "needs `--every`: `/metrics` and `/healthz` describe the long-running loop; add e.g. `--every 5m`, or drop `--listen` for a single run".to_owned(),
-        );
-    }
-    ServiceSettings { every, listen }
-}
-
-fn resolve_output(cli: &Cli, problems: &mut Problems) -> OutputSettings {
-    OutputSettings {
-        json: cli.json,
-        log_format: problems.take(&cli.log_format).unwrap_or_default(),
-        debug: cli.verbose || cli.runner.debug,
-        output_file: cli.runner.output_file.as_ref().map(PathBuf::from),
-        summary_file: cli.runner.summary_file.as_ref().map(PathBuf::from),
-        fail_on: problems.take(&cli.fail_on).unwrap_or_default(),
-    }
-}
-
 impl Settings {
     /// Checks everything that can be checked without the network, concern by concern, in
     /// the order the lines have always come in; every problem is reported at once.
@@ -257,14 +170,14 @@ impl Settings {
             state::check_installation_reach(&hooks, store.as_ref(), &mut problems);
         }
         let api_url = scan::api_url(cli, allow_insecure_http, &mut problems);
-        let plan = resolve_plan(cli, &mut problems);
+        let plan = rules::resolve(cli, &mut problems);
         let retention_days = problems.take_given(&cli.retention_days);
-        let (redelivery_interval, max_wait, max_duration) = resolve_drain(cli, &mut problems);
+        let (redelivery_interval, max_wait, max_duration) = timing::resolve(cli, &mut problems);
         let since = problems.take(&cli.since);
         let scan_concurrency = problems.take(&cli.scan_concurrency).unwrap_or(1);
         let max_age = problems.take_given(&cli.max_age);
-        let service = resolve_service(cli, &mut problems);
-        let output = resolve_output(cli, &mut problems);
+        let service = service::resolve(cli, &mut problems);
+        let output = output::resolve(cli, &mut problems);
         state::check_path(store.as_ref(), &mut problems);
         let (Some((api_url, warning)), Some(store), Some(since)) = (api_url, store, since) else {
             return Err(InputErrors(problems.list));
@@ -325,6 +238,6 @@ impl Settings {
 }
 
 /// A checked duration (at most [`parse::MAX_DURATION`]) as chrono's, which always fits.
-fn to_chrono(duration: Duration) -> chrono::Duration {
+pub(super) fn to_chrono(duration: Duration) -> chrono::Duration {
     chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::MAX)
 }
