@@ -33,7 +33,7 @@ use crate::domain::checkpoint::{CheckpointDocument, HookState, MAX_DOCUMENT_BYTE
 use crate::domain::delivery::Delivery;
 use crate::domain::hook::Hook;
 use crate::domain::plan::Plan;
-use crate::github::client::{Credential, GitHubClient, Identity, RetryPolicy};
+use crate::github::client::{Credential, GitHubClient, RetryPolicy};
 use crate::github::deliveries;
 use crate::report::{HookError, HookReport, RunReport};
 use crate::run::credentials::Credentials;
@@ -68,9 +68,9 @@ impl RunContext {
         log.set_clock(clock.clone());
         Self {
             log,
-            deadline: clock.instant() + settings.max_duration,
+            deadline: clock.instant() + settings.timing.max_duration,
             clock,
-            retry: RetryPolicy::with_max_wait(settings.max_wait),
+            retry: RetryPolicy::with_max_wait(settings.timing.max_wait),
             stop: Stop::default(),
         }
     }
@@ -78,7 +78,7 @@ impl RunContext {
     /// A fresh time budget from now: `--every` starts one for each run.
     pub fn restarted(&self, settings: &Settings) -> Self {
         Self {
-            deadline: self.clock.instant() + settings.max_duration,
+            deadline: self.clock.instant() + settings.timing.max_duration,
             ..self.clone()
         }
     }
@@ -88,15 +88,12 @@ impl RunContext {
 /// could not be read); partial failures are in the report's `errors`.
 pub async fn run_once(settings: &Settings, context: &RunContext) -> anyhow::Result<RunReport> {
     let log = &context.log;
-    if let Some(token) = &settings.token {
+    if let Some(token) = &settings.identity.token {
         log.mask(secrecy::ExposeSecret::expose_secret(token));
     }
     let client = GitHubClient::new(
-        &settings.api_url,
-        Identity {
-            app: settings.app.clone(),
-            token: settings.token.clone(),
-        },
+        &settings.scan.api_url,
+        settings.identity.clone(),
         context.retry.clone(),
         context.clock.clone(),
         log.clone(),
@@ -119,7 +116,7 @@ pub async fn run_once(settings: &Settings, context: &RunContext) -> anyhow::Resu
 
     let mut report = RunReport {
         dry_run: settings.dry_run,
-        max_attempts: settings.max_attempts(),
+        max_attempts: settings.plan.max_attempts,
         fleets: hooks.fleets.clone(),
         hooks: Vec::new(),
         receivers: Vec::new(),
@@ -192,11 +189,11 @@ async fn resolve_hooks(
     };
     resolve::resolve(
         client,
-        &settings.hooks,
+        &settings.scan.hooks,
         input,
         |account| credentials.for_account(Some(account)),
         &credentials.app_fleet,
-        settings.scan_concurrency,
+        settings.scan.concurrency,
         log,
     )
     .await
@@ -251,7 +248,7 @@ async fn save_checkpoint(
     log: &Log,
 ) -> anyhow::Result<()> {
     let limit = document_limit(&settings.store);
-    let (json, dropped) = document.encode(client.clock().now(), settings.retention, limit)?;
+    let (json, dropped) = document.encode(client.clock().now(), settings.scan.retention, limit)?;
     if dropped > 0 {
         log.warning(&format!(
             "the checkpoint would exceed {limit} bytes: forgot the bookkeeping of the {dropped} oldest failing events (pending and refused first), which may be retried again"
@@ -354,7 +351,7 @@ async fn sweep_pending(
             };
             (key, guids)
         })
-        .buffer_unordered(settings.scan_concurrency.max(1))
+        .buffer_unordered(settings.scan.concurrency.max(1))
         .collect()
         .await;
     for (key, guids) in listed {
@@ -405,7 +402,7 @@ async fn scan_all(
                 (index, hook_run.scan(state, rate_limited, lines).await)
             }
         })
-        .buffer_unordered(settings.scan_concurrency.max(1))
+        .buffer_unordered(settings.scan.concurrency.max(1))
         .collect()
         .await;
     scans.sort_by_key(|(index, _)| *index);

@@ -24,13 +24,15 @@ pub struct OutputSettings {
     pub fail_on: FailOn,
 }
 
-pub(super) fn resolve(cli: &Cli, problems: &mut Problems) -> OutputSettings {
-    OutputSettings {
+pub(super) fn resolve(cli: &Cli, problems: &mut Problems) -> Option<OutputSettings> {
+    let log_format = problems.take(&cli.log_format);
+    let fail_on = problems.take(&cli.fail_on);
+    Some(OutputSettings {
         json: cli.json,
-        log_format: problems.take(&cli.log_format).unwrap_or_default(),
+        log_format: log_format?,
         debug: cli.verbose || cli.runner.debug,
         output_file: cli.runner.output_file.as_ref().map(PathBuf::from),
         summary_file: cli.runner.summary_file.as_ref().map(PathBuf::from),
-        fail_on: problems.take(&cli.fail_on).unwrap_or_default(),
-    }
+        fail_on: fail_on?,
+    })
 }
