@@ -56,7 +56,7 @@ pub fn action_input_ids() -> Vec<String> {
 //
 // This struct is the table of settings: each field is one setting, defined once, with its
 // flag (whose long name is the action input's id), its environment variable, its typed
-// parser (`settings::parse`), its default and its doc. `--help` is clap's rendering of it;
+// parser (`inputs::parse`), its default and its doc. `--help` is clap's rendering of it;
 // the inputs of `action.yml` and the README's inputs table are generated from it by
 // `tests/action_yml.rs` (`INSTA_UPDATE=always cargo test action_yml` rewrites them; the
 // test fails when they differ). A default the code computes is written at the end of the
