@@ -39,35 +39,22 @@ const ALLOWED_IN_SRC: &[Allowed] = &[
     Allowed::new("src/run/resolve/fleet.rs", Rule::Parameters, "select"),
 ];
 
-/// Known violations in `crates/fake-github`: its one 2,898-line `lib.rs` and 1,234-line
-/// self-test, whose split into rooms (issue 28, another helper's branch) is under way.
-/// Until it lands they are allowed here, and the entries go with it.
+/// Known violations in `crates/fake-github`. Its split into rooms (issue 28) has landed
+/// with every file within 800 lines and every function within 80; two functions still take
+/// 6 parameters. The fake is another helper's room: they are allowed here until it gives
+/// them a named struct, and the entries go then.
 const ALLOWED_IN_FAKE: &[Allowed] = &[
-    Allowed::new(FAKE_LIB, Rule::FileLines, ""),
-    Allowed::new(FAKE_LIB, Rule::Parameters, "answer_with_fault"),
-    Allowed::new(SELFTEST, Rule::FileLines, ""),
-    Allowed::new(SELFTEST, Rule::Parameters, "exchange"),
-    Allowed::new(SELFTEST, Rule::FunctionLines, "app_jwts_are_checked"),
     Allowed::new(
-        SELFTEST,
-        Rule::FunctionLines,
-        "variables_get_create_conflict_update",
+        "crates/fake-github/src/faults.rs",
+        Rule::Parameters,
+        "answer_with_fault",
     ),
     Allowed::new(
-        SELFTEST,
-        Rule::FunctionLines,
-        "redeliveries_append_new_deliveries",
+        "crates/fake-github/tests/selftest/client.rs",
+        Rule::Parameters,
+        "exchange",
     ),
-    Allowed::new(
-        SELFTEST,
-        Rule::FunctionLines,
-        "installation_tokens_can_maintain_variables",
-    ),
-    Allowed::new(SELFTEST, Rule::FunctionLines, "faults_apply_then_clear"),
 ];
-
-const FAKE_LIB: &str = "crates/fake-github/src/lib.rs";
-const SELFTEST: &str = "crates/fake-github/tests/selftest.rs";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Rule {
