@@ -198,7 +198,7 @@ async fn the_docs_scripts_environment_works() {
     let url = fake.url();
     let run = run_cli(
         folder.path(),
-        &[],
+        &[] as &[&str],
         &[
             ("APP_ID", APP_ID),
             ("PRIVATE_KEY", APP_KEY),

@@ -6,7 +6,9 @@ use std::time::Duration;
 use chrono::{TimeZone, Utc};
 use http::header::{HeaderMap, HeaderValue};
 use http::{StatusCode, Uri};
-use redeliver_action::github::client::{Failure, RetryPolicy, classify_failure, route_under};
+use redeliver_action::github::client::{
+    FailedAnswer, Failure, RetryPolicy, classify_failure, route_under,
+};
 #[test]
 fn next_page_links_are_followed_only_under_the_api_url() {
     let cases = [
@@ -223,7 +225,16 @@ fn failed_answers_are_classified_as_github_asks() {
     for (status, headers, message, waits, expected) in cases {
         let status = StatusCode::from_u16(status).expect("status");
         assert_eq!(
-            classify_failure(status, &headers, message, now, &policy, waits),
+            classify_failure(
+                &FailedAnswer {
+                    status,
+                    headers: &headers,
+                    message,
+                },
+                now,
+                &policy,
+                waits
+            ),
             expected,
             "{status} {message}"
         );

@@ -161,17 +161,17 @@ async fn a_run_that_dies_midway_is_finished_by_the_next_without_repeats() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_delivery_recorded_late_is_caught_by_the_next_run() {
-    let fake = fake().await;
-    let first = run_in_process(&fake, raw_settings(&fake)).await;
+    let scenario = Scenario::new().await;
+    let first = scenario.run(&[]).await;
     assert!(first.report.succeeded());
-    let checkpoint = stored_checkpoint(&fake, "app");
+    let checkpoint = stored_checkpoint(&scenario.fake, "app");
     // It started 40 s before the checkpoint, but GitHub recorded it after the first run.
-    fake.add_delivery(
-        &Hook::App,
-        NewDelivery::failed("late", checkpoint - chrono::Duration::seconds(40)),
-    );
-    let second = run_in_process(&fake, raw_settings(&fake)).await;
-    assert_eq!(second.report.redelivered_guids(), ["late"]);
+    let late = checkpoint - chrono::Duration::seconds(40);
+    scenario
+        .fake
+        .add_delivery(&Hook::App, NewDelivery::failed("late", late));
+    let second = scenario.run(&[]).await;
+    assert_eq!(second.redelivered, ["late"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -219,17 +219,13 @@ async fn an_event_that_keeps_failing_is_redelivered_max_attempts_times_then_give
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redeliveries_are_paced() {
-    let fake = fake().await;
+    let scenario = Scenario::new().await;
     for i in 0..4 {
-        fake.add_delivery(
-            &Hook::App,
-            NewDelivery::failed(format!("g{i}"), minutes_ago(10 + i)),
-        );
+        scenario.failed(&Hook::App, &format!("g{i}"), 10 + i);
     }
-    let mut raw = raw_settings(&fake);
-    raw.set("redelivery-interval", "1s");
-    let run = run_in_process(&fake, raw).await;
+    let run = scenario.run(&[("redelivery-interval", "1s")]).await;
     assert!(run.report.succeeded());
+    assert_eq!(run.redelivered, ["g3", "g2", "g1", "g0"]);
     // Three canaries a second apart, their first look two seconds later (every result is
     // listed by then), then a second before the fourth.
     assert_eq!(
@@ -248,42 +244,36 @@ async fn redeliveries_are_paced() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cap_leaves_the_rest_queued_and_the_checkpoint_before_them() {
-    let fake = fake().await;
-    let g0_failed_at = minutes_ago(50);
+    let scenario = Scenario::new().await;
+    let g0_failed_at = scenario.ago(50);
     for i in 0..5 {
-        fake.add_delivery(
-            &Hook::App,
-            NewDelivery::failed(
-                format!("g{i}"),
-                g0_failed_at + chrono::Duration::minutes(i * 10),
-            ),
-        );
+        scenario.failed(&Hook::App, &format!("g{i}"), 50 - i * 10);
     }
-    let mut raw = raw_settings(&fake);
-    raw.set("max-redeliveries", "2");
-    let first = run_in_process(&fake, raw.clone()).await;
+    let capped = [("max-redeliveries", "2")];
+    let first = scenario.run(&capped).await;
     assert!(first.report.succeeded());
-    assert_eq!(first.report.redelivered_guids(), ["g0", "g1"]);
+    assert_eq!(first.redelivered, ["g0", "g1"]);
     assert_eq!(first.report.deferred_count(), 3);
     // Every open event holds the checkpoint, the two just redelivered too: their results
     // and their attempts are seen by the next run.
-    let checkpoint = stored_checkpoint(&fake, "app");
+    let checkpoint = stored_checkpoint(&scenario.fake, "app");
     assert!(
         (checkpoint - g0_failed_at).num_seconds().abs() <= 1,
         "{checkpoint} vs {g0_failed_at}"
     );
-    fake.record_queued_results();
-    let second = run_in_process(&fake, raw.clone()).await;
-    assert_eq!(second.report.redelivered_guids(), ["g2", "g3"]);
-    fake.record_queued_results();
-    let third = run_in_process(&fake, raw.clone()).await;
-    assert_eq!(third.report.redelivered_guids(), ["g4"]);
-    assert!(redelivered_guids(&fake).values().all(|count| *count == 1));
+    scenario.advance(Duration::from_secs(60));
+    assert_eq!(scenario.run(&capped).await.redelivered, ["g2", "g3"]);
+    scenario.advance(Duration::from_secs(60));
+    assert_eq!(scenario.run(&capped).await.redelivered, ["g4"]);
+    assert!(
+        redelivered_guids(&scenario.fake)
+            .values()
+            .all(|count| *count == 1)
+    );
     // Once the last one is seen delivered, nothing is open and the checkpoint moves on.
-    fake.record_queued_results();
-    let fourth = run_in_process(&fake, raw).await;
-    assert!(fourth.report.redelivered_guids().is_empty());
-    assert!(stored_checkpoint(&fake, "app") > Utc::now() - chrono::Duration::minutes(1));
+    scenario.advance(Duration::from_secs(60));
+    assert!(scenario.run(&capped).await.redelivered.is_empty());
+    assert!(stored_checkpoint(&scenario.fake, "app") > scenario.ago(1));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

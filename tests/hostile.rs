@@ -376,23 +376,9 @@ async fn hostile_absurd_retry_after_stops_cleanly() {
     .await;
     let folder = tempfile::tempdir().expect("temp dir");
     let (state, checkpoint) = state_file(folder.path());
-    let key = key_file(folder.path()).display().to_string();
-    let state_arg = format!("file:{}", state.display());
-    let run = run_cli(
-        folder.path(),
-        &[
-            "--api-url",
-            &server.url,
-            "--app-id",
-            APP_ID,
-            "--private-key-file",
-            &key,
-            "--state",
-            &state_arg,
-        ],
-        &[],
-    )
-    .await;
+    let args = app_on_command_line(&server.url, folder.path())
+        .with("state", format!("file:{}", state.display()));
+    let run = run_cli(folder.path(), &args.argv(), &[]).await;
     run.assert_code(1);
     assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
     assert!(
@@ -735,30 +721,6 @@ async fn hostile_redelivery_never_recorded_is_made_again_after_the_grace() {
 // 2. SIGTERM in a one-shot run
 // ---------------------------------------------------------------------------------------
 
-async fn spawn_cli(folder: &Path, args: &[&str]) -> tokio::process::Child {
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_redeliver"))
-        .env_clear()
-        .current_dir(folder)
-        .env("HOME", folder)
-        .args(args)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("starts")
-}
-
-async fn terminate(child: tokio::process::Child) -> (Option<i32>, String) {
-    send_sigterm(&child);
-    let output = tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
-        .await
-        .expect("exits within 20 s of SIGTERM")
-        .expect("waits");
-    (
-        output.status.code(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
-}
-
 async fn wait_until(what: &str, done: impl Fn() -> bool) {
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     while !done() {
@@ -780,26 +742,14 @@ async fn hostile_sigterm_in_a_one_shot_run_saves_and_the_rerun_does_not_repeat()
     // seconds), so g1 is pending: left aside, not sent again, and not waited for.
     let folder = tempfile::tempdir().expect("temp dir");
     let (state, _) = state_file(folder.path());
-    let key = key_file(folder.path()).display().to_string();
-    let state_arg = format!("file:{}", state.display());
-    let url = fake.url();
-    let args = |interval| {
-        vec![
-            "--api-url",
-            &url,
-            "--app-id",
-            APP_ID,
-            "--private-key-file",
-            &key,
-            "--state",
-            &state_arg,
-            "--redelivery-interval",
-            interval,
-        ]
-    };
-    let child = spawn_cli(folder.path(), &args("10m")).await;
+    let args = app_on_command_line(&fake.url(), folder.path())
+        .with("state", format!("file:{}", state.display()));
+    let child = Spawned::start(
+        folder.path(),
+        &args.clone().with("redelivery-interval", "10m").argv(),
+    );
     wait_until("the first redelivery", || fake.redeliveries().len() == 1).await;
-    let (code, stderr) = terminate(child).await;
+    let (code, stderr) = child.terminate().await;
 
     assert_eq!(code, Some(1), "{stderr}");
     assert!(stderr.contains("SIGTERM received"), "{stderr}");
@@ -823,7 +773,12 @@ async fn hostile_sigterm_in_a_one_shot_run_saves_and_the_rerun_does_not_repeat()
         "not past the events left: {checkpoint}"
     );
 
-    let rerun = run_cli(folder.path(), &args("0s"), &[]).await;
+    let rerun = run_cli(
+        folder.path(),
+        &args.with("redelivery-interval", "0s").argv(),
+        &[],
+    )
+    .await;
     rerun.assert_code(0);
     let guids: Vec<String> = fake.redeliveries().into_iter().map(|r| r.guid).collect();
     assert_eq!(guids, ["g1", "g2", "g3"], "{}", rerun.stderr);
@@ -845,28 +800,13 @@ async fn hostile_sigterm_ends_a_rate_limit_wait() {
     );
     let folder = tempfile::tempdir().expect("temp dir");
     let (state, checkpoint) = state_file(folder.path());
-    let key = key_file(folder.path()).display().to_string();
-    let state_arg = format!("file:{}", state.display());
-    let url = fake.url();
-    let args = [
-        "--api-url",
-        &url,
-        "--app-id",
-        APP_ID,
-        "--private-key-file",
-        &key,
-        "--state",
-        &state_arg,
-        "--max-wait",
-        "30m",
-    ];
-    let child = spawn_cli(folder.path(), &args).await;
-    wait_until("the rate-limited list request", || {
-        fake.pending_faults() == 0
-    })
-    .await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let (code, stderr) = terminate(child).await;
+    let args = app_on_command_line(&fake.url(), folder.path())
+        .with("state", format!("file:{}", state.display()))
+        .with("max-wait", "30m");
+    let child = Spawned::start(folder.path(), &args.argv());
+    // Signalled once it says it waits: the wait, not the request, is what is ended.
+    child.wait_for_stderr("waiting 15m").await;
+    let (code, stderr) = child.terminate().await;
 
     assert_eq!(code, Some(1), "{stderr}");
     assert!(stderr.contains("waiting 15m"), "{stderr}");

@@ -74,24 +74,11 @@ async fn the_cli_takes_max_age_and_reports_too_old_events_in_json() {
     let fake = fake().await;
     fake.add_delivery(&Hook::App, NewDelivery::failed("old", minutes_ago(3 * 60)));
     let folder = tempfile::tempdir().expect("temp dir");
-    let key = key_file(folder.path());
-    let url = fake.url();
-    let run = run_cli(
-        folder.path(),
-        &[
-            "--app-id",
-            APP_ID,
-            "--private-key-file",
-            key.to_str().expect("a UTF-8 path"),
-            "--api-url",
-            &url,
-            "--max-age",
-            "2h",
-            "--json",
-        ],
-        &[],
-    )
-    .await;
+    let args = app_on_command_line(&fake.url(), folder.path()).with("max-age", "2h");
+    // `--json` is a switch: no `=value`.
+    let mut argv = args.argv();
+    argv.push("--json".to_owned());
+    let run = run_cli(folder.path(), &argv, &[]).await;
     run.assert_code(0);
     let report: serde_json::Value = serde_json::from_str(run.stdout.trim()).expect("JSON");
     assert_eq!(report["hooks"][0]["too_old"][0]["guid"], "old", "{report}");

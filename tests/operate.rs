@@ -2,10 +2,9 @@
 //! the built binary with a plain HTTP/1.1 request, `--log-format json`, and their bad input.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::util::*;
 use fake_github::{Hook, NewDelivery};
@@ -70,47 +69,15 @@ async fn every_with_listen_serves_metrics_and_health_until_sigterm() {
     let fake = fake().await;
     fake.add_delivery(&Hook::App, NewDelivery::failed("g1", minutes_ago(30)));
     let folder = tempfile::tempdir().expect("temp dir");
-    let key = key_file(folder.path()).display().to_string();
     let state = format!("file:{}", folder.path().join("state.json").display());
-    let url = fake.url();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_redeliver"))
-        .env_clear()
-        .current_dir(folder.path())
-        .args([
-            "--api-url",
-            &url,
-            "--app-id",
-            APP_ID,
-            "--private-key-file",
-            &key,
-            "--state",
-            &state,
-            "--redelivery-interval",
-            "0s",
-            "--every",
-            "1s",
-            // Port 0: the system picks a free port, and the log says which.
-            "--listen",
-            "127.0.0.1:0",
-        ])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("starts");
-    let stderr = Arc::new(Mutex::new(String::new()));
-    let reader = {
-        let stderr = stderr.clone();
-        let pipe = child.stderr.take().expect("stderr piped");
-        tokio::spawn(async move {
-            let mut lines = BufReader::new(pipe).lines();
-            while let Ok(Some(line)) = lines.next_line().await {
-                let mut text = stderr.lock().expect("lock");
-                text.push_str(&line);
-                text.push('\n');
-            }
-        })
-    };
-    let log = || stderr.lock().expect("lock").clone();
+    let args = app_on_command_line(&fake.url(), folder.path())
+        .with("state", state)
+        .with("redelivery-interval", "0s")
+        .with("every", "1s")
+        // Port 0: the system picks a free port, and the log says which.
+        .with("listen", "127.0.0.1:0");
+    let child = Spawned::start(folder.path(), &args.argv());
+    let log = || child.stderr();
 
     // Bounded waits: for the address, then for a run whose redelivery the metrics count.
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -239,14 +206,8 @@ async fn every_with_listen_serves_metrics_and_health_until_sigterm() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
-    send_sigterm(&child);
-    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
-        .await
-        .expect("exits within 30 s of SIGTERM")
-        .expect("waits");
-    let _ = reader.await;
-    let text = log();
-    assert_eq!(status.code(), Some(0), "{text}");
+    let (code, text) = child.terminate().await;
+    assert_eq!(code, Some(0), "{text}");
     assert!(text.contains("SIGTERM received"), "{text}");
     assert!(
         tokio::net::TcpStream::connect(address).await.is_err(),
@@ -264,21 +225,10 @@ async fn json_logs_are_one_object_per_line_with_fields_and_no_secret() {
         NewDelivery::failed("g1", minutes_ago(30)).event(TOKEN, None),
     );
     let folder = tempfile::tempdir().expect("temp dir");
-    let url = fake.url();
+    let args = token_on_command_line(&fake.url()).with("redelivery-interval", "0s");
     let run = run_cli(
         folder.path(),
-        &[
-            "--hooks",
-            "repo/octo/demo/9",
-            "--token",
-            TOKEN,
-            "--state",
-            "none",
-            "--api-url",
-            &url,
-            "--redelivery-interval",
-            "0s",
-        ],
+        &args.argv(),
         &[("REDELIVER_LOG_FORMAT", "json")],
     )
     .await;
@@ -331,20 +281,11 @@ async fn json_logs_are_one_object_per_line_with_fields_and_no_secret() {
 async fn listen_without_every_and_bad_operation_flags_are_bad_input() {
     let fake = fake().await;
     let folder = tempfile::tempdir().expect("temp dir");
-    let url = fake.url();
-    let base = [
-        "--hooks",
-        "repo/octo/demo/9",
-        "--token",
-        TOKEN,
-        "--state",
-        "none",
-        "--api-url",
-        &url,
-    ];
-    let with = |extra: &[&'static str]| {
-        let mut args = base.to_vec();
-        args.extend_from_slice(extra);
+    let base = token_on_command_line(&fake.url());
+    // The operation flags stay as the user types them, after the settings.
+    let with = |extra: &[&str]| {
+        let mut args = base.argv();
+        args.extend(extra.iter().map(|arg| (*arg).to_owned()));
         args
     };
     let run = run_cli(folder.path(), &with(&["--listen", "127.0.0.1:0"]), &[]).await;
@@ -401,26 +342,10 @@ async fn an_address_in_use_fails_before_any_request() {
         .expect("binds");
     let address = taken.local_addr().expect("address").to_string();
     let folder = tempfile::tempdir().expect("temp dir");
-    let url = fake.url();
-    let run = run_cli(
-        folder.path(),
-        &[
-            "--hooks",
-            "repo/octo/demo/9",
-            "--token",
-            TOKEN,
-            "--state",
-            "none",
-            "--api-url",
-            &url,
-            "--every",
-            "1m",
-            "--listen",
-            &address,
-        ],
-        &[],
-    )
-    .await;
+    let args = token_on_command_line(&fake.url())
+        .with("every", "1m")
+        .with("listen", &address);
+    let run = run_cli(folder.path(), &args.argv(), &[]).await;
     run.assert_code(1);
     assert!(
         run.stderr.starts_with(&format!(

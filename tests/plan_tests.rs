@@ -3,7 +3,6 @@
 use chrono::{DateTime, Duration, Utc};
 use redeliver_action::domain::checkpoint::HookState;
 use redeliver_action::domain::delivery::{Delivery, DeliveryId};
-use redeliver_action::domain::filter::{EventFilter, parse_event_list};
 use redeliver_action::domain::plan::{PlanOptions, next_checkpoint, plan_redeliveries};
 use redeliver_action::domain::window::{WindowOptions, in_window, scan_window};
 
@@ -265,10 +264,7 @@ fn open_events_hold_the_checkpoint_at_their_first_failure() {
 
 #[test]
 fn the_cap_defers_the_newest_and_holds_the_checkpoint_before_them() {
-    let opts = PlanOptions {
-        max_redeliveries: 2,
-        ..options()
-    };
+    let opts = crate::util::plan_options(&[("max-attempts", "3"), ("max-redeliveries", "2")]);
     let deliveries = vec![
         failed(4, "d", 10),
         failed(3, "c", 20),
@@ -299,13 +295,11 @@ fn the_cap_defers_the_newest_and_holds_the_checkpoint_before_them() {
 
 #[test]
 fn filters_count_what_they_leave_out() {
-    let opts = PlanOptions {
-        filter: EventFilter {
-            include: parse_event_list("push, workflow_job.queued").expect("valid"),
-            exclude: parse_event_list("").expect("valid"),
-        },
-        ..options()
-    };
+    let opts = crate::util::plan_options(&[
+        ("max-attempts", "3"),
+        ("max-redeliveries", "100"),
+        ("events", "push, workflow_job.queued"),
+    ]);
     let job = |id, guid: &str, action: &str| Delivery {
         event: "workflow_job".into(),
         action: Some(action.to_owned().into()),
@@ -442,10 +436,10 @@ fn table_of_max_age() {
                 state.record_refusal("a", minutes_ago(minutes));
             }
         }
-        let opts = PlanOptions {
-            max_age: max_age.map(Duration::hours),
-            ..options()
-        };
+        let max_age = max_age.map(|hours| format!("{hours}h"));
+        let mut flags = vec![("max-attempts", "3"), ("max-redeliveries", "100")];
+        flags.extend(max_age.as_deref().map(|max_age| ("max-age", max_age)));
+        let opts = crate::util::plan_options(&flags);
         let plan = plan_redeliveries(deliveries, &state, now(), &opts);
         let got_ids: Vec<u64> = plan.redeliver.iter().map(|p| p.delivery_id.0).collect();
         let got_too_old: Vec<&str> = plan.found.too_old.iter().map(|e| e.guid.as_str()).collect();

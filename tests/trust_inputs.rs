@@ -150,22 +150,11 @@ async fn an_absurd_since_is_bad_input_not_a_panic_or_a_silent_default() {
     );
     let folder = tempfile::tempdir().expect("temp dir");
     let url = fake.url();
-    let key = key_file(folder.path()).display().to_string();
+    let args = app_on_command_line(&url, folder.path()).with("state", "none");
     for since in ["600000000y", "401d"] {
         let run = run_cli(
             folder.path(),
-            &[
-                "--api-url",
-                &url,
-                "--app-id",
-                APP_ID,
-                "--private-key-file",
-                &key,
-                "--state",
-                "none",
-                "--since",
-                since,
-            ],
+            &args.clone().with("since", since).argv(),
             &[],
         )
         .await;

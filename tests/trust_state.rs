@@ -111,22 +111,11 @@ async fn run_with_state(
     folder: &std::path::Path,
     state: &std::path::Path,
 ) -> Run {
-    let url = fake.url();
-    let key = key_file(folder).display().to_string();
-    let state = format!("file:{}", state.display());
-    let args = [
-        "--api-url",
-        &url,
-        "--app-id",
-        APP_ID,
-        "--private-key-file",
-        &key,
-        "--state",
-        &state,
-        "--redelivery-interval",
-        "0s",
-    ];
-    let run = run_cli(folder, &args, &[]);
+    let args = app_on_command_line(&fake.url(), folder)
+        .with("state", format!("file:{}", state.display()))
+        .with("redelivery-interval", "0s");
+    let argv = args.argv();
+    let run = run_cli(folder, &argv, &[]);
     // A guard against the hang this finding was about, not a timing assertion.
     tokio::time::timeout(std::time::Duration::from_secs(120), run)
         .await

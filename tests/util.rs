@@ -189,8 +189,13 @@ fn finish(output: Output, raw_outputs: String, summary: String) -> Run {
     }
 }
 
-/// Runs the binary as a command-line tool, outside Actions, in `folder`.
-pub async fn run_cli(folder: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+/// Runs the binary as a command-line tool, outside Actions, in `folder`: `args` is its
+/// argv, such as [`Args::argv`] gives.
+pub async fn run_cli(
+    folder: &Path,
+    args: &[impl AsRef<std::ffi::OsStr>],
+    env: &[(&str, &str)],
+) -> Run {
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_redeliver"));
     command
         .env_clear()
@@ -263,14 +268,19 @@ impl Args {
         self
     }
 
+    /// The command line, `--flag=value` for each flag set, for a spawned binary
+    /// ([`run_cli`], [`Spawned`]).
+    pub fn argv(&self) -> Vec<String> {
+        self.0
+            .iter()
+            .map(|(flag, value)| format!("--{flag}={value}"))
+            .collect()
+    }
+
     /// The parsed command line; panics when clap refuses it.
     pub fn cli(&self) -> redeliver_action::config::inputs::Cli {
         let args: Vec<String> = std::iter::once("redeliver".to_owned())
-            .chain(
-                self.0
-                    .iter()
-                    .map(|(flag, value)| format!("--{flag}={value}")),
-            )
+            .chain(self.argv())
             .collect();
         let env = redeliver_action::config::inputs::Environment::new();
         match redeliver_action::config::inputs::Cli::parse_from_env(&args, &env) {
@@ -318,6 +328,25 @@ pub fn raw_settings(fake: &FakeGitHub) -> Args {
         .with("repository", REPO)
         .with("api-url", fake.url())
         .with("redelivery-interval", "0s")
+}
+
+/// Settings for the binary run outside Actions against `api_url` as the App, its key in a
+/// file in `folder` (the checkpoint in the default state file unless `state` is set).
+pub fn app_on_command_line(api_url: &str, folder: &Path) -> Args {
+    Args::new()
+        .with("api-url", api_url)
+        .with("app-id", APP_ID)
+        .with("private-key-file", key_file(folder).display().to_string())
+}
+
+/// Settings for the binary run outside Actions against `api_url` with the test PAT, for
+/// `repo/octo/demo/9`, no checkpoint.
+pub fn token_on_command_line(api_url: &str) -> Args {
+    Args::new()
+        .with("hooks", "repo/octo/demo/9")
+        .with("token", TOKEN)
+        .with("state", "none")
+        .with("api-url", api_url)
 }
 
 /// A run made inside the test process, on simulated time: waits are taken at once, and
@@ -408,4 +437,151 @@ pub fn send_sigterm(child: &tokio::process::Child) {
         .status()
         .expect("kill runs");
     assert!(killed.success());
+}
+
+/// A scenario test in a dozen lines: a fake GitHub (the test PAT and the App) with the
+/// hooks and deliveries a test adds, settings as a command line ([`raw_settings`] plus the
+/// flags of each run), and runs in this process on the fake's simulated clock, each giving
+/// back its report and the events it redelivered.
+///
+/// ```ignore
+/// let scenario = Scenario::new().await;
+/// scenario.failed(&Hook::App, "g1", 30);
+/// let first = scenario.run(&[("max-attempts", "1")]).await;
+/// assert_eq!(first.redelivered, ["g1"]);
+/// scenario.advance(6 * HOUR); // the next scheduled run
+/// ```
+pub struct Scenario {
+    pub fake: FakeGitHub,
+    pub clock: redeliver_action::base::clock::Clock,
+}
+
+/// What one run of a [`Scenario`] did.
+pub struct ScenarioRun {
+    pub report: redeliver_action::report::RunReport,
+    pub log: String,
+    /// Its rate-limit waits and pauses, taken at once on simulated time.
+    pub waits: Vec<std::time::Duration>,
+    /// The GUIDs it redelivered, in the order the fake accepted them.
+    pub redelivered: Vec<String>,
+}
+
+impl Scenario {
+    pub async fn new() -> Self {
+        let fake = fake().await;
+        let clock = sim_clock(&fake);
+        Self { fake, clock }
+    }
+
+    /// `minutes` before now on the scenario's clock.
+    pub fn ago(&self, minutes: i64) -> DateTime<Utc> {
+        self.clock.now() - Duration::minutes(minutes)
+    }
+
+    /// `hook` has a failed delivery of `guid`, `minutes` ago; the delivery's id.
+    pub fn failed(&self, hook: &fake_github::Hook, guid: &str, minutes: i64) -> u64 {
+        self.fake.add_delivery(
+            hook,
+            fake_github::NewDelivery::failed(guid, self.ago(minutes)),
+        )
+    }
+
+    /// One run, with `flags` set over [`raw_settings`].
+    pub async fn run(&self, flags: &[(&str, &str)]) -> ScenarioRun {
+        let mut args = raw_settings(&self.fake);
+        for (flag, value) in flags {
+            args.set(flag, *value);
+        }
+        let before = self.fake.redeliveries().len();
+        let run = run_in_process(&self.fake, args).await;
+        let redelivered = self.fake.redeliveries()[before..]
+            .iter()
+            .map(|redelivery| redelivery.guid.clone())
+            .collect();
+        ScenarioRun {
+            report: run.report,
+            log: run.log,
+            waits: run.waits,
+            redelivered,
+        }
+    }
+
+    /// Time passes on the clock the fake and the runs share (the next scheduled run).
+    pub fn advance(&self, by: std::time::Duration) {
+        self.clock.advance(by);
+    }
+}
+
+/// A spawned binary whose stderr is read as it comes, so that a test waits for what it
+/// can observe (a line) instead of sleeping.
+pub struct Spawned {
+    child: tokio::process::Child,
+    stderr: std::sync::Arc<std::sync::Mutex<String>>,
+    reader: tokio::task::JoinHandle<()>,
+}
+
+impl Spawned {
+    /// The binary outside Actions, in `folder`, with `args` as its argv.
+    pub fn start(folder: &Path, args: &[impl AsRef<std::ffi::OsStr>]) -> Self {
+        use tokio::io::AsyncBufReadExt;
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_redeliver"))
+            .env_clear()
+            .current_dir(folder)
+            .env("HOME", folder)
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("starts");
+        let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let pipe = child.stderr.take().expect("stderr piped");
+        let reader = tokio::spawn({
+            let stderr = stderr.clone();
+            async move {
+                let mut lines = tokio::io::BufReader::new(pipe).lines();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    let mut text = stderr.lock().expect("stderr");
+                    text.push_str(&line);
+                    text.push('\n');
+                }
+            }
+        });
+        Self {
+            child,
+            stderr,
+            reader,
+        }
+    }
+
+    /// What it wrote to stderr so far.
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().expect("stderr").clone()
+    }
+
+    /// Waits until stderr holds `text`, polling, at most 30 s (a bound against a hang, not
+    /// a timing assertion).
+    pub async fn wait_for_stderr(&self, text: &str) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !self.stderr().contains(text) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no `{text}` on stderr within 30 s:\n{}",
+                self.stderr()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Sends SIGTERM, and gives back the exit code and the whole stderr.
+    pub async fn terminate(mut self) -> (Option<i32>, String) {
+        send_sigterm(&self.child);
+        let status = tokio::time::timeout(std::time::Duration::from_secs(20), self.child.wait())
+            .await
+            .expect("exits within 20 s of SIGTERM")
+            .expect("waits");
+        let Spawned { stderr, reader, .. } = self;
+        reader.await.expect("stderr read to its end");
+        let stderr = stderr.lock().expect("stderr").clone();
+        (status.code(), stderr)
+    }
 }

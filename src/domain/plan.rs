@@ -325,30 +325,14 @@ impl Planner {
         for (guid, history) in self.failing {
             plan.found.failing += 1;
             let record = state.events.get(&guid);
-            let sent = sent_unlisted(record, state, history.first_at);
-            let pending = sent.map(|sent| {
-                let listed = Listing {
-                    event_newest: history.newest_redelivery,
-                    queue_newest,
-                    now,
-                };
-                pending_verdict(&sent, &listed, options)
-            });
+            let listing = Listing {
+                event_newest: history.newest_redelivery,
+                queue_newest,
+                now,
+            };
+            let pending = plan.note_pending(&guid, state, &history, &listing, options);
             let still_pending = pending == Some(Pending::Waiting);
             let lost = pending == Some(Pending::Lost);
-            match (pending, sent) {
-                (Some(Pending::Listed), Some(sent)) if !sent.by_prefix => {
-                    plan.settled.push(guid.clone());
-                }
-                (Some(Pending::Lost), Some(sent)) if sent.by_prefix => {
-                    plan.lost_from_prefix.push((guid.clone(), sent.latest));
-                }
-                (Some(Pending::Lost), _) => plan.lost.push(guid.clone()),
-                (Some(Pending::Waiting), Some(sent)) if sent.by_prefix => {
-                    plan.pending_from_prefix.push((guid.clone(), sent.latest));
-                }
-                _ => {}
-            }
             let summary = EventSummary {
                 guid: guid.clone(),
                 event: history.event,
@@ -495,6 +479,34 @@ fn pending_verdict(sent: &SentUnlisted, listing: &Listing, options: &PlanOptions
 }
 
 impl Plan {
+    /// Where an earlier redelivery of `guid` whose result was not listed stands, noted in
+    /// the plan (settled, lost, still pending by the receiver's sent prefix): `None` when
+    /// there is none.
+    fn note_pending(
+        &mut self,
+        guid: &str,
+        state: &HookState,
+        history: &FailureHistory,
+        listing: &Listing,
+        options: &PlanOptions,
+    ) -> Option<Pending> {
+        let sent = sent_unlisted(state.events.get(guid), state, history.first_at)?;
+        let pending = pending_verdict(&sent, listing, options);
+        match pending {
+            Pending::Listed if !sent.by_prefix => self.settled.push(guid.to_owned()),
+            Pending::Lost if sent.by_prefix => {
+                self.lost_from_prefix.push((guid.to_owned(), sent.latest));
+            }
+            Pending::Lost => self.lost.push(guid.to_owned()),
+            Pending::Waiting if sent.by_prefix => {
+                self.pending_from_prefix
+                    .push((guid.to_owned(), sent.latest));
+            }
+            Pending::Listed | Pending::Waiting => {}
+        }
+        Some(pending)
+    }
+
     /// Puts the open events in order, oldest first (they are closest to falling out of
     /// GitHub's retention), up to `max_redeliveries` to redeliver and the rest deferred;
     /// notes where the checkpoint must stay; sorts the other lists.

@@ -21,7 +21,7 @@ pub async fn run_every(settings: &Settings, context: &RunContext, every: Duratio
     let log = &context.log;
     let observed = Arc::new(Observed {
         metrics: Metrics::new(),
-        health: Health::new(every, settings.max_duration, context.clock.instant()),
+        health: Health::new(every, settings.timing.max_duration, context.clock.instant()),
         clock: context.clock.clone(),
     });
     // Dropped on every return: the server stops with the loop.

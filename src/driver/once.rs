@@ -80,7 +80,7 @@ pub async fn run_and_report(
             // Outputs and summary are still written, so a workflow's `if:` on them works and
             // `scan-complete: false` tells this run from one that found nothing failing.
             let report =
-                RunReport::stopped_before_scan(settings.dry_run, settings.max_attempts(), error);
+                RunReport::stopped_before_scan(settings.dry_run, settings.plan.max_attempts, error);
             if let Err(error) = publish(&report, &[], settings, log) {
                 log.error(&format!("{error:#}"));
             }

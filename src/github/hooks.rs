@@ -41,14 +41,14 @@ pub async fn list(
     scope: &HookScope,
     credential: Credential,
 ) -> Result<Vec<ListedHook>, ApiError> {
-    super::all_pages(
+    super::Pages::new(
         client,
         format!("{}?per_page={PER_PAGE}", scope.hooks_path()),
         credential,
         MAX_PAGES,
         "webhooks",
-        |page: &ListPage| page.items::<ListedHook>(),
     )
+    .all_items(|page: &ListPage| page.items::<ListedHook>())
     .await
 }
 

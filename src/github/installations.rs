@@ -184,14 +184,14 @@ impl ListedInstallation {
 
 /// Every installation of the App (App JWT), page by page.
 pub async fn list(client: &GitHubClient) -> anyhow::Result<Vec<ListedInstallation>> {
-    super::all_pages(
+    super::Pages::new(
         client,
         "/app/installations?per_page=100".to_owned(),
         Credential::AppJwt,
         MAX_INSTALLATION_PAGES,
         "installations",
-        |page: &crate::github::client::ListPage| page.items::<ListedInstallation>(),
     )
+    .all_items(|page: &crate::github::client::ListPage| page.items::<ListedInstallation>())
     .await
     .map_err(|error| explain(error, "any account"))
     .context("failed to list the App's installations")

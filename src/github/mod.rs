@@ -15,7 +15,7 @@ pub mod variables;
 
 mod pages;
 
-pub use pages::{Pages, all_pages};
+pub use pages::Pages;
 
 use std::fmt;
 

@@ -76,21 +76,16 @@ impl<'a> Pages<'a> {
     pub fn pages(&self) -> u32 {
         self.pages
     }
-}
 
-/// Every page of a list, each page's items taken by `items`.
-pub async fn all_pages<T>(
-    client: &GitHubClient,
-    first: String,
-    credential: Credential,
-    max_pages: u32,
-    what: &'static str,
-    items: impl Fn(&ListPage) -> Result<Vec<T>, ApiError>,
-) -> Result<Vec<T>, ApiError> {
-    let mut pages = Pages::new(client, first, credential, max_pages, what);
-    let mut all = Vec::new();
-    while let Some(page) = pages.next_page().await? {
-        all.extend(items(&page)?);
+    /// Every page of the list, each page's items taken by `items`.
+    pub async fn all_items<T>(
+        mut self,
+        items: impl Fn(&ListPage) -> Result<Vec<T>, ApiError>,
+    ) -> Result<Vec<T>, ApiError> {
+        let mut all = Vec::new();
+        while let Some(page) = self.next_page().await? {
+            all.extend(items(&page)?);
+        }
+        Ok(all)
     }
-    Ok(all)
 }

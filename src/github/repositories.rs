@@ -49,14 +49,14 @@ pub async fn list(
         struct Repositories {
             repositories: Vec<ListedRepository>,
         }
-        let all = super::all_pages(
+        let all = super::Pages::new(
             client,
             format!("/installation/repositories?per_page={PER_PAGE}"),
             credential,
             MAX_PAGES,
             "repositories",
-            |page: &ListPage| Ok(page.parse::<Repositories>()?.repositories),
         )
+        .all_items(|page: &ListPage| Ok(page.parse::<Repositories>()?.repositories))
         .await?;
         // An installation lives on one account; keep to `owner` all the same.
         return Ok(all
@@ -68,14 +68,14 @@ pub async fn list(
             .collect());
     }
     let of = |path: String| {
-        super::all_pages(
+        super::Pages::new(
             client,
             format!("{path}?per_page={PER_PAGE}"),
             credential,
             MAX_PAGES,
             "repositories",
-            |page: &ListPage| page.items::<ListedRepository>(),
         )
+        .all_items(|page: &ListPage| page.items::<ListedRepository>())
     };
     match of(format!("/orgs/{owner}/repos")).await {
         Err(error) if error.status() == Some(404) => of(format!("/users/{owner}/repos")).await,

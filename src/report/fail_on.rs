@@ -9,8 +9,8 @@
 
 use crate::report::RunReport;
 
-/// Which end states fail the run. The default is [`FailOn::DEFAULT`]: an event given up is
-/// lost for good, the one state a careful owner always wants to hear of.
+/// Which end states fail the run. The default (the settings table's `given-up`) names the
+/// one state a careful owner always wants to hear of: an event given up is lost for good.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FailOn {
     pub given_up: bool,
@@ -19,19 +19,7 @@ pub struct FailOn {
     pub too_old: bool,
 }
 
-impl Default for FailOn {
-    fn default() -> Self {
-        Self::DEFAULT
-    }
-}
-
 impl FailOn {
-    /// `given-up`.
-    pub const DEFAULT: FailOn = FailOn {
-        given_up: true,
-        ..FailOn::NEVER
-    };
-
     /// `never`: the behaviour before `fail-on` existed.
     pub const NEVER: FailOn = FailOn {
         given_up: false,
@@ -124,7 +112,13 @@ mod tests {
 
     #[test]
     fn names_are_parsed_and_never_stands_alone() {
-        assert_eq!(FailOn::parse("given-up"), Ok(FailOn::DEFAULT));
+        assert_eq!(
+            FailOn::parse("given-up"),
+            Ok(FailOn {
+                given_up: true,
+                ..FailOn::NEVER
+            })
+        );
         assert_eq!(FailOn::parse("never"), Ok(FailOn::NEVER));
         assert_eq!(
             FailOn::parse(" given-up,\nreceiver-down  too-old, "),

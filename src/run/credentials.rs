@@ -39,13 +39,14 @@ impl Credentials {
             minted_at: client.clock().instant(),
         };
         if client.has_token() || !client.has_app() {
-            if settings.hooks.contains(&HookSelector::AppFleet) && client.has_token() {
+            if settings.scan.hooks.contains(&HookSelector::AppFleet) && client.has_token() {
                 log.info("`app/*` with a `token`: the App's own hook only; the hooks of the App's installations are found when `token` is empty.");
             }
             return Ok(credentials);
         }
         // A fleet's repositories and `app/*`'s accounts come from the App's installations.
         let listed = if settings
+            .scan
             .hooks
             .iter()
             .any(|hook| matches!(hook, HookSelector::Fleet { .. } | HookSelector::AppFleet))
@@ -54,7 +55,7 @@ impl Credentials {
         } else {
             None
         };
-        if settings.hooks.contains(&HookSelector::AppFleet)
+        if settings.scan.hooks.contains(&HookSelector::AppFleet)
             && let Some(listed) = &listed
         {
             let (accounts, read_only) = installations::fleet_accounts(listed);
@@ -147,7 +148,7 @@ fn token_needs(
             Need::Variables,
         );
     }
-    for hook in &settings.hooks {
+    for hook in &settings.scan.hooks {
         match hook {
             HookSelector::App => {}
             HookSelector::AppFleet => {

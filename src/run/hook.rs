@@ -104,9 +104,9 @@ impl HookRun<'_> {
             state.checkpoint,
             listed_at,
             &WindowOptions {
-                first_run_lookback: self.settings.first_run_lookback,
+                first_run_lookback: self.settings.scan.first_run_lookback,
                 overlap: OVERLAP,
-                retention: self.settings.retention,
+                retention: self.settings.scan.retention,
             },
         );
         if window.checkpoint_expired {
@@ -114,7 +114,7 @@ impl HookRun<'_> {
                 "the checkpoint of `{}` ({}) is older than GitHub's {}-day retention: failed events from before {} are lost for good; schedule this job more often",
                 self.hook,
                 state.checkpoint.map(rfc3339).unwrap_or_default(),
-                self.settings.retention.num_days(),
+                self.settings.scan.retention.num_days(),
                 rfc3339(window.since)
             ));
         }

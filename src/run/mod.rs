@@ -69,9 +69,9 @@ impl RunContext {
         log.set_clock(clock.clone());
         Self {
             log,
-            deadline: clock.instant() + settings.max_duration,
+            deadline: clock.instant() + settings.timing.max_duration,
             clock,
-            retry: RetryPolicy::with_max_wait(settings.max_wait),
+            retry: RetryPolicy::with_max_wait(settings.timing.max_wait),
             stop: Stop::default(),
         }
     }
@@ -79,7 +79,7 @@ impl RunContext {
     /// A fresh time budget from now: `--every` starts one for each run.
     pub fn restarted(&self, settings: &Settings) -> Self {
         Self {
-            deadline: self.clock.instant() + settings.max_duration,
+            deadline: self.clock.instant() + settings.timing.max_duration,
             ..self.clone()
         }
     }
@@ -89,13 +89,12 @@ impl RunContext {
 /// could not be read); partial failures are in the report's `errors`.
 pub async fn run_once(settings: &Settings, context: &RunContext) -> anyhow::Result<RunReport> {
     let log = &context.log;
-    if let Some(token) = &settings.token {
+    if let Some(token) = &settings.identity.token {
         log.mask(secrecy::ExposeSecret::expose_secret(token));
     }
     let client = GitHubClient::new(
-        &settings.api_url,
-        settings.app.clone(),
-        settings.token.clone(),
+        &settings.scan.api_url,
+        settings.identity.clone(),
         context.retry.clone(),
         context.clock.clone(),
         log.clone(),
@@ -115,29 +114,11 @@ pub async fn run_once(settings: &Settings, context: &RunContext) -> anyhow::Resu
             "Hook `{key}` no longer exists: its checkpoint entry is dropped."
         ));
     }
-    // Hooks share a verdict only with others: one hook is a receiver of its own, and its
-    // run makes no request more than it did before receivers were known.
-    if hooks.hooks.len() > 1 {
-        hooks
-            .read_receivers(
-                &client,
-                |hook| credentials.for_hook(hook),
-                settings.scan_concurrency,
-                log,
-            )
-            .await;
-    }
-    let receivers = Receivers::group(
-        hooks
-            .hooks
-            .iter()
-            .map(|hook| hooks.receiver_of(hook))
-            .collect(),
-    );
+    let receivers = receivers_of(&mut hooks, &client, &credentials, settings, log).await;
 
     let mut report = RunReport {
         dry_run: settings.dry_run,
-        max_attempts: settings.max_attempts(),
+        max_attempts: settings.plan.max_attempts,
         fleets: hooks.fleets.clone(),
         hooks: Vec::new(),
         receivers: Vec::new(),
@@ -180,6 +161,34 @@ pub async fn run_once(settings: &Settings, context: &RunContext) -> anyhow::Resu
     Ok(report)
 }
 
+/// Each hook's receiver. Hooks share a verdict only with others: one hook is a receiver of
+/// its own, and its run makes no request more than it did before receivers were known.
+async fn receivers_of(
+    hooks: &mut Resolved,
+    client: &GitHubClient,
+    credentials: &Credentials,
+    settings: &Settings,
+    log: &Log,
+) -> Receivers {
+    if hooks.hooks.len() > 1 {
+        hooks
+            .read_receivers(
+                client,
+                |hook| credentials.for_hook(hook),
+                settings.scan.concurrency,
+                log,
+            )
+            .await;
+    }
+    Receivers::group(
+        hooks
+            .hooks
+            .iter()
+            .map(|hook| hooks.receiver_of(hook))
+            .collect(),
+    )
+}
+
 /// Saves the document, first renewing installation tokens that are near their hour.
 async fn renew_and_save(
     store: &mut CheckpointStore,
@@ -209,11 +218,11 @@ async fn resolve_hooks(
     };
     resolve::resolve(
         client,
-        &settings.hooks,
+        &settings.scan.hooks,
         input,
         |account| credentials.for_account(Some(account)),
         &credentials.app_fleet,
-        settings.scan_concurrency,
+        settings.scan.concurrency,
         log,
     )
     .await
@@ -268,7 +277,7 @@ async fn save_checkpoint(
     log: &Log,
 ) -> anyhow::Result<()> {
     let limit = document_limit(&settings.store);
-    let (json, dropped) = document.encode(client.clock().now(), settings.retention, limit)?;
+    let (json, dropped) = document.encode(client.clock().now(), settings.scan.retention, limit)?;
     if dropped > 0 {
         log.warning(&format!(
             "the checkpoint would exceed {limit} bytes: forgot the bookkeeping of the {dropped} oldest failing events (pending and refused first), which may be retried again"
@@ -343,8 +352,8 @@ impl Run<'_> {
                 hooks: &drain_hooks,
                 client: self.client,
                 log: &self.context.log,
-                interval: self.settings.redelivery_interval,
-                max_attempts: self.settings.max_attempts(),
+                interval: self.settings.timing.redelivery_interval,
+                max_attempts: self.settings.plan.max_attempts,
                 deadline: self.context.deadline,
                 stop: &self.context.stop,
             };
@@ -407,7 +416,7 @@ impl Run<'_> {
                     (index, hook_run.scan(state, rate_limited, lines).await)
                 }
             })
-            .buffer_unordered(self.settings.scan_concurrency.max(1))
+            .buffer_unordered(self.settings.scan.concurrency.max(1))
             .collect()
             .await;
         scans.sort_by_key(|(index, _)| *index);

@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use clap::{ArgAction, CommandFactory, Parser};
@@ -14,6 +15,7 @@ use crate::config::inputs::parse::StoreSpec;
 use crate::config::inputs::parse::{self, Checked, checked};
 use crate::domain::filter::EventPattern;
 use crate::domain::hook::HookSelector;
+use crate::domain::plan::PENDING_HORIZON;
 use crate::github::Repo;
 use crate::report::fail_on::FailOn;
 
@@ -22,6 +24,12 @@ use crate::report::fail_on::FailOn;
 /// would make no sense: the runner gives the step its repository and no place for a state
 /// file or a loop.
 pub const CLI_ONLY: &str = "Command line only (no action input)";
+
+/// `pending-horizon`'s default: the planner's own [`PENDING_HORIZON`], written as the table
+/// writes durations (`1h`).
+static PENDING_HORIZON_DEFAULT: LazyLock<String> = LazyLock::new(|| {
+    humantime::format_duration(PENDING_HORIZON.to_std().unwrap_or_default()).to_string()
+});
 
 /// Whether the flag `arg` is also an action input.
 pub fn is_action_input(arg: &clap::Arg) -> bool {
@@ -48,11 +56,12 @@ pub fn action_input_ids() -> Vec<String> {
 //
 // This struct is the table of settings: each field is one setting, defined once, with its
 // flag (whose long name is the action input's id), its environment variable, its typed
-// parser (`settings::parse`), its default and its doc. `--help` is clap's rendering of it;
+// parser (`inputs::parse`), its default and its doc. `--help` is clap's rendering of it;
 // the inputs of `action.yml` and the README's inputs table are generated from it by
 // `tests/action_yml.rs` (`INSTA_UPDATE=always cargo test action_yml` rewrites them; the
 // test fails when they differ). A default the code computes is written at the end of the
-// doc as `[default: …]`; its input's default in `action.yml` is then empty.
+// doc as `[default: …]`; its input's default in `action.yml` is then empty. A default that
+// is a fact of the code (the planner's `PENDING_HORIZON`) is written from its constant.
 #[derive(Debug, Clone, Parser)]
 #[command(name = "redeliver", version, about, max_term_width = 100)]
 pub struct Cli {
@@ -174,7 +183,8 @@ pub struct Cli {
     /// (not sent again) while GitHub lists newer ones; past it, it is taken as lost and sent
     /// again as a further attempt (a day when GitHub lists nothing newer: its queue may be
     /// stalled)
-    #[arg(long, env = "REDELIVER_PENDING_HORIZON", value_name = "DURATION", default_value = "1h",
+    #[arg(long, env = "REDELIVER_PENDING_HORIZON", value_name = "DURATION",
+          default_value = PENDING_HORIZON_DEFAULT.as_str(),
           value_parser = checked(parse::positive_duration("zero: GitHub needs time to list a result")))]
     pub(crate) pending_horizon: Checked<Duration>,
 

@@ -10,12 +10,7 @@ use super::Problems;
 use crate::config::inputs::Cli;
 use crate::domain::hook::HookSelector;
 use crate::github::app_auth::{AppSigner, Issuer};
-
-/// The App's signer and the token, each when given and sound.
-pub(super) struct Credentials {
-    pub(super) app: Option<Arc<AppSigner>>,
-    pub(super) token: Option<String>,
-}
+use crate::github::client::Identity;
 
 fn read_secret_file(path: &Path) -> Result<String, String> {
     std::fs::read_to_string(path)
@@ -66,8 +61,9 @@ fn issuer(cli: &Cli, problems: &mut Problems) -> Option<Issuer> {
     }
 }
 
-/// The App's signer and the token, and whether the hooks can be reached with them.
-pub(super) fn resolve(cli: &Cli, hooks: &[HookSelector], problems: &mut Problems) -> Credentials {
+/// The App's signer and the token, each when given and sound, and whether the hooks can be
+/// reached with them.
+pub(super) fn resolve(cli: &Cli, hooks: &[HookSelector], problems: &mut Problems) -> Identity {
     let (private_key, token) = read_key_and_token(cli, problems);
     let issuer = issuer(cli, problems);
     let wants_app = hooks.iter().any(HookSelector::includes_app);
@@ -112,5 +108,8 @@ pub(super) fn resolve(cli: &Cli, hooks: &[HookSelector], problems: &mut Problems
             "is missing: org and repo hooks need a token with admin on the hook (`admin:org_hook` or repository admin), or the App's credentials with the \"Webhooks\" permissions".to_owned(),
         );
     }
-    Credentials { app, token }
+    Identity {
+        app,
+        token: token.map(SecretString::from),
+    }
 }

@@ -1,112 +1,75 @@
 //! Checks every setting before any request, and turns them into [`Settings`].
 //!
 //! The table of settings is [`Cli`]: each field's typed parser (`parse.rs`) has already
-//! checked its own value. What is left here is what needs several settings at once, one
-//! resolve step per concern, as uv's `settings.rs` has one per group: the hooks and where
-//! they are listed (`scan.rs`), the credentials (`credentials.rs`), the checkpoint's store
-//! (`store.rs`), then the plan, drain and output settings, which need nothing but their own
-//! values.
+//! checked its own value. What is left here is what needs several settings at once, as
+//! uv's `settings.rs` does: one group per concern, each a struct with its own `resolve` in
+//! a file of its own, resolved once and handed by reference to the code that needs it:
+//!
+//! | file | group | inputs |
+//! |---|---|---|
+//! | `scan.rs` | [`ScanSettings`] | `hooks`, `api-url`, `allow-insecure-http`, `retention-days`, `since`, `scan-concurrency` |
+//! | `auth.rs` | [`Identity`] | `app-id`, `client-id`, `private-key`(`-file`), `token`(`-file`) |
+//! | `state.rs` | [`StoreSpec`] | `state`, `variable-name`, `repository` |
+//! | `rules.rs` | [`PlanOptions`] (the planner's own) | `max-attempts`, `max-redeliveries`, `events`, `exclude-events`, `max-age`, `pending-horizon` |
+//! | `timing.rs` | [`DrainTiming`] | `redelivery-interval`, `max-wait`, `max-duration` |
+//! | `service.rs` | [`ServiceSettings`] | `every`, `listen` |
+//! | `output.rs` | [`OutputSettings`] | `json`, `log-format`, `verbose`, `fail-on`, the runner's files |
+//!
+//! A default is written once: in the table (`default_value`), or, where the code holds the
+//! fact (such as [`crate::domain::plan::PENDING_HORIZON`]), derived from it there. A
+//! `resolve` never invents a value for a refused input: it has no group then, and
+//! [`Settings::resolve`] reports the problem.
 //!
 //! Each problem becomes one line that names the input (`app-id` inside Actions, `--app-id`
 //! on the command line) and says what to do; all problems are reported at once.
 
 mod auth;
+mod output;
+mod rules;
 mod scan;
+mod service;
 mod state;
+mod timing;
 
 use std::fmt;
-use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
-use http::Uri;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::ExposeSecret;
 
-use crate::base::log::LogFormat;
 use crate::base::redact::Secrets;
 use crate::config::inputs::Cli;
-use crate::domain::filter::EventFilter;
-use crate::domain::hook::HookSelector;
 use crate::domain::plan::PlanOptions;
-use crate::github::app_auth::AppSigner;
-use crate::report::fail_on::FailOn;
+use crate::github::client::Identity;
 
 pub use crate::config::inputs::parse::Checked;
 pub use crate::config::inputs::parse::StoreSpec;
+pub use output::OutputSettings;
+pub use scan::ScanSettings;
+pub use service::ServiceSettings;
 pub(crate) use state::lock_path_of;
+pub use timing::DrainTiming;
 
-/// Validated settings of a run.
-///
-/// The fields the pipeline (`run.rs`) reads are still flat, grouped here by concern; the
-/// operating and output settings are groups of their own.
+/// Validated settings of a run: one group per concern.
 #[derive(Debug, Clone)]
 pub struct Settings {
     /// Running as a step of GitHub Actions (`GITHUB_ACTIONS=true`): inputs, outputs, job
     /// summary and workflow commands.
     pub(crate) in_actions: bool,
-
-    // scan
-    /// As the `hooks` input names them: resolved to concrete hooks at the start of each run.
-    pub(crate) hooks: Vec<HookSelector>,
-    pub(crate) api_url: Uri,
-    pub(crate) retention: chrono::Duration,
-    /// `since`: how far back a first run (no checkpoint yet) looks.
-    pub(crate) first_run_lookback: chrono::Duration,
-    /// Hooks listed at once (`scan-concurrency`, at most a third of the 100 concurrent
-    /// requests GitHub allows).
-    pub(crate) scan_concurrency: usize,
-
-    // credentials
-    pub(crate) app: Option<Arc<AppSigner>>,
-    pub(crate) token: Option<SecretString>,
-
-    // store
-    pub(crate) store: StoreSpec,
-
-    // plan
+    /// `dry-run`: list, plan and report, but redeliver nothing and save no checkpoint.
     pub(crate) dry_run: bool,
-    /// The planner's rules (`max-attempts`, `max-redeliveries`, the event filters,
-    /// `max-age`, `pending-horizon`), resolved once and handed to it as they are.
+    pub(crate) scan: ScanSettings,
+    /// What requests are signed with: the App's signer and the token.
+    pub(crate) identity: Identity,
+    /// Where the checkpoint lives.
+    pub(crate) store: StoreSpec,
+    /// The planner's rules, resolved once and handed to it as they are.
     pub(crate) plan: PlanOptions,
-
-    // drain
-    pub(crate) redelivery_interval: Duration,
-    /// The longest single rate-limit wait (`max-wait`); a longer one stops the run.
-    pub(crate) max_wait: Duration,
-    /// The run's time budget: no redelivery starts after it.
-    pub(crate) max_duration: Duration,
-
+    pub(crate) timing: DrainTiming,
     pub(crate) service: ServiceSettings,
     pub(crate) output: OutputSettings,
     /// Accepted, but worth a warning at the start of the run (plain `http://` to a host
     /// that is not loopback, with `allow-insecure-http`).
     pub(crate) warnings: Vec<String>,
-}
-
-/// How the long-running mode is operated.
-#[derive(Debug, Clone)]
-pub struct ServiceSettings {
-    /// `--every`: run again and again at this interval.
-    pub every: Option<Duration>,
-    /// Where `/metrics` and `/healthz` are served (`--listen`, with `--every` only).
-    pub listen: Option<SocketAddr>,
-}
-
-/// Where and how the run tells what happened.
-#[derive(Debug, Clone)]
-pub struct OutputSettings {
-    /// `--json`: the report on stdout.
-    pub json: bool,
-    pub log_format: LogFormat,
-    /// `--verbose` or the runner's `RUNNER_DEBUG=1`.
-    pub debug: bool,
-    /// `GITHUB_OUTPUT`, inside Actions only.
-    pub output_file: Option<PathBuf>,
-    /// `GITHUB_STEP_SUMMARY`, inside Actions only.
-    pub summary_file: Option<PathBuf>,
-    /// `fail-on`: the end states that make the run exit with code 4.
-    pub fail_on: FailOn,
 }
 
 /// Everything wrong with the settings, one line each.
@@ -180,121 +143,41 @@ impl Problems {
     }
 }
 
-/// The plan settings, resolved.
-struct Plan {
-    dry_run: bool,
-    options: PlanOptions,
-}
-
-/// The plan settings but `max-age`, which is checked against the retention once the API URL
-/// tells it.
-fn resolve_plan(cli: &Cli, problems: &mut Problems) -> Plan {
-    let dry_run = problems.take(&cli.dry_run).unwrap_or_default();
-    let filter = EventFilter {
-        include: problems.take_given(&cli.events).unwrap_or_default(),
-        exclude: problems.take_given(&cli.exclude_events).unwrap_or_default(),
-    };
-    let max_attempts = problems.take(&cli.max_attempts).unwrap_or(1);
-    // No cap by default: the time budget bounds a run, and a cap would strand events.
-    let max_redeliveries = problems
-        .take_given(&cli.max_redeliveries)
-        .unwrap_or(usize::MAX);
-    Plan {
-        dry_run,
-        options: PlanOptions {
-            max_attempts,
-            max_redeliveries,
-            filter,
-            max_age: None,
-            pending_horizon: to_chrono(problems.take(&cli.pending_horizon).unwrap_or_default()),
-        },
-    }
-}
-
-/// The drain settings, resolved: (interval, max wait, max duration).
-fn resolve_drain(cli: &Cli, problems: &mut Problems) -> (Duration, Duration, Duration) {
-    (
-        problems.take(&cli.redelivery_interval).unwrap_or_default(),
-        problems.take(&cli.max_wait).unwrap_or_default(),
-        problems.take(&cli.max_duration).unwrap_or_default(),
-    )
-}
-
-fn resolve_service(cli: &Cli, problems: &mut Problems) -> ServiceSettings {
-    let every = problems.take_given(&cli.every);
-    let listen = problems.take_given(&cli.listen);
-    if listen.is_some() && every.is_none() && cli.every.is_none() {
-        problems.fail(
-            "listen",
-            "needs `--every`: `/metrics` and `/healthz` describe the long-running loop; add e.g. `--every 5m`, or drop `--listen` for a single run".to_owned(),
-        );
-    }
-    ServiceSettings { every, listen }
-}
-
-fn resolve_output(cli: &Cli, problems: &mut Problems) -> OutputSettings {
-    OutputSettings {
-        json: cli.json,
-        log_format: problems.take(&cli.log_format).unwrap_or_default(),
-        debug: cli.verbose || cli.runner.debug,
-        output_file: cli.runner.output_file.as_ref().map(PathBuf::from),
-        summary_file: cli.runner.summary_file.as_ref().map(PathBuf::from),
-        fail_on: problems.take(&cli.fail_on).unwrap_or_default(),
-    }
-}
-
 impl Settings {
-    /// Checks everything that can be checked without the network, concern by concern, in
-    /// the order the lines have always come in; every problem is reported at once.
+    /// Checks everything that can be checked without the network, group by group; every
+    /// problem is reported at once.
     pub fn resolve(cli: &Cli) -> Result<Settings, InputErrors> {
         let mut problems = Problems::new(cli);
-        let hooks = problems.take(&cli.hooks).unwrap_or_default();
-        let auth::Credentials { app, token } = auth::resolve(cli, &hooks, &mut problems);
-        let has_credentials = token.is_some() || app.is_some();
-        let store = state::resolve(cli, has_credentials, &mut problems);
-        let allow_insecure_http = problems.take(&cli.allow_insecure_http).unwrap_or_default();
-        if token.is_none() && app.is_some() {
-            state::check_installation_reach(&hooks, store.as_ref(), &mut problems);
-        }
-        let api_url = scan::api_url(cli, allow_insecure_http, &mut problems);
-        let plan = resolve_plan(cli, &mut problems);
-        let retention_days = problems.take_given(&cli.retention_days);
-        let (redelivery_interval, max_wait, max_duration) = resolve_drain(cli, &mut problems);
-        let since = problems.take(&cli.since);
-        let scan_concurrency = problems.take(&cli.scan_concurrency).unwrap_or(1);
-        let max_age = problems.take_given(&cli.max_age);
-        let service = resolve_service(cli, &mut problems);
-        let output = resolve_output(cli, &mut problems);
-        state::check_path(store.as_ref(), &mut problems);
-        let (Some((api_url, warning)), Some(store), Some(since)) = (api_url, store, since) else {
+        let mut warnings = Vec::new();
+        // The credentials and the store are judged against the hooks: taken first.
+        let hooks = problems.take(&cli.hooks);
+        let selected = hooks.as_deref().unwrap_or_default();
+        let identity = auth::resolve(cli, selected, &mut problems);
+        let store = state::resolve(cli, &identity, selected, &mut problems);
+        let scan = scan::resolve(cli, hooks, &mut problems, &mut warnings);
+        let dry_run = problems.take(&cli.dry_run);
+        let retention = scan.as_ref().map(|scan| scan.retention);
+        let plan = rules::resolve(cli, retention, &mut problems);
+        let timing = timing::resolve(cli, &mut problems);
+        let service = service::resolve(cli, &mut problems);
+        let output = output::resolve(cli, &mut problems);
+        let (Some(scan), Some(store), Some(dry_run), Some(plan), Some(timing), Some(output)) =
+            (scan, store, dry_run, plan, timing, output)
+        else {
             return Err(InputErrors(problems.list));
         };
         problems.done()?;
-        let retention_days =
-            retention_days.unwrap_or_else(|| scan::default_retention_days(&api_url));
-        let max_age = scan::max_age_within_retention(cli, max_age, retention_days, &mut problems);
-        problems.done()?;
         Ok(Settings {
             in_actions: cli.runner.actions,
-            hooks,
-            api_url,
-            retention: chrono::Duration::days(retention_days),
-            first_run_lookback: to_chrono(since),
-            scan_concurrency,
-            app,
-            token: token.map(SecretString::from),
+            dry_run,
+            scan,
+            identity,
             store,
-            dry_run: plan.dry_run,
-            plan: PlanOptions {
-                max_age: max_age.map(to_chrono),
-                ..plan.options
-            },
-            redelivery_interval,
-            max_wait,
-            max_duration,
+            plan,
+            timing,
             service,
             output,
-            warnings: warning.into_iter().collect(),
+            warnings,
         })
     }
 
@@ -317,14 +200,9 @@ impl Settings {
     pub fn plan_options(&self) -> &PlanOptions {
         &self.plan
     }
-
-    /// How many redeliveries one event gets.
-    pub fn max_attempts(&self) -> u32 {
-        self.plan.max_attempts
-    }
 }
 
 /// A checked duration (at most [`parse::MAX_DURATION`]) as chrono's, which always fits.
-fn to_chrono(duration: Duration) -> chrono::Duration {
+pub(super) fn to_chrono(duration: Duration) -> chrono::Duration {
     chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::MAX)
 }

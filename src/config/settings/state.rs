@@ -7,19 +7,34 @@ use crate::config::inputs::Cli;
 use crate::config::inputs::parse::StoreSpec;
 use crate::domain::hook::{HookScope, HookSelector};
 use crate::github::Repo;
+use crate::github::client::Identity;
 
 /// The checkpoint variable's name when none is given.
 pub const DEFAULT_VARIABLE_NAME: &str = "WEBHOOK_REDELIVERY_CHECKPOINT";
 /// The state file outside Actions when none is given.
 pub const DEFAULT_STATE_FILE: &str = "redeliver-state.json";
 
-/// Where the checkpoint lives: `state`, else `variable-name`, else the default of the place
-/// the run is in; a variable also needs its repository and credentials.
+/// Where the checkpoint lives, and whether it can be reached with `identity` and written
+/// there; a variable needs its repository, credentials and, with the App alone, an
+/// installation that also reaches the organizations' hooks.
 pub(super) fn resolve(
     cli: &Cli,
-    has_credentials: bool,
+    identity: &Identity,
+    hooks: &[HookSelector],
     problems: &mut Problems,
 ) -> Option<StoreSpec> {
+    let has_credentials = identity.token.is_some() || identity.app.is_some();
+    let store = resolve_store(cli, has_credentials, problems);
+    if identity.token.is_none() && identity.app.is_some() {
+        check_installation_reach(hooks, store.as_ref(), problems);
+    }
+    check_path(store.as_ref(), problems);
+    store
+}
+
+/// Where the checkpoint lives: `state`, else `variable-name`, else the default of the place
+/// the run is in; a variable also needs its repository and credentials.
+fn resolve_store(cli: &Cli, has_credentials: bool, problems: &mut Problems) -> Option<StoreSpec> {
     let store = match (&cli.state, &cli.variable_name) {
         (Some(state), _) => problems.take(state)?,
         (None, Some(name)) => StoreSpec::Variable {
@@ -52,7 +67,7 @@ pub(super) fn resolve(
 }
 
 /// A state file must be a place the checkpoint can safely be written.
-pub(super) fn check_path(store: Option<&StoreSpec>, problems: &mut Problems) {
+fn check_path(store: Option<&StoreSpec>, problems: &mut Problems) {
     if let Some(StoreSpec::File(path)) = store
         && let Err(problem) = check_state_path(path)
     {
@@ -72,7 +87,7 @@ fn missing_repository(actions: bool) -> String {
 /// organization, which is found through one of its repositories (the checkpoint's, or a
 /// repository hook's) or, for an owner of a fleet (`repo/<owner>/*/…`), in the App's list
 /// of installations. Said before any request when the run names none.
-pub(super) fn check_installation_reach(
+fn check_installation_reach(
     hooks: &[HookSelector],
     store: Option<&StoreSpec>,
     problems: &mut Problems,

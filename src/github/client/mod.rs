@@ -20,7 +20,7 @@ mod transport;
 
 pub use counts::{AnswerCounts, RequestCounts, RequestKind, STATUS_CLASSES};
 pub use error::{ApiError, MAX_LIMIT_WAITS_PER_REQUEST, Outlasts};
-pub use retry::{Failure, RetryPolicy, SECONDARY_BACKOFF_CAP, classify_failure};
+pub use retry::{FailedAnswer, Failure, RetryPolicy, SECONDARY_BACKOFF_CAP, classify_failure};
 pub use transport::{MAX_BODY_BYTES, REQUEST_DEADLINE, route_under};
 
 use std::collections::HashMap;
@@ -109,6 +109,14 @@ impl ApiResponse {
     }
 }
 
+/// What the client may sign requests with: the App's signer and the `token`, each when
+/// given.
+#[derive(Debug, Clone, Default)]
+pub struct Identity {
+    pub app: Option<Arc<AppSigner>>,
+    pub token: Option<SecretString>,
+}
+
 pub struct GitHubClient {
     octocrab: Octocrab,
     api_base: Uri,
@@ -132,8 +140,7 @@ impl GitHubClient {
     /// `https://HOST/api/v3`).
     pub fn new(
         api_url: &Uri,
-        app: Option<Arc<AppSigner>>,
-        token: Option<SecretString>,
+        identity: Identity,
         policy: RetryPolicy,
         clock: Clock,
         log: Log,
@@ -141,8 +148,8 @@ impl GitHubClient {
         Ok(Self {
             octocrab: transport::build(api_url)?,
             api_base: api_url.clone(),
-            app,
-            token,
+            app: identity.app,
+            token: identity.token,
             installation_tokens: Mutex::new(HashMap::new()),
             policy,
             clock,

@@ -89,14 +89,12 @@ impl GitHubClient {
                 });
             }
             let (message, documentation_url) = error_message(&answer);
-            match classify_failure(
-                answer.status,
-                &answer.headers,
-                &message,
-                self.clock.now(),
-                &self.policy,
-                secondary_waits,
-            ) {
+            let failed = FailedAnswer {
+                status: answer.status,
+                headers: &answer.headers,
+                message: &message,
+            };
+            match classify_failure(&failed, self.clock.now(), &self.policy, secondary_waits) {
                 Failure::RateLimited { wait, reason } => {
                     if secondary_waits >= MAX_LIMIT_WAITS_PER_REQUEST {
                         return Err(ApiError::RateLimited {
@@ -244,6 +242,15 @@ pub enum Failure {
     Final,
 }
 
+/// A failed answer, as much of it as [`classify_failure`] reads.
+#[derive(Debug, Clone, Copy)]
+pub struct FailedAnswer<'a> {
+    pub status: StatusCode,
+    pub headers: &'a HeaderMap,
+    /// GitHub's `message`, from the body.
+    pub message: &'a str,
+}
+
 /// GitHub's guidance on failed answers, as a pure function of the answer:
 /// <https://docs.github.com/en/rest/using-the-rest-api/best-practices-for-using-the-rest-api#handle-rate-limit-errors-appropriately>
 /// - `retry-after` is honoured;
@@ -251,13 +258,16 @@ pub enum Failure {
 /// - any other secondary limit waits at least a minute, doubling each time;
 /// - a 422 whose message says the endpoint "has been spammed" is such a limit too.
 pub fn classify_failure(
-    status: StatusCode,
-    headers: &HeaderMap,
-    message: &str,
+    answer: &FailedAnswer<'_>,
     now: DateTime<Utc>,
     policy: &RetryPolicy,
     secondary_waits_so_far: u32,
 ) -> Failure {
+    let FailedAnswer {
+        status,
+        headers,
+        message,
+    } = *answer;
     if matches!(status.as_u16(), 500 | 502 | 503 | 504) {
         return Failure::Transient;
     }
