@@ -17,7 +17,12 @@
 //! - **Then a paced drain**, oldest first, one request at a time, `redelivery-interval`
 //!   apart, until the backlog is empty or the run's time budget (`max-duration`) ends. A
 //!   rate limit GitHub answers sets the pace: the drain waits until the time GitHub gives,
-//!   then goes on at a pace slow enough not to hit it again (see `pace`).
+//!   then goes on at a pace slow enough not to hit it again, and tries faster again after
+//!   a quiet stretch (see `pace`); a pace learned within the hour is where it starts.
+//! - **One redelivery GitHub does not take does not stop the queue** (`not_taken`): a POST
+//!   that still fails after the client's retries (a 5xx, no answer) leaves its event open
+//!   for the next run and the drain goes on; only [`not_taken::GITHUB_DOWN_AFTER`] in a
+//!   row, or a failed read of the list, stop it (GitHub looks down).
 //! - **Watching the receiver**: every [`CHECK_EVERY`] redeliveries (or minute), the newest
 //!   page shows how this run's redeliveries went; if the last ones all failed as a down
 //!   receiver fails, the drain stops and holds the rest back.
@@ -32,31 +37,25 @@ use chrono::{DateTime, Utc};
 
 use crate::base::clock::{Stop, format_duration};
 use crate::base::log::{Level, Log};
-use crate::domain::delivery::{Delivery, failure_means_down};
+use crate::domain::checkpoint::LearnedPace;
 use crate::domain::hook::Hook;
-use crate::domain::plan::{CLOCK_TOLERANCE, EventSummary, PlannedRedelivery, ReceiverEvidence};
+use crate::domain::plan::{EventSummary, PlannedRedelivery, ReceiverEvidence};
 use crate::github::client::{ApiError, Credential, GitHubClient};
 use crate::github::deliveries;
-use crate::report::{HookError, RedeliveredEvent, RefusedRedelivery};
-use crate::run::pace::Pace;
+use crate::report::{HookError, NotTakenRedelivery, RedeliveredEvent, RefusedRedelivery};
+use crate::run::pace::{Pace, PaceChange};
+
+mod not_taken;
+mod results;
+
+use not_taken::{NotTakenStreak, is_not_taken};
+use results::Verdict;
 
 /// Events tried as canaries before the receiver is taken to be up despite refusals.
 pub const CANARIES: usize = 3;
 /// How long a redelivery's result may take to be listed: GitHub gives a receiver 10 s (30 s
 /// on GHES) and queues the redelivery first.
 pub const RESULT_WAIT: Duration = Duration::from_secs(45);
-/// The first pause before looking at the list for a result; each next pause is
-/// [`RESULT_POLL_GROWTH`] times longer, so one wait costs at most about 10 list requests.
-const RESULT_POLL: Duration = Duration::from_secs(1);
-const RESULT_POLL_GROWTH: f64 = 1.5;
-/// Pages read by the sweep at the end of a drain for its redeliveries' results.
-const SWEEP_PAGES: u32 = 100;
-/// A drain sweeps the list for its own results only after this many redeliveries: fewer
-/// pending records cost the document little, and a fleet's are settled by the run's one
-/// concurrent look after every drain (a look per hook here would double a fleet's run).
-const SWEEP_FROM: usize = 20;
-/// Pages looked at for a result: a busy App may push it off the first.
-const RESULT_PAGES: u32 = 3;
 /// The receiver is checked again after this many redeliveries...
 pub const CHECK_EVERY: usize = 100;
 /// ...or this long, whichever comes first.
@@ -71,7 +70,11 @@ pub struct Drain<'a> {
     pub credential: Credential,
     pub client: &'a GitHubClient,
     pub log: &'a Log,
+    /// `redelivery-interval`: the pace, and the fastest a pace after limits comes back to.
     pub interval: Duration,
+    /// The pace an earlier drain (of this run or the last) learned from GitHub's limits:
+    /// started from while it is recent (see [`Pace::resume`]).
+    pub learned_pace: Option<&'a LearnedPace>,
     pub max_attempts: u32,
     /// When the run's time budget ends.
     pub deadline: Instant,
@@ -91,15 +94,22 @@ pub enum Halt {
     /// GitHub has not listed a canary's result within [`RESULT_WAIT`]: its queue is slow,
     /// not the receiver down. The rest waits; no attempt was spent on it.
     ResultsNotListed,
-    /// GitHub failed (after retries) or rate-limited beyond `max-wait`.
+    /// GitHub looks down (redeliveries not taken several times in a row, a list page that
+    /// failed after retries), refused the run's credentials, or rate-limited beyond
+    /// `max-wait`.
     Failed(HookError),
 }
 
 /// What a drain did.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct DrainOutcome {
     pub redelivered: Vec<RedeliveredEvent>,
     pub refused: Vec<RefusedRedelivery>,
+    /// Redeliveries GitHub did not take, their events left open (no attempt spent).
+    pub not_taken: Vec<NotTakenRedelivery>,
+    /// Every event whose redelivery GitHub did not take in this run, also those reported
+    /// like a refusal: one more run in a row, for the bookkeeping.
+    pub not_taken_guids: Vec<String>,
     /// Open events this run did not redeliver (held back, out of budget, stopped).
     pub not_reached: Vec<EventSummary>,
     pub halt: Option<Halt>,
@@ -109,22 +119,22 @@ pub struct DrainOutcome {
     /// when accepted): pending, for the checkpoint.
     pub unlisted: Vec<(String, DateTime<Utc>)>,
     /// The pace the drain ended at (slower than `redelivery-interval` after rate limits).
-    pub pace: Duration,
+    pub pace: Pace,
 }
 
-/// What a redelivery's result in the list says.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Verdict {
-    Delivered,
-    /// The receiver gave no answer or a 5xx: it is down.
-    Down(String),
-    /// The receiver answered 4xx (or 3xx): it refused this event.
-    Refused(String),
-    /// No result was listed in time.
-    Unknown,
-    /// An earlier run's pending redelivery (this GUID) is listed as delivered meanwhile: the
-    /// receiver is up, whatever the canary's own result will be.
-    EarlierDelivered(String),
+/// A drain under way: what was sent (by index in the queue), what it did, the streak of
+/// redeliveries GitHub did not take.
+struct Progress {
+    sent: HashSet<usize>,
+    outcome: DrainOutcome,
+    streak: NotTakenStreak,
+}
+
+/// What GitHub did with one redelivery's POST.
+enum Posted {
+    Accepted(DateTime<Utc>),
+    /// Refused (a 4xx), or not taken (a 5xx, no answer): the drain goes on.
+    NotAccepted,
 }
 
 impl Drain<'_> {
@@ -139,70 +149,93 @@ impl Drain<'_> {
         pending: &[EventSummary],
     ) -> DrainOutcome {
         let clock = self.client.clock();
-        let mut pace = Pace::new(self.interval, clock.instant());
-        let mut outcome = DrainOutcome::default();
-        let mut sent: HashSet<usize> = HashSet::new();
-        if open.len() > 1 && !self.interval.is_zero() {
-            let first = if receiver_up.is_some() {
-                ""
-            } else {
-                ", a canary first"
-            };
-            self.log.info(&format!(
-                "Redelivering {} event(s), {} apart{first}.",
-                open.len(),
-                format_duration(self.interval),
-            ));
-        }
+        let pace = Pace::resume(
+            self.interval,
+            self.learned_pace,
+            clock.now(),
+            clock.instant(),
+        );
+        let mut progress = Progress {
+            sent: HashSet::new(),
+            outcome: DrainOutcome {
+                redelivered: Vec::new(),
+                refused: Vec::new(),
+                not_taken: Vec::new(),
+                not_taken_guids: Vec::new(),
+                not_reached: Vec::new(),
+                halt: None,
+                first_redelivery: None,
+                unlisted: Vec::new(),
+                pace,
+            },
+            streak: NotTakenStreak::default(),
+        };
+        self.log_start(open, receiver_up, &progress.outcome.pace);
         let earlier: HashSet<&str> = pending.iter().map(|event| event.guid.as_str()).collect();
         if let Some(evidence) = receiver_up.filter(|_| open.len() > 1) {
             self.log.info(&format!(
                 "The receiver is up: {evidence}; no canary needed."
             ));
         } else if open.len() > 1
-            && let Err(halt) = self
-                .canary(open, &earlier, &mut sent, &mut outcome, &mut pace)
-                .await
+            && let Err(halt) = self.canary(open, &earlier, &mut progress).await
         {
-            return self.finish(open, &sent, outcome, Some(halt), pace).await;
+            return self.finish(open, progress, Some(halt)).await;
         }
-        let halt = self.drain(open, &mut sent, &mut outcome, &mut pace).await;
-        self.finish(open, &sent, outcome, halt, pace).await
+        let halt = self.drain(open, &mut progress).await;
+        self.finish(open, progress, halt).await
+    }
+
+    fn log_start(
+        &self,
+        open: &[PlannedRedelivery],
+        receiver_up: Option<&ReceiverEvidence>,
+        pace: &Pace,
+    ) {
+        if open.len() > 1 && !pace.interval().is_zero() {
+            let first = if receiver_up.is_some() {
+                ""
+            } else {
+                ", a canary first"
+            };
+            let learned = if pace.interval() > self.interval {
+                " (the pace GitHub's limits left within the hour)"
+            } else {
+                ""
+            };
+            self.log.info(&format!(
+                "Redelivering {} event(s), {} apart{learned}{first}.",
+                open.len(),
+                format_duration(pace.interval()),
+            ));
+        }
     }
 
     /// The paced drain of what the canary left.
-    async fn drain(
-        &self,
-        open: &[PlannedRedelivery],
-        sent: &mut HashSet<usize>,
-        outcome: &mut DrainOutcome,
-        pace: &mut Pace,
-    ) -> Option<Halt> {
+    async fn drain(&self, open: &[PlannedRedelivery], progress: &mut Progress) -> Option<Halt> {
         let clock = self.client.clock();
-        let remaining: Vec<usize> = (0..open.len()).filter(|i| !sent.contains(i)).collect();
+        let remaining: Vec<usize> = (0..open.len())
+            .filter(|i| !progress.sent.contains(i))
+            .collect();
         let total = remaining.len();
         let started = clock.instant();
         let mut last_check = started;
         let mut last_progress = started;
         for (done, &index) in remaining.iter().enumerate() {
             // Paced first, so that a stop asked for during the pause is seen before the POST.
-            if (done > 0 || !outcome.redelivered.is_empty()) && !pace.interval().is_zero() {
-                self.client.pause(pace.interval()).await;
-            }
+            self.pause(&progress.outcome.pace).await;
             if let Some(halt) = self.should_halt() {
                 return Some(halt);
             }
             let now = clock.instant();
             if (done > 0 && done % CHECK_EVERY == 0) || now - last_check >= CHECK_INTERVAL {
-                if let Some(halt) = self.check_receiver(outcome).await {
+                if let Some(halt) = self.check_receiver(&progress.outcome).await {
                     return Some(halt);
                 }
                 last_check = clock.instant();
             }
-            if let Err(halt) = self.send(&open[index], outcome, pace).await {
+            if let Err(halt) = self.send(open, index, progress).await {
                 return Some(halt);
             }
-            sent.insert(index);
             let now = clock.instant();
             if total >= PROGRESS_EVERY
                 && ((done + 1) % PROGRESS_EVERY == 0 || now - last_progress >= PROGRESS_INTERVAL)
@@ -214,46 +247,47 @@ impl Drain<'_> {
         None
     }
 
+    /// The pause between two redeliveries: none before the first.
+    async fn pause(&self, pace: &Pace) {
+        if pace.sent_any() && !pace.interval().is_zero() {
+            self.client.pause(pace.interval()).await;
+        }
+    }
+
     /// Tries up to [`CANARIES`] events, never-redelivered ones first (the oldest failing
     /// event is often a poison event). One delivered, or refused with an answer (a 4xx: that
     /// event is bad, the receiver is up): the others go out. The receiver is taken to be down
     /// only when every canary tried failed as a down receiver fails (no answer, a 5xx): one
     /// event whose own delivery keeps failing must not hold everything back. A canary whose
     /// result is not listed in time ends the canaries: GitHub is slow, and another canary
-    /// would only be slow too.
+    /// would only be slow too. A canary GitHub refused or did not take tells nothing of the
+    /// receiver: another is tried.
     async fn canary(
         &self,
         open: &[PlannedRedelivery],
         earlier: &HashSet<&str>,
-        sent: &mut HashSet<usize>,
-        outcome: &mut DrainOutcome,
-        pace: &mut Pace,
+        progress: &mut Progress,
     ) -> Result<(), Halt> {
         let mut order: Vec<usize> = (0..open.len()).collect();
         // Stable: oldest first within each group.
         order.sort_by_key(|&i| open[i].summary.previous_attempts > 0);
         let mut down = None;
         for &index in order.iter().take(CANARIES) {
-            if !outcome.redelivered.is_empty() && !pace.interval().is_zero() {
-                self.client.pause(pace.interval()).await;
-            }
+            self.pause(&progress.outcome.pace).await;
             if let Some(halt) = self.should_halt() {
                 return Err(halt);
             }
-            let planned = &open[index];
-            let accepted_at = self.send(planned, outcome, pace).await?;
-            sent.insert(index);
-            let Some(accepted_at) = accepted_at else {
-                continue; // GitHub refused this redelivery; try another event.
+            let Posted::Accepted(accepted_at) = self.send(open, index, progress).await? else {
+                continue;
             };
-            let guid = &planned.summary.guid;
+            let guid = &open[index].summary.guid;
             let verdict = self.await_result(guid, earlier, accepted_at).await?;
             if matches!(
                 verdict,
                 Verdict::Delivered | Verdict::Refused(_) | Verdict::Down(_)
             ) {
                 // Its own result is listed: not pending.
-                outcome.unlisted.retain(|(sent, _)| sent != guid);
+                progress.outcome.unlisted.retain(|(sent, _)| sent != guid);
             }
             match verdict {
                 Verdict::Delivered => {
@@ -294,28 +328,29 @@ impl Drain<'_> {
         }
     }
 
-    /// One redelivery: `Ok(Some(accepted_at))`, `Ok(None)` when GitHub refused it (the
-    /// drain goes on), `Err` when the drain must stop. A rate limit GitHub answered on the
-    /// way (and the client waited out) slows the pace.
+    /// One redelivery, `open[index]`: what GitHub did with it, or `Err` when the drain must
+    /// stop. A rate limit GitHub answered on the way (and the client waited out) slows the
+    /// pace; a stretch without one lets it speed up again.
     async fn send(
         &self,
-        planned: &PlannedRedelivery,
-        outcome: &mut DrainOutcome,
-        pace: &mut Pace,
-    ) -> Result<Option<DateTime<Utc>>, Halt> {
-        let limits_before = self.client.counts().rate_limit_waits;
-        let result = self.post(planned, outcome).await;
-        pace.sent();
-        if self.client.counts().rate_limit_waits > limits_before {
-            pace.limited(self.client.clock().instant());
-            self.log.line(
-                Level::Notice,
-                &format!(
-                    "GitHub limits the pace of redeliveries: going on at one every {}.",
-                    format_duration(pace.interval())
-                ),
-                &[("pace_seconds", pace.interval().as_secs_f64().into())],
-            );
+        open: &[PlannedRedelivery],
+        index: usize,
+        progress: &mut Progress,
+    ) -> Result<Posted, Halt> {
+        let before = self.client.counts();
+        let result = self.post(open, index, progress).await;
+        let after = self.client.counts();
+        let limit_wait = (after.rate_limit_waits > before.rate_limit_waits).then(|| {
+            after
+                .rate_limit_waited
+                .saturating_sub(before.rate_limit_waited)
+        });
+        let pace = &mut progress.outcome.pace;
+        if let Some(change) = pace.after_send(self.client.clock().instant(), limit_wait) {
+            self.log_pace_change(change, pace);
+        }
+        if result.is_ok() {
+            progress.sent.insert(index);
         }
         result
     }
@@ -323,10 +358,13 @@ impl Drain<'_> {
     /// The POST of one redelivery, and what its answer means for the drain.
     async fn post(
         &self,
-        planned: &PlannedRedelivery,
-        outcome: &mut DrainOutcome,
-    ) -> Result<Option<DateTime<Utc>>, Halt> {
+        open: &[PlannedRedelivery],
+        index: usize,
+        progress: &mut Progress,
+    ) -> Result<Posted, Halt> {
+        let planned = &open[index];
         let attempt = planned.summary.previous_attempts + 1;
+        let outcome = &mut progress.outcome;
         match deliveries::redeliver(self.client, self.hook, self.credential, planned.delivery_id)
             .await
         {
@@ -344,21 +382,53 @@ impl Drain<'_> {
                 outcome
                     .unlisted
                     .push((planned.summary.guid.clone(), accepted_at));
-                Ok(Some(accepted_at))
+                progress.streak.answered();
+                Ok(Posted::Accepted(accepted_at))
             }
             Err(ApiError::Status {
                 status, message, ..
             }) if (400..500).contains(&status) && status != 401 && status != 403 => {
                 self.refused(planned, format!("{status}: {message}"), outcome);
-                Ok(None)
+                progress.streak.answered();
+                Ok(Posted::NotAccepted)
             }
             Err(error) if error.outlasts_budget() => {
                 self.log.notice(&format!("{error}"));
                 Err(Halt::Budget)
             }
             Err(ApiError::Stopped { .. }) => Err(Halt::Shutdown),
+            Err(error) if is_not_taken(&error) => {
+                self.not_taken(index, planned, error, progress)?;
+                Ok(Posted::NotAccepted)
+            }
             Err(error) => Err(Halt::Failed(HookError::explain(error, self.hook))),
         }
+    }
+
+    /// Says a change of pace, once.
+    fn log_pace_change(&self, change: PaceChange, pace: &Pace) {
+        let interval = format_duration(pace.interval());
+        let message = match change {
+            PaceChange::Slower => {
+                format!("GitHub limits the pace of redeliveries: going on at one every {interval}.")
+            }
+            PaceChange::Faster if pace.interval() > self.interval => format!(
+                "No limit answer for a while: trying one redelivery every {interval} (`redelivery-interval` is {}).",
+                format_duration(self.interval)
+            ),
+            PaceChange::Faster => {
+                format!("No limit answer for a while: back to one redelivery every {interval}.")
+            }
+        };
+        let level = match change {
+            PaceChange::Slower => Level::Notice,
+            PaceChange::Faster => Level::Info,
+        };
+        self.log.line(
+            level,
+            &message,
+            &[("pace_seconds", pace.interval().as_secs_f64().into())],
+        );
     }
 
     fn log_redelivered(&self, planned: &PlannedRedelivery, attempt: u32) {
@@ -403,127 +473,6 @@ impl Drain<'_> {
         });
     }
 
-    /// Waits for the result of the redelivery of `guid` accepted at `accepted_at`, looking
-    /// at the list with growing pauses (1 s, 1.5 s, 2.25 s, ...) for at most
-    /// [`RESULT_WAIT`]: about 10 list requests, not one every half second. An `earlier`
-    /// run's pending redelivery listed as delivered meanwhile tells as much as the canary.
-    async fn await_result(
-        &self,
-        guid: &str,
-        earlier: &HashSet<&str>,
-        accepted_at: DateTime<Utc>,
-    ) -> Result<Verdict, Halt> {
-        let clock = self.client.clock();
-        let since = accepted_at - CLOCK_TOLERANCE;
-        let until = clock.instant() + RESULT_WAIT;
-        let mut pause = RESULT_POLL;
-        loop {
-            let left = until.saturating_duration_since(clock.instant());
-            if left.is_zero() {
-                return Ok(Verdict::Unknown);
-            }
-            self.client.pause(pause.min(left)).await;
-            if let Some(halt) = self.should_halt() {
-                return Err(halt);
-            }
-            let results = self.recent_redeliveries(since, RESULT_PAGES).await?;
-            if let Some((_, status_code, status)) =
-                results.iter().find(|(result_guid, ..)| result_guid == guid)
-            {
-                return Ok(judge(*status_code, status));
-            }
-            if let Some((earlier_guid, ..)) = results.iter().find(|(result_guid, _, status)| {
-                status == "OK" && earlier.contains(result_guid.as_str())
-            }) {
-                return Ok(Verdict::EarlierDelivered(earlier_guid.clone()));
-            }
-            pause = pause.mul_f64(RESULT_POLL_GROWTH);
-        }
-    }
-
-    /// Looks at the newest results of this run's redeliveries: if the last few all failed
-    /// as a down receiver fails, the receiver fell over again.
-    async fn check_receiver(&self, outcome: &DrainOutcome) -> Option<Halt> {
-        let since = outcome.first_redelivery? - CLOCK_TOLERANCE;
-        let ours: HashSet<&str> = outcome
-            .redelivered
-            .iter()
-            .map(|event| event.event.guid.as_str())
-            .collect();
-        let results = match self.recent_redeliveries(since, RESULT_PAGES).await {
-            Ok(results) => results,
-            Err(halt) => return Some(halt),
-        };
-        let newest: Vec<Verdict> = results
-            .iter()
-            .filter(|(guid, ..)| ours.contains(guid.as_str()))
-            .take(3)
-            .map(|(_, status_code, status)| judge(*status_code, status))
-            .collect();
-        let all_down = newest.len() == 3 && newest.iter().all(|v| matches!(v, Verdict::Down(_)));
-        match newest.first() {
-            Some(Verdict::Down(status)) if all_down => Some(Halt::ReceiverDown(status.clone())),
-            _ => None,
-        }
-    }
-
-    /// Redeliveries listed since `since`, newest first, on at most `max_pages` pages:
-    /// (guid, status code, status).
-    async fn recent_redeliveries(
-        &self,
-        since: DateTime<Utc>,
-        max_pages: u32,
-    ) -> Result<Vec<(String, u16, String)>, Halt> {
-        let mut pages = deliveries::pages(self.client, self.hook, self.credential);
-        let mut found = Vec::new();
-        while let Some(page) = pages
-            .next_page()
-            .await
-            .map_err(|error| Halt::Failed(HookError::explain(error, self.hook)))?
-        {
-            let items = page
-                .items::<Delivery>()
-                .map_err(|error| Halt::Failed(error.into()))?;
-            for delivery in items {
-                if delivery.delivered_at < since {
-                    pages.stop();
-                } else if delivery.redelivery {
-                    found.push((
-                        delivery.guid.into_owned(),
-                        delivery.status_code,
-                        delivery.status.into_owned(),
-                    ));
-                }
-            }
-            if pages.pages() >= max_pages {
-                pages.stop();
-            }
-        }
-        Ok(found)
-    }
-
-    /// At the end of a drain, one look at the list for the results of its redeliveries:
-    /// those listed are not pending, and the checkpoint document stays small. A failure
-    /// here costs nothing: the redeliveries just stay pending.
-    async fn sweep_results(&self, outcome: &mut DrainOutcome) {
-        let Some(first) = outcome.first_redelivery else {
-            return;
-        };
-        if self.stop.is_requested() || outcome.redelivered.len() < SWEEP_FROM {
-            return;
-        }
-        let Ok(results) = self
-            .recent_redeliveries(first - CLOCK_TOLERANCE, SWEEP_PAGES)
-            .await
-        else {
-            return;
-        };
-        let listed: HashSet<&str> = results.iter().map(|(guid, ..)| guid.as_str()).collect();
-        outcome
-            .unlisted
-            .retain(|(guid, _)| !listed.contains(guid.as_str()));
-    }
-
     fn should_halt(&self) -> Option<Halt> {
         if self.stop.is_requested() {
             Some(Halt::Shutdown)
@@ -545,17 +494,21 @@ impl Drain<'_> {
     }
 
     /// Ends the drain: everything not sent is reported as not reached, and this run's
-    /// redeliveries whose results are not listed yet stay pending.
+    /// redeliveries whose results are not listed yet stay pending. When GitHub looks down,
+    /// the redeliveries it just did not take are not charged to their events.
     async fn finish(
         &self,
         open: &[PlannedRedelivery],
-        sent: &HashSet<usize>,
-        mut outcome: DrainOutcome,
+        mut progress: Progress,
         halt: Option<Halt>,
-        pace: Pace,
     ) -> DrainOutcome {
+        if matches!(halt, Some(Halt::Failed(_))) {
+            self.release_streak(open, &mut progress);
+        }
+        let Progress {
+            sent, mut outcome, ..
+        } = progress;
         self.sweep_results(&mut outcome).await;
-        outcome.pace = pace.interval();
         outcome.not_reached = open
             .iter()
             .enumerate()
@@ -565,8 +518,30 @@ impl Drain<'_> {
         if let Some(halt) = &halt {
             self.log_halt(halt, outcome.not_reached.len(), outcome.unlisted.len());
         }
+        self.log_end_pace(&outcome.pace);
         outcome.halt = halt;
         outcome
+    }
+
+    /// The pace the drain ended at, when GitHub's limits had a say in it.
+    fn log_end_pace(&self, pace: &Pace) {
+        let report = pace.report();
+        if pace.interval() > self.interval || report.limit_answers > 0 {
+            self.log.line(
+                Level::Info,
+                &format!(
+                    "The drain of `{}` ended at one redelivery every {} ({}), after {} limit answer(s).",
+                    self.hook,
+                    format_duration(pace.interval()),
+                    report.reason,
+                    report.limit_answers
+                ),
+                &[
+                    ("pace_seconds", report.interval_seconds.into()),
+                    ("limit_answers", report.limit_answers.into()),
+                ],
+            );
+        }
     }
 
     fn log_halt(&self, halt: &Halt, left: usize, unlisted: usize) {
@@ -597,15 +572,5 @@ impl Drain<'_> {
             )),
             Halt::Failed(_) => {}
         }
-    }
-}
-
-fn judge(status_code: u16, status: &str) -> Verdict {
-    if status == "OK" {
-        Verdict::Delivered
-    } else if failure_means_down(status_code) {
-        Verdict::Down(status.to_owned())
-    } else {
-        Verdict::Refused(status.to_owned())
     }
 }

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 
 use crate::base::log::{Deferred, Level, Log};
 use crate::config::settings::Settings;
-use crate::domain::checkpoint::{CheckpointDocument, HookState};
+use crate::domain::checkpoint::{CheckpointDocument, HookState, LearnedPace};
 use crate::domain::delivery::Delivery;
 use crate::domain::hook::Hook;
 use crate::domain::plan::{Plan, Planner, next_checkpoint};
@@ -75,8 +75,14 @@ impl HookRun<'_> {
 
     /// Redelivers what the scan planned and moves the checkpoint, unless an earlier hook
     /// found GitHub's rate limit spent (`rate_limited`) and this one has something to
-    /// redeliver.
-    async fn drain_planned(&self, scanned: &mut Scanned, rate_limited: bool) {
+    /// redeliver. The drain starts from the `pace` learned from GitHub's limits, and leaves
+    /// the one it learned there.
+    async fn drain_planned(
+        &self,
+        scanned: &mut Scanned,
+        rate_limited: bool,
+        pace: &mut Option<LearnedPace>,
+    ) {
         let Some((plan, checkpoint_at)) = &scanned.planned else {
             return;
         };
@@ -91,13 +97,14 @@ impl HookRun<'_> {
         // From here on, the bookkeeping records what is done, as it is done.
         apply_plan(plan, state, self.now());
         let outcome = self
-            .drain()
+            .drain(pace.as_ref())
             .run(
                 &plan.redeliver,
                 plan.receiver_up.as_ref(),
                 &plan.found.pending,
             )
             .await;
+        *pace = outcome.pace.learned(pace.take(), self.now());
         self.record_outcome(outcome, state, report);
         self.move_checkpoint(plan, *checkpoint_at, state, report);
     }
@@ -194,7 +201,8 @@ impl HookRun<'_> {
         let key = self.hook.to_string();
         let _group = log.hook_group(&key);
         log.replay(&scanned.lines);
-        self.drain_planned(&mut scanned, rate_limited).await;
+        self.drain_planned(&mut scanned, rate_limited, &mut document.pace)
+            .await;
         if let Some(error) = &scanned.report.error {
             log.error(&format!("hook `{key}`: {error}"));
             report.errors.push(format!("hook `{key}`: {error}"));
@@ -203,8 +211,9 @@ impl HookRun<'_> {
         document.set_hook(&key, scanned.state);
     }
 
-    fn drain(&self) -> Drain<'_> {
+    fn drain<'a>(&'a self, learned_pace: Option<&'a LearnedPace>) -> Drain<'a> {
         Drain {
+            learned_pace,
             hook: self.hook,
             credential: self.credential,
             client: self.client,
@@ -304,6 +313,14 @@ impl HookRun<'_> {
         for (guid, accepted_at) in &outcome.unlisted {
             state.record_pending(guid, *accepted_at);
         }
+        for redelivered in &outcome.redelivered {
+            state.record_taken(&redelivered.event.guid);
+        }
+        for guid in &outcome.not_taken_guids {
+            state.record_not_taken(guid, self.now());
+        }
+        report.not_taken = outcome.not_taken;
+        report.pace = outcome.pace.sent_any().then(|| outcome.pace.report());
         report.awaiting_results = outcome.unlisted.len();
         if !outcome.refused.is_empty() {
             report.error = Some(HookError::Refused);
