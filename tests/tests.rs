@@ -51,6 +51,7 @@ mod action_yml;
 mod cli;
 mod client_rules;
 mod contract;
+mod drain_keeps_going;
 mod e2e;
 mod fail_on;
 mod faults;

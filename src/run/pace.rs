@@ -40,7 +40,8 @@ pub const LEARNED_PACE_KEPT: chrono::Duration = chrono::Duration::hours(1);
 /// faster than `redelivery-interval`.
 ///
 /// After a limit, the pace becomes the one GitHub's answer shows to be sustainable: the time
-/// since the last change (the wait included) over the redeliveries sent in it. A 500-an-hour
+/// since the last limit (the wait included) over the redeliveries sent in it, however the
+/// pace went in between. A 500-an-hour
 /// limit hit after 500 redeliveries a second apart, with a wait of 52 minutes, gives
 /// 7.2 s: 500 an hour. At least the pace doubles, so a limit with no wait to learn from
 /// still slows the drain.
@@ -49,14 +50,28 @@ pub struct Pace {
     /// `redelivery-interval`: never faster.
     floor: Duration,
     interval: Duration,
-    /// Since the last change (or the drain's start): when, and how many were sent.
-    since: Instant,
-    sent_since: u32,
+    /// Since the last limit (or the drain's start): what GitHub's limit lets through.
+    since_limit: Stretch,
+    /// Since the last change of pace (or the drain's start): how quiet it has been.
+    since_change: Stretch,
     /// How long without a limit answer before trying faster.
     quiet_time: Duration,
     reason: PaceReason,
     limit_answers: u32,
     sent_any: bool,
+}
+
+/// A stretch of a drain: when it began, and how many redeliveries were sent in it.
+#[derive(Debug, Clone, Copy)]
+struct Stretch {
+    from: Instant,
+    sent: u32,
+}
+
+impl Stretch {
+    fn new(from: Instant) -> Self {
+        Self { from, sent: 0 }
+    }
 }
 
 /// A change of pace, to be logged once.
@@ -71,8 +86,8 @@ impl Pace {
         Self {
             floor,
             interval: floor,
-            since: now,
-            sent_since: 0,
+            since_limit: Stretch::new(now),
+            since_change: Stretch::new(now),
             quiet_time: QUIET_TIME,
             reason: PaceReason::Configured,
             limit_answers: 0,
@@ -112,13 +127,15 @@ impl Pace {
     /// Returns the change of pace this makes, if any.
     pub fn after_send(&mut self, now: Instant, limit_wait: Option<Duration>) -> Option<PaceChange> {
         self.sent_any = true;
-        self.sent_since = self.sent_since.saturating_add(1);
+        for stretch in [&mut self.since_limit, &mut self.since_change] {
+            stretch.sent = stretch.sent.saturating_add(1);
+        }
         if let Some(wait) = limit_wait {
             self.limited(now, wait);
             return Some(PaceChange::Slower);
         }
-        let quiet = self.sent_since >= QUIET_REDELIVERIES
-            || now.saturating_duration_since(self.since) >= self.quiet_time;
+        let quiet = self.since_change.sent >= QUIET_REDELIVERIES
+            || now.saturating_duration_since(self.since_change.from) >= self.quiet_time;
         if self.interval > self.floor && quiet {
             self.faster(now);
             return Some(PaceChange::Faster);
@@ -129,14 +146,15 @@ impl Pace {
     /// GitHub rate-limited a redelivery, asked to wait `wait`, and the wait is over at `now`:
     /// slow down (multiplicative decrease), and wait as long before trying faster again.
     fn limited(&mut self, now: Instant, wait: Duration) {
-        let window = now.saturating_duration_since(self.since);
-        let sustainable = window / self.sent_since.max(1);
+        let window = now.saturating_duration_since(self.since_limit.from);
+        let sustainable = window / self.since_limit.sent.max(1);
         let doubled = self.interval.saturating_mul(2).max(Duration::from_secs(1));
         self.interval = sustainable.max(doubled).min(SLOWEST_PACE).max(self.floor);
         self.quiet_time = wait.max(QUIET_TIME);
         self.reason = PaceReason::Limited;
         self.limit_answers = self.limit_answers.saturating_add(1);
-        self.restart(now);
+        self.since_limit = Stretch::new(now);
+        self.since_change = Stretch::new(now);
     }
 
     /// A stretch without a limit answer: one step faster (additive increase of the rate),
@@ -150,12 +168,7 @@ impl Pace {
         } else {
             PaceReason::Configured
         };
-        self.restart(now);
-    }
-
-    fn restart(&mut self, now: Instant) {
-        self.since = now;
-        self.sent_since = 0;
+        self.since_change = Stretch::new(now);
     }
 
     /// The pace as the report tells it.
@@ -182,9 +195,7 @@ impl Pace {
         (self.interval > self.floor).then(|| LearnedPace {
             interval_ms: u64::try_from(self.interval.as_millis()).unwrap_or(u64::MAX),
             at,
-            extra: earlier
-                .map(|earlier| earlier.extra)
-                .unwrap_or_default(),
+            extra: earlier.map(|earlier| earlier.extra).unwrap_or_default(),
         })
     }
 }
@@ -273,6 +284,36 @@ mod tests {
         now += slow;
         assert_eq!(pace.after_send(now, None), Some(PaceChange::Faster));
         assert_eq!(pace.report().reason, PaceReason::Recovering);
+    }
+
+    /// The pace a limit sets is measured from the last limit, however often the pace sped
+    /// up in between: a long wait after a quick stretch is spread over every redelivery
+    /// since that limit, not only over the last few.
+    #[test]
+    fn a_limit_after_speed_ups_measures_from_the_last_limit() {
+        let start = start();
+        let mut pace = Pace::new(SECOND, start);
+        for i in 0..499 {
+            pace.after_send(start + SECOND * i, None);
+        }
+        let mut now = start + Duration::from_secs(3600);
+        pace.after_send(now, Some(Duration::from_secs(3100)));
+        assert_eq!(pace.interval(), Duration::from_millis(7200));
+        let mut sent = 0;
+        let mut faster = 0;
+        while faster < 2 {
+            now += pace.interval();
+            sent += 1;
+            if pace.after_send(now, None) == Some(PaceChange::Faster) {
+                faster += 1;
+            }
+        }
+        let limit_at = start + Duration::from_secs(3600);
+        now += pace.interval() + Duration::from_secs(1800);
+        pace.after_send(now, Some(Duration::from_secs(1800)));
+        let expected = (now - limit_at) / (sent + 1);
+        assert_eq!(pace.interval(), expected.max(2 * SECOND));
+        assert!(pace.interval() < 30 * SECOND, "{:?}", pace.interval());
     }
 
     /// The next run starts from a learned pace younger than an hour, never from an older
