@@ -221,9 +221,9 @@ async fn an_event_github_never_takes_is_refused_from_its_third_run_then_given_up
     );
 }
 
-/// Three redeliveries in a row not taken: GitHub looks down, the run stops as before (exit
-/// 1, the checkpoint held), and those three are not charged to their events. The next run
-/// goes on without repeating anything.
+/// Three redeliveries in a row not taken: GitHub looks down, and the run stops as before
+/// (exit 1, the checkpoint held); the three are open for the next run, which goes on
+/// without repeating anything.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_redeliveries_in_a_row_not_taken_stop_the_run_as_before() {
     let fake = fake().await;
@@ -251,13 +251,13 @@ async fn three_redeliveries_in_a_row_not_taken_stop_the_run_as_before() {
     );
     assert!(broken.log.contains("it looks down"), "{}", broken.log);
     assert_eq!(broken.report.redelivered_count(), 3);
-    assert_eq!(broken.report.not_taken_count(), 0, "not charged");
+    assert_eq!(broken.report.not_taken_count(), 3);
     assert_eq!(broken.report.deferred_count(), 7);
     assert_eq!(count_requests(&fake, "POST", "/attempts"), 3 + 3 * 5);
     let kept = stored_checkpoint(&fake, "app");
     assert!((kept - before).num_seconds().abs() <= 1, "held: {kept}");
-    for guid in &guids {
-        assert!(stored_event(&fake, guid).get("not_taken").is_none());
+    for guid in &guids[3..6] {
+        assert_eq!(stored_event(&fake, guid)["not_taken"], 1);
     }
 
     fake.record_queued_results();
@@ -266,6 +266,45 @@ async fn three_redeliveries_in_a_row_not_taken_stop_the_run_as_before() {
     assert_eq!(next.report.redelivered_count(), 7);
     assert!(redelivered_guids(&fake).values().all(|n| *n == 1));
     assert_eq!(redelivered_guids(&fake).len(), 10);
+    for guid in &guids[3..6] {
+        assert!(
+            stored_event(&fake, guid).get("not_taken").is_none(),
+            "taken"
+        );
+    }
+}
+
+/// Three events GitHub never takes, next to each other in the queue: the first run cannot
+/// tell them from GitHub being down and stops there; the next one knows them, goes past
+/// them and drains the rest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_events_github_never_takes_stop_one_run_not_every_run() {
+    let fake = fake().await;
+    let clock = sim_clock(&fake);
+    let guids = failed_events(
+        &fake,
+        "t",
+        50,
+        fake.now() - chrono::Duration::hours(1),
+        chrono::Duration::seconds(30),
+    );
+    for guid in &guids[10..13] {
+        never_taken(&fake, guid);
+    }
+    let first = run_in_process(&fake, settings(&fake, &[])).await;
+    assert!(!first.report.succeeded());
+    assert_eq!(first.report.redelivered_count(), 10);
+    clock.advance(6 * HOUR);
+    let second = run_in_process(&fake, settings(&fake, &[])).await;
+    assert!(second.report.succeeded(), "{}", second.log);
+    assert_eq!(second.report.redelivered_count(), 37);
+    let runs: Vec<u32> = second.report.hooks[0]
+        .not_taken
+        .iter()
+        .map(|event| event.runs)
+        .collect();
+    assert_eq!(runs, [2, 2, 2]);
+    assert!(redelivered_guids(&fake).values().all(|n| *n == 1));
 }
 
 /// A list page that fails after retries during the drain (here: the canary's result) is a

@@ -21,7 +21,7 @@
 //!   a quiet stretch (see `pace`); a pace learned within the hour is where it starts.
 //! - **One redelivery GitHub does not take does not stop the queue** (`not_taken`): a POST
 //!   that still fails after the client's retries (a 5xx, no answer) leaves its event open
-//!   for the next run and the drain goes on; only [`not_taken::GITHUB_DOWN_AFTER`] in a
+//!   for the next run and the drain goes on; only [`GITHUB_DOWN_AFTER`] in a
 //!   row, or a failed read of the list, stop it (GitHub looks down).
 //! - **Watching the receiver**: every [`CHECK_EVERY`] redeliveries (or minute), the newest
 //!   page shows how this run's redeliveries went; if the last ones all failed as a down
@@ -48,6 +48,7 @@ use crate::run::pace::{Pace, PaceChange};
 mod not_taken;
 mod results;
 
+pub use not_taken::GITHUB_DOWN_AFTER;
 use not_taken::{NotTakenStreak, is_not_taken};
 use results::Verdict;
 
@@ -73,7 +74,7 @@ pub struct Drain<'a> {
     /// `redelivery-interval`: the pace, and the fastest a pace after limits comes back to.
     pub interval: Duration,
     /// The pace an earlier drain (of this run or the last) learned from GitHub's limits:
-    /// started from while it is recent (see [`Pace::resume`]).
+    /// started from while it is recent (see `Pace::resume`).
     pub learned_pace: Option<&'a LearnedPace>,
     pub max_attempts: u32,
     /// When the run's time budget ends.
@@ -269,8 +270,14 @@ impl Drain<'_> {
         progress: &mut Progress,
     ) -> Result<(), Halt> {
         let mut order: Vec<usize> = (0..open.len()).collect();
-        // Stable: oldest first within each group.
-        order.sort_by_key(|&i| open[i].summary.previous_attempts > 0);
+        // Stable: oldest first within each group; events GitHub did not take in an earlier
+        // run last (a canary GitHub does not take tells nothing).
+        order.sort_by_key(|&i| {
+            (
+                open[i].not_taken_runs > 0,
+                open[i].summary.previous_attempts > 0,
+            )
+        });
         let mut down = None;
         for &index in order.iter().take(CANARIES) {
             self.pause(&progress.outcome.pace).await;
@@ -494,17 +501,13 @@ impl Drain<'_> {
     }
 
     /// Ends the drain: everything not sent is reported as not reached, and this run's
-    /// redeliveries whose results are not listed yet stay pending. When GitHub looks down,
-    /// the redeliveries it just did not take are not charged to their events.
+    /// redeliveries whose results are not listed yet stay pending.
     async fn finish(
         &self,
         open: &[PlannedRedelivery],
-        mut progress: Progress,
+        progress: Progress,
         halt: Option<Halt>,
     ) -> DrainOutcome {
-        if matches!(halt, Some(Halt::Failed(_))) {
-            self.release_streak(open, &mut progress);
-        }
         let Progress {
             sent, mut outcome, ..
         } = progress;

@@ -6,8 +6,10 @@
 //! wait, until it aged out of GitHub's retention. So such an event is left open for the
 //! next run, without spending an attempt, and the drain goes on. Only when
 //! [`GITHUB_DOWN_AFTER`] redeliveries in a row were not taken does GitHub as a whole look
-//! down: the drain stops as it did before, with the checkpoint held, and those events are
-//! not charged to (they are left for the next run like every event not reached).
+//! down: the drain stops as it did before, with the checkpoint held. An event GitHub did
+//! not take in an earlier run either is expected to fail again: it does not count towards
+//! GitHub looking down, or three such events next to each other in the queue would stop
+//! every run at the same place again.
 //!
 //! An event GitHub does not take in several runs in a row is reported like a refusal
 //! ([`crate::domain::plan::not_taken_verdict`]): it cannot loop forever.
@@ -24,28 +26,26 @@ use crate::report::{HookError, NotTakenRedelivery};
 pub const GITHUB_DOWN_AFTER: usize = 3;
 
 /// The redeliveries GitHub did not take since it last answered one (accepted or refused),
-/// by their index in the drain's queue.
+/// counting only those it had not failed to take in an earlier run.
 #[derive(Debug, Default)]
-pub(super) struct NotTakenStreak(Vec<usize>);
+pub(super) struct NotTakenStreak {
+    fresh: usize,
+}
 
 impl NotTakenStreak {
-    /// GitHub answered a redelivery: the streak ends, and the ones in it were that
-    /// delivery's trouble.
+    /// GitHub answered a redelivery: the streak ends, and the ones in it were those
+    /// deliveries' trouble.
     pub(super) fn answered(&mut self) {
-        self.0.clear();
+        self.fresh = 0;
     }
 
-    /// GitHub did not take the redelivery at `index`: true when that makes GitHub look
-    /// down as a whole.
-    fn not_taken(&mut self, index: usize) -> bool {
-        self.0.push(index);
-        self.0.len() >= GITHUB_DOWN_AFTER
-    }
-
-    /// The streak's redeliveries, when GitHub looks down: they are not charged to their
-    /// events.
-    pub(super) fn take(&mut self) -> Vec<usize> {
-        std::mem::take(&mut self.0)
+    /// GitHub did not take a redelivery, which it did not take in an earlier run either
+    /// (`again`) or not: true when that makes GitHub look down as a whole.
+    fn not_taken(&mut self, again: bool) -> bool {
+        if !again {
+            self.fresh += 1;
+        }
+        self.fresh >= GITHUB_DOWN_AFTER
     }
 }
 
@@ -63,7 +63,7 @@ pub(super) fn is_not_taken(error: &ApiError) -> bool {
 impl Drain<'_> {
     /// GitHub did not take the redelivery of `open[index]`: leaves it open (or, in its
     /// [`crate::domain::plan::NOT_TAKEN_RUNS`]th run in a row, reports it like a refusal),
-    /// or stops the drain when GitHub looks down as a whole.
+    /// and stops the drain when GitHub looks down as a whole.
     pub(super) fn not_taken(
         &self,
         index: usize,
@@ -71,15 +71,9 @@ impl Drain<'_> {
         error: ApiError,
         progress: &mut Progress,
     ) -> Result<(), Halt> {
-        if progress.streak.not_taken(index) {
-            self.log.warning(&format!(
-                "GitHub did not take {GITHUB_DOWN_AFTER} redeliveries in a row (the last: {error}): it looks down, so the drain of `{}` stops and the rest is left for the next run",
-                self.hook
-            ));
-            return Err(Halt::Failed(HookError::explain(error, self.hook)));
-        }
         let guid = &planned.summary.guid;
         let runs = planned.not_taken_runs.saturating_add(1);
+        progress.sent.insert(index);
         progress.outcome.not_taken_guids.push(guid.clone());
         match not_taken_verdict(planned.not_taken_runs) {
             NotTaken::LikeRefused => {
@@ -91,7 +85,7 @@ impl Drain<'_> {
                 self.log.line(
                     Level::Warning,
                     &format!(
-                        "GitHub did not take the redelivery of {} (delivery {}): {error}; the event stays open for the next run, without an attempt, and the drain goes on",
+                        "GitHub did not take the redelivery of {} (delivery {}): {error}; the event stays open for the next run, without an attempt",
                         guid, planned.delivery_id
                     ),
                     &[
@@ -109,19 +103,13 @@ impl Drain<'_> {
                 });
             }
         }
-        Ok(())
-    }
-
-    /// GitHub looks down: the redeliveries of the streak it did not take are not charged
-    /// to their events; they are left for the next run like the events not reached.
-    pub(super) fn release_streak(&self, open: &[PlannedRedelivery], progress: &mut Progress) {
-        for index in progress.streak.take() {
-            progress.sent.remove(&index);
-            let guid = open[index].summary.guid.as_str();
-            let outcome = &mut progress.outcome;
-            outcome.not_taken.retain(|event| event.event.guid != guid);
-            outcome.refused.retain(|event| event.event.guid != guid);
-            outcome.not_taken_guids.retain(|event| event != guid);
+        if progress.streak.not_taken(planned.not_taken_runs > 0) {
+            self.log.warning(&format!(
+                "GitHub did not take {GITHUB_DOWN_AFTER} redeliveries in a row (the last: {error}): it looks down, so the drain of `{}` stops and the rest is left for the next run",
+                self.hook
+            ));
+            return Err(Halt::Failed(HookError::explain(error, self.hook)));
         }
+        Ok(())
     }
 }
