@@ -412,8 +412,8 @@ async fn a_pace_slowed_by_limits_in_the_first_minute_speeds_up_again() {
 }
 
 /// The pace a run ends at after limits is kept in the checkpoint: a run within the hour
-/// starts from it, one later from `redelivery-interval`; a run that ends at
-/// `redelivery-interval` leaves none.
+/// starts from it (the minutes between count as a quiet stretch: one step faster), one
+/// later from `redelivery-interval`; a run that ends at `redelivery-interval` leaves none.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_learned_pace_is_carried_to_the_next_run_for_an_hour() {
     let fake = fake().await;
@@ -438,12 +438,12 @@ async fn the_learned_pace_is_carried_to_the_next_run_for_an_hour() {
         Some(PaceReason::Limited)
     );
 
-    clock.advance(10 * MINUTE);
+    clock.advance(5 * MINUTE);
     failed_events(
         &fake,
         "m",
         5,
-        fake.now() - chrono::Duration::minutes(5),
+        fake.now() - chrono::Duration::minutes(4),
         chrono::Duration::seconds(30),
     );
     let second = run_in_process(&fake, settings(&fake, &[])).await;
@@ -454,17 +454,18 @@ async fn the_learned_pace_is_carried_to_the_next_run_for_an_hour() {
         "{}",
         second.log
     );
+    // One step faster than the learned pace (a quarter of one a second more), no further.
+    let stepped = Duration::from_secs_f64(1.0 / (1000.0 / learned as f64 + 0.25));
+    assert_eq!(second.waits.len(), 4, "{:?}\n{}", second.waits, second.log);
+    for wait in &second.waits {
+        assert!(
+            wait.abs_diff(stepped) < Duration::from_millis(2),
+            "{wait:?}"
+        );
+    }
     assert_eq!(
         second.report.pace().map(|pace| pace.reason),
-        Some(PaceReason::Learned)
-    );
-    assert!(
-        second
-            .waits
-            .iter()
-            .any(|wait| wait.as_millis() == u128::from(learned)),
-        "{:?}",
-        second.waits
+        Some(PaceReason::Recovering)
     );
 
     clock.advance(2 * HOUR);

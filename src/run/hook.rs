@@ -104,7 +104,9 @@ impl HookRun<'_> {
                 &plan.found.pending,
             )
             .await;
-        *pace = outcome.pace.learned(pace.take(), self.now());
+        *pace = outcome
+            .pace
+            .learned(pace.take(), self.now(), self.context.clock.instant());
         self.record_outcome(outcome, state, report);
         self.move_checkpoint(plan, *checkpoint_at, state, report);
     }

@@ -61,16 +61,28 @@ pub struct Pace {
     sent_any: bool,
 }
 
-/// A stretch of a drain: when it began, and how many redeliveries were sent in it.
+/// A stretch of a drain: when it began, how long it had lasted before the drain (a pace
+/// learned earlier), and how many redeliveries were sent in it.
 #[derive(Debug, Clone, Copy)]
 struct Stretch {
     from: Instant,
+    before: Duration,
     sent: u32,
 }
 
 impl Stretch {
     fn new(from: Instant) -> Self {
-        Self { from, sent: 0 }
+        Self {
+            from,
+            before: Duration::ZERO,
+            sent: 0,
+        }
+    }
+
+    /// How long it has lasted at `now`.
+    fn length(&self, now: Instant) -> Duration {
+        now.saturating_duration_since(self.from)
+            .saturating_add(self.before)
     }
 }
 
@@ -95,8 +107,10 @@ impl Pace {
         }
     }
 
-    /// Starts from the pace an earlier run `learned`, when it is younger than
-    /// [`LEARNED_PACE_KEPT`] at `wall` and slower than `floor`; else from `floor`.
+    /// Starts from the pace an earlier drain (of this run or the last) `learned`, when it is
+    /// younger than [`LEARNED_PACE_KEPT`] at `wall` and slower than `floor`; else from
+    /// `floor`. The time since it was learned counts as quiet: a drain of a few events per
+    /// hook in a fleet, or a run soon after, still comes back to `redelivery-interval`.
     pub fn resume(
         floor: Duration,
         learned: Option<&LearnedPace>,
@@ -112,6 +126,11 @@ impl Pace {
             if interval > floor {
                 pace.interval = interval;
                 pace.reason = PaceReason::Learned;
+                let quiet = wall
+                    .signed_duration_since(learned.at)
+                    .to_std()
+                    .unwrap_or_default();
+                pace.since_change.before = quiet;
             }
         }
         pace
@@ -135,7 +154,7 @@ impl Pace {
             return Some(PaceChange::Slower);
         }
         let quiet = self.since_change.sent >= QUIET_REDELIVERIES
-            || now.saturating_duration_since(self.since_change.from) >= self.quiet_time;
+            || self.since_change.length(now) >= self.quiet_time;
         if self.interval > self.floor && quiet {
             self.faster(now);
             return Some(PaceChange::Faster);
@@ -185,16 +204,23 @@ impl Pace {
         self.sent_any
     }
 
-    /// What the next run starts from, `at` the end of this drain: the pace when it is slower
-    /// than `redelivery-interval`, else nothing (the next run starts from
-    /// `redelivery-interval`). A drain that sent nothing learned nothing: `earlier` stays.
-    pub fn learned(&self, earlier: Option<LearnedPace>, at: DateTime<Utc>) -> Option<LearnedPace> {
+    /// What the next drain starts from, at the end of this one (`wall`, `now`): the pace
+    /// and when it last changed, when it is slower than `redelivery-interval`; else nothing
+    /// (the next starts from `redelivery-interval`). A drain that sent nothing learned
+    /// nothing: `earlier` stays.
+    pub fn learned(
+        &self,
+        earlier: Option<LearnedPace>,
+        wall: DateTime<Utc>,
+        now: Instant,
+    ) -> Option<LearnedPace> {
         if !self.sent_any {
             return earlier;
         }
+        let quiet = chrono::Duration::from_std(self.since_change.length(now)).unwrap_or_default();
         (self.interval > self.floor).then(|| LearnedPace {
             interval_ms: u64::try_from(self.interval.as_millis()).unwrap_or(u64::MAX),
-            at,
+            at: wall.checked_sub_signed(quiet).unwrap_or(wall),
             extra: earlier.map(|earlier| earlier.extra).unwrap_or_default(),
         })
     }
@@ -328,24 +354,34 @@ mod tests {
             at: wall - chrono::Duration::minutes(minutes_ago),
             extra: Extra::new(),
         };
-        let pace = Pace::resume(SECOND, Some(&learned(59, 4000)), wall, now);
+        let mut pace = Pace::resume(SECOND, Some(&learned(59, 4000)), wall, now);
         assert_eq!(pace.interval(), 4 * SECOND);
         assert_eq!(pace.report().reason, PaceReason::Learned);
+        // The hour since counts as quiet: one step faster at the first redelivery.
+        assert_eq!(pace.after_send(now, None), Some(PaceChange::Faster));
+        assert_eq!(pace.interval(), 2 * SECOND);
+        // Learned a moment ago: not yet.
+        let mut pace = Pace::resume(SECOND, Some(&learned(0, 4000)), wall, now);
+        assert_eq!(pace.after_send(now + 4 * SECOND, None), None);
         for (stale, interval) in [(61, 4000), (-5, 4000), (10, 500)] {
             let pace = Pace::resume(SECOND, Some(&learned(stale, interval)), wall, now);
             assert_eq!(pace.interval(), SECOND, "{stale} {interval}");
         }
         let idle = Pace::resume(SECOND, Some(&learned(10, 4000)), wall, now);
         assert_eq!(
-            idle.learned(Some(learned(10, 4000)), wall),
+            idle.learned(Some(learned(10, 4000)), wall, now),
             Some(learned(10, 4000))
         );
         let mut busy = Pace::new(SECOND, now);
         busy.after_send(now + 3 * SECOND, Some(2 * SECOND));
-        let carried = busy.learned(Some(learned(10, 4000)), wall).expect("slower");
-        assert_eq!((carried.interval_ms, carried.at), (3000, wall));
+        let later = now + 20 * SECOND;
+        let carried = busy
+            .learned(Some(learned(10, 4000)), wall, later)
+            .expect("slower");
+        let changed = wall - chrono::Duration::seconds(17);
+        assert_eq!((carried.interval_ms, carried.at), (3000, changed));
         let mut fast = Pace::new(SECOND, now);
         fast.after_send(now, None);
-        assert_eq!(fast.learned(Some(learned(10, 4000)), wall), None);
+        assert_eq!(fast.learned(Some(learned(10, 4000)), wall, now), None);
     }
 }
