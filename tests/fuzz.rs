@@ -322,6 +322,7 @@ fn state_of(kept: &BTreeMap<usize, Kept>) -> HookState {
                 given_up: kept.given_up,
                 pending: kept.pending,
                 unlisted: kept.unlisted,
+                not_taken: 0,
                 extra: Default::default(),
             },
         );

@@ -33,6 +33,7 @@
 //! | `outage` | a receiver down then back: canaries, held-back events, all delivered once |
 //! | `slow_github` | hours and days in simulated time: GitHub slow to list results, its rate limits as pace |
 //! | `faults` | GitHub's errors, dropped connections, rate limits, runs that die midway (scripted faults of the fake) |
+//! | `drain_keeps_going` | issue 31: a redelivery GitHub does not take leaves its event open and the drain goes on (3 in a row stop it); a pace slowed by limits speeds up again and is carried for an hour; five runs through compound faults |
 //! | `hostile` | a GitHub that lies, stalls, redirects or floods: small hostile servers written there; signals |
 //! | `contract` | what a strict GitHub refuses or answers, and what the action then does |
 //! | `trust_inputs`, `trust_outputs`, `trust_state` | issue 16, "trust nothing it is told": one finding each, inputs / what a run tells / the planner and the state file |
@@ -51,6 +52,7 @@ mod action_yml;
 mod cli;
 mod client_rules;
 mod contract;
+mod drain_keeps_going;
 mod e2e;
 mod fail_on;
 mod faults;

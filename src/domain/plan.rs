@@ -21,6 +21,12 @@
 //! 7. everything else is *open*: redelivered once, oldest first (closest to GitHub's
 //!    retention), up to `max_redeliveries`; the rest is *deferred* to the next run.
 //!
+//! A redelivery GitHub does not take (a 5xx or no answer to the POST, after the client's
+//! retries) leaves its event open without spending an attempt, and the drain goes on; only
+//! from the [`NOT_TAKEN_RUNS`]th run in a row that this happens to one event is it reported
+//! like a refusal, an attempt ([`not_taken_verdict`]): an event GitHub never takes ends up
+//! given up, instead of being tried forever.
+//!
 //! Attempts are counted from the list, not from our own bookkeeping, so they survive a lost
 //! state file and include redeliveries made by others. That needs every open event's whole
 //! history in the window: the checkpoint never passes an open event ([`next_checkpoint`]),
@@ -60,6 +66,32 @@ pub const STALLED_QUEUE_HORIZON: Duration = Duration::hours(24);
 /// How recent a listed redelivery result must be to tell, without a new canary, that the
 /// receiver answers now.
 pub const EVIDENCE_FRESHNESS: Duration = Duration::minutes(10);
+
+/// The run in a row in which GitHub did not take an event's redelivery from which on that
+/// counts like a refusal (an attempt): two runs are GitHub's passing trouble with that one
+/// delivery, and cost the event nothing; the third says GitHub may never take it, and
+/// `max-attempts` must then bound it like any event that keeps failing.
+pub const NOT_TAKEN_RUNS: u32 = 3;
+
+/// What a redelivery GitHub did not take means for its event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotTaken {
+    /// Open for the next run, no attempt spent.
+    Open,
+    /// Reported like a refusal: an attempt, and the run says so.
+    LikeRefused,
+}
+
+/// The verdict on a redelivery GitHub did not take, given the runs in a row before this
+/// one in which it did not take one of the same event (`earlier_runs`, from the
+/// bookkeeping).
+pub fn not_taken_verdict(earlier_runs: u32) -> NotTaken {
+    if earlier_runs.saturating_add(1) >= NOT_TAKEN_RUNS {
+        NotTaken::LikeRefused
+    } else {
+        NotTaken::Open
+    }
+}
 
 /// What the list already shows of the receiver, so that the drain needs no canary.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -182,6 +214,10 @@ pub struct PlannedRedelivery {
     pub delivery_id: DeliveryId,
     #[serde(flatten)]
     pub summary: EventSummary,
+    /// Runs in a row before this one in which GitHub did not take a redelivery of the event
+    /// (see [`not_taken_verdict`]).
+    #[serde(skip)]
+    pub not_taken_runs: u32,
 }
 
 /// What the plan found of the window's events besides what it redelivers: the lists and
@@ -364,6 +400,7 @@ impl Planner {
                     history.first_at,
                     PlannedRedelivery {
                         delivery_id: history.newest.1,
+                        not_taken_runs: state.not_taken_runs(&summary.guid),
                         summary,
                     },
                 ));

@@ -4,12 +4,14 @@
 //! <https://docs.github.com/en/actions/reference/workflows-and-actions/workflow-commands#setting-an-output-parameter>
 //! <https://docs.github.com/en/actions/reference/workflows-and-actions/workflow-commands#adding-a-job-summary>
 
+mod drain;
 mod error;
 pub(crate) mod fail_on;
 pub mod health;
 mod outputs;
 mod summary;
 
+pub use drain::{NotTakenRedelivery, PaceReason, PaceReport};
 pub use error::HookError;
 
 pub use outputs::{MAX_REPORT_OUTPUT_BYTES, append_to_file, format_outputs};
@@ -58,6 +60,12 @@ pub struct HookReport {
     pub awaiting_results: usize,
     /// Redeliveries GitHub refused.
     pub refused: Vec<RefusedRedelivery>,
+    /// Redeliveries GitHub did not take (a 5xx or no answer after retries): left open for
+    /// the next run, without an attempt; the drain went on.
+    pub not_taken: Vec<NotTakenRedelivery>,
+    /// The pace the drain ended at and why; `None` when nothing was sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pace: Option<PaceReport>,
     #[serde(serialize_with = "error::as_text")]
     pub error: Option<HookError>,
     /// GitHub's time when the window was listed (`None`: it was not listed to its end). The
@@ -86,6 +94,7 @@ impl HookReport {
             && self.held_back.is_empty()
             && self.found.too_old.is_empty()
             && self.refused.is_empty()
+            && self.not_taken.is_empty()
     }
 
     /// The report of `hook` before anything was done: its window starts at `since`, its
@@ -106,6 +115,8 @@ impl HookReport {
             results_delayed: false,
             awaiting_results: 0,
             refused: Vec::new(),
+            not_taken: Vec::new(),
+            pace: None,
             error: None,
             scanned_at: None,
             oldest_open_at: None,
@@ -242,7 +253,18 @@ impl RunReport {
     }
 
     pub fn deferred_count(&self) -> usize {
-        self.sum(|hook| hook.found.deferred.len() + hook.refused.len())
+        self.sum(|hook| hook.found.deferred.len() + hook.refused.len() + hook.not_taken.len())
+    }
+
+    /// Redeliveries GitHub did not take (a 5xx or no answer after retries): their events are
+    /// open for the next run.
+    pub fn not_taken_count(&self) -> usize {
+        self.sum(|hook| hook.not_taken.len())
+    }
+
+    /// The pace the run's last drain ended at, and why.
+    pub fn pace(&self) -> Option<PaceReport> {
+        self.hooks.iter().rev().find_map(|hook| hook.pace)
     }
 
     /// Events held back because their receiver is still down.

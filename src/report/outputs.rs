@@ -89,6 +89,7 @@ impl RunReport {
             ),
             ("filtered-count", self.filtered_count().to_string()),
             ("deferred-count", self.deferred_count().to_string()),
+            ("not-taken-count", self.not_taken_count().to_string()),
             ("held-back-count", self.held_back_count().to_string()),
             ("receiver-down", self.receiver_down().to_string()),
             ("pending-count", self.pending_count().to_string()),
@@ -151,7 +152,7 @@ pub(super) const MAX_ERRORS_SHOWN: usize = 100;
 pub const MAX_REPORT_OUTPUT_BYTES: usize = 512 * 1024;
 
 /// The lists of events in a hook's report, cut by [`RunReport::report_output`].
-const HOOK_LISTS: [&str; 7] = [
+const HOOK_LISTS: [&str; 8] = [
     "redelivered",
     "given_up",
     "filtered",
@@ -159,6 +160,7 @@ const HOOK_LISTS: [&str; 7] = [
     "held_back",
     "too_old",
     "refused",
+    "not_taken",
 ];
 
 /// Keeps at most `keep` entries of each hook's lists, recording their full lengths.

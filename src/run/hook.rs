@@ -293,7 +293,15 @@ impl HookRun<'_> {
         for (guid, accepted_at) in &outcome.unlisted {
             state.record_pending(guid, *accepted_at);
         }
-        report.awaiting_results = outcome.unlisted.len();
+        for redelivered in &outcome.redelivered {
+            state.record_taken(&redelivered.event.guid);
+        }
+        for guid in &outcome.not_taken_guids {
+            state.record_not_taken(guid, self.now());
+        }
+        report.not_taken = outcome.not_taken;
+        report.pace = outcome.pace;
+        report.awaiting_results = outcome.awaiting_results;
         if !outcome.refused.is_empty() {
             report.error = Some(HookError::Refused);
         }

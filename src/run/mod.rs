@@ -350,6 +350,7 @@ impl Run<'_> {
                 .collect();
             let drain = Drain {
                 hooks: &drain_hooks,
+                learned_pace: document.pace.as_ref(),
                 client: self.client,
                 log: &self.context.log,
                 interval: self.settings.timing.redelivery_interval,
@@ -357,7 +358,13 @@ impl Run<'_> {
                 deadline: self.context.deadline,
                 stop: &self.context.stop,
             };
-            Some(drain.run(&queues).await)
+            let outcome = drain.run(&queues).await;
+            let clock = &self.context.clock;
+            document.pace =
+                outcome
+                    .pace
+                    .learned(document.pace.take(), clock.now(), clock.instant());
+            Some(outcome)
         } else {
             None
         };

@@ -62,6 +62,11 @@ pub struct EventRecord {
     /// Redeliveries GitHub accepted and never listed a result of within the horizon.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub unlisted: u32,
+    /// Runs in which GitHub did not take a redelivery of it (a 5xx or no answer to the POST,
+    /// after the client's retries), since it last accepted one: from
+    /// [`crate::domain::plan::NOT_TAKEN_RUNS`] on, each such run counts like a refusal.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub not_taken: u32,
     /// Unknown fields, kept (see [`super::CheckpointDocument::extra`]).
     #[serde(flatten)]
     pub extra: Extra,
@@ -93,11 +98,15 @@ impl HookState {
         self.record(guid, at).given_up = true;
     }
 
-    /// Keeps only what the list cannot tell (given up, refused, pending, unlisted): an
-    /// older build's own attempt counts are dropped.
+    /// Keeps only what the list cannot tell (given up, refused, pending, unlisted, not
+    /// taken): an older build's own attempt counts are dropped.
     pub fn drop_what_the_list_tells(&mut self) {
         self.events.retain(|_, record| {
-            record.given_up || record.refused > 0 || record.pending || record.unlisted > 0
+            record.given_up
+                || record.refused > 0
+                || record.pending
+                || record.unlisted > 0
+                || record.not_taken > 0
         });
     }
 
@@ -107,6 +116,29 @@ impl HookState {
         let record = self.record(guid, at);
         record.pending = true;
         record.last_attempt = at;
+    }
+
+    /// GitHub accepted a redelivery of `guid`: the runs in a row in which it did not take
+    /// one end.
+    pub fn record_taken(&mut self, guid: &str) {
+        if let Some(record) = self.events.get_mut(guid) {
+            record.not_taken = 0;
+        }
+    }
+
+    /// Counts one more run in which GitHub did not take the redelivery of `guid` (a 5xx or
+    /// no answer to the POST, after retries): the event stays open, and the planner reads
+    /// the count (see [`crate::domain::plan::not_taken_verdict`]).
+    pub fn record_not_taken(&mut self, guid: &str, at: DateTime<Utc>) {
+        let record = self.record(guid, at);
+        // Saturating: the count comes from the stored document.
+        record.not_taken = record.not_taken.saturating_add(1);
+        record.last_attempt = at;
+    }
+
+    /// Runs in a row in which GitHub did not take a redelivery of `guid`.
+    pub fn not_taken_runs(&self, guid: &str) -> u32 {
+        self.events.get(guid).map_or(0, |record| record.not_taken)
     }
 
     /// The pending redelivery of `guid` is listed now: the list counts it from here on.
@@ -145,6 +177,7 @@ impl HookState {
             given_up: false,
             pending: false,
             unlisted: 0,
+            not_taken: 0,
             extra: Extra::new(),
         })
     }

@@ -10,7 +10,8 @@ use super::Extra;
 pub struct LearnedPace {
     /// Milliseconds between redeliveries.
     pub interval_ms: u64,
-    /// When the run that learned it ended.
+    /// When the pace last changed (a limit answer, or a step faster again): it is
+    /// forgotten an hour later, and the time since counts as a quiet stretch.
     pub at: DateTime<Utc>,
     /// Unknown fields, kept (see [`super::CheckpointDocument::extra`]).
     #[serde(flatten)]

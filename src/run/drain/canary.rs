@@ -67,21 +67,18 @@ impl Drain<'_> {
             picks.len()
         ));
         for pick in picks {
-            if progress.posted() > 0 && !progress.pace.interval().is_zero() {
-                self.client.pause(progress.pace.interval()).await;
-            }
+            self.pause(progress).await;
             if let Some(halt) = self.should_halt() {
                 return Err(halt);
             }
             let queued = &queue.open[pick];
-            match self.send(queued, progress).await {
+            match self.send((index, pick), queued, progress).await {
                 Ok(Posted::Accepted(at)) => {
                     progress.accepted(index, pick, queued, at);
                     progress.receivers[index].canaries.push(pick);
                 }
-                Ok(Posted::Refused) => progress.tried(index, pick),
+                Ok(Posted::NotAccepted) => {}
                 Err(Halt::Failed(error)) if !error.is_rate_limit() => {
-                    progress.failed_post();
                     progress.halt_hook(queued.hook, Halt::Failed(error));
                 }
                 Err(halt) => return Err(halt),
@@ -232,15 +229,16 @@ impl Drain<'_> {
 fn pick(queue: &ReceiverQueue) -> Vec<usize> {
     let open = &queue.open;
     let mut order: Vec<usize> = (0..open.len()).collect();
-    // Stable sorts: oldest first within each group.
-    order.sort_by_key(|&i| open[i].planned.summary.previous_attempts > 0);
-    let first_hook = order.first().map(|&i| open[i].hook);
-    order.sort_by_key(|&i| {
+    // Stable sorts: oldest first within each group; events GitHub takes first.
+    let tried_before = |i: usize| {
         (
+            open[i].planned.not_taken_runs > 0,
             open[i].planned.summary.previous_attempts > 0,
-            Some(open[i].hook) != first_hook,
         )
-    });
+    };
+    order.sort_by_key(|&i| tried_before(i));
+    let first_hook = order.first().map(|&i| open[i].hook);
+    order.sort_by_key(|&i| (tried_before(i), Some(open[i].hook) != first_hook));
     order.truncate(CANARIES);
     order
 }

@@ -30,9 +30,12 @@
 //! [`crate::domain::plan::next_checkpoint`]), so whatever is not delivered now is seen again.
 
 mod canary;
+mod not_taken;
 mod outcome;
 mod results;
 
+pub use not_taken::GITHUB_DOWN_AFTER;
+use not_taken::is_not_taken;
 pub use outcome::{DrainOutcome, Halt, ReceiverOutcome, RunDrainOutcome};
 
 use std::collections::HashSet;
@@ -42,6 +45,7 @@ use chrono::{DateTime, Utc};
 
 use crate::base::clock::{Stop, format_duration};
 use crate::base::log::{Level, Log};
+use crate::domain::checkpoint::LearnedPace;
 use crate::domain::hook::Hook;
 use crate::domain::plan::{PlannedRedelivery, ReceiverEvidence};
 use crate::domain::receiver::Receiver;
@@ -49,6 +53,7 @@ use crate::github::client::{ApiError, Credential, GitHubClient};
 use crate::github::deliveries;
 use crate::report::{HookError, RedeliveredEvent, RefusedRedelivery};
 
+use super::pace::{Pace, PaceChange};
 use outcome::Progress;
 
 /// Events tried as canaries of one receiver.
@@ -100,6 +105,9 @@ pub struct ReceiverQueue {
 /// What the drain needs to know and touch.
 pub struct Drain<'a> {
     pub hooks: &'a [DrainHook<'a>],
+    /// The pace an earlier run learned from GitHub's limits, if recent: the drain starts
+    /// from it.
+    pub learned_pace: Option<&'a LearnedPace>,
     pub client: &'a GitHubClient,
     pub log: &'a Log,
     pub interval: Duration,
@@ -113,15 +121,22 @@ pub struct Drain<'a> {
 /// One POST's answer, as the drain sees it.
 enum Posted {
     Accepted(DateTime<Utc>),
-    /// GitHub refused this one redelivery (a 4xx): the drain goes on.
-    Refused,
+    /// GitHub refused this one redelivery (a 4xx), or did not take it (a 5xx or no answer
+    /// after retries): the drain goes on.
+    NotAccepted,
 }
 
 impl Drain<'_> {
     /// Redelivers the open events of every receiver: canaries, then one paced drain.
     pub async fn run(&self, queues: &[ReceiverQueue]) -> RunDrainOutcome {
         let clock = self.client.clock();
-        let mut progress = Progress::new(self.hooks.len(), queues, self.interval, clock);
+        let pace = Pace::resume(
+            self.interval,
+            self.learned_pace,
+            clock.now(),
+            clock.instant(),
+        );
+        let mut progress = Progress::new(self.hooks.len(), queues, pace, clock);
         let total: usize = queues.iter().map(|queue| queue.open.len()).sum();
         if total > 1 && !self.interval.is_zero() {
             self.log.info(&format!(
@@ -167,24 +182,23 @@ impl Drain<'_> {
                 continue;
             }
             // Paced first, so that a stop asked for during the pause is seen before the POST.
-            if progress.posted() > 0 && !progress.pace.interval().is_zero() {
-                self.client.pause(progress.pace.interval()).await;
-            }
+            self.pause(progress).await;
             if let Some(halt) = self.should_halt() {
                 return Some(halt);
             }
             if progress.receivers[receiver].check_due(clock.instant()) {
-                self.check_receiver(receiver, &queues[receiver], progress)
-                    .await;
+                let checked = self.check_receiver(receiver, &queues[receiver], progress);
+                if let Err(halt) = checked.await {
+                    return Some(halt);
+                }
                 if !progress.receivers[receiver].may_drain() {
                     continue;
                 }
             }
-            match self.send(queued, progress).await {
+            match self.send((receiver, index), queued, progress).await {
                 Ok(Posted::Accepted(at)) => progress.accepted(receiver, index, queued, at),
-                Ok(Posted::Refused) => progress.tried(receiver, index),
+                Ok(Posted::NotAccepted) => {}
                 Err(Halt::Failed(error)) if !error.is_rate_limit() => {
-                    progress.failed_post();
                     progress.halt_hook(queued.hook, Halt::Failed(error));
                 }
                 Err(halt) => return Some(halt),
@@ -200,31 +214,44 @@ impl Drain<'_> {
         None
     }
 
-    /// One redelivery: accepted, refused (the drain goes on), or `Err` when it must stop.
-    /// A rate limit GitHub answered on the way (and the client waited out) slows the pace.
-    async fn send(&self, queued: &Queued, progress: &mut Progress) -> Result<Posted, Halt> {
-        let limits_before = self.client.counts().rate_limit_waits;
-        let result = self.post(queued, progress).await;
-        progress.pace.sent();
-        if self.client.counts().rate_limit_waits > limits_before {
-            progress.pace.limited(self.client.clock().instant());
-            self.log.line(
-                Level::Notice,
-                &format!(
-                    "GitHub limits the pace of redeliveries: going on at one every {}.",
-                    format_duration(progress.pace.interval())
-                ),
-                &[(
-                    "pace_seconds",
-                    progress.pace.interval().as_secs_f64().into(),
-                )],
-            );
+    /// The pause before a POST, at the pace: none before the first.
+    async fn pause(&self, progress: &Progress) {
+        if progress.pace.sent_any() && !progress.pace.interval().is_zero() {
+            self.client.pause(progress.pace.interval()).await;
+        }
+    }
+
+    /// One redelivery (the `at.1`th event of receiver `at.0`): accepted, not accepted (the
+    /// drain goes on), or `Err` when it must stop. A rate limit GitHub answered on the way
+    /// (and the client waited out) slows the pace; a stretch without one speeds it up.
+    async fn send(
+        &self,
+        at: (usize, usize),
+        queued: &Queued,
+        progress: &mut Progress,
+    ) -> Result<Posted, Halt> {
+        let before = self.client.counts();
+        let result = self.post(at, queued, progress).await;
+        let after = self.client.counts();
+        let limit_wait = (after.rate_limit_waits > before.rate_limit_waits).then(|| {
+            after
+                .rate_limit_waited
+                .saturating_sub(before.rate_limit_waited)
+        });
+        let now = self.client.clock().instant();
+        if let Some(change) = progress.pace.after_send(now, limit_wait) {
+            self.log_pace_change(change, &progress.pace);
         }
         result
     }
 
     /// The POST of one redelivery, and what its answer means for the drain.
-    async fn post(&self, queued: &Queued, progress: &mut Progress) -> Result<Posted, Halt> {
+    async fn post(
+        &self,
+        at: (usize, usize),
+        queued: &Queued,
+        progress: &mut Progress,
+    ) -> Result<Posted, Halt> {
         let planned = &queued.planned;
         let target = self.hooks[queued.hook];
         let attempt = planned.summary.previous_attempts + 1;
@@ -248,6 +275,7 @@ impl Drain<'_> {
                         attempt,
                         event: planned.summary.clone(),
                     });
+                progress.streak.answered();
                 Ok(Posted::Accepted(accepted_at))
             }
             Err(ApiError::Status {
@@ -260,13 +288,19 @@ impl Drain<'_> {
                     reason,
                     event: planned.summary.clone(),
                 });
-                Ok(Posted::Refused)
+                progress.tried(at.0, at.1);
+                progress.streak.answered();
+                Ok(Posted::NotAccepted)
             }
             Err(error) if error.outlasts_budget() => {
                 self.log.notice(&format!("{error}"));
                 Err(Halt::Budget)
             }
             Err(ApiError::Stopped { .. }) => Err(Halt::Shutdown),
+            Err(error) if is_not_taken(&error) => {
+                self.not_taken(at, queued, error, progress)?;
+                Ok(Posted::NotAccepted)
+            }
             Err(error) => Err(Halt::Failed(HookError::explain(error, target.hook))),
         }
     }
@@ -274,27 +308,26 @@ impl Drain<'_> {
     /// Looks at the newest results of the run's redeliveries to receiver `receiver` (one
     /// page of the hook it last got one on), when the budget allows: if the last few all
     /// failed as a down receiver fails, it fell over again and its other events wait.
+    /// A list page GitHub fails to answer (after retries) while redeliveries go out is
+    /// GitHub in trouble as a whole: the drain stops (`Err`), as for three POSTs in a row.
     async fn check_receiver(
         &self,
         receiver: usize,
         queue: &ReceiverQueue,
         progress: &mut Progress,
-    ) {
+    ) -> Result<(), Halt> {
         let now = self.client.clock().instant();
         let state = &mut progress.receivers[receiver];
         state.checked(now);
         let (Some(hook), Some(since)) = (state.last_hook(), state.first_sent_at()) else {
-            return;
+            return Ok(());
         };
         if !progress.rereads.allows(progress.sent_count()) {
-            return;
+            return Ok(());
         }
-        let Ok(listed) = self
+        let listed = self
             .newest_results(hook, since, &mut progress.rereads)
-            .await
-        else {
-            return; // A failed look costs nothing: the next check looks again.
-        };
+            .await?;
         progress.saw_everywhere(hook, &listed);
         let state = &mut progress.receivers[receiver];
         if let Some(status) = state.fell_over() {
@@ -311,6 +344,7 @@ impl Drain<'_> {
             );
             state.down(status);
         }
+        Ok(())
     }
 
     /// At the end, the pages of the hooks with the most unseen redeliveries, while the
@@ -350,6 +384,31 @@ impl Drain<'_> {
             done * 100 / total.max(1),
             format_duration(Duration::from_secs(left.as_secs()))
         ));
+    }
+
+    fn log_pace_change(&self, change: PaceChange, pace: &Pace) {
+        let interval = format_duration(pace.interval());
+        let message = match change {
+            PaceChange::Slower => {
+                format!("GitHub limits the pace of redeliveries: going on at one every {interval}.")
+            }
+            PaceChange::Faster if pace.interval() > self.interval => format!(
+                "No limit answer for a while: trying one redelivery every {interval} (`redelivery-interval` is {}).",
+                format_duration(self.interval)
+            ),
+            PaceChange::Faster => {
+                format!("No limit answer for a while: back to one redelivery every {interval}.")
+            }
+        };
+        let level = match change {
+            PaceChange::Slower => Level::Notice,
+            PaceChange::Faster => Level::Info,
+        };
+        self.log.line(
+            level,
+            &message,
+            &[("pace_seconds", pace.interval().as_secs_f64().into())],
+        );
     }
 
     fn log_redelivered(&self, hook: &Hook, planned: &PlannedRedelivery, attempt: u32) {

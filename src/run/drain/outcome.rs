@@ -3,7 +3,7 @@
 //! per-event pending records beyond it).
 
 use std::collections::{HashMap, HashSet};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 
@@ -12,8 +12,11 @@ use crate::base::log::{Level, Log};
 use crate::domain::checkpoint::SentPrefix;
 use crate::domain::delivery::DeliveryId;
 use crate::domain::plan::EventSummary;
-use crate::report::{HookError, ReceiverVerdict, RedeliveredEvent, RefusedRedelivery};
+use crate::report::{
+    HookError, NotTakenRedelivery, PaceReport, ReceiverVerdict, RedeliveredEvent, RefusedRedelivery,
+};
 
+use super::not_taken::NotTakenStreak;
 use super::results::{Listed, ReReads, Verdict};
 use super::{CHECK_EVERY, CHECK_INTERVAL, ReceiverQueue, unsent};
 use crate::run::pace::Pace;
@@ -43,6 +46,13 @@ pub enum Halt {
 pub struct DrainOutcome {
     pub redelivered: Vec<RedeliveredEvent>,
     pub refused: Vec<RefusedRedelivery>,
+    /// Redeliveries GitHub did not take (a 5xx or no answer after retries): open for the
+    /// next run, no attempt spent.
+    pub not_taken: Vec<NotTakenRedelivery>,
+    /// The events GitHub did not take, like-refused ones included: their streak of runs.
+    pub not_taken_guids: Vec<String>,
+    /// The pace the run's drain ended at, for a hook it posted to.
+    pub pace: Option<PaceReport>,
     /// Open events this run did not redeliver (held back, out of budget, stopped).
     pub not_reached: Vec<EventSummary>,
     pub halt: Option<Halt>,
@@ -73,8 +83,9 @@ pub struct RunDrainOutcome {
     pub hooks: Vec<DrainOutcome>,
     /// By receiver, in the order of the queues.
     pub receivers: Vec<ReceiverOutcome>,
-    /// The pace the drain ended at (slower than `redelivery-interval` after rate limits).
-    pub pace: Duration,
+    /// The pace the drain ended at (slower than `redelivery-interval` after rate limits),
+    /// for the next run to start from.
+    pub pace: Pace,
     /// List requests made beyond the scan.
     pub rereads: usize,
 }
@@ -102,6 +113,9 @@ pub(super) struct ReceiverProgress {
     seen: HashMap<String, Verdict>,
     /// Indexes of its queue sent as canaries.
     pub(super) canaries: Vec<usize>,
+    /// The first failures of the events GitHub did not take: they are not sent, so the
+    /// sent prefix stops before them.
+    not_taken_first_failures: Vec<DateTime<Utc>>,
     last_check: Instant,
     since_check: usize,
 }
@@ -115,6 +129,7 @@ impl ReceiverProgress {
             sent: Vec::new(),
             seen: HashMap::new(),
             canaries: Vec::new(),
+            not_taken_first_failures: Vec::new(),
             last_check: now,
             since_check: 0,
         }
@@ -212,27 +227,22 @@ pub(super) struct Progress {
     pub(super) receivers: Vec<ReceiverProgress>,
     pub(super) pace: Pace,
     pub(super) rereads: ReReads,
-    /// POSTs made, accepted or not: the pace pauses between them.
-    posted: usize,
+    /// Redeliveries in a row GitHub did not take: GitHub as a whole looks down at three.
+    pub(super) streak: NotTakenStreak,
     accepted: usize,
     hook_halts: Vec<Option<Halt>>,
     global_halt: Option<Halt>,
 }
 
 impl Progress {
-    pub(super) fn new(
-        hooks: usize,
-        queues: &[ReceiverQueue],
-        interval: Duration,
-        clock: &Clock,
-    ) -> Self {
+    pub(super) fn new(hooks: usize, queues: &[ReceiverQueue], pace: Pace, clock: &Clock) -> Self {
         let now = clock.instant();
         Self {
             hooks: (0..hooks).map(|_| DrainOutcome::default()).collect(),
             receivers: queues.iter().map(|_| ReceiverProgress::new(now)).collect(),
-            pace: Pace::new(interval, now),
+            pace,
             rereads: ReReads::default(),
-            posted: 0,
+            streak: NotTakenStreak::default(),
             accepted: 0,
             hook_halts: vec![None; hooks],
             global_halt: None,
@@ -244,23 +254,25 @@ impl Progress {
         self.accepted
     }
 
-    /// POSTs made so far.
-    pub(super) fn posted(&self) -> usize {
-        self.posted
-    }
-
     pub(super) fn was_sent(&self, receiver: usize, index: usize) -> bool {
         self.receivers[receiver].tried.contains(&index)
     }
 
-    /// A POST that failed after the client's retries: its event stays unsent (for the next
-    /// run, and before the sent prefix), but the pace counts it.
-    pub(super) fn failed_post(&mut self) {
-        self.posted += 1;
+    /// GitHub did not take the redelivery of the `index`th event of `receiver`: it is not
+    /// reached again in this run (it is reported as not taken), and not sent.
+    pub(super) fn not_taken(
+        &mut self,
+        receiver: usize,
+        index: usize,
+        first_failed_at: DateTime<Utc>,
+    ) {
+        self.tried(receiver, index);
+        self.receivers[receiver]
+            .not_taken_first_failures
+            .push(first_failed_at);
     }
 
     pub(super) fn tried(&mut self, receiver: usize, index: usize) {
-        self.posted += 1;
         self.receivers[receiver].tried.insert(index);
     }
 
@@ -328,13 +340,23 @@ impl Progress {
             .enumerate()
             .map(|(index, queue)| self.finish_receiver(index, queue, log))
             .collect();
+        let pace = self.pace.sent_any().then(|| self.pace.report());
+        for (hook, outcome) in self.hooks.iter_mut().enumerate() {
+            let posted = !outcome.redelivered.is_empty()
+                || !outcome.refused.is_empty()
+                || !outcome.not_taken_guids.is_empty()
+                || self.hook_halts[hook].is_some();
+            if posted {
+                outcome.pace = pace;
+            }
+        }
         if let Some(halt) = &self.global_halt {
             log_global_halt(halt, &self.hooks, log);
         }
         RunDrainOutcome {
             hooks: self.hooks,
             receivers,
-            pace: self.pace.interval(),
+            pace: self.pace,
             rereads: self.rereads.used(),
         }
     }
@@ -402,6 +424,7 @@ impl Progress {
         let oldest_unsent = unsent(queue, &state.tried)
             .map(|queued| queued.planned.summary.first_failed_at)
             .chain(queue.oldest_unqueued)
+            .chain(state.not_taken_first_failures.iter().copied())
             .min();
         let unseen: Vec<Sent> = state.unseen().cloned().collect();
         let through = unseen
