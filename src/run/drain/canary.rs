@@ -112,7 +112,8 @@ impl Drain<'_> {
                 if !last && !progress.rereads.allows(progress.sent_count()) {
                     break;
                 }
-                self.look_at_canaries(index, &queues[index], progress).await;
+                self.look_at_canaries(index, &queues[index], progress)
+                    .await?;
             }
             open.retain(|&index| progress.receivers[index].verdict() == ReceiverVerdict::Unchecked);
             if open.is_empty() {
@@ -132,25 +133,29 @@ impl Drain<'_> {
 
     /// One look at the page of the hook of the receiver's first canary not seen yet, and
     /// the verdict when it tells.
-    async fn look_at_canaries(&self, index: usize, queue: &ReceiverQueue, progress: &mut Progress) {
+    /// A list page GitHub fails to answer (after retries) stops the drain, as any failed
+    /// read during it does.
+    async fn look_at_canaries(
+        &self,
+        index: usize,
+        queue: &ReceiverQueue,
+        progress: &mut Progress,
+    ) -> Result<(), Halt> {
         let state = &progress.receivers[index];
         let Some(&first_unseen) = state.canaries.iter().find(|&&pick| {
             state
                 .result(&queue.open[pick].planned.summary.guid)
                 .is_none()
         }) else {
-            return;
+            return Ok(());
         };
         let hook = queue.open[first_unseen].hook;
         let Some(since) = state.first_sent_at() else {
-            return;
+            return Ok(());
         };
-        let Ok(listed) = self
+        let listed = self
             .newest_results(hook, since, &mut progress.rereads)
-            .await
-        else {
-            return; // Not judged: looked at again, or results delayed.
-        };
+            .await?;
         if let Some((_, guid)) = queue.earlier_pending.iter().find(|(pending_hook, guid)| {
             *pending_hook == hook
                 && listed
@@ -162,10 +167,11 @@ impl Drain<'_> {
                 queue.receiver
             ));
             progress.receivers[index].set_verdict(ReceiverVerdict::Up);
-            return;
+            return Ok(());
         }
         progress.saw_everywhere(hook, &listed);
         self.judge_canaries(index, queue, progress);
+        Ok(())
     }
 
     /// Up when a canary was delivered or refused with an answer; down when every canary's

@@ -137,14 +137,7 @@ impl Drain<'_> {
             clock.instant(),
         );
         let mut progress = Progress::new(self.hooks.len(), queues, pace, clock);
-        let total: usize = queues.iter().map(|queue| queue.open.len()).sum();
-        if total > 1 && !self.interval.is_zero() {
-            self.log.info(&format!(
-                "Redelivering {total} event(s) to {} receiver(s), {} apart.",
-                queues.iter().filter(|queue| !queue.open.is_empty()).count(),
-                format_duration(self.interval),
-            ));
-        }
+        self.log_start(queues, &progress.pace);
         if let Err(halt) = self.canaries(queues, &mut progress).await {
             progress.halt_all(halt);
         } else {
@@ -155,6 +148,22 @@ impl Drain<'_> {
         }
         self.last_look(&mut progress).await;
         progress.finish(queues, self.log)
+    }
+
+    fn log_start(&self, queues: &[ReceiverQueue], pace: &Pace) {
+        let total: usize = queues.iter().map(|queue| queue.open.len()).sum();
+        if total > 1 && !pace.interval().is_zero() {
+            let learned = if pace.interval() > self.interval {
+                " (the pace GitHub's limits left within the hour)"
+            } else {
+                ""
+            };
+            self.log.info(&format!(
+                "Redelivering {total} event(s) to {} receiver(s), {} apart{learned}.",
+                queues.iter().filter(|queue| !queue.open.is_empty()).count(),
+                format_duration(pace.interval()),
+            ));
+        }
     }
 
     /// The paced drain of what the canaries left, oldest first over every receiver that

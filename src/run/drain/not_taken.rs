@@ -26,30 +26,6 @@ use crate::report::{HookError, NotTakenRedelivery, RefusedRedelivery};
 /// GitHub's.
 pub const GITHUB_DOWN_AFTER: usize = 3;
 
-/// The redeliveries GitHub did not take since it last answered one (accepted or refused),
-/// counting only those it had not failed to take in an earlier run.
-#[derive(Debug, Default)]
-pub(super) struct NotTakenStreak {
-    fresh: usize,
-}
-
-impl NotTakenStreak {
-    /// GitHub answered a redelivery: the streak ends, and the ones in it were those
-    /// deliveries' trouble.
-    pub(super) fn answered(&mut self) {
-        self.fresh = 0;
-    }
-
-    /// GitHub did not take a redelivery, which it did not take in an earlier run either
-    /// (`again`) or not: true when that makes GitHub look down as a whole.
-    pub(super) fn not_taken(&mut self, again: bool) -> bool {
-        if !again {
-            self.fresh += 1;
-        }
-        self.fresh >= GITHUB_DOWN_AFTER
-    }
-}
-
 /// A POST failure that leaves its event open and lets the drain go on: a 5xx or no answer
 /// after the client's retries. Anything else (a 401, a 403 that is no rate limit, a
 /// redirect) says the run itself is wrong, and stops it as before.

@@ -16,7 +16,7 @@ use crate::report::{
     HookError, NotTakenRedelivery, PaceReport, ReceiverVerdict, RedeliveredEvent, RefusedRedelivery,
 };
 
-use super::not_taken::NotTakenStreak;
+use super::not_taken::GITHUB_DOWN_AFTER;
 use super::results::{Listed, ReReads, Verdict};
 use super::{CHECK_EVERY, CHECK_INTERVAL, ReceiverQueue, unsent};
 use crate::run::pace::Pace;
@@ -88,6 +88,30 @@ pub struct RunDrainOutcome {
     pub pace: Pace,
     /// List requests made beyond the scan.
     pub rereads: usize,
+}
+
+/// The redeliveries GitHub did not take since it last answered one (accepted or refused),
+/// counting only those it had not failed to take in an earlier run.
+#[derive(Debug, Default)]
+pub(super) struct NotTakenStreak {
+    fresh: usize,
+}
+
+impl NotTakenStreak {
+    /// GitHub answered a redelivery: the streak ends, and the ones in it were those
+    /// deliveries' trouble.
+    pub(super) fn answered(&mut self) {
+        self.fresh = 0;
+    }
+
+    /// GitHub did not take a redelivery, which it did not take in an earlier run either
+    /// (`again`) or not: true when that makes GitHub look down as a whole.
+    pub(super) fn not_taken(&mut self, again: bool) -> bool {
+        if !again {
+            self.fresh += 1;
+        }
+        self.fresh >= GITHUB_DOWN_AFTER
+    }
 }
 
 /// One redelivery GitHub accepted.

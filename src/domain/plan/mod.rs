@@ -39,10 +39,14 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
-use crate::domain::checkpoint::{EventRecord, HookState};
+use crate::domain::checkpoint::HookState;
 use crate::domain::delivery::{Delivery, DeliveryId, failure_means_down};
 use crate::domain::filter::EventFilter;
 use crate::domain::health::DeliveryHealth;
+
+mod pending;
+
+use pending::{Listing, Pending, pending_verdict, sent_unlisted};
 
 /// GitHub's clock and ours differ a little, and GitHub records times to the second: a
 /// delivery this close before our redelivery counts as its result.
@@ -428,90 +432,6 @@ impl Planner {
             })
             .map(|(at, _)| ReceiverEvidence::RecentAnswer { at });
         pending_delivered.or(recent_answer)
-    }
-}
-
-/// Where a pending redelivery stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Pending {
-    /// Its result is listed: a failed redelivery at or after it shows.
-    Listed,
-    /// Not listed yet, within its horizon: not sent again.
-    Waiting,
-    /// Never listed within its horizon: an attempt GitHub lost.
-    Lost,
-}
-
-/// When an earlier run's redelivery of an event, not listed yet, was sent: by the event's
-/// own pending record, or within the receiver's sent prefix.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct SentUnlisted {
-    earliest: DateTime<Utc>,
-    latest: DateTime<Utc>,
-    by_prefix: bool,
-}
-
-/// The earlier redelivery of an event whose result is not known: its own pending record
-/// first; else, when the receiver's sent prefix covers its first failure, the prefix.
-fn sent_unlisted(
-    record: Option<&EventRecord>,
-    state: &HookState,
-    first_failed_at: DateTime<Utc>,
-) -> Option<SentUnlisted> {
-    if let Some(sent) = record.and_then(EventRecord::pending_since) {
-        return Some(SentUnlisted {
-            earliest: sent,
-            latest: sent,
-            by_prefix: false,
-        });
-    }
-    let prefix = state.receiver_sent.as_ref()?;
-    prefix.covers(first_failed_at).then_some(SentUnlisted {
-        earliest: prefix.from,
-        latest: prefix.to,
-        by_prefix: true,
-    })
-}
-
-/// What the list shows of an event's redeliveries and of GitHub's queue, at `now`.
-struct Listing {
-    /// The event's newest failed redelivery listed.
-    event_newest: Option<DateTime<Utc>>,
-    /// The newest redelivery listed, of any event.
-    queue_newest: Option<DateTime<Utc>>,
-    now: DateTime<Utc>,
-}
-
-/// The verdict on a redelivery sent (at the latest) at `sent.latest`: listed once a failed
-/// redelivery of the event at or after `sent.earliest` shows; otherwise waiting for
-/// `pending-horizon`, or for [`STALLED_QUEUE_HORIZON`] while GitHub's queue lists nothing
-/// newer than it either; lost after that.
-fn pending_verdict(sent: &SentUnlisted, listing: &Listing, options: &PlanOptions) -> Pending {
-    // Checked: the times come from the stored document.
-    let early = sent
-        .earliest
-        .checked_sub_signed(CLOCK_TOLERANCE)
-        .unwrap_or(DateTime::<Utc>::MIN_UTC);
-    let late = sent
-        .latest
-        .checked_add_signed(CLOCK_TOLERANCE)
-        .unwrap_or(DateTime::<Utc>::MAX_UTC);
-    let (event_newest, queue_newest, now) =
-        (listing.event_newest, listing.queue_newest, listing.now);
-    if event_newest.is_some_and(|newest| newest >= early) {
-        return Pending::Listed;
-    }
-    let waited = now.signed_duration_since(sent.latest);
-    let queue_moved_past = queue_newest.is_some_and(|newest| newest > late);
-    let horizon = if queue_moved_past {
-        options.pending_horizon
-    } else {
-        STALLED_QUEUE_HORIZON.max(options.pending_horizon)
-    };
-    if waited < horizon {
-        Pending::Waiting
-    } else {
-        Pending::Lost
     }
 }
 
