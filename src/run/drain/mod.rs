@@ -34,8 +34,8 @@ mod not_taken;
 mod outcome;
 mod results;
 
-pub use not_taken::GITHUB_DOWN_AFTER;
 use not_taken::is_not_taken;
+pub use outcome::GITHUB_DOWN_AFTER;
 pub use outcome::{DrainOutcome, Halt, ReceiverOutcome, RunDrainOutcome};
 
 use std::collections::HashSet;

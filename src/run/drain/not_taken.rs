@@ -14,17 +14,12 @@
 //! An event GitHub does not take in several runs in a row is reported like a refusal
 //! ([`crate::domain::plan::not_taken_verdict`]): it cannot loop forever.
 
-use super::outcome::Progress;
+use super::outcome::{GITHUB_DOWN_AFTER, Progress};
 use super::{Drain, Halt, Queued};
 use crate::base::log::Level;
 use crate::domain::plan::{NotTaken, not_taken_verdict};
 use crate::github::client::ApiError;
 use crate::report::{HookError, NotTakenRedelivery, RefusedRedelivery};
-
-/// Redeliveries in a row GitHub did not take before it looks down as a whole and the drain
-/// stops: one or two are that delivery's trouble, three in a row (different events) are
-/// GitHub's.
-pub const GITHUB_DOWN_AFTER: usize = 3;
 
 /// A POST failure that leaves its event open and lets the drain go on: a 5xx or no answer
 /// after the client's retries. Anything else (a 401, a 403 that is no rate limit, a

@@ -16,10 +16,14 @@ use crate::report::{
     HookError, NotTakenRedelivery, PaceReport, ReceiverVerdict, RedeliveredEvent, RefusedRedelivery,
 };
 
-use super::not_taken::GITHUB_DOWN_AFTER;
 use super::results::{Listed, ReReads, Verdict};
 use super::{CHECK_EVERY, CHECK_INTERVAL, ReceiverQueue, unsent};
 use crate::run::pace::Pace;
+
+/// Redeliveries in a row GitHub did not take before it looks down as a whole and the drain
+/// stops: one or two are that delivery's trouble, three in a row (different events) are
+/// GitHub's.
+pub const GITHUB_DOWN_AFTER: usize = 3;
 
 /// From this many unseen redeliveries a sent prefix stands for them instead of a pending
 /// record each (about 70 bytes each; a prefix costs about 120).
