@@ -69,6 +69,7 @@ mod report_snapshots;
 mod scopes;
 mod secrets;
 mod slow_github;
+mod summary_pages;
 mod trust_inputs;
 mod trust_outputs;
 mod trust_state;
