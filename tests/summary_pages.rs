@@ -417,3 +417,46 @@ fn a_hook_that_needs_a_person_gets_its_own_row_and_the_verdict_says_what_to_do()
         "{visible}"
     );
 }
+
+#[test]
+fn the_verdict_of_runs_with_nothing_to_do_a_dry_run_and_two_receivers_down() {
+    let mut dry = a_day();
+    dry.dry_run = true;
+    assert_eq!(
+        verdict(&dry.summary_markdown()),
+        [
+            "> **Dry run: 36 events would be redelivered**: nothing was sent; run without `dry-run` to send them."
+        ]
+    );
+
+    let mut quiet = a_day();
+    quiet.hooks[0].redelivered.clear();
+    quiet.hooks[0].found.failing = 0;
+    assert_eq!(
+        verdict(&quiet.summary_markdown()),
+        ["> **Nothing to redeliver**: no delivery failed since Dec\u{a0}6\u{a0}10:37 UTC."]
+    );
+
+    // Two hooks whose URLs were not read, each down: each is a receiver of its own.
+    let mut down = a_day();
+    let mut other = down.hooks[0].clone();
+    other.hook = "org/acme/11".to_owned();
+    down.hooks.push(other);
+    for hook in &mut down.hooks {
+        hook.receiver_down = true;
+        hook.held_back = hook.redelivered.drain(1..).map(|r| r.event).collect();
+    }
+    let summary = down.summary_markdown();
+    assert!(
+        summary.starts_with("## Webhook redelivery\n\n> [!WARNING]\n"),
+        "{summary}"
+    );
+    assert_eq!(
+        verdict(&summary),
+        [
+            "> **2 receivers are still down (the receiver of `app`, the receiver of `org/acme/11`)**: 70 events held back, 2 attempts spent; the next run tries again at GitHub's pace."
+        ]
+    );
+    // Without the receivers the run judged, no receivers table: the hooks table says it.
+    assert!(!summary.contains("### Receivers"), "{summary}");
+}

@@ -71,6 +71,16 @@ impl<'a> ReceiverView<'a> {
         self.sum(|hook| hook.found.given_up.len())
     }
 
+    /// Failing events older than `max-age`: not sent.
+    pub fn too_old(&self) -> usize {
+        self.sum(|hook| hook.found.too_old.len())
+    }
+
+    /// Failing events the event filters leave alone.
+    pub fn filtered(&self) -> usize {
+        self.sum(|hook| hook.found.filtered.len())
+    }
+
     pub fn left_for_later(&self) -> usize {
         self.sum(|hook| hook.found.deferred.len() + hook.refused.len())
     }

@@ -247,7 +247,10 @@ fn progress(report: &RunReport, views: &[ReceiverView]) -> Vec<Finding> {
         .map(|view| view.redelivered())
         .sum();
     let redelivered = report.redelivered_count().saturating_sub(canaries);
-    let left = report.deferred_count() + report.held_back_count();
+    let left = report.deferred_count()
+        + report.held_back_count()
+        + report.too_old_count()
+        + report.filtered_count();
     let mut findings = Vec::new();
     if report.dry_run && redelivered > 0 {
         findings.push(Finding::new(
@@ -261,16 +264,21 @@ fn progress(report: &RunReport, views: &[ReceiverView]) -> Vec<Finding> {
     } else if !back.is_empty() {
         findings.push(back_finding(&back, left));
     } else if redelivered > 0 {
-        let headline = if left == 0 && report.given_up_count() == 0 {
+        let headline = if left + report.given_up_count() == 0 {
             format!("All {} redelivered", count(redelivered, "failed event"))
         } else {
             format!("{} redelivered", count(redelivered, "event"))
         };
-        let advice = match report.deferred_count() {
-            0 => String::new(),
-            n => format!("{} left for the next run", count(n, "event")),
-        };
-        findings.push(Finding::new(Tone::Note, headline, advice));
+        let advice: Vec<String> = [
+            (report.deferred_count(), "left for the next run"),
+            (report.too_old_count(), "too old (`max-age`)"),
+            (report.filtered_count(), "filtered out"),
+        ]
+        .into_iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, what)| format!("{n} {what}"))
+        .collect();
+        findings.push(Finding::new(Tone::Note, headline, advice.join(", ")));
     }
     findings
 }
@@ -285,6 +293,8 @@ fn back_finding(back: &[&ReceiverView], left: usize) -> Finding {
         (sum(&|view| view.given_up()), "given up"),
         (sum(&|view| view.held_back()), "held back"),
         (sum(&|view| view.left_for_later()), "left for the next run"),
+        (sum(&|view| view.too_old()), "too old (`max-age`)"),
+        (sum(&|view| view.filtered()), "filtered out"),
     ]
     .into_iter()
     .filter(|(n, _)| *n > 0)
