@@ -15,8 +15,7 @@ use chrono::{DateTime, Duration, DurationRound, TimeZone, Utc};
 use fake_github::{Hook, NewDelivery, Outcome};
 use redeliver_action::domain::delivery::{Delivery, DeliveryId};
 use redeliver_action::domain::health::DeliveryHealth;
-use redeliver_action::report::health::chart::label_room;
-use redeliver_action::report::health::mermaid_chart;
+use redeliver_action::report::health::{label_room, mermaid_chart};
 
 use crate::util::*;
 

@@ -5,7 +5,7 @@
 //! 3. the hooks: at fleet size only those that need a person beyond their receiver's row,
 //!    the rest folded ([`hooks`]);
 //! 4. events given up or refused, then every other list folded ([`events`]);
-//! 5. delivery health (figures, a chart, failure causes: [`crate::report::health`]);
+//! 5. delivery health (figures, a chart, failure causes: [`health`]);
 //! 6. errors and the requests made.
 //!
 //! A fleet of 1,500 hooks in an outage fits one screen or two outside its `<details>`
@@ -14,6 +14,7 @@
 //! <https://docs.github.com/en/actions/reference/workflows-and-actions/workflow-commands#adding-a-job-summary>
 
 mod events;
+mod health;
 mod hooks;
 pub(crate) mod receivers;
 pub(crate) mod table;
@@ -23,8 +24,6 @@ use std::fmt::Write as _;
 
 use super::outputs::MAX_ERRORS_SHOWN;
 use super::{RunReport, cell};
-
-pub(crate) use hooks::SMALL_RUN;
 
 impl RunReport {
     /// The job summary, in Markdown: the verdict, the receivers, the hooks, the events that
@@ -42,7 +41,7 @@ impl RunReport {
         receivers::receivers_table(self, &views, &mut md);
         hooks::write_hooks(self, &views, &mut md);
         events::write_events(self, &mut md);
-        crate::report::health::write_section(self, &views, &mut md);
+        health::write_section(self, &views, &mut md);
         self.summary_footer(&mut md);
         if md.len() > MAX_SUMMARY_BYTES {
             let cut = md[..MAX_SUMMARY_BYTES].rfind('\n').unwrap_or(0);

@@ -1,6 +1,6 @@
 //! The job summary's delivery health: figures per hook (per receiver at fleet size), a
-//! Mermaid chart of first deliveries and failures per hour ([`chart`]), and the failure
-//! causes by event.
+//! Mermaid chart of first deliveries and failures per hour ([`crate::report::health`]), and
+//! the failure causes by event.
 //!
 //! Every figure counts **first deliveries** (GitHub's own send of each event; see
 //! [`crate::domain::health`]): a redelivery that fails while the receiver is down is not a
@@ -8,27 +8,20 @@
 //! the scan filled at no extra request. The chart's text must parse: `.ci/run` checks it
 //! with Mermaid's own parser (`tests/health_chart.rs`).
 
-pub mod chart;
-
 use std::fmt::Write as _;
 
 use chrono::{DateTime, Utc};
 
-pub use chart::mermaid_chart;
-
+use super::hooks::SMALL_RUN;
+use super::receivers::{MAX_VISIBLE_RECEIVERS, ReceiverView, receiver_of, receivers_known};
+use super::table::{Align, Table, close_details, html_text, open_details, short_time, unbroken};
 use crate::domain::health::DeliveryHealth;
-use crate::report::summary::SMALL_RUN;
-use crate::report::summary::receivers::{
-    MAX_VISIBLE_RECEIVERS, ReceiverView, receiver_of, receivers_known,
-};
-use crate::report::summary::table::{
-    Align, Table, close_details, html_text, open_details, short_time, unbroken,
-};
+use crate::report::health::mermaid_chart;
 use crate::report::{HookReport, RunReport, cell, code};
 
 /// Up to this many hooks get a chart each; past it, a chart per receiver up to this many
 /// receivers, else one chart for the whole run.
-pub const CHART_PER_HOOK_UP_TO: usize = SMALL_RUN;
+const CHART_PER_HOOK_UP_TO: usize = SMALL_RUN;
 
 /// Rows of the failure causes table.
 const MAX_CAUSE_ROWS: usize = 20;

@@ -1,4 +1,4 @@
-//! The chart of the summary's delivery health: a Mermaid `xychart-beta` of first deliveries
+//! The chart of the job summary's delivery health: a Mermaid `xychart-beta` of first deliveries
 //! per hour, the failed ones on top in red, which GitHub renders in the job summary.
 //! <https://docs.github.com/en/get-started/writing-on-github/working-with-advanced-formatting/creating-diagrams>
 //!
