@@ -1,19 +1,23 @@
 #!/usr/bin/env bash
-# Renders the job summary's chart of a day with a 3-hour outage to
-# docs/health-chart-outage.png with mermaid-cli, as GitHub would draw it:
+# Renders whole job summaries the way GitHub shows them, into PNGs in docs/:
 #   bash scripts/render-health-chart.sh
 #
-# The chart's text is the reviewed snapshot of tests/health_chart.rs
-# (`the_outage_day_chart`), which that test also writes to target/tmp. mermaid-cli
-# drives a browser through puppeteer; puppeteer cannot download its own here, so
-# Debian's chromium is used (installed with apt-get when missing, as root), headless
-# and without its sandbox (root has none), with its background networking off.
-# Not part of .ci/run: the PNG is committed, and a browser is heavy for CI.
+# - docs/summary-day.png: one hook's day, the receiver down for 3 hours, all redelivered;
+# - docs/summary-fleet-outage.png: 150 hooks on one receiver, still down (run 1);
+# - docs/summary-fleet-back.png: the same fleet once the receiver is back (run 2).
+#
+# The pages are the reviewed snapshots of tests/summary_pages.rs. GitHub-flavoured Markdown
+# becomes HTML with Debian's cmark-gfm (GitHub's fork of cmark, with its table, autolink,
+# strikethrough and tag filter extensions); scripts/render-summary.mjs adds what github.com
+# does on top (alerts, Mermaid 11 charts, GitHub's Markdown CSS, a 1000 px pane) and takes
+# the screenshot with Debian's chromium, headless and without its sandbox (root has none).
+# Puppeteer cannot download its own browser here. Not part of .ci/run: the PNGs are
+# committed, and a browser is heavy for CI. Look at them after any change to the summary.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-# MERMAID_CLI_NPM_VERSION, PUPPETEER_NPM_VERSION.
+# MERMAID_NPM_VERSION, PUPPETEER_NPM_VERSION, GITHUB_MARKDOWN_CSS_NPM_VERSION.
 # shellcheck disable=SC1091 # a file of KEY=VALUE lines
 source .ci/tool-versions
 tools=${REDELIVER_CI_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/redeliver-action-ci}
@@ -22,36 +26,38 @@ die() {
     exit 1
 }
 
-chromium=/usr/bin/chromium
-if [[ ! -x $chromium ]]; then
-    [[ $EUID -eq 0 ]] || die "chromium is not installed, and not root to apt-get install it"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null ||
-        die "failed to install chromium with apt-get"
+missing=()
+[[ -x /usr/bin/chromium ]] || missing+=(chromium)
+command -v cmark-gfm >/dev/null || missing+=(cmark-gfm)
+command -v node >/dev/null || missing+=(nodejs npm)
+if ((${#missing[@]})); then
+    [[ $EUID -eq 0 ]] || die "${missing[*]} not installed, and not root to apt-get install them"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+        "${missing[@]}" fonts-dejavu-core >/dev/null || die "failed to install ${missing[*]} with apt-get"
 fi
 
-mmdc=$tools/mermaid-cli/node_modules/.bin/mmdc
-if [[ ! -x $mmdc ]]; then
-    PUPPETEER_SKIP_DOWNLOAD=1 npm install --prefix "$tools/mermaid-cli" --no-audit --no-fund \
-        --loglevel=error "@mermaid-js/mermaid-cli@$MERMAID_CLI_NPM_VERSION" \
-        "puppeteer@$PUPPETEER_NPM_VERSION" >/dev/null ||
-        die "failed to install @mermaid-js/mermaid-cli@$MERMAID_CLI_NPM_VERSION from npm"
+modules=$tools/summary-render/node_modules
+version() { node -p "require('$modules/$1/package.json').version" 2>/dev/null || true; }
+if [[ $(version mermaid) != "$MERMAID_NPM_VERSION" || $(version puppeteer) != "$PUPPETEER_NPM_VERSION" ||
+    $(version github-markdown-css) != "$GITHUB_MARKDOWN_CSS_NPM_VERSION" ]]; then
+    PUPPETEER_SKIP_DOWNLOAD=1 npm install --prefix "$tools/summary-render" --no-audit --no-fund \
+        --loglevel=error "mermaid@$MERMAID_NPM_VERSION" "puppeteer@$PUPPETEER_NPM_VERSION" \
+        "github-markdown-css@$GITHUB_MARKDOWN_CSS_NPM_VERSION" >/dev/null ||
+        die "failed to install mermaid, puppeteer and github-markdown-css from npm"
 fi
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-# The chart: the snapshot's text, after insta's header.
-snapshot=tests/snapshots/tests__health_chart__the_outage_day_chart.snap
-awk 'seen >= 2 { print } /^---$/ { seen++ }' "$snapshot" >"$work/outage-day.mmd"
-grep -q '^xychart-beta' "$work/outage-day.mmd" || die "no chart in $snapshot"
-cat >"$work/puppeteer.json" <<EOF
-{
-  "executablePath": "$chromium",
-  "headless": "shell",
-  "args": ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-}
-EOF
+pairs=()
+for page in day fleet_outage fleet_back; do
+    snapshot=tests/snapshots/tests__summary_pages__$page.snap
+    [[ -f $snapshot ]] || die "no $snapshot: run cargo test summary_pages and review its snapshots"
+    # The summary: the snapshot's text after insta's header.
+    awk 'seen >= 2 { print } /^---$/ { seen++ }' "$snapshot" >"$work/$page.md"
+    grep -q '^## Webhook redelivery' "$work/$page.md" || die "no summary in $snapshot"
+    cmark-gfm --unsafe --github-pre-lang -e table -e strikethrough -e autolink -e tagfilter \
+        "$work/$page.md" >"$work/$page.html"
+    pairs+=("docs/summary-${page//_/-}.png" "$work/$page.html")
+done
 mkdir -p docs
-"$mmdc" --quiet --puppeteerConfigFile "$work/puppeteer.json" --input "$work/outage-day.mmd" \
-    --output docs/health-chart-outage.png --width 1200 --backgroundColor white
-echo "docs/health-chart-outage.png: $(wc -c <docs/health-chart-outage.png) bytes"
+REDELIVER_RENDER_MODULES=$modules CHROMIUM=/usr/bin/chromium node scripts/render-summary.mjs "${pairs[@]}"

@@ -200,7 +200,8 @@ async fn an_event_that_keeps_failing_is_redelivered_max_attempts_times_then_give
                 run.stdout
             );
             assert!(
-                run.summary.contains("### Given up after 3 redeliveries"),
+                run.summary
+                    .contains("### Given up after 3 attempts: 1 event"),
                 "{}",
                 run.summary
             );

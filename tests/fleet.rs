@@ -376,7 +376,15 @@ fn the_report_of_a_fleet_stays_under_githubs_limits() {
     assert!(summary.len() < 200_000, "{} bytes", summary.len());
     assert_eq!(summary.matches("| `repo/acme/service-").count(), 100 + 100);
     assert!(
-        summary.contains("| 9900 quiet hook(s): nothing to redeliver | | 495000 | 0 |"),
+        summary.contains("| 9900 quiet hooks: nothing to redeliver |  | 495000 |"),
+        "{summary}"
+    );
+    // Folded: a screen's worth outside `<details>`.
+    let visible = crate::summary_pages::visible_lines(&summary);
+    assert!(visible.len() <= 40, "{}", visible.join("\n"));
+    assert!(
+        summary
+            .contains("<details><summary>All 10000 hooks: 9900 quiet, 100 redelivered</summary>"),
         "{summary}"
     );
     assert!(summary.contains("10050 repositories, 50 archived (skipped), 10000 hooks"));

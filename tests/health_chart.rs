@@ -15,7 +15,7 @@ use chrono::{DateTime, Duration, DurationRound, TimeZone, Utc};
 use fake_github::{Hook, NewDelivery, Outcome};
 use redeliver_action::domain::delivery::{Delivery, DeliveryId};
 use redeliver_action::domain::health::DeliveryHealth;
-use redeliver_action::report::health::mermaid_chart;
+use redeliver_action::report::health::{label_room, mermaid_chart};
 
 use crate::util::*;
 
@@ -68,30 +68,244 @@ fn health_of(deliveries: &[(DateTime<Utc>, Outcome, f64)]) -> DeliveryHealth {
     health
 }
 
-/// The deliveries and the failures of each point of a chart: its two `bar` series.
-fn series(chart: &str) -> (Vec<u64>, Vec<u64>) {
-    let mut bars = chart.lines().filter_map(|line| {
-        let values = line.trim().strip_prefix("bar [")?.strip_suffix(']')?;
-        Some(
-            values
-                .split(", ")
-                .map(|value| value.parse().expect("a count"))
-                .collect::<Vec<u64>>(),
-        )
-    });
-    match (bars.next(), bars.next(), bars.next()) {
-        (Some(deliveries), Some(failures), None) => (deliveries, failures),
-        _ => panic!("not two `bar` series in\n{chart}"),
+/// A chart's x-axis labels and its `bar` series, parsed from its text.
+pub struct ParsedChart {
+    pub labels: Vec<String>,
+    pub series: Vec<Vec<u64>>,
+}
+
+impl ParsedChart {
+    pub fn parse(chart: &str) -> Self {
+        let list = |line: &str| -> Option<String> {
+            let (_, rest) = line.split_once('[')?;
+            Some(rest.strip_suffix(']')?.to_owned())
+        };
+        let x_axis = chart
+            .lines()
+            .find(|line| line.trim().starts_with("x-axis"))
+            .and_then(list)
+            .unwrap_or_else(|| panic!("no x-axis labels in\n{chart}"));
+        let labels = x_axis
+            .split(", ")
+            .map(|label| {
+                label
+                    .strip_prefix('"')
+                    .and_then(|label| label.strip_suffix('"'))
+                    .unwrap_or_else(|| panic!("an unquoted label `{label}` in\n{chart}"))
+                    .to_owned()
+            })
+            .collect();
+        let series = chart
+            .lines()
+            .filter(|line| line.trim().starts_with("bar"))
+            .map(|line| {
+                list(line)
+                    .unwrap_or_else(|| panic!("a bar without values in\n{chart}"))
+                    .split(", ")
+                    .map(|value| value.parse().expect("a count"))
+                    .collect()
+            })
+            .collect();
+        Self { labels, series }
+    }
+
+    /// First deliveries and failed ones per slot: the red series is the total, the green
+    /// one drawn over it the delivered part, the third the mask of zeros.
+    pub fn deliveries_and_failures(&self) -> (Vec<u64>, Vec<u64>) {
+        let [totals, delivered, mask] = self.series.as_slice() else {
+            panic!("not three `bar` series: {:?}", self.series);
+        };
+        assert!(mask.iter().all(|&zero| zero == 0), "{mask:?}");
+        let failures = totals.iter().zip(delivered).map(|(t, d)| t - d).collect();
+        (totals.clone(), failures)
     }
 }
 
+/// What every chart promises: exactly one label per value in every series, no label twice
+/// (Mermaid would draw two slots in one), labels that keep apart at the chart's width, and
+/// whole-number ticks on the y-axis.
+pub fn assert_chart_is_sound(chart: &str) {
+    let parsed = ParsedChart::parse(chart);
+    assert!(!parsed.labels.is_empty(), "{chart}");
+    for series in &parsed.series {
+        assert_eq!(
+            series.len(),
+            parsed.labels.len(),
+            "one label per value:\n{chart}"
+        );
+    }
+    let unique: std::collections::BTreeSet<&String> = parsed.labels.iter().collect();
+    assert_eq!(unique.len(), parsed.labels.len(), "a label twice:\n{chart}");
+    // At most 7 px a character and 3.5 a space at the labels' 12 px: two neighbours'
+    // halves and a gap fit between their centres.
+    let room = label_room(parsed.labels.len()) as f64;
+    let px = |label: &str| -> f64 {
+        label
+            .chars()
+            .map(|c| if c == ' ' { 3.5 } else { 7.0 })
+            .sum()
+    };
+    for pair in parsed.labels.windows(2) {
+        let width = (px(&pair[0]) + px(&pair[1])) / 2.0 + 4.0;
+        assert!(
+            width <= room,
+            "{pair:?} run together ({width} of {room} px):\n{chart}"
+        );
+    }
+    let top: u64 = chart
+        .lines()
+        .find_map(|line| {
+            line.trim()
+                .strip_prefix("y-axis \"first deliveries\" 0 --> ")
+        })
+        .and_then(|top| top.parse().ok())
+        .unwrap_or_else(|| panic!("no y-axis from 0 in\n{chart}"));
+    assert!(top >= 10, "{chart}");
+    assert!(
+        parsed.series.iter().flatten().all(|&value| value <= top),
+        "{chart}"
+    );
+}
+
 /// The Mermaid blocks of a Markdown text.
-fn mermaid_blocks(markdown: &str) -> Vec<String> {
+pub fn mermaid_blocks(markdown: &str) -> Vec<String> {
     markdown
         .split("```mermaid\n")
         .skip(1)
         .filter_map(|rest| rest.split_once("```").map(|(block, _)| block.to_owned()))
         .collect()
+}
+
+/// Windows a chart must draw right: inside one hour, from and to the same hour of the
+/// clock (25 clock hours), across midnight, on the hour, and over several days.
+fn windows() -> Vec<(&'static str, DateTime<Utc>, DateTime<Utc>)> {
+    let t = |text: &str| text.parse::<DateTime<Utc>>().expect("a time");
+    vec![
+        (
+            "inside an hour",
+            t("2026-12-07T10:05:00Z"),
+            t("2026-12-07T10:40:00Z"),
+        ),
+        (
+            "a day, same hour",
+            t("2026-12-06T10:37:00Z"),
+            t("2026-12-07T10:37:00Z"),
+        ),
+        (
+            "a day on the hour",
+            t("2026-12-06T10:00:00Z"),
+            t("2026-12-07T10:00:00Z"),
+        ),
+        (
+            "from midnight",
+            t("2026-12-07T00:00:00Z"),
+            t("2026-12-08T00:00:00Z"),
+        ),
+        (
+            "across midnight",
+            t("2026-12-06T21:10:00Z"),
+            t("2026-12-07T03:50:00Z"),
+        ),
+        (
+            "25 hours and a minute",
+            t("2026-12-06T10:59:00Z"),
+            t("2026-12-07T12:00:00Z"),
+        ),
+        (
+            "two days",
+            t("2026-12-05T10:37:00Z"),
+            t("2026-12-07T10:37:00Z"),
+        ),
+        (
+            "three days",
+            t("2026-12-04T13:20:00Z"),
+            t("2026-12-07T13:20:00Z"),
+        ),
+        (
+            "a week",
+            t("2026-11-30T08:00:00Z"),
+            t("2026-12-07T08:00:00Z"),
+        ),
+        (
+            "across a year",
+            t("2026-12-30T18:00:00Z"),
+            t("2027-01-02T06:00:00Z"),
+        ),
+        (
+            "ninety days",
+            t("2026-09-08T00:00:00Z"),
+            t("2026-12-07T00:00:00Z"),
+        ),
+    ]
+}
+
+/// A delivery every 20 minutes over the window, those in its second quarter failed.
+fn health_over(from: DateTime<Utc>, to: DateTime<Utc>) -> DeliveryHealth {
+    let span = to - from;
+    let outage = from + span / 4..from + span / 2;
+    let mut deliveries = Vec::new();
+    let mut at = from;
+    while at <= to {
+        let outcome = if outage.contains(&at) {
+            Outcome::FailedToConnect
+        } else {
+            Outcome::Delivered(200)
+        };
+        deliveries.push((at, outcome, 0.3));
+        at += Duration::minutes(20);
+    }
+    health_of(&deliveries)
+}
+
+#[test]
+fn every_window_has_one_label_per_value_and_no_label_twice() {
+    for (name, from, to) in windows() {
+        let health = health_over(from, to);
+        let chart = mermaid_chart(name, &health, from, to);
+        assert_chart_is_sound(&chart);
+        let parsed = ParsedChart::parse(&chart);
+        let (deliveries, failures) = parsed.deliveries_and_failures();
+        // Every delivery of the window is in a slot, once.
+        assert_eq!(
+            deliveries.iter().sum::<u64>(),
+            health.deliveries(),
+            "{name}"
+        );
+        assert_eq!(failures.iter().sum::<u64>(), health.failures(), "{name}");
+        let hours = (to.timestamp().div_euclid(3600) - from.timestamp().div_euclid(3600)) + 1;
+        if hours <= 25 {
+            assert_eq!(
+                parsed.labels.len() as i64,
+                hours,
+                "one slot per hour: {name}\n{chart}"
+            );
+        } else {
+            assert!(parsed.labels.len() <= 12, "{name}\n{chart}");
+        }
+    }
+    // A day on the hour: the first slot is the window's start, the hour comes back at the
+    // end; the day changes at `Dec 7`.
+    let (_, from, to) = windows()[2];
+    let labels = ParsedChart::parse(&mermaid_chart("app", &health_over(from, to), from, to)).labels;
+    assert_eq!(labels[0], "10:00");
+    assert_eq!(labels[13..16], ["23", "Dec 7", "01"]);
+    assert_eq!(labels[24], "10");
+    // One delivery, failed: whole numbers, and the failure is the whole bar.
+    let (_, from, to) = windows()[0];
+    let one = health_of(&[(from, Outcome::TimedOut, 10.0)]);
+    let chart = mermaid_chart("repo/octo/demo/9", &one, from, to);
+    assert!(
+        chart.contains("y-axis \"first deliveries\" 0 --> 10\n"),
+        "{chart}"
+    );
+    assert!(
+        chart.contains("1 of 1 first deliveries failed (100 %)"),
+        "{chart}"
+    );
+    assert_eq!(
+        ParsedChart::parse(&chart).deliveries_and_failures(),
+        (vec![1], vec![1])
+    );
 }
 
 #[test]
@@ -104,10 +318,6 @@ fn the_outage_day_chart() {
         start,
         start + Duration::hours(24) - Duration::seconds(1),
     );
-    // Written for `scripts/render-health-chart.sh`, which renders docs/health-chart-outage.png.
-    let folder = Path::new(env!("CARGO_TARGET_TMPDIR")).join("health-chart");
-    std::fs::create_dir_all(&folder).expect("a folder");
-    std::fs::write(folder.join("outage-day.mmd"), &chart).expect("written");
     insta::assert_snapshot!(chart);
 }
 
@@ -140,7 +350,8 @@ async fn a_run_over_a_day_with_a_three_hour_outage_shows_it_in_the_summary() {
 
     let charts = mermaid_blocks(&run.summary);
     assert_eq!(charts.len(), 1, "{}", run.summary);
-    let (bars, line) = series(&charts[0]);
+    assert_chart_is_sound(&charts[0]);
+    let (bars, line) = ParsedChart::parse(&charts[0]).deliveries_and_failures();
     // The outage is three hours whose every delivery failed, and no failure elsewhere.
     let down: Vec<usize> = (0..line.len()).filter(|&hour| line[hour] > 0).collect();
     assert_eq!(down.len(), 3, "{}", charts[0]);
@@ -225,11 +436,9 @@ fn mermaid_parser() -> Option<(String, PathBuf)> {
     }
 }
 
-#[test]
-fn every_kind_of_chart_parses_with_mermaid_s_own_parser() {
-    let Some((node, modules)) = mermaid_parser() else {
-        return;
-    };
+/// Charts of every kind: a day, three days, nothing, an odd name, a fleet, every window of
+/// [`windows`], and every chart of the summaries a person reads.
+fn every_kind_of_chart() -> Vec<(String, String)> {
     let start = Utc.with_ymd_and_hms(2026, 11, 28, 0, 0, 0).unwrap();
     let day = health_of(&a_day_with_a_three_hour_outage(start));
     let end = start + Duration::hours(24) - Duration::seconds(1);
@@ -257,6 +466,39 @@ fn every_kind_of_chart_parses_with_mermaid_s_own_parser() {
         ),
         ("fleet", mermaid_chart("all 500 hooks", &day, start, end)),
     ];
+    let mut charts: Vec<(String, String)> = charts
+        .into_iter()
+        .map(|(name, chart)| (name.to_owned(), chart))
+        .collect();
+    for (index, (name, from, to)) in windows().into_iter().enumerate() {
+        charts.push((
+            format!("window-{index}"),
+            mermaid_chart(name, &health_over(from, to), from, to),
+        ));
+    }
+    // Every chart of the summaries a person reads.
+    let pages = [
+        crate::summary_pages::a_day(),
+        crate::summary_pages::fleet(150, crate::summary_pages::Run::Down, true),
+        crate::summary_pages::fleet(150, crate::summary_pages::Run::Back, true),
+    ];
+    for (index, page) in pages.iter().enumerate() {
+        for (chart_index, chart) in mermaid_blocks(&page.summary_markdown())
+            .into_iter()
+            .enumerate()
+        {
+            charts.push((format!("page-{index}-{chart_index}"), chart));
+        }
+    }
+    charts
+}
+
+#[test]
+fn every_kind_of_chart_parses_with_mermaid_s_own_parser() {
+    let Some((node, modules)) = mermaid_parser() else {
+        return;
+    };
+    let charts = every_kind_of_chart();
     let folder = tempfile::tempdir().expect("temp dir");
     let mut files = Vec::new();
     for (name, chart) in &charts {
@@ -282,5 +524,11 @@ fn every_kind_of_chart_parses_with_mermaid_s_own_parser() {
         charts.len(),
         "{text}"
     );
-    assert_eq!(series(&charts[1].1).0.len(), 36, "{}", charts[1].1);
+    // Three days, in bins of 8 hours.
+    assert_eq!(
+        ParsedChart::parse(&charts[1].1).labels.len(),
+        9,
+        "{}",
+        charts[1].1
+    );
 }

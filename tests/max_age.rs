@@ -30,7 +30,8 @@ async fn failures_older_than_max_age_are_reported_and_not_redelivered() {
     assert_eq!(too_old.as_array().map(Vec::len), Some(1), "{report}");
     assert_eq!(too_old[0]["guid"], "thirteen-hours");
     assert!(
-        run.summary.contains("### Too old to redeliver (`max-age`)")
+        run.summary
+            .contains("<b>Too old to redeliver (<code>max-age</code>)</b>: 1 event")
             && run.summary.contains("`thirteen-hours`"),
         "{}",
         run.summary

@@ -62,8 +62,14 @@ async fn each_scope_end_to_end_with_its_own_checkpoint() {
             "{key}: {document}"
         );
     }
-    assert!(run.summary.contains("| **Total** |"), "{}", run.summary);
-    assert!(run.summary.contains("| `org/acme/11` |"));
+    // Three hooks: a row each.
+    for hook in ["app", "org/acme/11", "repo/octo/demo/22"] {
+        assert!(
+            run.summary.contains(&format!("| `{hook}` |")),
+            "{}",
+            run.summary
+        );
+    }
     assert_no_unexpected(&fake);
 }
 
@@ -258,8 +264,9 @@ async fn event_filters_choose_and_count_what_they_leave_out() {
     assert_eq!(run.count("filtered-count"), 2);
     assert_eq!(run.count("failed-count"), 4);
     assert!(
-        run.summary
-            .contains("### Filtered out by `events` / `exclude-events`"),
+        run.summary.contains(
+            "<b>Filtered out by <code>events</code> / <code>exclude-events</code></b>: 2 events"
+        ),
         "{}",
         run.summary
     );

@@ -160,7 +160,7 @@ async fn a_github_queue_delayed_across_two_runs() {
     assert!(outputs.contains(&("results-delayed", "true".to_owned())));
     assert!(outputs.contains(&("receiver-down", "false".to_owned())));
     assert!(first.report.summary_markdown().contains(
-        "GitHub has not listed the results of 3 redelivery(ies) of `app` yet; holding back 31 event(s)"
+        "> **GitHub has not listed the canaries' results for the receiver of `app` yet**: 31 events held back; the receiver is not known to be down"
     ));
     // Run 2: the first canaries are still pending (GitHub's queue has not moved past
     // them), so they are not sent again; three new canaries, held back again.

@@ -42,7 +42,8 @@
 //! | `cli` | the same binary from cron, a container or a server: flags, environment, state file, JSON, `--every` |
 //! | `operate` | `--listen`'s `/metrics` and `/healthz`, `--log-format json` |
 //! | `fail_on` | `fail-on` measured from outside: exit 4 after everything is written |
-//! | `report_snapshots`, `health_chart` | the summary and outputs as reviewed snapshots; the delivery-health charts parsed by Mermaid |
+//! | `report_snapshots`, `health_chart` | the summary and outputs as reviewed snapshots; the delivery-health charts: one label per value, parsed by Mermaid |
+//! | `summary_pages` | the summary a person reads: the verdict, receivers, only the hooks that need a person; fleets of 150 and 1,500 hooks in an outage and back (the pages `docs/` shows) |
 //! | `action_yml` | `action.yml`, the README's inputs table and `--help` held to the settings table |
 //! | `house` | the house rules read from `src/`: layers, cycles, sizes |
 
@@ -71,6 +72,7 @@ mod report_snapshots;
 mod scopes;
 mod secrets;
 mod slow_github;
+mod summary_pages;
 mod trust_inputs;
 mod trust_outputs;
 mod trust_state;

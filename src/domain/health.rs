@@ -4,6 +4,16 @@
 //! than any page a person can look at: when it fell over and came back, why deliveries
 //! failed, how long they took. [`DeliveryHealth`] keeps that as the planner observes each
 //! delivery, with no request of its own and in bounded memory, whatever the window holds:
+//!
+//! **The figures count first deliveries**: GitHub's own send of each event when it happened
+//! (`redelivery: false`). A redelivery is a second try at an event that already failed: one
+//! that fails while the receiver is down is the same outage seen again, not a new failure,
+//! and one that succeeds is the recovery, not new traffic. Counting them would make a run
+//! after an outage look worse than the outage (its canaries and retries add failures) and
+//! would let a tool's own retries move the failure share. Redeliveries are counted apart
+//! (`redeliveries`, `redelivery_failures`) and drawn nowhere.
+//!
+//! Per first delivery it keeps
 //! counts per hour (bounded by [`MAX_HOURS`]), counts per failure cause and event (bounded by
 //! [`MAX_CAUSES`]) and a log-bucketed histogram of durations (at most [`DURATION_BUCKETS`]
 //! buckets) for p50/p95 within half a percent. No delivery is kept.
@@ -43,10 +53,17 @@ pub struct HourCounts {
 }
 
 /// The health of one hook's deliveries in a scanned window (or of several hooks, merged).
+/// Every figure counts first deliveries only, but `redeliveries` and `redelivery_failures`.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DeliveryHealth {
+    /// First deliveries (`redelivery: false`).
     deliveries: u64,
+    /// First deliveries that failed.
     failures: u64,
+    /// Redeliveries listed in the window (by this tool, a person or a script).
+    redeliveries: u64,
+    /// Redeliveries that failed.
+    redelivery_failures: u64,
     /// By hour since the Unix epoch.
     hours: BTreeMap<i64, HourCounts>,
     causes: BTreeMap<(String, String), u64>,
@@ -72,9 +89,15 @@ impl DeliveryHealth {
         Self::default()
     }
 
-    /// Adds one delivery of the window.
+    /// Adds one delivery of the window: a first delivery to every figure, a redelivery only
+    /// to the redelivery counts.
     pub fn observe(&mut self, delivery: &Delivery) {
         let failed = !delivery.is_ok();
+        if delivery.redelivery {
+            self.redeliveries += 1;
+            self.redelivery_failures += u64::from(failed);
+            return;
+        }
         self.deliveries += 1;
         self.failures += u64::from(failed);
         let hour = delivery.delivered_at.timestamp().div_euclid(3600);
@@ -108,6 +131,8 @@ impl DeliveryHealth {
     pub fn merge(&mut self, other: &DeliveryHealth) {
         self.deliveries += other.deliveries;
         self.failures += other.failures;
+        self.redeliveries += other.redeliveries;
+        self.redelivery_failures += other.redelivery_failures;
         for (hour, counts) in &other.hours {
             if self.hours.len() < MAX_HOURS || self.hours.contains_key(hour) {
                 let mine = self.hours.entry(*hour).or_default();
@@ -121,15 +146,27 @@ impl DeliveryHealth {
         self.durations.merge(&other.durations);
     }
 
+    /// First deliveries.
     pub fn deliveries(&self) -> u64 {
         self.deliveries
     }
 
+    /// First deliveries that failed.
     pub fn failures(&self) -> u64 {
         self.failures
     }
 
-    /// The share of deliveries that failed, 0 to 1 (0 when there were none).
+    /// Redeliveries listed in the window, counted apart from the figures.
+    pub fn redeliveries(&self) -> u64 {
+        self.redeliveries
+    }
+
+    /// Redeliveries that failed.
+    pub fn redelivery_failures(&self) -> u64 {
+        self.redelivery_failures
+    }
+
+    /// The share of first deliveries that failed, 0 to 1 (0 when there were none).
     pub fn failure_rate(&self) -> f64 {
         if self.deliveries == 0 {
             0.0
@@ -138,8 +175,8 @@ impl DeliveryHealth {
         }
     }
 
-    /// The counts of an hour, numbered from the Unix epoch (`timestamp().div_euclid(3600)`):
-    /// zero when nothing was delivered then.
+    /// The first deliveries of an hour, numbered from the Unix epoch
+    /// (`timestamp().div_euclid(3600)`): zero when nothing was delivered then.
     pub fn hour(&self, hour: i64) -> HourCounts {
         self.hours.get(&hour).copied().unwrap_or_default()
     }
@@ -171,9 +208,10 @@ impl DeliveryHealth {
     }
 }
 
-/// `health` in the JSON report and the `health` output: counts, the failure share, failures
-/// by cause (and by cause and event), p50/p95 of `duration`. Hour buckets are left out: the
-/// summary's chart shows them, and a fleet's report must stay small.
+/// `health` in the JSON report and the `health` output: counts of first deliveries, their
+/// failure share, failures by cause (and by cause and event), p50/p95 of `duration`, and the
+/// redeliveries apart. Hour buckets are left out: the summary's chart shows them, and a
+/// fleet's report must stay small.
 impl Serialize for DeliveryHealth {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         struct Totals<'a>(&'a DeliveryHealth);
@@ -202,10 +240,12 @@ impl Serialize for DeliveryHealth {
                 count,
             })
             .collect();
-        let mut health = serializer.serialize_struct("DeliveryHealth", 7)?;
+        let mut health = serializer.serialize_struct("DeliveryHealth", 9)?;
         health.serialize_field("deliveries", &self.deliveries)?;
         health.serialize_field("failures", &self.failures)?;
         health.serialize_field("failure_rate", &round(self.failure_rate(), 4))?;
+        health.serialize_field("redeliveries", &self.redeliveries)?;
+        health.serialize_field("redelivery_failures", &self.redelivery_failures)?;
         health.serialize_field("causes", &Totals(self))?;
         health.serialize_field("causes_by_event", &by_event)?;
         let quantile = |q| self.duration_quantile(q).map(|s| round(s, 3));
@@ -331,6 +371,36 @@ mod tests {
         );
         assert_eq!(health.duration_quantile(0.5), Some(0.5));
         assert_eq!(health.duration_quantile(0.95), Some(10.0));
+    }
+
+    #[test]
+    fn redeliveries_are_counted_apart_from_the_first_deliveries() {
+        let t = Utc.with_ymd_and_hms(2026, 12, 7, 6, 0, 0).unwrap();
+        let mut health = DeliveryHealth::new();
+        health.observe(&delivery(t, "failed to connect", 0, 0.01));
+        // The receiver still down: a canary fails; then it is back: the retry is delivered.
+        for (status, code) in [("failed to connect", 0), ("OK", 200)] {
+            let mut retry = delivery(t + chrono::Duration::hours(2), status, code, 0.3);
+            retry.redelivery = true;
+            health.observe(&retry);
+        }
+        assert_eq!((health.deliveries(), health.failures()), (1, 1));
+        assert_eq!(
+            (health.redeliveries(), health.redelivery_failures()),
+            (2, 1)
+        );
+        assert_eq!(health.failure_rate(), 1.0);
+        let later = (t + chrono::Duration::hours(2)).timestamp() / 3600;
+        assert_eq!(health.hour(later), HourCounts::default());
+        assert_eq!(health.causes_total()["failed to connect"], 1);
+        assert_eq!(health.duration_quantile(0.95), Some(0.01));
+        let mut merged = DeliveryHealth::new();
+        merged.merge(&health);
+        merged.merge(&health);
+        assert_eq!(
+            (merged.redeliveries(), merged.redelivery_failures()),
+            (4, 2)
+        );
     }
 
     #[test]

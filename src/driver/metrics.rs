@@ -254,12 +254,12 @@ impl HealthGauges {
         };
         registry.register(
             "delivery_failure_ratio",
-            "Share of the deliveries in the hook's last scan that failed, 0 to 1",
+            "Share of the first deliveries in the hook's last scan that failed, 0 to 1 (redeliveries are not counted: a retry failing while the receiver is down is not a new failure)",
             gauges.failure_ratio.clone(),
         );
         registry.register(
             "last_scan_deliveries",
-            "Deliveries in the hook's last scan (the window since its checkpoint)",
+            "First deliveries in the hook's last scan (the window since its checkpoint; redeliveries not counted)",
             gauges.deliveries.clone(),
         );
         registry.register(
