@@ -30,6 +30,7 @@
 //! | `client_rules` | the transport's pure rules as tables: `Link` URLs followed, what a failed answer calls for |
 //! | `e2e` | the binary as the Actions runner runs it, the everyday paths |
 //! | `scopes`, `hook_selection`, `fleet`, `max_age` | which hooks and events a run covers: org and repo hooks, filters, `*` and URLs, fleets and `app/*`, `max-age` |
+//! | `fleet_outage` | a fleet whose hooks share one receiver, down and back: the receiver as the unit of health, the re-read budget, the checkpoint of 1,000 hooks |
 //! | `outage` | a receiver down then back: canaries, held-back events, all delivered once |
 //! | `slow_github` | hours and days in simulated time: GitHub slow to list results, its rate limits as pace |
 //! | `faults` | GitHub's errors, dropped connections, rate limits, runs that die midway (scripted faults of the fake) |
@@ -58,6 +59,7 @@ mod e2e;
 mod fail_on;
 mod faults;
 mod fleet;
+mod fleet_outage;
 mod fuzz;
 mod health_chart;
 mod hook_selection;
