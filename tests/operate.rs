@@ -121,7 +121,7 @@ async fn every_with_listen_serves_metrics_and_health_until_sigterm() {
         ),
         ("redeliver_run_duration_seconds_count", 1.0),
         (
-            "redeliver_last_success_timestamp_seconds{hook=\"app\"}",
+            "redeliver_last_success_timestamp_seconds{hook=\"app\",receiver=\"the receiver of `app`\"}",
             1.0,
         ),
     ] {
@@ -129,7 +129,10 @@ async fn every_with_listen_serves_metrics_and_health_until_sigterm() {
         assert!(value >= at_least, "{series} is {value}");
     }
     assert_eq!(
-        sample(&page, "redeliver_receiver_down{hook=\"app\"}"),
+        sample(
+            &page,
+            "redeliver_receiver_down{hook=\"app\",receiver=\"the receiver of `app`\"}"
+        ),
         Some(0.0)
     );
     assert_eq!(
@@ -138,31 +141,39 @@ async fn every_with_listen_serves_metrics_and_health_until_sigterm() {
     );
     // The health gauges of the last scan: one failed delivery, open for about 30 minutes.
     for (series, low, high) in [
-        ("redeliver_delivery_failure_ratio{hook=\"app\"}", 1.0, 1.0),
-        ("redeliver_last_scan_deliveries{hook=\"app\"}", 1.0, 1.0),
         (
-            "redeliver_oldest_open_event_age_seconds{hook=\"app\"}",
+            "redeliver_delivery_failure_ratio{hook=\"app\",receiver=\"the receiver of `app`\"}",
+            1.0,
+            1.0,
+        ),
+        (
+            "redeliver_last_scan_deliveries{hook=\"app\",receiver=\"the receiver of `app`\"}",
+            1.0,
+            1.0,
+        ),
+        (
+            "redeliver_oldest_open_event_age_seconds{hook=\"app\",receiver=\"the receiver of `app`\"}",
             29.0 * 60.0,
             32.0 * 60.0,
         ),
         // The run's redelivery, until GitHub lists its result.
         (
-            "redeliver_last_run_events{hook=\"app\",state=\"pending\"}",
+            "redeliver_last_run_events{hook=\"app\",receiver=\"the receiver of `app`\",state=\"pending\"}",
             0.0,
             1.0,
         ),
         (
-            "redeliver_last_run_events{hook=\"app\",state=\"held_back\"}",
+            "redeliver_last_run_events{hook=\"app\",receiver=\"the receiver of `app`\",state=\"held_back\"}",
             0.0,
             0.0,
         ),
         (
-            "redeliver_last_run_events{hook=\"app\",state=\"given_up\"}",
+            "redeliver_last_run_events{hook=\"app\",receiver=\"the receiver of `app`\",state=\"given_up\"}",
             0.0,
             0.0,
         ),
         (
-            "redeliver_last_scan_timestamp_seconds{hook=\"app\"}",
+            "redeliver_last_scan_timestamp_seconds{hook=\"app\",receiver=\"the receiver of `app`\"}",
             (chrono::Utc::now().timestamp() - 60) as f64,
             (chrono::Utc::now().timestamp() + 60) as f64,
         ),

@@ -29,9 +29,20 @@ struct HookLabels {
     hook: String,
 }
 
+/// A gauge's labels: the hook, and the receiver it delivers to in its shown form (scheme,
+/// host and a fingerprint; never the URL, which may hold a secret), so that a dashboard
+/// or an alert can group a fleet's hooks by receiver. One receiver a hook: the series are
+/// as many as before.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct GaugeLabels {
+    hook: String,
+    receiver: String,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct StateLabels {
     hook: String,
+    receiver: String,
     state: String,
 }
 
@@ -59,8 +70,8 @@ pub struct Metrics {
     failing: Family<HookLabels, Counter>,
     scanned: Family<HookLabels, Counter>,
     held_back: Family<HookLabels, Counter>,
-    receiver_down: Family<HookLabels, Gauge>,
-    last_success: Family<HookLabels, FloatGauge>,
+    receiver_down: Family<GaugeLabels, Gauge>,
+    last_success: Family<GaugeLabels, FloatGauge>,
     health: HealthGauges,
     requests: Family<RequestLabels, Counter>,
     rate_limit_waits: Counter,
@@ -121,13 +132,13 @@ impl Metrics {
             "held_back_events",
             "Events held back without an attempt because the receiver was found down",
         );
-        let receiver_down = Family::<HookLabels, Gauge>::default();
+        let receiver_down = Family::<GaugeLabels, Gauge>::default();
         registry.register(
             "receiver_down",
             "1 when the hook's last run found its receiver still down, else 0",
             receiver_down.clone(),
         );
-        let last_success = Family::<HookLabels, FloatGauge>::default();
+        let last_success = Family::<GaugeLabels, FloatGauge>::default();
         registry.register(
             "last_success_timestamp_seconds",
             "When a run last handled the hook without an error (Unix time)",
@@ -168,6 +179,10 @@ impl Metrics {
             let labels = HookLabels {
                 hook: hook.hook.clone(),
             };
+            let gauge = GaugeLabels {
+                hook: hook.hook.clone(),
+                receiver: hook.receiver.clone().unwrap_or_default(),
+            };
             if !report.dry_run {
                 self.redelivered
                     .get_or_create(&labels)
@@ -186,12 +201,12 @@ impl Metrics {
                 .get_or_create(&labels)
                 .inc_by(hook.held_back.len() as u64);
             self.receiver_down
-                .get_or_create(&labels)
+                .get_or_create(&gauge)
                 .set(i64::from(hook.receiver_down));
             if hook.error.is_none() {
-                self.last_success.get_or_create(&labels).set(now);
+                self.last_success.get_or_create(&gauge).set(now);
             }
-            self.health.record(hook, &labels);
+            self.health.record(hook, &gauge);
         }
         for (kind, class, count) in report.requests.answers.iter() {
             self.requests
@@ -236,11 +251,11 @@ impl Metrics {
 /// so a failed listing leaves the last known values (and `last_scan_timestamp_seconds`
 /// ages, which an alert can see).
 struct HealthGauges {
-    failure_ratio: Family<HookLabels, FloatGauge>,
-    deliveries: Family<HookLabels, Gauge>,
-    oldest_open_age: Family<HookLabels, FloatGauge>,
+    failure_ratio: Family<GaugeLabels, FloatGauge>,
+    deliveries: Family<GaugeLabels, Gauge>,
+    oldest_open_age: Family<GaugeLabels, FloatGauge>,
     events: Family<StateLabels, Gauge>,
-    last_scan: Family<HookLabels, FloatGauge>,
+    last_scan: Family<GaugeLabels, FloatGauge>,
 }
 
 impl HealthGauges {
@@ -280,7 +295,7 @@ impl HealthGauges {
         gauges
     }
 
-    fn record(&self, hook: &HookReport, labels: &HookLabels) {
+    fn record(&self, hook: &HookReport, labels: &GaugeLabels) {
         let Some(scanned_at) = hook.scanned_at else {
             return;
         };
@@ -304,6 +319,7 @@ impl HealthGauges {
             self.events
                 .get_or_create(&StateLabels {
                     hook: labels.hook.clone(),
+                    receiver: labels.receiver.clone(),
                     state: state.to_owned(),
                 })
                 .set(i64::try_from(count).unwrap_or(i64::MAX));
@@ -386,12 +402,12 @@ mod tests {
         metrics.record(&report, Duration::from_secs(1), DateTime::UNIX_EPOCH);
         let text = metrics.encode().expect("encodes");
         for line in [
-            "redeliver_delivery_failure_ratio{hook=\"app\"} 0.0",
-            "redeliver_last_scan_deliveries{hook=\"app\"} 0",
-            "redeliver_oldest_open_event_age_seconds{hook=\"app\"} 3600.0",
-            "redeliver_last_run_events{hook=\"app\",state=\"pending\"} 1",
-            "redeliver_last_run_events{hook=\"app\",state=\"given_up\"} 2",
-            "redeliver_last_scan_timestamp_seconds{hook=\"app\"} 1795867200.0",
+            "redeliver_delivery_failure_ratio{hook=\"app\",receiver=\"\"} 0.0",
+            "redeliver_last_scan_deliveries{hook=\"app\",receiver=\"\"} 0",
+            "redeliver_oldest_open_event_age_seconds{hook=\"app\",receiver=\"\"} 3600.0",
+            "redeliver_last_run_events{hook=\"app\",receiver=\"\",state=\"pending\"} 1",
+            "redeliver_last_run_events{hook=\"app\",receiver=\"\",state=\"given_up\"} 2",
+            "redeliver_last_scan_timestamp_seconds{hook=\"app\",receiver=\"\"} 1795867200.0",
         ] {
             assert!(text.lines().any(|l| l == line), "no `{line}` in\n{text}");
         }

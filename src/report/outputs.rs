@@ -94,6 +94,7 @@ impl RunReport {
             ("receiver-down", self.receiver_down().to_string()),
             ("pending-count", self.pending_count().to_string()),
             ("results-delayed", self.results_delayed().to_string()),
+            ("receivers", self.receivers_json()?),
             ("too-old-count", self.too_old_count().to_string()),
             ("since", time(self.since())),
             ("checkpoint", time(self.checkpoint())),
@@ -112,6 +113,13 @@ impl RunReport {
             ("error", self.error_lines()),
             ("report", self.report_output()?),
         ])
+    }
+
+    /// The `receivers` output: each receiver's state and counts, in its shown form (never
+    /// its URL), at most [`MAX_RECEIVERS_SHOWN`] (a fleet has a handful).
+    fn receivers_json(&self) -> anyhow::Result<String> {
+        let shown = &self.receivers[..self.receivers.len().min(MAX_RECEIVERS_SHOWN)];
+        Ok(serde_json::to_string(shown)?)
     }
 
     /// The `error` output: one error a line, at most [`MAX_ERRORS_SHOWN`] (a rate limit
@@ -145,6 +153,10 @@ impl RunReport {
 
 /// Errors shown in the summary and the `error` output; the others are counted.
 pub(super) const MAX_ERRORS_SHOWN: usize = 100;
+
+/// Receivers in the `receivers` output: far more than a fleet's (one URL on every hook is
+/// one receiver), few enough that the output stays small.
+const MAX_RECEIVERS_SHOWN: usize = 200;
 
 /// The most the `report` output holds. GitHub takes at most 1 MB per output, and the other
 /// outputs (GUID lists) share the file: half of it leaves room for them.
