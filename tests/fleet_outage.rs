@@ -104,6 +104,11 @@ async fn a_fleet_of_1000_repositories_on_one_receiver_recovers_as_cheaply_as_one
         "one canary wait: {waited:?}"
     );
     let reads = rereads(&fake, REPOS);
+    eprintln!(
+        "run 1: {spent} redeliveries, waited {waited:?}, {reads} list requests beyond the scan, {} requests in all, checkpoint {} bytes",
+        fake.requests().len(),
+        stored_size(&fake)
+    );
     assert!(reads <= 10, "{reads} list requests beyond the scan");
     assert!(
         stored_size(&fake) < MAX_DOCUMENT_BYTES,
@@ -136,6 +141,11 @@ async fn a_fleet_of_1000_repositories_on_one_receiver_recovers_as_cheaply_as_one
     );
     let reads = rereads(&fake, REPOS);
     let allowed = 10 + guids.len() * 4 / 100;
+    eprintln!(
+        "run 2: {} redelivered, {reads} list requests beyond the scan ({allowed} allowed), checkpoint {} bytes",
+        receiver.redelivered,
+        stored_size(&fake)
+    );
     assert!(
         reads <= allowed,
         "{reads} list requests beyond the scan, {allowed} allowed"
