@@ -163,3 +163,50 @@ async fn a_fleet_of_1000_repositories_on_one_receiver_recovers_as_cheaply_as_one
     assert!(delivered.values().all(|n| *n == 1), "none twice");
     assert!(stored_size(&fake) < MAX_DOCUMENT_BYTES);
 }
+
+/// The summary a person reads (issue 30), from a real run over 150 repositories on one
+/// receiver: its first lines name the down receiver, then say it is back and what was
+/// delivered; at most 120 non-empty lines are visible outside `<details>`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fleet_summary_names_the_receiver_first_and_fits_a_screenful() {
+    const REPOS: u64 = 150;
+    let fake = fake().await;
+    let clock = sim_clock(&fake);
+    let guids = seed(&fake, REPOS);
+    fake.set_receiver_down(true);
+    let down = run_in_process(&fake, settings(&fake)).await;
+    // The receiver as the summary writes it: its space may not break.
+    let shown = down.report.receivers[0].receiver.replace(' ', "\u{a0}");
+    let summary = down.report.summary_markdown();
+    let visible = crate::summary_pages::visible_lines(&summary);
+    let opening = visible[..3].join("\n").replace(' ', "\u{a0}");
+    assert!(
+        opening.contains(&format!("`{shown}`\u{a0}is\u{a0}still\u{a0}down")),
+        "{opening}"
+    );
+    assert!(opening.contains("3\u{a0}attempts\u{a0}spent"), "{opening}");
+    assert!(visible.len() <= 120, "{} lines:\n{summary}", visible.len());
+    let typed = format!("repo/acme/*/{CI_URL}");
+    for line in summary.lines().filter(|line| line.contains("s3cr3t")) {
+        assert!(
+            line.contains(&typed),
+            "only the `hooks` line as typed: {line}"
+        );
+    }
+
+    clock.advance(6 * HOUR);
+    fake.set_receiver_down(false);
+    let back = run_in_process(&fake, settings(&fake)).await;
+    let summary = back.report.summary_markdown();
+    let visible = crate::summary_pages::visible_lines(&summary);
+    let opening = visible[..3].join("\n").replace(' ', "\u{a0}");
+    let expected = format!(
+        "All {} failed events redelivered, receiver `{shown}` back",
+        guids.len()
+    );
+    assert!(
+        opening.contains(&expected.replace(' ', "\u{a0}")),
+        "{opening}"
+    );
+    assert!(visible.len() <= 120, "{} lines:\n{summary}", visible.len());
+}
