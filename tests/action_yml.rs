@@ -278,6 +278,7 @@ fn every_output_written_is_declared_with_a_description() {
         requests: Default::default(),
         checkpoint_saved: true,
         errors: Vec::new(),
+        replay: None,
     };
     let written: BTreeSet<String> = report
         .outputs()

@@ -349,6 +349,7 @@ fn the_report_of_a_fleet_stays_under_githubs_limits() {
                         event: "push".to_owned(),
                         action: None,
                         first_failure_status: "Invalid HTTP Response: 503".to_owned(),
+                        first_failure_cause: "HTTP 503".to_owned(),
                         first_failed_at: at,
                         previous_attempts: 0,
                     },
@@ -371,6 +372,7 @@ fn the_report_of_a_fleet_stays_under_githubs_limits() {
         requests: Default::default(),
         checkpoint_saved: true,
         errors: Vec::new(),
+        replay: None,
     };
     let summary = report.summary_markdown();
     assert!(summary.len() < 200_000, "{} bytes", summary.len());

@@ -18,6 +18,7 @@ fn event(guid: &str, event: &str, action: Option<&str>, status: &str) -> EventSu
         event: event.to_owned(),
         action: action.map(str::to_owned),
         first_failure_status: status.to_owned(),
+        first_failure_cause: status.to_owned(),
         first_failed_at: at("2026-11-28T10:00:00Z"),
         previous_attempts: 0,
     }
@@ -165,6 +166,7 @@ fn a_run_with_everything() -> RunReport {
         },
         checkpoint_saved: true,
         errors: vec!["hook `app`: GitHub refused some redeliveries; they are retried next run, and count as attempts".to_owned()],
+        replay: None,
     }
 }
 

@@ -52,6 +52,7 @@ fn event(guid: String, at: DateTime<Utc>, status: &str) -> EventSummary {
         event: "push".to_owned(),
         action: None,
         first_failure_status: status.to_owned(),
+        first_failure_cause: status.to_owned(),
         first_failed_at: at,
         previous_attempts: 0,
     }
@@ -188,6 +189,7 @@ pub fn fleet(count: usize, run: Run, receivers: bool) -> RunReport {
         },
         checkpoint_saved: true,
         errors: Vec::new(),
+        replay: None,
     }
 }
 
@@ -262,6 +264,7 @@ pub fn a_day() -> RunReport {
         },
         checkpoint_saved: true,
         errors: Vec::new(),
+        replay: None,
     }
 }
 

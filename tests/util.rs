@@ -302,6 +302,13 @@ impl Args {
     pub fn settings(&self) -> redeliver_action::config::settings::Settings {
         self.try_settings().expect("valid settings")
     }
+
+    /// The settings resolved at `now` (a replay's ages are before it); panics when they are
+    /// refused.
+    pub fn settings_at(&self, now: DateTime<Utc>) -> redeliver_action::config::settings::Settings {
+        redeliver_action::config::settings::Settings::resolve_at(&self.cli(), now)
+            .expect("valid settings")
+    }
 }
 
 /// The planner's options as the settings table makes them from `flags` (the defaults for
@@ -390,9 +397,9 @@ pub async fn run_in_process_with(
     use redeliver_action::run::{RunContext, run_once};
     use std::sync::{Arc, Mutex};
 
-    let settings = raw.settings();
-    let buffer = Arc::new(Mutex::new(String::new()));
     let clock = sim_clock(fake);
+    let settings = raw.settings_at(clock.now());
+    let buffer = Arc::new(Mutex::new(String::new()));
     let mut context = RunContext::with_clock(
         Log::new(false, true, Sink::Memory(buffer.clone())),
         &settings,

@@ -7,4 +7,5 @@ pub mod health;
 pub(crate) mod hook;
 pub mod plan;
 pub mod receiver;
+pub mod replay;
 pub mod window;

@@ -57,3 +57,17 @@ pub fn scan_window(
 pub fn in_window(delivered_at: DateTime<Utc>, since: DateTime<Utc>) -> bool {
     delivered_at >= since
 }
+
+/// The window of a replay (issue 29): from its start, never older than GitHub keeps
+/// deliveries. It lists everything since, newer than the replay's end too, to see which
+/// events were delivered since and which redeliveries are pending. The checkpoint has no
+/// say, and is never expired for it.
+pub fn replay_window(since: DateTime<Utc>, now: DateTime<Utc>, retention: Duration) -> Window {
+    let oldest_listed = now
+        .checked_sub_signed(retention)
+        .unwrap_or(DateTime::<Utc>::MIN_UTC);
+    Window {
+        since: since.max(oldest_listed),
+        checkpoint_expired: false,
+    }
+}

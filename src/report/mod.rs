@@ -9,6 +9,7 @@ mod error;
 pub(crate) mod fail_on;
 pub mod health;
 mod outputs;
+pub mod replay;
 mod summary;
 
 pub use drain::{NotTakenRedelivery, PaceReason, PaceReport};
@@ -225,6 +226,10 @@ pub struct RunReport {
     pub requests: RequestCounts,
     pub checkpoint_saved: bool,
     pub errors: Vec<String>,
+    /// A replay (issue 29): what it selected and what became of it; not in the JSON of a
+    /// scheduled run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replay: Option<replay::ReplayReport>,
 }
 
 impl RunReport {
@@ -362,6 +367,7 @@ impl RunReport {
             requests: RequestCounts::default(),
             checkpoint_saved: false,
             errors: vec![error],
+            replay: None,
         }
     }
 }

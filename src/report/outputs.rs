@@ -110,6 +110,14 @@ impl RunReport {
                 self.oldest_open_age_seconds().to_string(),
             ),
             ("health", self.health_json()?),
+            // A replay's estimate and results (issue 29); empty for a scheduled run.
+            (
+                "replay",
+                match &self.replay {
+                    Some(replay) => serde_json::to_string(replay)?,
+                    None => String::new(),
+                },
+            ),
             ("error", self.error_lines()),
             ("report", self.report_output()?),
         ])

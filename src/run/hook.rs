@@ -10,7 +10,7 @@ use crate::config::settings::Settings;
 use crate::domain::checkpoint::{CheckpointDocument, HookState};
 use crate::domain::hook::Hook;
 use crate::domain::plan::{Plan, Planner, next_checkpoint};
-use crate::domain::window::{Window, WindowOptions, scan_window};
+use crate::domain::window::{Window, WindowOptions, replay_window, scan_window};
 use crate::github::client::{ApiError, Credential, GitHubClient};
 use crate::github::deliveries;
 use crate::report::{HookError, HookReport, RedeliveredEvent, RunReport, rfc3339};
@@ -100,15 +100,20 @@ impl HookRun<'_> {
     /// than GitHub keeps deliveries).
     fn window(&self, state: &HookState, listed_at: chrono::DateTime<Utc>) -> Window {
         let log = &self.context.log;
-        let window = scan_window(
-            state.checkpoint,
-            listed_at,
-            &WindowOptions {
-                first_run_lookback: self.settings.scan.first_run_lookback,
-                overlap: OVERLAP,
-                retention: self.settings.scan.retention,
-            },
-        );
+        let window = match &self.settings.replay {
+            Some(replay) => {
+                replay_window(replay.scope.since, listed_at, self.settings.scan.retention)
+            }
+            None => scan_window(
+                state.checkpoint,
+                listed_at,
+                &WindowOptions {
+                    first_run_lookback: self.settings.scan.first_run_lookback,
+                    overlap: OVERLAP,
+                    retention: self.settings.scan.retention,
+                },
+            ),
+        };
         if window.checkpoint_expired {
             log.warning(&format!(
                 "the checkpoint of `{}` ({}) is older than GitHub's {}-day retention: failed events from before {} are lost for good; schedule this job more often",
@@ -190,12 +195,11 @@ impl HookRun<'_> {
         let key = self.hook.to_string();
         if let (Some(outcome), Some((plan, checkpoint_at))) = (drained, &scanned.planned) {
             self.record_outcome(outcome, &mut scanned.state, &mut scanned.report);
-            self.move_checkpoint(
-                plan,
-                *checkpoint_at,
-                &mut scanned.state,
-                &mut scanned.report,
-            );
+            // A replay never moves the scheduled checkpoint.
+            if self.settings.replay.is_none() {
+                let (state, report) = (&mut scanned.state, &mut scanned.report);
+                self.move_checkpoint(plan, *checkpoint_at, state, report);
+            }
         }
         if let Some(error) = &scanned.report.error {
             log.error(&format!("hook `{key}`: {error}"));

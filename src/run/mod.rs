@@ -13,6 +13,7 @@ pub mod drain;
 mod hook;
 pub(crate) mod pace;
 mod receivers;
+mod replay;
 pub(crate) mod resolve;
 pub(crate) mod store;
 
@@ -114,6 +115,7 @@ pub async fn run_once(settings: &Settings, context: &RunContext) -> anyhow::Resu
             "Hook `{key}` no longer exists: its checkpoint entry is dropped."
         ));
     }
+    let settings = &replay::with_earlier_replays(settings, &document);
     let receivers = receivers_of(&mut hooks, &client, &credentials, settings, log).await;
 
     let mut report = RunReport {
@@ -125,6 +127,7 @@ pub async fn run_once(settings: &Settings, context: &RunContext) -> anyhow::Resu
         requests: Default::default(),
         checkpoint_saved: false,
         errors: Vec::new(),
+        replay: None,
     };
     let run = Run {
         hooks: &hooks.hooks,
@@ -337,7 +340,7 @@ impl Run<'_> {
                 .is_some_and(HookError::is_rate_limit);
             drained.push(hook_run.prepare(scanned, rate_limited));
         }
-        let queues = self.receivers.queues(&scans, &drained);
+        let queues = replay::queues(self.receivers.queues(&scans, &drained), self.settings);
         let outcome = if drained.iter().any(|drained| *drained) {
             let _group = self.context.log.group("Redeliveries");
             let drain_hooks: Vec<DrainHook> = self
@@ -355,6 +358,7 @@ impl Run<'_> {
                 log: &self.context.log,
                 interval: self.settings.timing.redelivery_interval,
                 max_attempts: self.settings.plan.max_attempts,
+                refusal_fails_canary: self.settings.replay.is_some(),
                 deadline: self.context.deadline,
                 stop: &self.context.stop,
             };
@@ -385,13 +389,29 @@ impl Run<'_> {
                     .shown()
                     .to_owned(),
             );
-            let drained_outcome = hook_outcomes[index].take().filter(|_| drained[index]);
+            let drained_outcome = hook_outcomes[index]
+                .take()
+                .filter(|_| drained[index])
+                .map(|outcome| replay::hold_results(self.settings, outcome));
             self.hook_run(index, self.context)
                 .conclude(scanned, drained_outcome, document, report);
         }
         report.receivers =
             self.receivers
                 .remember(&receiver_outcomes, document, self.context.clock.now());
+        self.conclude_replay(document, report).await;
+    }
+
+    /// A replay looks for its results and leaves its record (nothing for a scheduled run).
+    async fn conclude_replay(&self, document: &mut CheckpointDocument, report: &mut RunReport) {
+        let replay = replay::ReplayRun {
+            hooks: self.hooks,
+            credentials: self.credentials,
+            client: self.client,
+            settings: self.settings,
+            log: &self.context.log,
+        };
+        replay.conclude(document, report).await;
     }
 
     /// Lists and plans every hook, `scan-concurrency` of them at once on the one thread: a

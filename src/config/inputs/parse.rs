@@ -20,6 +20,7 @@ use secrecy::SecretString;
 use crate::base::log::LogFormat;
 use crate::domain::filter::{EventPattern, parse_event_list};
 use crate::domain::hook::{HookSelector, is_valid_name, parse_hooks};
+use crate::domain::replay::{Cause, ReplayTime, parse_causes};
 use crate::github::Repo;
 use crate::report::fail_on::FailOn;
 
@@ -243,6 +244,25 @@ pub fn api_url(text: &str) -> Result<Uri, String> {
             "`{text}` is not an http(s) URL; use e.g. https://api.github.com or https://HOST/api/v3"
         )),
     }
+}
+
+/// A replay's bound (`replay-since`, `replay-until`): an RFC 3339 time, or an age before
+/// now such as `6h` or `2d 12h` (a [`duration`]).
+pub fn replay_time(text: &str) -> Result<ReplayTime, String> {
+    if let Ok(at) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(ReplayTime::At(at.with_timezone(&chrono::Utc)));
+    }
+    match duration(text) {
+        Ok(age) => Ok(ReplayTime::Ago(age)),
+        Err(_) => Err(format!(
+            "must be a time (RFC 3339, e.g. `2026-12-07T01:00:00Z`) or an age such as `6h` or `2d` (got `{text}`)"
+        )),
+    }
+}
+
+/// The causes a replay takes (`replay-causes`): see [`Cause::parse`].
+pub fn replay_causes(text: &str) -> Result<Vec<Cause>, String> {
+    parse_causes(text)
 }
 
 /// A list of the end states that fail the run (`fail-on`): see [`FailOn::parse`].

@@ -16,6 +16,7 @@ use crate::config::inputs::parse::{self, Checked, checked};
 use crate::domain::filter::EventPattern;
 use crate::domain::hook::HookSelector;
 use crate::domain::plan::PENDING_HORIZON;
+use crate::domain::replay::{Cause, ReplayTime};
 use crate::github::Repo;
 use crate::report::fail_on::FailOn;
 
@@ -195,6 +196,27 @@ pub struct Cli {
     #[arg(long, env = "REDELIVER_FAIL_ON", value_name = "LIST", default_value = "given-up",
           value_parser = checked(parse::fail_on))]
     pub(crate) fail_on: Checked<FailOn>,
+
+    /// Replay after a fix: redeliver once, a canary first and then oldest first, every event
+    /// whose original delivery failed since this time (RFC 3339, or an age such as `6h`) and
+    /// was never delivered since, given up or not (`max-attempts` and `max-age` do not
+    /// apply); narrowed by `events`, `exclude-events` and `replay-causes`; with `dry-run`,
+    /// only counted [default: no replay]
+    #[arg(long, env = "REDELIVER_REPLAY_SINCE", value_name = "TIME",
+          value_parser = checked(parse::replay_time))]
+    pub(crate) replay_since: Option<Checked<ReplayTime>>,
+
+    /// The end of the replay's window (RFC 3339, or an age such as `1h`) [default: now]
+    #[arg(long, env = "REDELIVER_REPLAY_UNTIL", value_name = "TIME",
+          value_parser = checked(parse::replay_time))]
+    pub(crate) replay_until: Option<Checked<ReplayTime>>,
+
+    /// Only events whose original delivery failed so, in the health table's words: `HTTP
+    /// 400`, `HTTP 4xx`, `HTTP 5xx`, `timed out`, `failed to connect`, comma separated
+    /// [default: every cause]
+    #[arg(long, env = "REDELIVER_REPLAY_CAUSES", value_name = "LIST",
+          value_parser = checked(parse::replay_causes))]
+    pub(crate) replay_causes: Option<Checked<Vec<Cause>>>,
 
     // Shown as is by `--help`, where `<...>` would be noise.
     #[allow(rustdoc::bare_urls)]

@@ -14,6 +14,7 @@
 //! | `timing.rs` | [`DrainTiming`] | `redelivery-interval`, `max-wait`, `max-duration` |
 //! | `service.rs` | [`ServiceSettings`] | `every`, `listen` |
 //! | `output.rs` | [`OutputSettings`] | `json`, `log-format`, `verbose`, `fail-on`, the runner's files |
+//! | `replay.rs` | [`ReplaySettings`] | `replay-since`, `replay-until`, `replay-causes` (with `events`, `exclude-events`) |
 //!
 //! A default is written once: in the table (`default_value`), or, where the code holds the
 //! fact (such as [`crate::domain::plan::PENDING_HORIZON`]), derived from it there. A
@@ -25,6 +26,7 @@
 
 mod auth;
 mod output;
+mod replay;
 mod rules;
 mod scan;
 mod service;
@@ -34,16 +36,21 @@ mod timing;
 use std::fmt;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use secrecy::ExposeSecret;
+
+use crate::base::clock::Clock;
 
 use crate::base::redact::Secrets;
 use crate::config::inputs::Cli;
 use crate::domain::plan::PlanOptions;
+use crate::domain::replay::Replays;
 use crate::github::client::Identity;
 
 pub use crate::config::inputs::parse::Checked;
 pub use crate::config::inputs::parse::StoreSpec;
 pub use output::OutputSettings;
+pub use replay::ReplaySettings;
 pub use scan::ScanSettings;
 pub use service::ServiceSettings;
 pub(crate) use state::lock_path_of;
@@ -65,6 +72,8 @@ pub struct Settings {
     /// The planner's rules, resolved once and handed to it as they are.
     pub(crate) plan: PlanOptions,
     pub(crate) timing: DrainTiming,
+    /// A replay (issue 29); `None`: a scheduled run.
+    pub(crate) replay: Option<ReplaySettings>,
     pub(crate) service: ServiceSettings,
     pub(crate) output: OutputSettings,
     /// Accepted, but worth a warning at the start of the run (plain `http://` to a host
@@ -107,12 +116,17 @@ impl Problems {
         }
     }
 
-    fn fail(&mut self, input: &str, problem: String) {
-        let name = if self.actions {
+    /// An input as the user wrote it: `input `x`` in Actions, `` `--x` `` on the command line.
+    fn name(&self, input: &str) -> String {
+        if self.actions {
             format!("input `{input}`")
         } else {
             format!("`--{input}`")
-        };
+        }
+    }
+
+    fn fail(&mut self, input: &str, problem: String) {
+        let name = self.name(input);
         let problem = self.secrets.hide_in_message(&problem);
         self.list.push(format!("{name} {problem}"));
     }
@@ -147,6 +161,12 @@ impl Settings {
     /// Checks everything that can be checked without the network, group by group; every
     /// problem is reported at once.
     pub fn resolve(cli: &Cli) -> Result<Settings, InputErrors> {
+        Self::resolve_at(cli, Clock::system().now())
+    }
+
+    /// [`Settings::resolve`] at `now` (a replay's ages are before it): tests on simulated
+    /// time give theirs.
+    pub fn resolve_at(cli: &Cli, now: DateTime<Utc>) -> Result<Settings, InputErrors> {
         let mut problems = Problems::new(cli);
         let mut warnings = Vec::new();
         // The credentials and the store are judged against the hooks: taken first.
@@ -161,20 +181,34 @@ impl Settings {
         let timing = timing::resolve(cli, &mut problems);
         let service = service::resolve(cli, &mut problems);
         let output = output::resolve(cli, &mut problems);
+        let replay = match (&plan, retention) {
+            (Some(plan), Some(retention)) => {
+                ReplaySettings::resolve(cli, &plan.filter, retention, now, &mut problems)
+            }
+            _ => None,
+        };
         let (Some(scan), Some(store), Some(dry_run), Some(plan), Some(timing), Some(output)) =
             (scan, store, dry_run, plan, timing, output)
         else {
             return Err(InputErrors(problems.list));
         };
         problems.done()?;
+        warnings.extend(replay.as_ref().and_then(|replay| replay.narrowed.clone()));
         Ok(Settings {
             in_actions: cli.runner.actions,
             dry_run,
             scan,
             identity,
             store,
-            plan,
+            plan: PlanOptions {
+                replays: Replays {
+                    current: replay.as_ref().map(|replay| replay.scope.clone()),
+                    earlier: Vec::new(),
+                },
+                ..plan
+            },
             timing,
+            replay,
             service,
             output,
             warnings,

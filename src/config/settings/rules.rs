@@ -6,6 +6,7 @@ use super::{Problems, scan, to_chrono};
 use crate::config::inputs::Cli;
 use crate::domain::filter::EventFilter;
 use crate::domain::plan::PlanOptions;
+use crate::domain::replay::Replays;
 
 /// The planner's options; `max-age` is checked against `retention` when the scan settings
 /// tell it (they have a problem of their own otherwise).
@@ -34,5 +35,6 @@ pub(super) fn resolve(
         filter,
         max_age: max_age.map(to_chrono),
         pending_horizon: to_chrono(pending_horizon?),
+        replays: Replays::default(),
     })
 }

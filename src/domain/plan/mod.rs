@@ -8,17 +8,19 @@
 //! 1. a GUID with any `"OK"` delivery in the window needs nothing;
 //! 2. a GUID filtered out by `events`/`exclude-events` is counted as *filtered*;
 //! 3. a GUID given up by an earlier run is left alone for good;
-//! 4. a GUID whose first failure in the window is older than `max_age` is *too old*: not
+//! 4. a GUID an earlier replay sent (see [`crate::domain::replay`]) is left to it: not sent
+//!    again, never given up here, pending or not;
+//! 5. a GUID whose first failure in the window is older than `max_age` is *too old*: not
 //!    redelivered, never an attempt nor given up, and the checkpoint may move past it;
-//! 5. a GUID with a redelivery GitHub accepted but has not listed a result of yet is
+//! 6. a GUID with a redelivery GitHub accepted but has not listed a result of yet is
 //!    *pending*: not sent again until the result is listed or [`PENDING_HORIZON`] has
 //!    passed with GitHub's queue moving past it ([`STALLED_QUEUE_HORIZON`] when it does
 //!    not); then that redelivery counts as an attempt GitHub lost, and the event goes on by
 //!    the next rules;
-//! 6. a GUID whose attempts (failed redeliveries in the list, whoever made them: this tool,
+//! 7. a GUID whose attempts (failed redeliveries in the list, whoever made them: this tool,
 //!    the docs script, a person; plus refusals and lost redeliveries from the bookkeeping)
 //!    reach `max_attempts` is *given up* now;
-//! 7. everything else is *open*: redelivered once, oldest first (closest to GitHub's
+//! 8. everything else is *open*: redelivered once, oldest first (closest to GitHub's
 //!    retention), up to `max_redeliveries`; the rest is *deferred* to the next run.
 //!
 //! A redelivery GitHub does not take (a 5xx or no answer to the POST, after the client's
@@ -31,6 +33,12 @@
 //! state file and include redeliveries made by others. That needs every open event's whole
 //! history in the window: the checkpoint never passes an open event ([`next_checkpoint`]),
 //! so the next run scans from its first failure again.
+//!
+//! **A replay** (`replay-since`, [`Replays::current`]) has rules of its own: every event
+//! whose original delivery failed in its window, allowed by its filters and causes, and not
+//! pending (an earlier run's record, a receiver's sent prefix, an earlier replay's), is
+//! redelivered once, oldest first, given up or not, whatever `max-attempts` and `max-age`
+//! say; everything else in the window is left as it is (`rules.rs`, `replays.rs`).
 
 use std::borrow::Cow;
 use std::collections::hash_map::Entry;
@@ -42,11 +50,15 @@ use serde::Serialize;
 use crate::domain::checkpoint::HookState;
 use crate::domain::delivery::{Delivery, DeliveryId, failure_means_down};
 use crate::domain::filter::EventFilter;
-use crate::domain::health::DeliveryHealth;
+use crate::domain::health::{DeliveryHealth, failure_cause};
+use crate::domain::replay::Replays;
 
 mod pending;
+mod replays;
+mod rules;
 
 use pending::{Listing, Pending, pending_verdict, sent_unlisted};
+use rules::{Facts, Rules};
 
 /// GitHub's clock and ours differ a little, and GitHub records times to the second: a
 /// delivery this close before our redelivery counts as its result.
@@ -138,6 +150,9 @@ pub struct PlanOptions {
     /// How long a pending redelivery waits to be listed while GitHub lists newer ones
     /// (`pending-horizon`, [`PENDING_HORIZON`] by default).
     pub pending_horizon: Duration,
+    /// The replay this run makes, if it is one, and the earlier ones the checkpoint
+    /// document remembers (see the module's documentation).
+    pub replays: Replays,
 }
 
 /// What is known of one failing event (GUID) from the deliveries in the window.
@@ -151,6 +166,11 @@ struct FailureHistory {
     /// must stay if the event is left for later.
     first_at: DateTime<Utc>,
     first_status: String,
+    /// The first failure's cause, in the health table's words (`HTTP 400`, `timed out`).
+    first_cause: String,
+    /// The original delivery (`redelivery: false`) when the window holds it: when it
+    /// failed, and its cause. A replay selects by it.
+    original: Option<(DateTime<Utc>, String)>,
     /// Failed redeliveries listed: the attempts made so far, by anyone.
     failed_redeliveries: u32,
     /// When the newest failed redelivery listed was made: a pending redelivery older than
@@ -205,6 +225,10 @@ pub struct EventSummary {
     pub action: Option<String>,
     /// The status of the first failed delivery in the window.
     pub first_failure_status: String,
+    /// Its cause, in the health table's words (`HTTP 400`, `timed out`): what a replay's
+    /// summary counts by. Not in the JSON report, which has the status.
+    #[serde(skip)]
+    pub first_failure_cause: String,
     pub first_failed_at: DateTime<Utc>,
     /// Failed redeliveries of the event in the list before this run (by this tool, the
     /// docs script or a person).
@@ -246,6 +270,14 @@ pub struct Findings {
     pub pending: Vec<EventSummary>,
     /// Given up by an earlier run and still failing.
     pub already_given_up: usize,
+    /// Sent by an earlier replay (issue 29): its result is pending or failed again, and the
+    /// replay was the owner's word on it, so it is neither sent again nor given up here.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub replayed_before: usize,
+}
+
+fn is_zero(count: &usize) -> bool {
+    *count == 0
 }
 
 /// The decision for one hook.
@@ -301,6 +333,7 @@ impl Planner {
         if self.delivered.contains(&GuidKey::of(&delivery.guid)) {
             return;
         }
+        let cause = failure_cause(&delivery.status, delivery.status_code);
         match self.failing.entry(delivery.guid.into_owned()) {
             Entry::Vacant(vacant) => {
                 vacant.insert(FailureHistory {
@@ -309,6 +342,8 @@ impl Planner {
                     newest: (at, delivery.id),
                     first_at: at,
                     first_status: delivery.status.into_owned(),
+                    original: (!delivery.redelivery).then(|| (at, cause.clone())),
+                    first_cause: cause,
                     failed_redeliveries: u32::from(delivery.redelivery),
                     newest_redelivery: delivery.redelivery.then_some(at),
                 });
@@ -321,9 +356,18 @@ impl Planner {
                 if delivery.redelivery {
                     history.newest_redelivery = history.newest_redelivery.max(Some(at));
                 }
+                if !delivery.redelivery
+                    && history
+                        .original
+                        .as_ref()
+                        .is_none_or(|(first, _)| at < *first)
+                {
+                    history.original = Some((at, cause.clone()));
+                }
                 if at < history.first_at {
                     history.first_at = at;
                     history.first_status = delivery.status.into_owned();
+                    history.first_cause = cause;
                 }
                 // Ties on time go to the larger id, which GitHub assigns later.
                 history.newest = history.newest.max((at, delivery.id));
@@ -348,67 +392,36 @@ impl Planner {
             ..Plan::default()
         };
         let mut candidates: Vec<(DateTime<Utc>, PlannedRedelivery)> = Vec::new();
-        // Checked: `max_age` comes from the settings; a bound before chrono's earliest time
-        // makes nothing too old.
-        let too_old_before = options
-            .max_age
-            .and_then(|max_age| now.checked_sub_signed(max_age));
-
+        let rules = Rules {
+            options,
+            // Checked: `max_age` comes from the settings; a bound before chrono's earliest
+            // time makes nothing too old.
+            too_old_before: options
+                .max_age
+                .and_then(|max_age| now.checked_sub_signed(max_age)),
+        };
         plan.resolved = state
             .events
             .keys()
             .filter(|guid| self.delivered.contains(&GuidKey::of(guid)))
             .cloned()
             .collect();
-        plan.receiver_up = self.receiver_evidence(state, now);
+        // A replay is the owner's word after a fix: its canaries always go first.
+        if options.replays.current.is_none() {
+            plan.receiver_up = self.receiver_evidence(state, now);
+        }
         let queue_newest = self.newest_redelivery.map(|(at, _)| at);
         for (guid, history) in self.failing {
             plan.found.failing += 1;
-            let record = state.events.get(&guid);
             let listing = Listing {
                 event_newest: history.newest_redelivery,
                 queue_newest,
                 now,
             };
             let pending = plan.note_pending(&guid, state, &history, &listing, options);
-            let still_pending = pending == Some(Pending::Waiting);
-            let lost = pending == Some(Pending::Lost);
-            let summary = EventSummary {
-                guid: guid.clone(),
-                event: history.event,
-                action: history.action,
-                first_failure_status: history.first_status,
-                first_failed_at: history.first_at,
-                // Refusals and lost redeliveries leave nothing in the list; the bookkeeping
-                // has them. A pending or lost redelivery is an attempt too.
-                previous_attempts: history
-                    .failed_redeliveries
-                    .saturating_add(state.unseen_attempts(&guid))
-                    .saturating_add(u32::from(still_pending || lost)),
-            };
-            if !options
-                .filter
-                .allows(&summary.event, summary.action.as_deref())
-            {
-                plan.found.filtered.push(summary);
-            } else if record.is_some_and(|record| record.given_up) {
-                plan.found.already_given_up += 1;
-            } else if too_old_before.is_some_and(|bound| summary.first_failed_at < bound) {
-                plan.found.too_old.push(summary);
-            } else if still_pending {
-                plan.found.pending.push(summary);
-            } else if summary.previous_attempts >= options.max_attempts {
-                plan.found.given_up.push(summary);
-            } else {
-                candidates.push((
-                    history.first_at,
-                    PlannedRedelivery {
-                        delivery_id: history.newest.1,
-                        not_taken_runs: state.not_taken_runs(&summary.guid),
-                        summary,
-                    },
-                ));
-            }
+            let facts = Facts::of(&guid, state, pending, &history);
+            let decision = rules.decide(&history, &facts, &listing);
+            plan.file(decision, guid, history, &facts, &mut candidates);
         }
 
         plan.order(candidates, options.max_redeliveries);

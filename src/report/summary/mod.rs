@@ -38,6 +38,7 @@ impl RunReport {
         let _ = writeln!(md, "## {title}\n");
         let views = receivers::receiver_views(self);
         verdict::write_verdict(self, &views, &mut md);
+        crate::report::replay::write_section(self, &mut md);
         receivers::receivers_table(self, &views, &mut md);
         hooks::write_hooks(self, &views, &mut md);
         events::write_events(self, &mut md);

@@ -175,7 +175,8 @@ impl Drain<'_> {
     }
 
     /// Up when a canary was delivered or refused with an answer; down when every canary's
-    /// result is listed and each failed as a down receiver fails.
+    /// result is listed and each failed as a down receiver fails (in a replay, refused
+    /// too: see [`Drain::refusal_fails_canary`]).
     fn judge_canaries(&self, index: usize, queue: &ReceiverQueue, progress: &mut Progress) {
         let state = &mut progress.receivers[index];
         let results: Vec<(&str, Option<&Verdict>)> = state
@@ -196,7 +197,7 @@ impl Drain<'_> {
                     state.set_verdict(ReceiverVerdict::Up);
                     return;
                 }
-                Some(Verdict::Refused(status)) => {
+                Some(Verdict::Refused(status)) if !self.refusal_fails_canary => {
                     self.log.info(&format!(
                         "Canary {guid} was refused by {} ({status}): the receiver answers, so the others go out.",
                         queue.receiver
@@ -204,14 +205,14 @@ impl Drain<'_> {
                     state.set_verdict(ReceiverVerdict::Up);
                     return;
                 }
-                Some(Verdict::Down(_)) | None => {}
+                Some(Verdict::Down(_) | Verdict::Refused(_)) | None => {}
             }
         }
         if results.iter().all(|(_, result)| result.is_some()) {
             let status = results
                 .iter()
                 .find_map(|(_, result)| match result {
-                    Some(Verdict::Down(status)) => Some(status.clone()),
+                    Some(Verdict::Down(status) | Verdict::Refused(status)) => Some(status.clone()),
                     _ => None,
                 })
                 .unwrap_or_default();

@@ -112,6 +112,10 @@ pub struct Drain<'a> {
     pub log: &'a Log,
     pub interval: Duration,
     pub max_attempts: u32,
+    /// A replay's canaries (issue 29) ask whether the receiver takes what it rejected, not
+    /// only whether it answers: a canary refused with a 4xx fails like one without an
+    /// answer, so a receiver that still rejects costs at most [`CANARIES`] redeliveries.
+    pub refusal_fails_canary: bool,
     /// When the run's time budget ends.
     pub deadline: Instant,
     /// Set when a shutdown was asked for (SIGTERM, SIGINT).
