@@ -43,6 +43,7 @@
 //! | `cli` | the same binary from cron, a container or a server: flags, environment, state file, JSON, `--every` |
 //! | `operate` | `--listen`'s `/metrics` and `/healthz`, `--log-format json` |
 //! | `fail_on` | `fail-on` measured from outside: exit 4 after everything is written |
+//! | `replay` | a replay after a fix (issue 29): the two-hour `400` story, the estimate, the scheduled runs afterwards, a receiver still failing, bad windows refused before any request; the planner's replay rules as a table |
 //! | `report_snapshots`, `health_chart` | the summary and outputs as reviewed snapshots; the delivery-health charts: one label per value, parsed by Mermaid |
 //! | `summary_pages` | the summary a person reads: the verdict, receivers, only the hooks that need a person; fleets of 150 and 1,500 hooks in an outage and back (the pages `docs/` shows) |
 //! | `action_yml` | `action.yml`, the README's inputs table and `--help` held to the settings table |
@@ -70,6 +71,7 @@ mod max_age;
 mod operate;
 mod outage;
 mod plan_tests;
+mod replay;
 mod report_snapshots;
 mod scopes;
 mod secrets;
