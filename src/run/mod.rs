@@ -102,14 +102,18 @@ pub async fn run_once(settings: &Settings, context: &RunContext) -> anyhow::Resu
     )?
     .with_stop(context.stop.clone())
     .with_deadline(context.deadline);
-    let mut store = CheckpointStore::open(&settings.store)?;
+    let mut saving = Saving {
+        store: CheckpointStore::open(&settings.store)?,
+        client: &client,
+        settings,
+        log,
+    };
 
     // Installation tokens live an hour; a long run renews them before saving.
     let mut credentials = Credentials::obtain(&client, settings, log).await?;
     let mut hooks = resolve_hooks(&client, &credentials, settings, log).await?;
     refuse_what_cannot_be_saved(hooks.hooks.len(), settings)?;
-    let mut document =
-        load_checkpoint(&mut store, &client, credentials.store, settings, log).await?;
+    let mut document = saving.load(credentials.store).await?;
     for key in hooks.forget_removed(&mut document) {
         log.info(&format!(
             "Hook `{key}` no longer exists: its checkpoint entry is dropped."
@@ -142,16 +146,7 @@ pub async fn run_once(settings: &Settings, context: &RunContext) -> anyhow::Resu
     if settings.dry_run || settings.store == StoreSpec::None {
         log.info("Dry run or stateless: no checkpoint written.");
     } else {
-        match renew_and_save(
-            &mut store,
-            &client,
-            &mut credentials,
-            &mut document,
-            settings,
-            log,
-        )
-        .await
-        {
+        match saving.renew_and_save(&mut credentials, &mut document).await {
             Ok(()) => report.checkpoint_saved = true,
             Err(error) => {
                 let error = format!("{error:#}");
@@ -192,19 +187,6 @@ async fn receivers_of(
     )
 }
 
-/// Saves the document, first renewing installation tokens that are near their hour.
-async fn renew_and_save(
-    store: &mut CheckpointStore,
-    client: &GitHubClient,
-    credentials: &mut Credentials,
-    document: &mut CheckpointDocument,
-    settings: &Settings,
-    log: &Log,
-) -> anyhow::Result<()> {
-    credentials.renew_if_old(client, settings, log).await?;
-    save_checkpoint(store, client, credentials.store, document, settings, log).await
-}
-
 /// Turns the `hooks` input into concrete hooks (ids), listing an org's or a repository's
 /// webhooks for a URL or `*` with the credential that redelivers there: before any
 /// redelivery, so that a wrong URL or a missing permission stops the run at once.
@@ -231,23 +213,6 @@ async fn resolve_hooks(
     .await
 }
 
-async fn load_checkpoint(
-    store: &mut CheckpointStore,
-    client: &GitHubClient,
-    credential: Credential,
-    settings: &Settings,
-    log: &Log,
-) -> anyhow::Result<CheckpointDocument> {
-    let _group = log.group(&format!("Checkpoint: {}", settings.store));
-    let document = store.load(client, credential).await?;
-    // A checkpoint in the future would skip every event until then.
-    document.refuse_future_checkpoints(client.clock().now() + OVERLAP)?;
-    if document.legacy_checkpoint.is_some() {
-        log.info("Read the docs script's checkpoint (epoch milliseconds); it will be rewritten in this tool's format.");
-    }
-    Ok(document)
-}
-
 /// The most a store holds: a variable 48 KB, a state file 1 MiB.
 fn document_limit(store: &StoreSpec) -> usize {
     match store {
@@ -271,24 +236,61 @@ fn refuse_what_cannot_be_saved(hooks: usize, settings: &Settings) -> anyhow::Res
     Ok(())
 }
 
-async fn save_checkpoint(
-    store: &mut CheckpointStore,
-    client: &GitHubClient,
-    credential: Credential,
-    document: &mut CheckpointDocument,
-    settings: &Settings,
-    log: &Log,
-) -> anyhow::Result<()> {
-    let limit = document_limit(&settings.store);
-    let (json, dropped) = document.encode(client.clock().now(), settings.scan.retention, limit)?;
-    if dropped > 0 {
-        log.warning(&format!(
-            "the checkpoint would exceed {limit} bytes: forgot the bookkeeping of the {dropped} oldest failing events (pending and refused first), which may be retried again"
-        ));
+/// Where a run reads its checkpoint document and saves it again: the store, and what every
+/// read and write of it needs (the client, the settings that say where and how much, the
+/// log). The credential is handed to each call: a long run renews it before saving.
+struct Saving<'a> {
+    store: CheckpointStore,
+    client: &'a GitHubClient,
+    settings: &'a Settings,
+    log: &'a Log,
+}
+
+impl Saving<'_> {
+    /// Reads the document, refusing a checkpoint in the future.
+    async fn load(&mut self, credential: Credential) -> anyhow::Result<CheckpointDocument> {
+        let (client, log) = (self.client, self.log);
+        let _group = log.group(&format!("Checkpoint: {}", self.settings.store));
+        let document = self.store.load(client, credential).await?;
+        // A checkpoint in the future would skip every event until then.
+        document.refuse_future_checkpoints(client.clock().now() + OVERLAP)?;
+        if document.legacy_checkpoint.is_some() {
+            log.info("Read the docs script's checkpoint (epoch milliseconds); it will be rewritten in this tool's format.");
+        }
+        Ok(document)
     }
-    store.save(client, credential, &json).await?;
-    log.info(&format!("Saved the checkpoint to the {}.", settings.store));
-    Ok(())
+
+    /// Saves the document, first renewing installation tokens that are near their hour.
+    async fn renew_and_save(
+        &mut self,
+        credentials: &mut Credentials,
+        document: &mut CheckpointDocument,
+    ) -> anyhow::Result<()> {
+        credentials
+            .renew_if_old(self.client, self.settings, self.log)
+            .await?;
+        self.save(credentials.store, document).await
+    }
+
+    async fn save(
+        &mut self,
+        credential: Credential,
+        document: &mut CheckpointDocument,
+    ) -> anyhow::Result<()> {
+        let (client, settings) = (self.client, self.settings);
+        let limit = document_limit(&settings.store);
+        let (json, dropped) =
+            document.encode(client.clock().now(), settings.scan.retention, limit)?;
+        if dropped > 0 {
+            self.log.warning(&format!(
+                "the checkpoint would exceed {limit} bytes: forgot the bookkeeping of the {dropped} oldest failing events (pending and refused first), which may be retried again"
+            ));
+        }
+        self.store.save(client, credential, &json).await?;
+        self.log
+            .info(&format!("Saved the checkpoint to the {}.", settings.store));
+        Ok(())
+    }
 }
 
 /// A hook listed and planned, waiting for its drain.
