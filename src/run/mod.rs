@@ -40,7 +40,7 @@ use crate::run::credentials::Credentials;
 use crate::run::store::{CheckpointStore, MAX_STATE_FILE_BYTES};
 use drain::{Drain, DrainHook};
 use receivers::Receivers;
-use resolve::Resolved;
+use resolve::{Resolved, Resolver};
 
 /// How far before the checkpoint each scan starts again: deliveries can be recorded a while
 /// after they started (receivers get 10 s, 30 s on GHES), and clocks drift.
@@ -201,16 +201,15 @@ async fn resolve_hooks(
     } else {
         "`--hooks`"
     };
-    resolve::resolve(
+    let resolver = Resolver {
         client,
-        &settings.scan.hooks,
         input,
-        |account| credentials.for_account(Some(account)),
-        &credentials.app_fleet,
-        settings.scan.concurrency,
+        credential: |account: &str| credentials.for_account(Some(account)),
+        app_fleet: &credentials.app_fleet,
+        concurrency: settings.scan.concurrency,
         log,
-    )
-    .await
+    };
+    resolver.resolve(&settings.scan.hooks).await
 }
 
 /// The most a store holds: a variable 48 KB, a state file 1 MiB.

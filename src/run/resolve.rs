@@ -141,59 +141,122 @@ impl Resolved {
     }
 }
 
-/// Resolves the `hooks` input's selectors to concrete hooks: ids as given, URLs and `*` by
-/// listing each scope's webhooks once, fleets by listing the owner's repositories and then
-/// each repository's webhooks. `input` names the input in messages (`input `hooks`` or
-/// `--hooks`); `credential` says which credential lists an account's hooks; `app_fleet`
-/// are the accounts `app/*` covers; a fleet lists `concurrency` repositories' hooks at once.
-///
-/// Fails, before any redelivery, when a list is refused (with the permission it needs) or a
-/// URL matches no hook (with the URLs that exist there). A URL that matches several hooks
-/// selects them all, and the log says so. A hook named twice is kept once.
-pub async fn resolve(
-    client: &GitHubClient,
-    selectors: &[HookSelector],
-    input: &str,
-    credential: impl Fn(&str) -> Credential,
-    app_fleet: &[FleetAccount],
-    concurrency: usize,
-    log: &Log,
-) -> anyhow::Result<Resolved> {
-    let mut resolved = Resolved::default();
-    let mut lists: HashMap<HookScope, Vec<ListedHook>> = HashMap::new();
-    for selector in expand(selectors, app_fleet) {
-        match &selector {
-            HookSelector::App | HookSelector::AppFleet => {
-                resolved.add(Hook::App);
-            }
-            HookSelector::Scoped {
-                scope,
-                target: HookTarget::Id(id),
-            } => {
-                resolved.add(scope.hook(*id));
-            }
-            HookSelector::Scoped { scope, target } => {
-                let key = lowercase(scope);
-                if !lists.contains_key(&key) {
-                    let listed = list(client, scope, credential(scope.account()))
-                        .await
-                        .map_err(|error| explain(error, scope))
-                        .with_context(|| format!("failed to list the webhooks of {scope}"))?;
-                    lists.insert(key.clone(), listed);
+/// What resolving the `hooks` input needs at each step: the client, how to name the input
+/// in messages, which credential lists an account's hooks, the accounts `app/*` covers, and
+/// how many repositories' hooks a fleet lists at once.
+pub struct Resolver<'a, C> {
+    pub client: &'a GitHubClient,
+    /// The input as messages name it: ``input `hooks` `` or `` `--hooks` ``.
+    pub input: &'a str,
+    /// The credential that lists an account's hooks, by the account's login.
+    pub credential: C,
+    /// The accounts `app/*` covers.
+    pub app_fleet: &'a [FleetAccount],
+    /// Repositories whose webhooks a fleet lists at once.
+    pub concurrency: usize,
+    pub log: &'a Log,
+}
+
+impl<C: Fn(&str) -> Credential> Resolver<'_, C> {
+    /// Resolves the `hooks` input's selectors to concrete hooks: ids as given, URLs and `*`
+    /// by listing each scope's webhooks once, fleets by listing the owner's repositories and
+    /// then each repository's webhooks.
+    ///
+    /// Fails, before any redelivery, when a list is refused (with the permission it needs)
+    /// or a URL matches no hook (with the URLs that exist there). A URL that matches several
+    /// hooks selects them all, and the log says so. A hook named twice is kept once.
+    pub async fn resolve(&self, selectors: &[HookSelector]) -> anyhow::Result<Resolved> {
+        let mut resolved = Resolved::default();
+        let mut lists: HashMap<HookScope, Vec<ListedHook>> = HashMap::new();
+        for selector in expand(selectors, self.app_fleet) {
+            match &selector {
+                HookSelector::App | HookSelector::AppFleet => {
+                    resolved.add(Hook::App);
                 }
-                let listed = lists.get(&key).map(Vec::as_slice).unwrap_or_default();
-                select_listed(&mut resolved, input, &selector, scope, target, listed, log)?;
-            }
-            HookSelector::Fleet { owner, target } => {
-                let found =
-                    fleet::resolve(client, owner, target, credential(owner), concurrency, log)
+                HookSelector::Scoped {
+                    scope,
+                    target: HookTarget::Id(id),
+                } => {
+                    resolved.add(scope.hook(*id));
+                }
+                HookSelector::Scoped { scope, target } => {
+                    let key = lowercase(scope);
+                    if !lists.contains_key(&key) {
+                        let credential = (self.credential)(scope.account());
+                        let listed = list(self.client, scope, credential)
+                            .await
+                            .map_err(|error| explain(error, scope))
+                            .with_context(|| format!("failed to list the webhooks of {scope}"))?;
+                        lists.insert(key.clone(), listed);
+                    }
+                    let listed = lists.get(&key).map(Vec::as_slice).unwrap_or_default();
+                    self.select_listed(&mut resolved, &selector, scope, target, listed)?;
+                }
+                HookSelector::Fleet { owner, target } => {
+                    let found = self
+                        .resolve_fleet(owner, target)
                         .await
                         .with_context(|| format!("failed to resolve `{selector}`"))?;
-                fleet::select(&mut resolved, input, &selector, owner, target, found, log)?;
+                    self.select_fleet(&mut resolved, &selector, owner, target, found)?;
+                }
             }
         }
+        Ok(resolved)
     }
-    Ok(resolved)
+
+    /// Selects the hooks of one listed scope that `target` (a URL or `*`) names.
+    fn select_listed(
+        &self,
+        resolved: &mut Resolved,
+        selector: &HookSelector,
+        scope: &HookScope,
+        target: &HookTarget,
+        listed: &[ListedHook],
+    ) -> anyhow::Result<()> {
+        let log = self.log;
+        match target {
+            HookTarget::Id(id) => {
+                resolved.add(scope.hook(*id));
+            }
+            HookTarget::All => {
+                log.info(&format!(
+                    "`{selector}`: {} webhook(s) in {scope}{}",
+                    listed.len(),
+                    describe(scope, listed.iter())
+                ));
+                for hook in listed {
+                    resolved.add_listed(scope.hook(hook.id), hook.config.url.as_deref());
+                }
+                resolved.listed_in_full.push(scope.clone());
+            }
+            HookTarget::Url(url) => {
+                let matches: Vec<&ListedHook> = listed
+                    .iter()
+                    .filter(|hook| hook.config.url.as_deref() == Some(url.as_str()))
+                    .collect();
+                if matches.is_empty() {
+                    anyhow::bail!("{}", no_match(self.input, selector, scope, url, listed));
+                }
+                if matches.len() > 1 {
+                    log.warning(&format!(
+                        "`{selector}`: {} webhooks of {scope} have this URL; each is processed: {}",
+                        matches.len(),
+                        matches
+                            .iter()
+                            .map(|hook| scope.hook(hook.id).to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ));
+                } else {
+                    log.info(&format!("`{selector}` is `{}`.", scope.hook(matches[0].id)));
+                }
+                for hook in matches {
+                    resolved.add_listed(scope.hook(hook.id), hook.config.url.as_deref());
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// `app/*` as the selectors it stands for: the App's hook and, for each account its
@@ -223,60 +286,6 @@ fn expand(selectors: &[HookSelector], app_fleet: &[FleetAccount]) -> Vec<HookSel
         }
     }
     expanded
-}
-
-/// Selects the hooks of one listed scope that `target` (a URL or `*`) names.
-fn select_listed(
-    resolved: &mut Resolved,
-    input: &str,
-    selector: &HookSelector,
-    scope: &HookScope,
-    target: &HookTarget,
-    listed: &[ListedHook],
-    log: &Log,
-) -> anyhow::Result<()> {
-    match target {
-        HookTarget::Id(id) => {
-            resolved.add(scope.hook(*id));
-        }
-        HookTarget::All => {
-            log.info(&format!(
-                "`{selector}`: {} webhook(s) in {scope}{}",
-                listed.len(),
-                describe(scope, listed.iter())
-            ));
-            for hook in listed {
-                resolved.add_listed(scope.hook(hook.id), hook.config.url.as_deref());
-            }
-            resolved.listed_in_full.push(scope.clone());
-        }
-        HookTarget::Url(url) => {
-            let matches: Vec<&ListedHook> = listed
-                .iter()
-                .filter(|hook| hook.config.url.as_deref() == Some(url.as_str()))
-                .collect();
-            if matches.is_empty() {
-                anyhow::bail!("{}", no_match(input, selector, scope, url, listed));
-            }
-            if matches.len() > 1 {
-                log.warning(&format!(
-                    "`{selector}`: {} webhooks of {scope} have this URL; each is processed: {}",
-                    matches.len(),
-                    matches
-                        .iter()
-                        .map(|hook| scope.hook(hook.id).to_string())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ));
-            } else {
-                log.info(&format!("`{selector}` is `{}`.", scope.hook(matches[0].id)));
-            }
-            for hook in matches {
-                resolved.add_listed(scope.hook(hook.id), hook.config.url.as_deref());
-            }
-        }
-    }
-    Ok(())
 }
 
 /// The one line said when a URL matches no hook: the URLs that do exist there.
