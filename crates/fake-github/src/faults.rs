@@ -77,7 +77,6 @@ pub(crate) fn answer_with_fault(
     shared: &Shared,
     inner: &mut Inner,
     ctx: &Ctx<'_>,
-    headers: &[(String, String)],
     fault: Option<FaultKind>,
     used: u64,
 ) -> Answered {
@@ -89,7 +88,7 @@ pub(crate) fn answer_with_fault(
         drop_connection: false,
     };
     answered.reply = match fault {
-        None => match refuse_headers(headers) {
+        None => match refuse_headers(ctx.headers) {
             Some(refusal) => refusal,
             None => route(shared, inner, ctx),
         },

@@ -41,6 +41,8 @@ pub(crate) struct Ctx<'a> {
     pub(crate) auth: &'a AuthSeen,
     pub(crate) body: Option<&'a Value>,
     pub(crate) body_problem: Option<&'a BodyProblem>,
+    /// Names in lower case, in the order received.
+    pub(crate) headers: &'a [(String, String)],
     has_user_agent: bool,
     /// `http://` + the request's `Host` header: where links point, as GitHub builds them
     /// from the host it was reached at.
@@ -132,6 +134,7 @@ async fn answer(
         auth: &auth,
         body: body.as_ref(),
         body_problem: body_problem.as_ref(),
+        headers: &headers,
         has_user_agent,
         origin: origin_of(&headers),
         now,
@@ -143,7 +146,7 @@ async fn answer(
         used: used_header,
         reset,
         drop_connection,
-    } = answer_with_fault(&shared, &mut inner, &ctx, &headers, fault, used);
+    } = answer_with_fault(&shared, &mut inner, &ctx, fault, used);
 
     let record = RecordedRequest {
         method: method.clone(),
