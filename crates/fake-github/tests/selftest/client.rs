@@ -65,16 +65,31 @@ fn client() -> Client {
         .build_http()
 }
 
-/// `target` is an absolute `http://host:port/path?query` URL, or a path appended to `base`.
-/// The headers GitHub wants are sent, then `extra` (appended: a name may repeat).
+/// One request to send: what [`exchange`] turns into HTTP.
+pub(crate) struct RawRequest<'a> {
+    pub(crate) method: &'a str,
+    /// An absolute `http://host:port/path?query` URL, or a path appended to the base.
+    pub(crate) target: &'a str,
+    /// A token sent as `Authorization: Bearer …`.
+    pub(crate) auth: Option<&'a str>,
+    /// Sent as JSON.
+    pub(crate) body: Option<&'a Value>,
+    /// Headers sent after the ones GitHub wants (appended: a name may repeat).
+    pub(crate) extra: &'a [(&'a str, &'a str)],
+}
+
+/// Sends `request` to `base` (the API's URL) with the headers GitHub wants, then its own.
 pub(crate) async fn exchange(
     base: &str,
-    method: &str,
-    target: &str,
-    auth: Option<&str>,
-    body: Option<&Value>,
-    extra: &[(&str, &str)],
+    request: &RawRequest<'_>,
 ) -> Result<RawResponse, hyper_util::client::legacy::Error> {
+    let RawRequest {
+        method,
+        target,
+        auth,
+        body,
+        extra,
+    } = *request;
     let url = if target.starts_with("http://") {
         target.to_owned()
     } else {
@@ -138,7 +153,14 @@ pub(crate) async fn request(
     auth: Option<&str>,
     body: Option<&Value>,
 ) -> Result<RawResponse, hyper_util::client::legacy::Error> {
-    exchange(base, method, target, auth, body, &[]).await
+    let request = RawRequest {
+        method,
+        target,
+        auth,
+        body,
+        extra: &[],
+    };
+    exchange(base, &request).await
 }
 
 pub(crate) async fn get(base: &str, target: &str, auth: Option<&str>) -> RawResponse {

@@ -6,7 +6,7 @@ use serde_json::Value;
 use fake_github::FakeGitHub;
 use fake_github::contract::{Contract, GHES, GITHUB_COM};
 
-use crate::client::{RawResponse, exchange};
+use crate::client::{RawRequest, RawResponse, exchange};
 
 /// What an answer's `message` must be.
 #[derive(Clone, Debug)]
@@ -193,16 +193,16 @@ impl Api {
     /// One row.
     pub(crate) async fn one(&self, row: &Row) -> RawResponse {
         let context = row.context();
-        let res = exchange(
-            &self.base,
-            row.method,
-            &row.target,
-            row.auth.as_deref(),
-            row.body.as_ref(),
-            &row.headers,
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{context}: {e}"));
+        let request = RawRequest {
+            method: row.method,
+            target: &row.target,
+            auth: row.auth.as_deref(),
+            body: row.body.as_ref(),
+            extra: &row.headers,
+        };
+        let res = exchange(&self.base, &request)
+            .await
+            .unwrap_or_else(|e| panic!("{context}: {e}"));
         assert_eq!(res.status, row.status, "{context}: {}", res.text());
         check_message(&res, row, &context);
         if let Some(answer) = &row.answer {
