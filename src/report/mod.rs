@@ -23,7 +23,7 @@ use serde::Serialize;
 use crate::domain::checkpoint::ReceiverState;
 use crate::domain::delivery::DeliveryId;
 use crate::domain::health::DeliveryHealth;
-use crate::domain::plan::{EventSummary, Findings};
+use crate::domain::plan::{EventSummary, Findings, PlannedRedelivery};
 use crate::github::client::RequestCounts;
 
 /// The result of one hook in one run.
@@ -133,6 +133,8 @@ impl HookReport {
     }
 }
 
+/// One redelivery made (or, in a dry run, that would be made): the planned one and the
+/// attempt it is.
 #[derive(Debug, Clone, Serialize)]
 pub struct RedeliveredEvent {
     pub delivery_id: DeliveryId,
@@ -140,6 +142,17 @@ pub struct RedeliveredEvent {
     pub attempt: u32,
     #[serde(flatten)]
     pub event: EventSummary,
+}
+
+impl RedeliveredEvent {
+    /// The record of `planned` sent: the attempt after the failed ones the list showed.
+    pub fn of(planned: &PlannedRedelivery) -> Self {
+        Self {
+            delivery_id: planned.delivery_id,
+            attempt: planned.summary.previous_attempts + 1,
+            event: planned.summary.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -258,15 +258,7 @@ impl HookRun<'_> {
             );
         }
         if self.settings.dry_run {
-            report.redelivered = plan
-                .redeliver
-                .iter()
-                .map(|planned| RedeliveredEvent {
-                    delivery_id: planned.delivery_id,
-                    attempt: planned.summary.previous_attempts + 1,
-                    event: planned.summary.clone(),
-                })
-                .collect();
+            report.redelivered = plan.redeliver.iter().map(RedeliveredEvent::of).collect();
             for planned in &plan.redeliver {
                 log.line(
                     Level::Info,

@@ -267,7 +267,6 @@ impl Drain<'_> {
     ) -> Result<Posted, Halt> {
         let planned = &queued.planned;
         let target = self.hooks[queued.hook];
-        let attempt = planned.summary.previous_attempts + 1;
         match deliveries::redeliver(
             self.client,
             target.hook,
@@ -280,14 +279,9 @@ impl Drain<'_> {
                 // Taken after the 202 (a rate-limit wait may come before it), less the
                 // tolerance wherever it is compared: GitHub records the redelivery then.
                 let accepted_at = self.client.clock().now();
-                self.log_redelivered(target.hook, planned, attempt);
-                progress.hooks[queued.hook]
-                    .redelivered
-                    .push(RedeliveredEvent {
-                        delivery_id: planned.delivery_id,
-                        attempt,
-                        event: planned.summary.clone(),
-                    });
+                let redelivered = RedeliveredEvent::of(planned);
+                self.log_redelivered(target.hook, &redelivered);
+                progress.hooks[queued.hook].redelivered.push(redelivered);
                 progress.streak.answered();
                 Ok(Posted::Accepted(accepted_at))
             }
@@ -424,20 +418,25 @@ impl Drain<'_> {
         );
     }
 
-    fn log_redelivered(&self, hook: &Hook, planned: &PlannedRedelivery, attempt: u32) {
+    fn log_redelivered(&self, hook: &Hook, redelivered: &RedeliveredEvent) {
+        let RedeliveredEvent {
+            delivery_id,
+            attempt,
+            event,
+        } = redelivered;
         self.log.line(
             Level::Info,
             &format!(
-                "Redelivered {} {} of `{hook}` (delivery {}, attempt {attempt} of {}).",
-                planned.summary.event, planned.summary.guid, planned.delivery_id, self.max_attempts
+                "Redelivered {} {} of `{hook}` (delivery {delivery_id}, attempt {attempt} of {}).",
+                event.event, event.guid, self.max_attempts
             ),
             &[
                 ("hook", hook.to_string().into()),
-                ("event", planned.summary.event.as_str().into()),
-                ("action", planned.summary.action.clone().into()),
-                ("guid", planned.summary.guid.as_str().into()),
-                ("delivery_id", planned.delivery_id.into()),
-                ("attempt", attempt.into()),
+                ("event", event.event.as_str().into()),
+                ("action", event.action.clone().into()),
+                ("guid", event.guid.as_str().into()),
+                ("delivery_id", (*delivery_id).into()),
+                ("attempt", (*attempt).into()),
                 ("max_attempts", self.max_attempts.into()),
             ],
         );
