@@ -210,3 +210,60 @@ async fn a_fleet_summary_names_the_receiver_first_and_fits_a_screenful() {
     );
     assert!(visible.len() <= 120, "{} lines:\n{summary}", visible.len());
 }
+
+/// What a drain sent past its prefix's bound (events newer than the scan's floor, where a
+/// delivery recorded late could lie unsent) is named in the receiver's record by 48 bits of
+/// each GUID: a run right after sends none of them again while their results are not
+/// listed, and the document stays small.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redeliveries_past_the_prefix_are_named_compactly_and_not_sent_again() {
+    const REPOS: u64 = 40;
+    let fake = fake().await;
+    sim_clock(&fake);
+    // The canaries' results show within their wait; the drain's, right after it, do not
+    // before the run ends.
+    fake.set_redelivery_result_delay(Duration::from_secs(20));
+    let fast = || settings(&fake).with("redelivery-interval", "0s");
+    let mut guids = Vec::new();
+    for i in 1..=REPOS {
+        let hook = Hook::repo(&format!("acme/r{i}"), 1000 + i);
+        fake.add_hook_with_url(&hook, CI_URL);
+        // Half failed 2 hours ago, half within the last 4 minutes.
+        for (k, minutes) in [(0, 120), (1, 2 + (i % 3) as i64)] {
+            let guid = format!("{i:06}-{k:04}-4000-8000-000000000000");
+            fake.add_delivery(&hook, NewDelivery::failed(&guid, minutes_ago(minutes)));
+            guids.push(guid);
+        }
+    }
+    let first = run_in_process(&fake, fast()).await;
+    assert!(first.report.succeeded(), "{}", first.log);
+    assert_eq!(fake.redeliveries().len(), guids.len(), "{}", first.log);
+    let document = stored_document(&fake);
+    let sent = document["receivers"]
+        .as_object()
+        .and_then(|receivers| receivers.values().next())
+        .map(|receiver| receiver["sent"].clone())
+        .expect("a sent record");
+    assert!(sent["through"].is_string(), "{sent}");
+    // The recent half, less what the run saw listed (a canary's result): 8 characters each.
+    let also = sent["also"].as_str().map_or(0, str::len);
+    assert!(
+        also % 8 == 0 && (8 * (REPOS as usize - 3)..=8 * REPOS as usize).contains(&also),
+        "{sent}"
+    );
+    let events: usize = document["hooks"]
+        .as_object()
+        .map(|hooks| {
+            hooks
+                .values()
+                .map(|hook| hook["events"].as_object().map_or(0, |events| events.len()))
+                .sum()
+        })
+        .unwrap_or(0);
+    assert_eq!(events, 0, "no pending record per event: {document}");
+
+    let again = run_in_process(&fake, fast()).await;
+    assert!(again.report.succeeded(), "{}", again.log);
+    assert_eq!(again.report.redelivered_count(), 0, "{}", again.log);
+    assert_eq!(fake.redeliveries().len(), guids.len(), "none sent twice");
+}

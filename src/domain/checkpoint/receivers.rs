@@ -3,10 +3,12 @@
 //! events, so that a fleet's pending redeliveries cost a few bytes instead of one record
 //! each.
 
+use std::collections::BTreeSet;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::Extra;
+use super::{Extra, member};
 
 /// A receiver's last verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,18 +38,33 @@ pub struct ReceiverRecord {
 }
 
 /// "Every open event whose first failure is at or before `through` was redelivered between
-/// `from` and `to`": a drain goes oldest first, so what it sent is a prefix of its queue.
-/// Such an event is pending until a redelivery of it at or after `from` is listed.
+/// `from` and `to`, and so were the events in `also`": a drain goes oldest first, so most of
+/// what it sent is a prefix of its queue; the few it sent past the prefix's bound (events
+/// newer than the scan's floor, where a delivery recorded late could lie unsent) are named
+/// by 48 bits of their GUID, 8 characters each. Such an event is pending until a
+/// redelivery of it at or after `from` is listed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SentPrefix {
     pub from: DateTime<Utc>,
     pub to: DateTime<Utc>,
-    pub through: DateTime<Utc>,
+    /// None: nothing was sent within a prefix, only the events in `also`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub through: Option<DateTime<Utc>>,
+    /// The GUIDs sent beyond the prefix, as [`member`]s.
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeSet::is_empty",
+        with = "super::shared::members"
+    )]
+    pub also: BTreeSet<u64>,
 }
 
 impl SentPrefix {
-    /// Whether an open event that first failed at `first_failed_at` is one this prefix sent.
-    pub fn covers(&self, first_failed_at: DateTime<Utc>) -> bool {
-        first_failed_at <= self.through
+    /// Whether the open event `guid`, first failed at `first_failed_at`, is one this record
+    /// names as sent.
+    pub fn covers(&self, guid: &str, first_failed_at: DateTime<Utc>) -> bool {
+        self.through
+            .is_some_and(|through| first_failed_at <= through)
+            || self.also.contains(&member(guid))
     }
 }

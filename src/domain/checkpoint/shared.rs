@@ -33,8 +33,9 @@ pub fn member(key: &str) -> u64 {
     (hash ^ (hash >> 31)) & 0xffff_ffff_ffff
 }
 
-/// The shared hooks as one string: each member's 6 bytes, big-endian, in base64url.
-mod members {
+/// A set of [`member`]s as one string: each member's 6 bytes, big-endian, in base64url
+/// (the shared hooks; a receiver's sent events beyond its prefix).
+pub(super) mod members {
     use base64::Engine as _;
     use serde::{Deserialize, Deserializer, Serializer, de::Error as _};
     use std::collections::BTreeSet;

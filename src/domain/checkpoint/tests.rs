@@ -306,8 +306,8 @@ fn format_3_parts_round_trip_and_raise_the_version_only_when_present() {
     let receiver = &doc.receivers["3f9a0c1d2b4e"];
     assert_eq!(receiver.state, ReceiverState::Down);
     let sent = receiver.sent.as_ref().expect("a sent prefix");
-    assert!(sent.covers(at("2026-12-07T01:00:00Z")));
-    assert!(!sent.covers(at("2026-12-07T01:00:01Z")));
+    assert!(sent.covers("g", at("2026-12-07T01:00:00Z")));
+    assert!(!sent.covers("g", at("2026-12-07T01:00:01Z")));
     assert_eq!(doc.replays[0].sent, 12);
     assert_eq!(doc.pace.as_ref().map(|pace| pace.interval_ms), Some(4000));
     let now = at("2026-12-07T10:00:00Z");
@@ -340,4 +340,28 @@ fn replays_and_sent_prefixes_past_the_retention_are_forgotten() {
         json,
         r#"{"version":3,"hooks":{},"receivers":{"r":{"state":"up","since":"2026-12-01T00:00:00Z"}}}"#
     );
+}
+
+#[test]
+fn a_sent_record_names_what_it_sent_past_its_prefix_by_48_bits_of_each_guid() {
+    let sent = SentPrefix {
+        from: at("2026-12-07T06:00:00Z"),
+        to: at("2026-12-07T06:10:00Z"),
+        through: Some(at("2026-12-07T01:00:00Z")),
+        also: ["late-1", "late-2"].into_iter().map(member).collect(),
+    };
+    assert!(sent.covers("early", at("2026-12-07T00:59:00Z")));
+    assert!(sent.covers("late-1", at("2026-12-07T05:59:00Z")));
+    assert!(!sent.covers("late-3", at("2026-12-07T05:59:00Z")));
+    let json = serde_json::to_string(&sent).expect("encodes");
+    assert!(json.contains(r#""also":""#) && json.len() < 140, "{json}");
+    assert_eq!(
+        serde_json::from_str::<SentPrefix>(&json).expect("reads"),
+        sent
+    );
+    let only_also = SentPrefix {
+        through: None,
+        ..sent
+    };
+    assert!(!only_also.covers("early", at("2026-12-07T00:59:00Z")));
 }

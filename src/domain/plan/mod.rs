@@ -460,7 +460,7 @@ impl Plan {
         listing: &Listing,
         options: &PlanOptions,
     ) -> Option<Pending> {
-        let sent = sent_unlisted(state.events.get(guid), state, history.first_at)?;
+        let sent = sent_unlisted(guid, state, history.first_at)?;
         let pending = pending_verdict(&sent, listing, options);
         match pending {
             Pending::Listed if !sent.by_prefix => self.settled.push(guid.to_owned()),

@@ -27,13 +27,14 @@ pub(super) struct SentUnlisted {
 }
 
 /// The earlier redelivery of an event whose result is not known: its own pending record
-/// first; else, when the receiver's sent prefix covers its first failure, the prefix.
+/// first; else, when the receiver's sent record names it (its prefix covers its first
+/// failure, or its GUID is among the others sent), that record.
 pub(super) fn sent_unlisted(
-    record: Option<&EventRecord>,
+    guid: &str,
     state: &HookState,
     first_failed_at: DateTime<Utc>,
 ) -> Option<SentUnlisted> {
-    if let Some(sent) = record.and_then(EventRecord::pending_since) {
+    if let Some(sent) = state.events.get(guid).and_then(EventRecord::pending_since) {
         return Some(SentUnlisted {
             earliest: sent,
             latest: sent,
@@ -41,11 +42,13 @@ pub(super) fn sent_unlisted(
         });
     }
     let prefix = state.receiver_sent.as_ref()?;
-    prefix.covers(first_failed_at).then_some(SentUnlisted {
-        earliest: prefix.from,
-        latest: prefix.to,
-        by_prefix: true,
-    })
+    prefix
+        .covers(guid, first_failed_at)
+        .then_some(SentUnlisted {
+            earliest: prefix.from,
+            latest: prefix.to,
+            by_prefix: true,
+        })
 }
 
 /// What the list shows of an event's redeliveries and of GitHub's queue, at `now`.

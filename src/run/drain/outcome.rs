@@ -2,14 +2,14 @@
 //! outcome, each receiver's, and what the next run must settle (a receiver's sent prefix,
 //! per-event pending records beyond it).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 
 use crate::base::clock::Clock;
 use crate::base::log::{Level, Log};
-use crate::domain::checkpoint::SentPrefix;
+use crate::domain::checkpoint::{SentPrefix, member};
 use crate::domain::delivery::DeliveryId;
 use crate::domain::plan::EventSummary;
 use crate::report::{
@@ -446,7 +446,8 @@ impl Progress {
     /// Every open event of the receiver that first failed at or before `through` must have
     /// been sent: `through` stops before the oldest event not sent (held back, refused,
     /// failed, over `max-redeliveries`) and before the scan's floor (a delivery recorded
-    /// late may lie after it unseen). Unseen redeliveries past it keep a record each.
+    /// late may lie after it unseen). Unseen redeliveries past it are named in `also`; below
+    /// [`PREFIX_FROM`] unseen redeliveries, each keeps a pending record instead.
     fn prefix_and_pending(&mut self, index: usize, queue: &ReceiverQueue) -> Option<SentPrefix> {
         let state = &self.receivers[index];
         let oldest_unsent = unsent(queue, &state.tried)
@@ -464,24 +465,29 @@ impl Progress {
                 Some(unsent) => through.min(unsent - chrono::Duration::seconds(1)),
                 None => through,
             });
-        let covers = |sent: &Sent| through.is_some_and(|through| sent.first_failed_at <= through);
         // A few records cost less than a prefix, and keep the document readable by builds
         // before format 3.
-        let worth_a_prefix = unseen.iter().filter(|sent| covers(sent)).count() >= PREFIX_FROM;
-        let mut covered = Vec::new();
-        for sent in &unseen {
-            let outcome = &mut self.hooks[sent.hook];
-            outcome.awaiting_results += 1;
-            if worth_a_prefix && covers(sent) {
-                covered.push(sent.accepted_at);
-            } else {
+        if unseen.len() < PREFIX_FROM {
+            for sent in &unseen {
+                let outcome = &mut self.hooks[sent.hook];
+                outcome.awaiting_results += 1;
                 outcome.unlisted.push((sent.guid.clone(), sent.accepted_at));
+            }
+            return None;
+        }
+        let within = |sent: &Sent| through.is_some_and(|through| sent.first_failed_at <= through);
+        let mut also = BTreeSet::new();
+        for sent in &unseen {
+            self.hooks[sent.hook].awaiting_results += 1;
+            if !within(sent) {
+                also.insert(member(&sent.guid));
             }
         }
         Some(SentPrefix {
-            from: covered.iter().min().copied()?,
-            to: covered.iter().max().copied()?,
-            through: through?,
+            from: unseen.iter().map(|sent| sent.accepted_at).min()?,
+            to: unseen.iter().map(|sent| sent.accepted_at).max()?,
+            through: through.filter(|_| unseen.iter().any(within)),
+            also,
         })
     }
 }
