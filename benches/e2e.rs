@@ -5,7 +5,8 @@
 //! the case (list pages × latency + redeliveries × pacing) and the ratio to it.
 //! It also replays the same requests from a bare client, so that what the fake GitHub and
 //! loopback cost is told apart from what the binary adds. Nothing is asserted: these
-//! machines are shared and noisy. `BENCH_RUNS` sets the runs.
+//! machines are shared and noisy. `BENCH_RUNS` sets the runs; `BENCH_CASES` picks cases
+//! (`scan,busy`, `fleet`, `fleet-outage`, `outage`: see `selected`).
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -14,6 +15,7 @@ use chrono::Utc;
 use fake_github::{FakeGitHub, FakeOptions, FakeToken, Hook, NewDelivery};
 
 mod fleet;
+mod fleet_outage;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_redeliver");
 const KEY: &str = include_str!("../tests/resources/app-key.pem");
@@ -317,6 +319,17 @@ fn median_and_spread<T: Copy + PartialOrd>(values: &mut [T]) -> (T, T, T) {
     )
 }
 
+/// Whether `BENCH_CASES` (`only`: comma-separated parts, empty for all) picks the case
+/// `name`: a part picks every case whose name holds it, so `fleet` picks `fleet` and
+/// `fleet-outage`, `outage` picks `outage` and `fleet-outage`.
+fn selected(only: &str, name: &str) -> bool {
+    only.is_empty()
+        || only
+            .split(',')
+            .map(str::trim)
+            .any(|part| !part.is_empty() && name.contains(part))
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some("--measure") {
@@ -386,9 +399,7 @@ fn main() {
         "ideal ms",
         "ratio"
     );
-    for case in cases.iter().filter(|case| {
-        only.is_empty() || only.split(',').any(|part| case.name.contains(part.trim()))
-    }) {
+    for case in cases.iter().filter(|case| selected(&only, case.name)) {
         let samples: Vec<Sample> = (0..runs).map(|_| run_once(&runtime, case)).collect();
         let mut walls: Vec<f64> = samples
             .iter()
@@ -441,10 +452,13 @@ fn main() {
             wall - floor
         );
     }
-    if only.is_empty() || only.contains("fleet") {
+    if selected(&only, "fleet") {
         fleet::bench(&runtime, runs);
     }
-    if only.is_empty() || only.contains("outage") {
+    if selected(&only, "fleet-outage") {
+        fleet_outage::bench(&runtime);
+    }
+    if selected(&only, "outage") {
         let events: usize = std::env::var("BENCH_OUTAGE_EVENTS")
             .ok()
             .and_then(|v| v.parse().ok())

@@ -15,13 +15,13 @@ use fake_github::{FakeGitHub, FakeOptions, FakeToken, Hook, NewDelivery};
 
 use super::{TOKEN, measure, median_and_spread, step_command};
 
-const REPOSITORIES: usize = 500;
+pub const REPOSITORIES: usize = 500;
 /// A day's deliveries per hook; one of them (5 %) failed.
-const DELIVERIES_PER_HOOK: usize = 20;
-const LATENCY: Duration = Duration::from_millis(20);
-const CONCURRENCY: usize = 8;
-const CI_URL: &str = "https://ci.example.com/hook";
-const VARIABLE: &str = "WEBHOOK_REDELIVERY_CHECKPOINT";
+pub const DELIVERIES_PER_HOOK: usize = 20;
+pub const LATENCY: Duration = Duration::from_millis(20);
+pub const CONCURRENCY: usize = 8;
+pub const CI_URL: &str = "https://ci.example.com/hook";
+pub const VARIABLE: &str = "WEBHOOK_REDELIVERY_CHECKPOINT";
 
 async fn seeded() -> FakeGitHub {
     let fake = FakeGitHub::start(FakeOptions::default()).await;
