@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::Utc;
-use fake_github::{FakeGitHub, Fault, FaultKind, Hook, NewDelivery, Outcome};
+use fake_github::{FakeGitHub, Fault, FaultKind, Hook};
 use redeliver_action::domain::checkpoint::HookState;
 use redeliver_action::domain::plan::{NOT_TAKEN_RUNS, NotTaken, not_taken_verdict};
 use redeliver_action::report::PaceReason;
@@ -16,28 +16,6 @@ use crate::util::*;
 
 const HOUR: Duration = Duration::from_secs(3600);
 const MINUTE: Duration = Duration::from_secs(60);
-
-/// `count` events that failed while the receiver was down, `spacing` apart from `first` (on
-/// the fake's clock).
-fn failed_events(
-    fake: &FakeGitHub,
-    prefix: &str,
-    count: usize,
-    first: chrono::DateTime<Utc>,
-    spacing: chrono::Duration,
-) -> Vec<String> {
-    let guids: Vec<String> = (0..count)
-        .map(|i| format!("{prefix}{i:06}-0000-4000-8000-000000000000"))
-        .collect();
-    fake.add_deliveries(
-        &Hook::App,
-        guids.iter().enumerate().map(|(i, guid)| {
-            NewDelivery::failed(guid.clone(), first + spacing * i as i32)
-                .outcome(Outcome::FailedToConnect)
-        }),
-    );
-    guids
-}
 
 /// The id of the first failed delivery of `guid`: what the drain redelivers while the event
 /// has never been redelivered.

@@ -5,33 +5,11 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use fake_github::{ContentLimit, FakeGitHub, Hook, LimitAnswer, NewDelivery, Outcome};
+use fake_github::{ContentLimit, FakeGitHub, Hook, LimitAnswer};
 
 use crate::util::*;
 
 const HOUR: Duration = Duration::from_secs(3600);
-
-/// `count` events that failed because the receiver was down, `spacing` apart, the first at
-/// `first` (on the fake's clock).
-fn failed_events(
-    fake: &FakeGitHub,
-    prefix: &str,
-    count: usize,
-    first: chrono::DateTime<chrono::Utc>,
-    spacing: chrono::Duration,
-) -> Vec<String> {
-    let guids: Vec<String> = (0..count)
-        .map(|i| format!("{prefix}{i:06}-0000-4000-8000-000000000000"))
-        .collect();
-    fake.add_deliveries(
-        &Hook::App,
-        guids.iter().enumerate().map(|(i, guid)| {
-            NewDelivery::failed(guid.clone(), first + spacing * i as i32)
-                .outcome(Outcome::FailedToConnect)
-        }),
-    );
-    guids
-}
 
 /// Successful redeliveries listed, by GUID.
 fn delivered(fake: &FakeGitHub) -> BTreeMap<String, usize> {

@@ -6,7 +6,7 @@ use std::process::Output;
 
 use chrono::{DateTime, Duration, Utc};
 
-use fake_github::{FakeGitHub, FakeOptions, FakeToken};
+use fake_github::{FakeGitHub, FakeOptions, FakeToken, Hook, NewDelivery, Outcome};
 
 pub const APP_KEY: &str = include_str!("resources/app-key.pem");
 pub const APP_KEY_PKCS8: &str = include_str!("resources/app-key-pkcs8.pem");
@@ -591,4 +591,26 @@ impl Spawned {
         let stderr = stderr.lock().expect("stderr").clone();
         (status.code(), stderr)
     }
+}
+
+/// `count` events of the App's hook that failed because the receiver was down, `spacing`
+/// apart, the first at `first` (on the fake's clock); their GUIDs.
+pub fn failed_events(
+    fake: &FakeGitHub,
+    prefix: &str,
+    count: usize,
+    first: DateTime<Utc>,
+    spacing: Duration,
+) -> Vec<String> {
+    let guids: Vec<String> = (0..count)
+        .map(|i| format!("{prefix}{i:06}-0000-4000-8000-000000000000"))
+        .collect();
+    fake.add_deliveries(
+        &Hook::App,
+        guids.iter().enumerate().map(|(i, guid)| {
+            NewDelivery::failed(guid.clone(), first + spacing * i as i32)
+                .outcome(Outcome::FailedToConnect)
+        }),
+    );
+    guids
 }
